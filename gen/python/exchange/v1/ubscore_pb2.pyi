@@ -1,0 +1,99 @@
+from exchange.v1 import common_pb2 as _common_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class OrderRequest(_message.Message):
+    __slots__ = ("user_id", "client_order_id", "symbol", "side", "order_type", "time_in_force", "post_only", "price_units", "qty_units", "quote_budget_units", "self_trade_mode", "ts_event_ns")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    ORDER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TIME_IN_FORCE_FIELD_NUMBER: _ClassVar[int]
+    POST_ONLY_FIELD_NUMBER: _ClassVar[int]
+    PRICE_UNITS_FIELD_NUMBER: _ClassVar[int]
+    QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    QUOTE_BUDGET_UNITS_FIELD_NUMBER: _ClassVar[int]
+    SELF_TRADE_MODE_FIELD_NUMBER: _ClassVar[int]
+    TS_EVENT_NS_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    client_order_id: str
+    symbol: str
+    side: _common_pb2.Side
+    order_type: _common_pb2.OrderType
+    time_in_force: _common_pb2.TimeInForce
+    post_only: bool
+    price_units: int
+    qty_units: int
+    quote_budget_units: int
+    self_trade_mode: _common_pb2.SelfTradeMode
+    ts_event_ns: int
+    def __init__(self, user_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_common_pb2.Side, str]] = ..., order_type: _Optional[_Union[_common_pb2.OrderType, str]] = ..., time_in_force: _Optional[_Union[_common_pb2.TimeInForce, str]] = ..., post_only: _Optional[bool] = ..., price_units: _Optional[int] = ..., qty_units: _Optional[int] = ..., quote_budget_units: _Optional[int] = ..., self_trade_mode: _Optional[_Union[_common_pb2.SelfTradeMode, str]] = ..., ts_event_ns: _Optional[int] = ...) -> None: ...
+
+class CancelRequest(_message.Message):
+    __slots__ = ("user_id", "order_id", "client_order_id", "symbol", "ts_event_ns")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    TS_EVENT_NS_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    order_id: int
+    client_order_id: str
+    symbol: str
+    ts_event_ns: int
+    def __init__(self, user_id: _Optional[int] = ..., order_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., ts_event_ns: _Optional[int] = ...) -> None: ...
+
+class UbscoreRequest(_message.Message):
+    __slots__ = ("correlation_id", "response_stream_id", "place_order", "cancel_order")
+    CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    PLACE_ORDER_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_ORDER_FIELD_NUMBER: _ClassVar[int]
+    correlation_id: int
+    response_stream_id: int
+    place_order: OrderRequest
+    cancel_order: CancelRequest
+    def __init__(self, correlation_id: _Optional[int] = ..., response_stream_id: _Optional[int] = ..., place_order: _Optional[_Union[OrderRequest, _Mapping]] = ..., cancel_order: _Optional[_Union[CancelRequest, _Mapping]] = ...) -> None: ...
+
+class OrderAccepted(_message.Message):
+    __slots__ = ("order_id", "client_order_id", "locked_asset_id", "locked_units")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    LOCKED_ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    LOCKED_UNITS_FIELD_NUMBER: _ClassVar[int]
+    order_id: int
+    client_order_id: str
+    locked_asset_id: int
+    locked_units: int
+    def __init__(self, order_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., locked_asset_id: _Optional[int] = ..., locked_units: _Optional[int] = ...) -> None: ...
+
+class CancelAccepted(_message.Message):
+    __slots__ = ("order_id",)
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    order_id: int
+    def __init__(self, order_id: _Optional[int] = ...) -> None: ...
+
+class Rejected(_message.Message):
+    __slots__ = ("reason", "message")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    reason: _common_pb2.RejectReason
+    message: str
+    def __init__(self, reason: _Optional[_Union[_common_pb2.RejectReason, str]] = ..., message: _Optional[str] = ...) -> None: ...
+
+class UbscoreResponse(_message.Message):
+    __slots__ = ("correlation_id", "order_accepted", "cancel_accepted", "rejected")
+    CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    correlation_id: int
+    order_accepted: OrderAccepted
+    cancel_accepted: CancelAccepted
+    rejected: Rejected
+    def __init__(self, correlation_id: _Optional[int] = ..., order_accepted: _Optional[_Union[OrderAccepted, _Mapping]] = ..., cancel_accepted: _Optional[_Union[CancelAccepted, _Mapping]] = ..., rejected: _Optional[_Union[Rejected, _Mapping]] = ...) -> None: ...
