@@ -1,0 +1,50 @@
+"""Commands the matching core accepts: validated orders and cancels from UBSCore (via the `orders` topic).
+
+Commands are plain immutable values; the codec (matcher/codec.py) builds them from protobuf. Field names match
+DESIGN.md and the proto (`..._units` are int counts of smallest units, `ts_event_ns` is copied from the input and
+never read from a clock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from matcher.types import OrderType, SelfTradeMode, Side, TimeInForce
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlaceOrder:
+    """Place an order whose funds UBSCore has already frozen.
+
+    LIMIT: `price_units` and `qty_units` (on tick and lot), `time_in_force` GTC/IOC/FOK, optional `post_only`
+    (GTC only). MARKET SELL: `qty_units`. MARKET BUY: `quote_budget_units` (what UBSCore froze); `qty_units` 0.
+    `order_id` is assigned by UBSCore: positive and increasing per market.
+    """
+
+    symbol: str
+    order_id: int
+    user_id: int
+    client_order_id: str = ""
+    side: Side
+    order_type: OrderType
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    price_units: int = 0
+    qty_units: int = 0
+    quote_budget_units: int = 0
+    self_trade_mode: SelfTradeMode = SelfTradeMode.EXPIRE_TAKER
+    ts_event_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelOrder:
+    """Cancel a resting order of `user_id`, by `order_id` if it is non-zero, else by `client_order_id`."""
+
+    symbol: str
+    user_id: int
+    order_id: int = 0
+    client_order_id: str = ""
+    ts_event_ns: int
+
+
+Command = PlaceOrder | CancelOrder
