@@ -21,7 +21,7 @@ GO_INSTALL_TIMEOUT_S = 900
 
 # binary name -> module path@version
 GO_TOOLS: dict[str, str] = {
-    "protoc-gen-go": "google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.10",
+    "protoc-gen-go": "google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12",
     "protoc-gen-go-grpc": "google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1",
     "protoc-gen-grpc-gateway": "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@v2.33.0",
     "protoc-gen-openapiv2": "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@v2.33.0",
