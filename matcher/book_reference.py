@@ -15,7 +15,8 @@ Rules (shared with the fast book; see also matcher/types.py):
   budget cannot buy one lot at that maker's price); then self-trade prevention by the taker's mode.
 - Outcome: stopped by STP -> EXPIRED(SELF_TRADE_PREVENTED). MARKET: FILLED when nothing is left to do (SELL:
   all sold; BUY: something bought and the budget spent or too small for one more lot), else
-  EXPIRED(NO_LIQUIDITY). LIMIT: FILLED, or GTC rests (NEW / PARTIALLY_FILLED), or IOC EXPIRED.
+  EXPIRED(NO_LIQUIDITY). LIMIT: FILLED, or GTC rests (NEW / PARTIALLY_FILLED), or IOC EXPIRED(IOC_NOT_FILLED).
+- Order updates: the command's own order first, then makers in the order they were touched.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def invalid_reason(cmd: PlaceOrder, market: Market) -> RejectReason:
             ok = ok and market.is_on_lot(cmd.qty_units) and cmd.quote_budget_units == 0
     else:
         ok = False
-    return RejectReason.UNSPECIFIED if ok else RejectReason.INVALID_ORDER
+    return RejectReason.UNSPECIFIED if ok else RejectReason.MATCHER_INVALID_ORDER
 
 
 class ReferenceBook:
@@ -242,7 +243,7 @@ class ReferenceBook:
             if by_budget and maker.remaining_qty_units > 0:
                 budget_stopped = True  # it could not afford the whole maker, so not one more lot at this price
                 break
-        updates.append(self._outcome(cmd, filled_qty, filled_quote, remaining, stp_stopped, budget_stopped))
+        updates.insert(0, self._outcome(cmd, filled_qty, filled_quote, remaining, stp_stopped, budget_stopped))
 
     def _outcome(
         self,
@@ -283,7 +284,7 @@ class ReferenceBook:
             )
             status = OrderStatus.NEW if filled_qty == 0 else OrderStatus.PARTIALLY_FILLED
             return _taker_update(cmd, status, filled_qty, filled_quote, remaining, RejectReason.UNSPECIFIED)
-        return _taker_update(cmd, OrderStatus.EXPIRED, filled_qty, filled_quote, 0, RejectReason.UNSPECIFIED)
+        return _taker_update(cmd, OrderStatus.EXPIRED, filled_qty, filled_quote, 0, RejectReason.IOC_NOT_FILLED)
 
     def _trade(self, cmd: PlaceOrder, maker: _Resting, qty: int, quote: int) -> TradeExecuted:
         market = self.market

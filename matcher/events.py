@@ -24,7 +24,7 @@ class OrderUpdated(NamedTuple):
     MARKET), so UBSCore can release a buyer's price improvement: frozen notional(price, filled_qty) minus
     filled_quote. `remaining_qty_units` is what is still open (0 once terminal or for a MARKET buy);
     `remaining_quote_units` is the unspent budget of a MARKET buy (0 otherwise). `reason` says why an order was
-    REJECTED or EXPIRED (UNSPECIFIED for plain IOC expiry, fills and cancels).
+    REJECTED or EXPIRED (UNSPECIFIED for fills and cancels).
     """
 
     symbol: str
@@ -109,7 +109,7 @@ class PlaceRejected(NamedTuple):
 class EngineResult(NamedTuple):
     """Everything one command produced, each list in a deterministic order.
 
-    `order_updates`: makers in the order they were touched, then the command's own order. `trades`: in
+    `order_updates`: the command's own order first, then makers in the order they were touched. `trades`: in
     execution order. `book_changes`: see BookLevelChanged. `rejections`: CancelRejected / PlaceRejected.
     """
 

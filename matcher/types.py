@@ -3,7 +3,8 @@
 Every enum keeps 0 = UNSPECIFIED, as buf STANDARD wants; proto names add the type prefix
 (`Side.BUY` is `SIDE_BUY = 1`, `OrderStatus.NEW` is `ORDER_STATUS_NEW = 1`). A number is never renumbered and
 never reused. Reject reasons owned by the matcher live in the 3xxx range (exchange-core's convention: one range
-per subsystem).
+per subsystem). Names match proto's `REJECT_REASON_<NAME>` (the MATCHER_ prefix avoids clashing with the
+gateway's 1xxx reasons of the same meaning).
 """
 
 from __future__ import annotations
@@ -73,8 +74,9 @@ class RejectReason(enum.IntEnum):
     POST_ONLY_WOULD_TAKE = 3002  # post-only order would cross the book: REJECTED
     FOK_NOT_FILLABLE = 3003  # FOK order cannot fill completely now: EXPIRED, nothing traded
     DUPLICATE_ORDER_ID = 3004  # order id not above the last one this book saw: ignored (PlaceRejected)
-    UNKNOWN_MARKET = 3005  # symbol not served by this engine
+    MATCHER_UNKNOWN_MARKET = 3005  # symbol not served by this engine
     SELF_TRADE_PREVENTED = 3006  # order expired by self-trade prevention
     NO_LIQUIDITY = 3007  # MARKET order found nothing (more) it could trade with: EXPIRED
-    INVALID_ORDER = 3008  # not on tick/lot, non-positive, or an impossible combination of fields
-    DUPLICATE_CLIENT_ORDER_ID = 3009  # the user already has a resting order with this client order id: REJECTED
+    MATCHER_INVALID_ORDER = 3008  # not on tick/lot, non-positive, or an impossible combination of fields
+    IOC_NOT_FILLED = 3009  # the unfilled rest of an IOC limit order expired
+    DUPLICATE_CLIENT_ORDER_ID = 3010  # the user already has a resting order with this client order id: REJECTED

@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
-from conftest import SIMPLE, BookFactory
-
+from common.markets import Market
+from matcher.book_reference import ReferenceBook
 from matcher.commands import CancelOrder, PlaceOrder
 from matcher.events import BookLevelChanged, CancelRejected, OrderUpdated, PlaceRejected
 from matcher.types import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 
+# base_scale 0 keeps the arithmetic readable: notional = price * qty. Fees: maker 0.1 %, taker 0.2 %.
+SIMPLE = Market(
+    symbol="T_Q",
+    market_id=7,
+    base_asset="T",
+    quote_asset="Q",
+    base_asset_id=70,
+    quote_asset_id=71,
+    base_scale=0,
+    quote_scale=0,
+    tick_units=1,
+    lot_units=1,
+    min_qty_units=1,
+    min_notional_units=1,
+    maker_fee_ppm=1_000,
+    taker_fee_ppm=2_000,
+)
+
+BookFactory = Callable[[Market], ReferenceBook]
 BUY, SELL = Side.BUY, Side.SELL
 _ids = itertools.count(1)
 
@@ -39,8 +59,8 @@ def market_buy(budget: int, *, user: int = 1) -> PlaceOrder:
 
 
 def final(result: Any) -> OrderUpdated:
-    """The command's own order update is always the last one."""
-    return result.order_updates[-1]
+    """The command's own order update is always the first one."""
+    return result.order_updates[0]
 
 
 def test_place_gtc_on_empty_book_rests_as_new(make_book: BookFactory) -> None:
@@ -67,7 +87,7 @@ def test_place_crossing_buy_trades_at_maker_price_and_shows_improvement(make_boo
         maker.order_id, taker.order_id, 2, 1,
     )  # fmt: skip
     assert (trade.maker_side, trade.taker_side) == (SELL, BUY)
-    maker_update, taker_update = result.order_updates
+    taker_update, maker_update = result.order_updates
     assert (maker_update.order_id, maker_update.status, maker_update.filled_quote_units) == (
         maker.order_id, OrderStatus.FILLED, 300,
     )  # fmt: skip
@@ -104,8 +124,8 @@ def test_same_price_fills_first_in_first_out(make_book: BookFactory) -> None:
     book.place(second)
     result = book.place(limit(BUY, 100, 3))
     assert [t.maker_order_id for t in result.trades] == [first.order_id, second.order_id]
-    assert [u.status for u in result.order_updates[:2]] == [OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED]
-    assert result.order_updates[1].remaining_qty_units == 1
+    assert [u.status for u in result.order_updates[1:2]] == [OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED]
+    assert result.order_updates[2].remaining_qty_units == 1
     assert result.book_changes == [BookLevelChanged(SELL, 100, 1)]
 
 
@@ -137,7 +157,9 @@ def test_ioc_remainder_expires_and_never_rests(make_book: BookFactory) -> None:
     book = make_book(SIMPLE)
     book.place(limit(SELL, 100, 2, user=2))
     update = final(book.place(limit(BUY, 100, 5, tif=TimeInForce.IOC)))
-    assert (update.status, update.filled_qty_units, update.remaining_qty_units) == (OrderStatus.EXPIRED, 2, 0)
+    assert (update.status, update.reason, update.filled_qty_units, update.remaining_qty_units) == (
+        OrderStatus.EXPIRED, RejectReason.IOC_NOT_FILLED, 2, 0,
+    )  # fmt: skip
     assert book.depth(10) == ([], [])
 
 
@@ -233,7 +255,7 @@ def test_stp_expire_maker_removes_own_maker_and_goes_on(make_book: BookFactory) 
     book.place(own)
     book.place(other)
     result = book.place(limit(BUY, 101, 1, user=1, self_trade_mode=SelfTradeMode.EXPIRE_MAKER))
-    assert [(u.order_id, u.status, u.reason) for u in result.order_updates[:1]] == [
+    assert [(u.order_id, u.status, u.reason) for u in result.order_updates[1:2]] == [
         (own.order_id, OrderStatus.EXPIRED, RejectReason.SELF_TRADE_PREVENTED)
     ]
     assert [t.maker_order_id for t in result.trades] == [other.order_id]
@@ -318,7 +340,7 @@ def test_invalid_orders_are_rejected(make_book: BookFactory) -> None:
         market_buy(0),
     ):
         update = final(book.place(cmd))
-        assert (update.status, update.reason) == (OrderStatus.REJECTED, RejectReason.INVALID_ORDER), cmd
+        assert (update.status, update.reason) == (OrderStatus.REJECTED, RejectReason.MATCHER_INVALID_ORDER), cmd
     assert book.depth(10) == ([], [])
 
 
