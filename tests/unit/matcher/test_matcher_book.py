@@ -124,7 +124,7 @@ def test_same_price_fills_first_in_first_out(make_book: BookFactory) -> None:
     book.place(second)
     result = book.place(limit(BUY, 100, 3))
     assert [t.maker_order_id for t in result.trades] == [first.order_id, second.order_id]
-    assert [u.status for u in result.order_updates[1:2]] == [OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED]
+    assert [u.status for u in result.order_updates[1:]] == [OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED]
     assert result.order_updates[2].remaining_qty_units == 1
     assert result.book_changes == [BookLevelChanged(SELL, 100, 1)]
 
