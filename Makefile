@@ -1,0 +1,57 @@
+# Front door for developers and CI. Every target is idempotent; downloads are cached (~/.m2, Go and pip caches).
+#   make up      set up the toolchain and start the infrastructure (Kafka, Cassandra, Aeron media driver)
+#   make test    static checks, then every test suite against the running infrastructure
+#   make down    stop the infrastructure
+PYTHON ?= .venv/bin/python
+VENV_STAMP := .venv/.installed-stamp
+
+.PHONY: setup up down status test check lint gen gen-check breaking unit integration bench clean
+
+$(VENV_STAMP): pyproject.toml
+	python3 -m venv .venv
+	.venv/bin/pip install --quiet --upgrade pip
+	.venv/bin/pip install --quiet -e '.[dev]'
+	touch $(VENV_STAMP)
+
+setup: $(VENV_STAMP)
+	$(PYTHON) -m tools.infra.gotools
+	go build -o .local/bin/exchange-rest ./gateway/rest
+
+up: setup
+	bin/stack infra up
+
+down:
+	bin/stack infra down
+
+status:
+	bin/stack infra status
+
+lint: $(VENV_STAMP)
+	.venv/bin/ruff check .
+	.venv/bin/buf lint
+
+breaking: $(VENV_STAMP)
+	tools/buf_breaking.sh
+
+gen: setup
+	$(PYTHON) -m tools.protogen
+
+gen-check: setup
+	$(PYTHON) -m tools.protogen --check
+
+check: lint breaking gen-check
+
+unit: $(VENV_STAMP)
+	$(PYTHON) -m pytest tests/unit tests/property tests/contracts tests/simulation
+
+integration: $(VENV_STAMP)
+	$(PYTHON) -m pytest tests/integration
+
+test: check
+	$(PYTHON) -m pytest
+
+bench: $(VENV_STAMP)
+	$(PYTHON) -m tools.bench
+
+clean: down
+	rm -rf .local .venv
