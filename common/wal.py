@@ -1,0 +1,313 @@
+"""Write-ahead log: append-only segment files of CRC-framed records, group commit, replay, torn-tail repair.
+
+Every service (matcher, UBSCore, settlement) writes what it decided here *before* any effect is visible, and
+rebuilds its state on start from its latest snapshot plus the WAL records after it (DESIGN.md "Never lose,
+never double").
+
+On-disk layout (all integers little-endian):
+
+    <dir>/wal-<first_lsn:020d>.seg          one segment; the name carries the LSN of its first record
+      segment header (16 bytes):            magic b"EXWAL\\x00\\x01\\x00" (8) | first_lsn u64
+      record (16-byte header + payload):    payload_bytes u32 | crc32 u32 | lsn u64 | payload
+
+`lsn` (log sequence number) is dense from 1 over the whole log, so a reader can check it never skips or repeats.
+The CRC (zlib.crc32, the IEEE polynomial) covers the 8 `lsn` bytes and the payload; the length is checked against
+the file size and `RECORD_PAYLOAD_BYTES_MAX`.
+
+Group commit: `append(payloads)` writes a whole batch with one `write` and one `fsync`; the batch is durable when
+it returns. A crash can leave the last batch partly written, so `open()` checks the *last* segment: a record that
+runs past the end of the file, or a bad record that ends exactly at the end of the file, is a torn tail; it is
+cut off (the file truncated to the last good record) and logged as a warning. Any other bad record (a bad CRC
+with more data after it, a wrong lsn, a bad record in an older segment) is corruption: `WalCorrupt` is raised
+and the service refuses to start; an operator must look.
+
+Retention: `truncate_before(lsn)` deletes whole segments whose records are all below `lsn` (call it once a
+snapshot covering them is durable). The log is single-writer; readers in the same process use `read()`, which
+opens its own file handles and stops at the last durable record.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.errors import WalCorrupt
+
+SEGMENT_MAGIC = b"EXWAL\x00\x01\x00"
+SEGMENT_HEADER = struct.Struct("<8sQ")  # magic, first_lsn
+RECORD_HEADER = struct.Struct("<IIQ")  # payload_bytes, crc32, lsn
+LSN = struct.Struct("<Q")
+SEGMENT_BYTES_MAX_DEFAULT = 64 * 1024 * 1024
+RECORD_PAYLOAD_BYTES_MAX = 16 * 1024 * 1024
+BATCH_RECORDS_MAX = 100_000
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WalRecord:
+    """One record read back from the log."""
+
+    lsn: int
+    payload: bytes
+
+
+def segment_name(first_lsn: int) -> str:
+    """File name of the segment whose first record has `first_lsn`."""
+    return f"wal-{first_lsn:020d}.seg"
+
+
+def frame_record(lsn: int, payload: bytes) -> bytes:
+    """The bytes of one record on disk: header then payload."""
+    assert lsn >= 1, lsn
+    assert len(payload) <= RECORD_PAYLOAD_BYTES_MAX, len(payload)
+    lsn_bytes = LSN.pack(lsn)
+    crc = zlib.crc32(payload, zlib.crc32(lsn_bytes))
+    return RECORD_HEADER.pack(len(payload), crc, lsn) + payload
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a create, rename or unlink in `directory` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def list_segments(directory: Path) -> list[tuple[int, Path]]:
+    """(first_lsn, path) of every segment in `directory`, oldest first."""
+    found: list[tuple[int, Path]] = []
+    for path in directory.glob("wal-*.seg"):
+        digits = path.name[len("wal-") : -len(".seg")]
+        if digits.isdigit():
+            found.append((int(digits), path))
+    found.sort()
+    return found
+
+
+@dataclass(slots=True)
+class _ScanResult:
+    records_count: int
+    good_bytes: int  # file offset just past the last good record
+    torn_reason: str  # "" when the file ends cleanly
+
+
+def _scan_segment(path: Path, first_lsn: int, *, is_last: bool) -> _ScanResult:
+    """Read and check every record of one segment; raise WalCorrupt unless a bad record is a torn tail."""
+    data = path.read_bytes()
+    if len(data) < SEGMENT_HEADER.size:
+        if is_last:
+            return _ScanResult(0, 0, f"segment header torn ({len(data)} bytes)")
+        raise WalCorrupt(f"{path}: segment header truncated ({len(data)} bytes) in a segment that is not the last")
+    magic, header_lsn = SEGMENT_HEADER.unpack_from(data, 0)
+    if magic != SEGMENT_MAGIC or header_lsn != first_lsn:
+        raise WalCorrupt(f"{path}: bad segment header (magic {magic!r}, first lsn {header_lsn}, name {first_lsn})")
+    records_count = 0
+    offset = SEGMENT_HEADER.size
+    expected_lsn = first_lsn
+    while offset < len(data):
+        problem, end = _check_record(data, offset, expected_lsn)
+        if problem:
+            runs_to_eof = end >= len(data)
+            if is_last and runs_to_eof:
+                return _ScanResult(records_count, offset, f"lsn {expected_lsn} at byte {offset}: {problem}")
+            raise WalCorrupt(f"{path}: record lsn {expected_lsn} at byte {offset}: {problem}")
+        records_count += 1
+        offset = end
+        expected_lsn += 1
+    return _ScanResult(records_count, offset, "")
+
+
+def _check_record(data: bytes, offset: int, expected_lsn: int) -> tuple[str, int]:
+    """("", end) for a good record at `offset`, else (what is wrong, where the bad record claims to end)."""
+    if offset + RECORD_HEADER.size > len(data):
+        return "header cut short", len(data)
+    payload_bytes, crc, lsn = RECORD_HEADER.unpack_from(data, offset)
+    end = offset + RECORD_HEADER.size + payload_bytes
+    if payload_bytes > RECORD_PAYLOAD_BYTES_MAX:
+        # A garbage length can only be a torn tail if nothing valid could follow it anyway.
+        return f"length {payload_bytes} over the limit", max(end, len(data))
+    if end > len(data):
+        return f"payload cut short ({len(data) - offset - RECORD_HEADER.size} of {payload_bytes} bytes)", end
+    payload = data[offset + RECORD_HEADER.size : end]
+    if zlib.crc32(payload, zlib.crc32(LSN.pack(lsn))) != crc:
+        return "CRC mismatch", end
+    if lsn != expected_lsn:
+        return f"lsn {lsn} where {expected_lsn} was expected", end
+    return "", end
+
+
+class Wal:
+    """A single-writer write-ahead log in one directory. Build it with `Wal.open(directory)`."""
+
+    def __init__(self, directory: Path, *, segment_bytes_max: int, next_lsn: int, segments: list[tuple[int, Path]]):
+        assert segment_bytes_max > SEGMENT_HEADER.size + RECORD_HEADER.size, segment_bytes_max
+        self.directory = directory
+        self.segment_bytes_max = segment_bytes_max
+        self.next_lsn = next_lsn  # the lsn the next appended record gets
+        self._segments = segments  # (first_lsn, path), oldest first; the last one is open for appends
+        self._file = None
+        self._file_bytes = 0
+        self.fsync_count = 0
+        if segments:
+            path = segments[-1][1]
+            self._file = open(path, "ab", buffering=0)  # noqa: SIM115  (lives as long as the Wal)
+            self._file_bytes = path.stat().st_size
+
+    @classmethod
+    def open(cls, directory: Path | str, *, segment_bytes_max: int = SEGMENT_BYTES_MAX_DEFAULT) -> Wal:
+        """Open (or create) the log in `directory`: check every segment, cut a torn tail, raise WalCorrupt else."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        segments = list_segments(directory)
+        next_lsn = 1
+        for index, (first_lsn, path) in enumerate(segments):
+            if index > 0 and first_lsn != next_lsn:
+                raise WalCorrupt(f"{path}: segment starts at lsn {first_lsn}, the previous one ended at {next_lsn - 1}")
+            is_last = index == len(segments) - 1
+            scan = _scan_segment(path, first_lsn, is_last=is_last)
+            if scan.torn_reason:
+                cls._repair_torn_tail(path, first_lsn, scan)
+            next_lsn = first_lsn + scan.records_count
+        return cls(directory, segment_bytes_max=segment_bytes_max, next_lsn=next_lsn, segments=segments)
+
+    @staticmethod
+    def _repair_torn_tail(path: Path, first_lsn: int, scan: _ScanResult) -> None:
+        size_bytes = path.stat().st_size
+        log.warning(
+            "WAL TORN TAIL in %s: %s; truncating %d -> %d bytes (%d whole records kept)",
+            path, scan.torn_reason, size_bytes, max(scan.good_bytes, SEGMENT_HEADER.size), scan.records_count,
+        )
+        if scan.good_bytes == 0:  # the segment header itself was torn: write it again
+            with open(path, "wb") as file:
+                file.write(SEGMENT_HEADER.pack(SEGMENT_MAGIC, first_lsn))
+                file.flush()
+                os.fsync(file.fileno())
+            return
+        with open(path, "r+b") as file:
+            file.truncate(scan.good_bytes)
+            os.fsync(file.fileno())
+
+    @property
+    def last_lsn(self) -> int:
+        """LSN of the last durable record (0 when the log is empty)."""
+        return self.next_lsn - 1
+
+    @property
+    def first_lsn(self) -> int:
+        """LSN of the oldest record still on disk (next_lsn when the log is empty)."""
+        return self._segments[0][0] if self._segments else self.next_lsn
+
+    def start_at(self, lsn: int) -> None:
+        """On an empty log, make the first record `lsn` (restoring from a snapshot after the old log was lost)."""
+        assert not self._segments, "start_at only on an empty log"
+        assert lsn >= 1, lsn
+        self.next_lsn = lsn
+
+    def append(self, payloads: Sequence[bytes]) -> int:
+        """Write a batch of records, fsync once, and return the lsn of the last one (group commit)."""
+        assert 0 < len(payloads) <= BATCH_RECORDS_MAX, len(payloads)
+        frames: list[bytes] = []
+        frames_bytes = 0
+        for payload in payloads:
+            frame = frame_record(self.next_lsn + len(frames), payload)
+            if self._file is None or self._needs_rollover(frames_bytes, len(frame)):
+                self._flush(frames)
+                frames, frames_bytes = [], 0
+                self._roll(self.next_lsn)
+                frame = frame_record(self.next_lsn, payload)
+            frames.append(frame)
+            frames_bytes += len(frame)
+        self._flush(frames)
+        return self.last_lsn
+
+    def _needs_rollover(self, pending_bytes: int, frame_bytes: int) -> bool:
+        # A segment always takes at least one record, however big, so rollover cannot loop.
+        segment_has_records = self._file_bytes > SEGMENT_HEADER.size or pending_bytes > 0
+        return segment_has_records and self._file_bytes + pending_bytes + frame_bytes > self.segment_bytes_max
+
+    def _flush(self, frames: list[bytes]) -> None:
+        if not frames:
+            return
+        assert self._file is not None
+        blob = b"".join(frames)
+        written = self._file.write(blob)
+        assert written == len(blob), (written, len(blob))
+        os.fsync(self._file.fileno())
+        self.fsync_count += 1
+        self._file_bytes += len(blob)
+        self.next_lsn += len(frames)
+
+    def _roll(self, first_lsn: int) -> None:
+        """Close the current segment and start a new one whose first record will be `first_lsn`."""
+        if self._file is not None:
+            self._file.close()
+        path = self.directory / segment_name(first_lsn)
+        assert not path.exists(), path
+        self._file = open(path, "xb", buffering=0)  # noqa: SIM115  (lives as long as the Wal)
+        self._file.write(SEGMENT_HEADER.pack(SEGMENT_MAGIC, first_lsn))
+        os.fsync(self._file.fileno())
+        fsync_directory(self.directory)
+        self._file_bytes = SEGMENT_HEADER.size
+        self._segments.append((first_lsn, path))
+
+    def read(self, from_lsn: int = 1) -> Iterator[WalRecord]:
+        """Yield every durable record with lsn >= `from_lsn`, in order, checking each CRC again."""
+        stop_lsn = self.next_lsn
+        segments = list(self._segments)
+        for index, (first_lsn, path) in enumerate(segments):
+            next_first = segments[index + 1][0] if index + 1 < len(segments) else stop_lsn
+            if next_first <= from_lsn:
+                continue
+            yield from _read_segment(path, first_lsn, from_lsn=from_lsn, stop_lsn=stop_lsn)
+
+    def truncate_before(self, lsn: int) -> int:
+        """Delete whole segments whose records are all below `lsn`; return how many were deleted."""
+        deleted = 0
+        while len(self._segments) > 1 and self._segments[1][0] <= lsn:
+            _, path = self._segments.pop(0)
+            path.unlink()
+            deleted += 1
+        if deleted:
+            fsync_directory(self.directory)
+        return deleted
+
+    def close(self) -> None:
+        """Close the open segment (appends are already durable)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _read_segment(path: Path, first_lsn: int, *, from_lsn: int, stop_lsn: int) -> Iterator[WalRecord]:
+    """Stream records of one segment through a buffered file, so a reader never holds a whole segment in memory."""
+    with open(path, "rb") as file:
+        header = file.read(SEGMENT_HEADER.size)
+        magic, header_lsn = SEGMENT_HEADER.unpack(header)
+        if magic != SEGMENT_MAGIC or header_lsn != first_lsn:
+            raise WalCorrupt(f"{path}: bad segment header on read")
+        lsn = first_lsn
+        while lsn < stop_lsn:
+            record_header = file.read(RECORD_HEADER.size)
+            if len(record_header) < RECORD_HEADER.size:
+                return  # end of this segment
+            payload_bytes, crc, stored_lsn = RECORD_HEADER.unpack(record_header)
+            if payload_bytes > RECORD_PAYLOAD_BYTES_MAX:
+                raise WalCorrupt(f"{path}: lsn {lsn}: length {payload_bytes} over the limit")
+            if lsn < from_lsn:
+                file.seek(payload_bytes, os.SEEK_CUR)
+                lsn += 1
+                continue
+            payload = file.read(payload_bytes)
+            if len(payload) != payload_bytes or zlib.crc32(payload, zlib.crc32(LSN.pack(stored_lsn))) != crc:
+                raise WalCorrupt(f"{path}: lsn {lsn}: CRC mismatch or short record on read")
+            if stored_lsn != lsn:
+                raise WalCorrupt(f"{path}: lsn {stored_lsn} where {lsn} was expected")
+            yield WalRecord(lsn, payload)
+            lsn += 1

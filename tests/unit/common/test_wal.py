@@ -1,0 +1,233 @@
+"""Write-ahead log and snapshot files: round trips, group commit, torn tails, corruption, rollover, retention."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from common.errors import WalCorrupt
+from common.snapshot import list_snapshots, load_latest_snapshot, write_snapshot
+from common.wal import RECORD_HEADER, SEGMENT_HEADER, Wal, list_segments
+
+
+def read_all(wal: Wal, from_lsn: int = 1) -> list[tuple[int, bytes]]:
+    return [(record.lsn, record.payload) for record in wal.read(from_lsn)]
+
+
+def test_append_then_reopen_reads_every_record_in_order(tmp_path: Path) -> None:
+    """Records appended in two batches come back, in order, with dense lsns, after the log is closed and reopened."""
+    wal = Wal.open(tmp_path)
+    assert wal.append([b"a", b"bb"]) == 2
+    assert wal.append([b"", b"cccc"]) == 4
+    wal.close()
+
+    reopened = Wal.open(tmp_path)
+
+    assert read_all(reopened) == [(1, b"a"), (2, b"bb"), (3, b""), (4, b"cccc")]
+    assert reopened.next_lsn == 5
+    assert read_all(reopened, from_lsn=3) == [(3, b""), (4, b"cccc")]
+
+
+def test_append_batch_fsyncs_once_per_batch(tmp_path: Path) -> None:
+    """Group commit: a batch of 100 records costs one fsync, not 100."""
+    wal = Wal.open(tmp_path)
+
+    wal.append([b"x" * 10] * 100)
+    wal.append([b"y"])
+
+    assert wal.fsync_count == 2
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    batches=st.lists(st.lists(st.binary(max_size=300), min_size=1, max_size=20), min_size=1, max_size=15),
+    segment_bytes_max=st.integers(min_value=64, max_value=2_000),
+    from_lsn=st.integers(min_value=1, max_value=400),
+)
+def test_round_trip_any_batches_any_segment_size(
+    tmp_path_factory: pytest.TempPathFactory, batches: list[list[bytes]], segment_bytes_max: int, from_lsn: int
+) -> None:
+    """Whatever the batches and the segment size, reopening yields exactly the appended payloads from any lsn."""
+    directory = tmp_path_factory.mktemp("wal")
+    wal = Wal.open(directory, segment_bytes_max=segment_bytes_max)
+    expected = [payload for batch in batches for payload in batch]
+    for batch in batches:
+        wal.append(batch)
+    wal.close()
+
+    reopened = Wal.open(directory, segment_bytes_max=segment_bytes_max)
+
+    assert [payload for _, payload in read_all(reopened)] == expected
+    assert read_all(reopened, from_lsn) == list(enumerate(expected, start=1))[from_lsn - 1 :]
+    reopened.append([b"after"])
+    assert reopened.last_lsn == len(expected) + 1
+
+
+def test_rollover_starts_new_segment_named_by_first_lsn(tmp_path: Path) -> None:
+    """Past the size limit, a new segment starts; its name is the lsn of its first record."""
+    wal = Wal.open(tmp_path, segment_bytes_max=SEGMENT_HEADER.size + 3 * (RECORD_HEADER.size + 10))
+
+    for index in range(10):
+        wal.append([bytes([index]) * 10])
+
+    assert [first for first, _ in list_segments(tmp_path)] == [1, 4, 7, 10]
+    assert [payload[0] for _, payload in read_all(wal)] == list(range(10))
+
+
+def test_record_larger_than_segment_limit_gets_its_own_segment(tmp_path: Path) -> None:
+    """A record bigger than the segment limit is still written (alone in a segment), and rollover terminates."""
+    wal = Wal.open(tmp_path, segment_bytes_max=100)
+
+    wal.append([b"small", b"B" * 500, b"after"])
+
+    assert [first for first, _ in list_segments(tmp_path)] == [1, 2, 3]
+    assert [payload for _, payload in read_all(wal)] == [b"small", b"B" * 500, b"after"]
+
+
+def test_torn_tail_is_truncated_and_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A crash mid-write leaves half a record at the end: open() cuts it off, warns, and appends continue."""
+    wal = Wal.open(tmp_path)
+    wal.append([b"one", b"two"])
+    wal.close()
+    _, path = list_segments(tmp_path)[-1]
+    whole_bytes = path.stat().st_size
+    with open(path, "ab") as file:  # a third record whose payload was only partly written
+        file.write(RECORD_HEADER.pack(100, 0, 3) + b"partial")
+
+    with caplog.at_level(logging.WARNING, logger="common.wal"):
+        reopened = Wal.open(tmp_path)
+
+    assert "TORN TAIL" in caplog.text
+    assert path.stat().st_size == whole_bytes
+    assert read_all(reopened) == [(1, b"one"), (2, b"two")]
+    reopened.append([b"three"])
+    assert read_all(Wal.open(tmp_path)) == [(1, b"one"), (2, b"two"), (3, b"three")]
+
+
+@pytest.mark.parametrize("cut_bytes", [1, RECORD_HEADER.size - 1, RECORD_HEADER.size + 1])
+def test_torn_tail_at_any_cut_point_keeps_whole_records(tmp_path: Path, cut_bytes: int) -> None:
+    """Cutting the last record anywhere (header or payload) loses only that record."""
+    wal = Wal.open(tmp_path)
+    wal.append([b"keep", b"last-record"])
+    wal.close()
+    _, path = list_segments(tmp_path)[-1]
+    last_record_bytes = RECORD_HEADER.size + len(b"last-record")
+    with open(path, "r+b") as file:
+        file.truncate(path.stat().st_size - last_record_bytes + cut_bytes)
+
+    assert read_all(Wal.open(tmp_path)) == [(1, b"keep")]
+
+
+def test_flipped_bit_in_middle_record_raises_wal_corrupt(tmp_path: Path) -> None:
+    """A bit flipped in a record with more records after it is corruption, not a torn tail: open() refuses."""
+    wal = Wal.open(tmp_path)
+    wal.append([b"first-record", b"second-record", b"third-record"])
+    wal.close()
+    _, path = list_segments(tmp_path)[-1]
+    data = bytearray(path.read_bytes())
+    second_payload_at = SEGMENT_HEADER.size + RECORD_HEADER.size + len(b"first-record") + RECORD_HEADER.size
+    data[second_payload_at + 3] ^= 0x04
+    path.write_bytes(bytes(data))
+
+    with pytest.raises(WalCorrupt, match="CRC mismatch"):
+        Wal.open(tmp_path)
+
+
+def test_flipped_bit_in_older_segment_raises_even_at_its_end(tmp_path: Path) -> None:
+    """A bad last record in a segment that is not the last one cannot be a torn tail: WalCorrupt."""
+    wal = Wal.open(tmp_path, segment_bytes_max=SEGMENT_HEADER.size + RECORD_HEADER.size + 5)
+    wal.append([b"aaaaa", b"bbbbb", b"ccccc"])
+    wal.close()
+    _, first_segment = list_segments(tmp_path)[0]
+    data = bytearray(first_segment.read_bytes())
+    data[-1] ^= 0x01
+    first_segment.write_bytes(bytes(data))
+
+    with pytest.raises(WalCorrupt):
+        Wal.open(tmp_path)
+
+
+def test_flipped_bit_detected_on_read_after_open(tmp_path: Path) -> None:
+    """The CRC is checked again on every read, so damage after open() is still caught."""
+    wal = Wal.open(tmp_path)
+    wal.append([b"alpha", b"beta"])
+    _, path = list_segments(tmp_path)[-1]
+    data = bytearray(path.read_bytes())
+    data[SEGMENT_HEADER.size + RECORD_HEADER.size] ^= 0x80
+    path.write_bytes(bytes(data))
+
+    with pytest.raises(WalCorrupt):
+        read_all(wal)
+
+
+def test_missing_segment_in_the_middle_raises(tmp_path: Path) -> None:
+    """A segment deleted from the middle leaves an lsn gap: WalCorrupt, never a silent skip."""
+    wal = Wal.open(tmp_path, segment_bytes_max=SEGMENT_HEADER.size + RECORD_HEADER.size + 1)
+    wal.append([b"a", b"b", b"c"])
+    wal.close()
+    list_segments(tmp_path)[1][1].unlink()
+
+    with pytest.raises(WalCorrupt, match="previous one ended"):
+        Wal.open(tmp_path)
+
+
+def test_truncate_before_deletes_only_whole_older_segments(tmp_path: Path) -> None:
+    """Retention drops segments entirely below the snapshot lsn and keeps every record at or above it."""
+    wal = Wal.open(tmp_path, segment_bytes_max=SEGMENT_HEADER.size + 2 * (RECORD_HEADER.size + 1))
+    wal.append([bytes([index]) for index in range(7)])  # segments start at 1, 3, 5, 7
+
+    deleted = wal.truncate_before(6)
+
+    assert deleted == 2
+    assert [first for first, _ in list_segments(tmp_path)] == [5, 7]
+    assert wal.first_lsn == 5
+    assert [lsn for lsn, _ in read_all(Wal.open(tmp_path), from_lsn=5)] == [5, 6, 7]
+
+
+def test_start_at_continues_numbering_on_an_empty_log(tmp_path: Path) -> None:
+    """A log restored next to a snapshot at lsn 41 continues at 42."""
+    wal = Wal.open(tmp_path)
+    wal.start_at(42)
+
+    wal.append([b"x"])
+
+    assert read_all(Wal.open(tmp_path), from_lsn=1) == [(42, b"x")]
+
+
+def test_snapshot_round_trip_keeps_newest_two(tmp_path: Path) -> None:
+    """Snapshots are written atomically, read back by lsn, and only the newest two stay on disk."""
+    for lsn in (10, 20, 30):
+        write_snapshot(tmp_path, lsn, f"state@{lsn}".encode())
+
+    latest = load_latest_snapshot(tmp_path)
+
+    assert latest is not None
+    assert (latest.lsn, latest.payload) == (30, b"state@30")
+    assert [lsn for lsn, _ in list_snapshots(tmp_path)] == [20, 30]
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_damaged_newest_snapshot_falls_back_to_older(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A snapshot with a flipped bit is passed over loudly; the older one is loaded."""
+    write_snapshot(tmp_path, 5, b"older")
+    newest = write_snapshot(tmp_path, 9, b"newer")
+    data = bytearray(newest.read_bytes())
+    data[-1] ^= 0x01
+    newest.write_bytes(bytes(data))
+
+    with caplog.at_level(logging.ERROR, logger="common.snapshot"):
+        latest = load_latest_snapshot(tmp_path)
+
+    assert latest is not None
+    assert latest.payload == b"older"
+    assert "SNAPSHOT UNREADABLE" in caplog.text
+
+
+def test_no_snapshot_returns_none(tmp_path: Path) -> None:
+    """An empty or missing directory has no snapshot."""
+    assert load_latest_snapshot(tmp_path / "absent") is None
+    assert load_latest_snapshot(tmp_path) is None
