@@ -1,0 +1,185 @@
+"""Protobuf at the matcher's edges: `OrderCommand` (Kafka `orders`) to core commands, core results to `EngineOutput`.
+
+Decoding checks only what the core cannot represent: undecodable bytes, a command with neither `place` nor
+`cancel`, a zero `command_seq`, an enum number the core does not know, an empty symbol. Such an input raises
+`InputRejected` (the shell logs it, counts it, records it in the WAL and moves on). Everything else (prices off
+tick, unknown markets, ...) is the core's decision and comes back as a REJECTED order update.
+
+Encoding maps each core event to its proto message. The core's enums carry the proto numbers (matcher/types.py);
+a refusal that changed no order (`CancelRejected`: no such open order; `PlaceRejected`: an order id seen before,
+i.e. a redelivery) becomes an `OrderUpdate` with `status = ORDER_STATUS_UNSPECIFIED` and the `reason`: "nothing
+changed, here is why", so the client that sent it still learns the outcome, and a consumer must not treat it as
+a state change (in particular, must not release funds on it).
+"""
+
+from __future__ import annotations
+
+from google.protobuf.message import DecodeError
+
+from exchange.v1 import common_pb2, engine_pb2, order_pb2
+from matcher.commands import CancelOrder, Command, PlaceOrder
+from matcher.errors import InputRejected
+from matcher.events import CancelRejected, EngineResult, OrderUpdated, PlaceRejected, TradeExecuted
+from matcher.types import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
+
+INPUT_BYTES_MAX = 64 * 1024  # an order command is ~100 bytes; anything this big is garbage
+
+
+def parse_order_command(payload: bytes) -> order_pb2.OrderCommand:
+    """Parse the bytes of one `orders` record; raise InputRejected if they are not an OrderCommand."""
+    if len(payload) > INPUT_BYTES_MAX:
+        raise InputRejected(f"{len(payload)} bytes, over the {INPUT_BYTES_MAX} limit", reason="TOO_LARGE")
+    message = order_pb2.OrderCommand()
+    try:
+        message.ParseFromString(payload)
+    except DecodeError as error:
+        raise InputRejected(f"not an OrderCommand: {error}", reason="UNDECODABLE") from error
+    return message
+
+
+def _enum(enum_type: type, value: int, field: str) -> object:
+    try:
+        return enum_type(value)
+    except ValueError as error:
+        raise InputRejected(f"{field}={value} is not a known {enum_type.__name__}", reason="BAD_ENUM") from error
+
+
+def decode_command(message: order_pb2.OrderCommand) -> Command:
+    """The core command carried by `message`; raise InputRejected if it has none or cannot be represented."""
+    if message.command_seq == 0:
+        raise InputRejected("command_seq is 0 (sequences start at 1)", reason="NO_SEQUENCE")
+    kind = message.WhichOneof("command")
+    if kind == "place":
+        return _decode_place(message.place)
+    if kind == "cancel":
+        cancel = message.cancel
+        if not cancel.symbol:
+            raise InputRejected("cancel without a symbol", reason="NO_SYMBOL")
+        return CancelOrder(
+            symbol=cancel.symbol, user_id=cancel.user_id, order_id=cancel.order_id, ts_event_ns=cancel.ts_event_ns
+        )
+    raise InputRejected("OrderCommand with neither place nor cancel", reason="NO_COMMAND")
+
+
+def _decode_place(place: order_pb2.InternalOrder) -> PlaceOrder:
+    if not place.symbol:
+        raise InputRejected("order without a symbol", reason="NO_SYMBOL")
+    return PlaceOrder(
+        symbol=place.symbol,
+        order_id=place.order_id,
+        user_id=place.user_id,
+        client_order_id=place.client_order_id,
+        side=_enum(Side, place.side, "side"),
+        order_type=_enum(OrderType, place.order_type, "order_type"),
+        time_in_force=_enum(TimeInForce, place.time_in_force, "time_in_force"),
+        post_only=place.post_only,
+        price_units=place.price_units,
+        qty_units=place.qty_units,
+        quote_budget_units=place.quote_budget_units,
+        self_trade_mode=_enum(SelfTradeMode, place.self_trade_mode, "self_trade_mode"),
+        ts_event_ns=place.ts_event_ns,
+    )
+
+
+def command_ts_event_ns(message: order_pb2.OrderCommand) -> int:
+    """The input time of a command (0 if it carries none)."""
+    kind = message.WhichOneof("command")
+    if kind == "place":
+        return message.place.ts_event_ns
+    if kind == "cancel":
+        return message.cancel.ts_event_ns
+    return 0
+
+
+def build_output(
+    message: order_pb2.OrderCommand, *, partition: int, offset: int, result: EngineResult
+) -> engine_pb2.EngineOutput:
+    """An unsealed EngineOutput (no seq or hashes yet) for one applied command."""
+    output = engine_pb2.EngineOutput(ts_event_ns=command_ts_event_ns(message))
+    output.input.command.CopyFrom(message)
+    output.input.kafka_partition = partition
+    output.input.kafka_offset = offset
+    updates = output.order_updates
+    for update in result.order_updates:
+        _fill_update(updates.add(), update)
+    for rejection in result.rejections:
+        _fill_refusal(updates.add(), rejection, message)
+    trades = output.trades
+    for trade in result.trades:
+        _fill_trade(trades.add(), trade)
+    deltas = output.book_deltas
+    for change in result.book_changes:
+        deltas.add(symbol=result.symbol, side=change.side, price_units=change.price_units, qty_units=change.qty_units)
+    return output
+
+
+def _fill_update(target: engine_pb2.OrderUpdate, update: OrderUpdated) -> None:
+    target.order_id = update.order_id
+    target.user_id = update.user_id
+    target.client_order_id = update.client_order_id
+    target.symbol = update.symbol
+    target.side = update.side
+    target.order_type = update.order_type
+    target.status = update.status
+    target.price_units = update.price_units
+    target.qty_units = update.qty_units
+    target.filled_qty_units = update.filled_qty_units
+    target.filled_quote_units = update.filled_quote_units
+    target.remaining_qty_units = update.remaining_qty_units
+    target.remaining_quote_units = update.remaining_quote_units
+    target.reason = update.reason
+    target.ts_event_ns = update.ts_event_ns
+
+
+def _fill_refusal(
+    target: engine_pb2.OrderUpdate, refusal: CancelRejected | PlaceRejected, message: order_pb2.OrderCommand
+) -> None:
+    target.order_id = refusal.order_id
+    target.user_id = refusal.user_id
+    target.client_order_id = refusal.client_order_id
+    target.symbol = refusal.symbol
+    target.status = OrderStatus.UNSPECIFIED  # nothing changed (see the module docstring)
+    target.reason = refusal.reason
+    target.ts_event_ns = refusal.ts_event_ns
+    if isinstance(refusal, PlaceRejected):
+        target.side = message.place.side
+        target.order_type = message.place.order_type
+        target.price_units = message.place.price_units
+        target.qty_units = message.place.qty_units
+
+
+def _fill_trade(target: engine_pb2.Trade, trade: TradeExecuted) -> None:
+    target.trade_id = trade.trade_id
+    target.symbol = trade.symbol
+    target.price_units = trade.price_units
+    target.qty_units = trade.qty_units
+    target.quote_qty_units = trade.quote_qty_units
+    target.maker_order_id = trade.maker_order_id
+    target.maker_user_id = trade.maker_user_id
+    target.taker_order_id = trade.taker_order_id
+    target.taker_user_id = trade.taker_user_id
+    target.taker_side = trade.taker_side
+    target.maker_fee_units = trade.maker_fee_units
+    target.taker_fee_units = trade.taker_fee_units
+    target.ts_event_ns = trade.ts_event_ns
+
+
+def proto_enum_mismatches() -> list[str]:
+    """Core enum members whose name or number differs from exchange.v1 (empty when the mirrors agree)."""
+    pairs = [
+        (Side, common_pb2.Side, "SIDE_"),
+        (OrderType, common_pb2.OrderType, "ORDER_TYPE_"),
+        (TimeInForce, common_pb2.TimeInForce, "TIME_IN_FORCE_"),
+        (OrderStatus, common_pb2.OrderStatus, "ORDER_STATUS_"),
+        (SelfTradeMode, common_pb2.SelfTradeMode, "SELF_TRADE_MODE_"),
+        (RejectReason, common_pb2.RejectReason, "REJECT_REASON_"),
+    ]
+    problems: list[str] = []
+    for core_enum, proto_enum, prefix in pairs:
+        for member in core_enum:
+            proto_name = prefix + member.name
+            if proto_name not in set(proto_enum.keys()):
+                problems.append(f"{core_enum.__name__}.{member.name}: no {proto_name} in proto")
+            elif proto_enum.Value(proto_name) != member.value:
+                problems.append(f"{core_enum.__name__}.{member.name}={member.value} != {proto_enum.Value(proto_name)}")
+    return problems
