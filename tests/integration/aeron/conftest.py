@@ -1,0 +1,102 @@
+"""Fixtures: a real Java media driver per test, in its own directory under /dev/shm (killed at teardown)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from common.aeron.client import AeronClient, ClientConfig
+from common.aeron.driver import MediaDriverProcess
+from tools.infra.artifacts import classpath
+
+#: Small terms keep /dev/shm use low and make term rotation happen often in tests.
+TERM_LENGTH_BYTES = 64 * 1024
+DRIVER_TIMEOUT_MS = 2_000
+
+
+@pytest.fixture(scope="session")
+def aeron_classpath() -> str:
+    """The aeron-all jar from Maven Central (cached by tools.infra.artifacts)."""
+    return classpath("aeron")
+
+
+def _driver_dir() -> str:
+    base = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    return tempfile.mkdtemp(prefix="aeron-test-", dir=base)
+
+
+@pytest.fixture
+def driver_factory(aeron_classpath: str, tmp_path) -> Iterator[Callable[..., MediaDriverProcess]]:
+    """Start media drivers on demand; every one started is stopped at teardown."""
+    started: list[MediaDriverProcess] = []
+
+    def start(aeron_dir: str | None = None, **properties: str) -> MediaDriverProcess:
+        props = {
+            "aeron.term.buffer.length": str(TERM_LENGTH_BYTES),
+            "aeron.ipc.term.buffer.length": str(TERM_LENGTH_BYTES),
+            "aeron.client.liveness.timeout": f"{DRIVER_TIMEOUT_MS}ms",
+            "aeron.image.liveness.timeout": f"{DRIVER_TIMEOUT_MS}ms",
+            "aeron.publication.unblock.timeout": f"{DRIVER_TIMEOUT_MS * 2}ms",
+            "aeron.publication.connection.timeout": f"{DRIVER_TIMEOUT_MS}ms",
+            "aeron.timer.interval": "100ms",
+            **properties,
+        }
+        driver = MediaDriverProcess(classpath=aeron_classpath, aeron_dir=aeron_dir or _driver_dir(),
+                                    properties=props, log_path=str(tmp_path / f"driver-{len(started)}.log"))
+        started.append(driver)
+        driver.start()
+        return driver
+
+    yield start
+    for driver in started:
+        driver.stop()
+
+
+@pytest.fixture
+def media_driver(driver_factory: Callable[..., MediaDriverProcess]) -> MediaDriverProcess:
+    """One running driver."""
+    return driver_factory()
+
+
+@pytest.fixture
+def client_factory(media_driver: MediaDriverProcess) -> Iterator[Callable[[], AeronClient]]:
+    """Clients connected to `media_driver`, closed at teardown."""
+    clients: list[AeronClient] = []
+
+    def connect() -> AeronClient:
+        client = AeronClient(ClientConfig(aeron_dir=media_driver.aeron_dir, driver_timeout_ms=DRIVER_TIMEOUT_MS,
+                                          keepalive_interval_ms=200, connect_timeout_ms=5_000))
+        clients.append(client)
+        return client
+
+    yield connect
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def client(client_factory: Callable[[], AeronClient]) -> AeronClient:
+    """One connected client."""
+    return client_factory()
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., None]:
+    """The polling wait helper below, as a fixture (no sleeps-as-waits in tests: conditions with deadlines)."""
+    return _wait_until
+
+
+def _wait_until(condition: Callable[[], bool], *, timeout_s: float, step: Callable[[], object] | None = None,
+               message: str = "condition") -> None:
+    """Call `step` (e.g. client.do_work) until `condition()` holds; fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {message}")
+        if step is not None:
+            step()
+        time.sleep(0.0005)
