@@ -7,6 +7,7 @@ table) and delete them afterwards, so they never disturb services using the shar
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,9 +18,11 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from exchange.v1 import balance_pb2
-from tools.infra import aeron, kafka
-from tools.infra.layout import CNC_FILE_NAME, REPO_ROOT, pid_path
-from tools.infra.process import is_alive, read_pid_file
+from tools.infra import aeron, kafka, runner
+from tools.infra.component import ComponentSpec
+from tools.infra.errors import ComponentExited, ComponentTimeout
+from tools.infra.layout import CNC_FILE_NAME, REPO_ROOT, log_path, pid_path
+from tools.infra.process import is_alive, java_executable, read_pid_file
 
 pytestmark = pytest.mark.integration
 
@@ -157,3 +160,59 @@ def test_infra_up_when_already_up_keeps_every_process(kafka_bootstrap: str, cql_
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("already up") == 3, result.stdout
     assert {name: read_pid_file(pid_path(name)) for name in pids_before} == pids_before
+
+
+@pytest.fixture
+def scratch_component(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A component name unknown to the real stack; its log and pid files are removed afterwards."""
+    name = f"smoke-{uuid.uuid4().hex[:8]}"
+    yield name
+    if name in runner.COMPONENTS:
+        runner.down([name], out=lambda line: None)
+    log_path(name).unlink(missing_ok=True)
+    pid_path(name).unlink(missing_ok=True)
+
+
+def _register(monkeypatch: pytest.MonkeyPatch, spec: ComponentSpec) -> None:
+    monkeypatch.setitem(runner.COMPONENTS, spec.name, spec)
+
+
+def test_up_reports_a_jvm_that_exits_early_with_its_log_file(
+    monkeypatch: pytest.MonkeyPatch, scratch_component: str
+) -> None:
+    """A component whose JVM cannot start fails `up` with ComponentExited naming its log and quoting the error."""
+    spec = ComponentSpec(
+        name=scratch_component, main_class="does.not.Exist", port=None, ready_deadline_s=60.0, stop_timeout_s=5.0,
+        prepare=lambda: [java_executable(), "-cp", "/nonexistent", "does.not.Exist"],
+        probe=lambda: False, bootstrap=lambda: None,
+    )
+    _register(monkeypatch, spec)
+
+    with pytest.raises(ComponentExited) as caught:
+        runner.up([scratch_component], out=lambda line: None)
+
+    assert caught.value.log_file == log_path(scratch_component)
+    assert str(log_path(scratch_component)) in str(caught.value)
+    assert "does.not.Exist" in str(caught.value)
+
+
+def test_up_gives_up_at_the_deadline_and_down_stops_the_process(
+    monkeypatch: pytest.MonkeyPatch, scratch_component: str
+) -> None:
+    """A process that never passes its probe fails `up` with ComponentTimeout; `down` then stops it."""
+    spec = ComponentSpec(
+        name=scratch_component, main_class="infra-smoke-sleeper", port=None, ready_deadline_s=1.0, stop_timeout_s=5.0,
+        prepare=lambda: [sys.executable, "-c", "import signal; signal.pause()", "infra-smoke-sleeper"],
+        probe=lambda: False, bootstrap=lambda: None,
+    )
+    _register(monkeypatch, spec)
+
+    with pytest.raises(ComponentTimeout):
+        runner.up([scratch_component], out=lambda line: None)
+    record = read_pid_file(pid_path(scratch_component))
+    assert record is not None
+    assert is_alive(record)
+    runner.down([scratch_component], out=lambda line: None)
+
+    assert not is_alive(record)
+    assert not pid_path(scratch_component).exists()

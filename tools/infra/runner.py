@@ -68,6 +68,8 @@ def up(names: Sequence[str] | None = None, *, out: Printer = print) -> dict[str,
     """Start the selected components (idempotent); return seconds each took to be ready. Raises InfraError."""
     specs = select(names)
     for spec in specs:
+        if spec.name not in artifacts.COMPONENTS:
+            continue
         try:
             artifacts.classpath(spec.name)  # one at a time: concurrent Maven runs would share ~/.m2
         except Exception as error:
