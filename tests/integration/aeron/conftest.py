@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from common.aeron.client import AeronClient, ClientConfig
-from common.aeron.driver import MediaDriverProcess
+from common.aeron.driver import MediaDriverProcess, java_command
 from tools.infra.artifacts import classpath
 
 #: Small terms keep /dev/shm use low and make term rotation happen often in tests.
@@ -100,3 +103,30 @@ def _wait_until(condition: Callable[[], bool], *, timeout_s: float, step: Callab
         if step is not None:
             step()
         time.sleep(0.0005)
+
+
+@pytest.fixture
+def java_sample(aeron_classpath: str, media_driver: MediaDriverProcess, tmp_path
+                ) -> Iterator[Callable[..., tuple[subprocess.Popen[bytes], Path]]]:
+    """Run io.aeron.samples.<name> against `media_driver`; returns (process, stdout log). Killed at teardown."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def run(name: str, *, stdin_text: str = "", **properties: str) -> tuple[subprocess.Popen[bytes], Path]:
+        props = {"aeron.dir": media_driver.aeron_dir,
+                 "aeron.sample.idleStrategy": "org.agrona.concurrent.BackoffIdleStrategy", **properties}
+        log_path = tmp_path / f"{name}-{len(processes)}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(java_command(aeron_classpath, f"io.aeron.samples.{name}", props),
+                                       stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        processes.append(process)
+        assert process.stdin is not None
+        process.stdin.write(stdin_text.encode())
+        process.stdin.close()
+        return process, log_path
+
+    yield run
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
