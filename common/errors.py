@@ -4,6 +4,7 @@
     ├── ConfigInvalid          a config file breaks a rule (inexact market, unknown asset, ...)
     ├── InvalidAmount          a decimal string or integer is not an acceptable amount (`reason` says why)
     ├── WalCorrupt             a write-ahead-log record fails its CRC or framing check
+    ├── ChainBroken            an engine output does not link to the hash chain held (never skipped: halt)
     └── TransportError         a broker, socket or driver did not do what was asked
         ├── Unavailable        the peer is down or not connected (retriable)
         └── Timeout            no answer within the deadline (retriable)
@@ -36,6 +37,10 @@ class InvalidAmount(ExchangeError):
 
 class WalCorrupt(ExchangeError):
     """A write-ahead-log record fails its CRC or framing check."""
+
+
+class ChainBroken(ExchangeError):
+    """An engine output fails the seq/hash-chain check, or the history needed to close a gap is gone."""
 
 
 class TransportError(ExchangeError):

@@ -1,0 +1,111 @@
+"""Kafka clients built the one way this project uses them (confluent-kafka), every relied-on option spelled out.
+
+Producer: idempotent, `acks=all`, bounded in-flight requests, explicit linger and timeouts, so a retry can neither
+duplicate nor reorder a record within a partition (DESIGN.md "Never lose, never double").
+
+Consumer: no consumer group offsets. A service records the Kafka position of every input it applied in its own
+WAL/snapshot and, on start, *assigns* its partitions itself and seeks each one to the offset after the last one
+it applied (`enable.auto.commit=false`, no subscribe/rebalance). `group.id` is still required by librdkafka; it
+is only a label here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from common.errors import Timeout, Unavailable
+
+BOOTSTRAP_DEFAULT = "127.0.0.1:9092"
+PRODUCER_LINGER_MS = 2
+PRODUCER_DELIVERY_TIMEOUT_MS = 30_000
+PRODUCER_REQUEST_TIMEOUT_MS = 10_000
+PRODUCER_IN_FLIGHT_MAX = 5  # the idempotent producer keeps order with up to 5 in flight
+PRODUCER_QUEUE_MESSAGES_MAX = 100_000
+CONSUMER_FETCH_WAIT_MS_MAX = 50
+CONSUMER_SESSION_TIMEOUT_MS = 10_000
+CONSUMER_QUEUED_KBYTES_MAX = 64 * 1024
+ADMIN_TIMEOUT_S = 30.0
+
+
+def make_producer(
+    bootstrap: str = BOOTSTRAP_DEFAULT, *, client_id: str, extra: Mapping[str, Any] | None = None
+) -> Producer:
+    """An idempotent producer (acks=all) with explicit batching and timeouts."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "client.id": client_id,
+        "enable.idempotence": True,
+        "acks": "all",
+        "max.in.flight.requests.per.connection": PRODUCER_IN_FLIGHT_MAX,
+        "linger.ms": PRODUCER_LINGER_MS,
+        "delivery.timeout.ms": PRODUCER_DELIVERY_TIMEOUT_MS,
+        "request.timeout.ms": PRODUCER_REQUEST_TIMEOUT_MS,
+        "queue.buffering.max.messages": PRODUCER_QUEUE_MESSAGES_MAX,
+        "compression.type": "none",
+    }
+    config.update(extra or {})
+    return Producer(config)
+
+
+def make_consumer(
+    bootstrap: str = BOOTSTRAP_DEFAULT, *, client_id: str, extra: Mapping[str, Any] | None = None
+) -> Consumer:
+    """A consumer for manual assignment: no auto commit, no group offsets used; seek positions come from the caller."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "client.id": client_id,
+        "group.id": f"{client_id}.manual",  # required by librdkafka; never committed to
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed",
+        "fetch.wait.max.ms": CONSUMER_FETCH_WAIT_MS_MAX,
+        "session.timeout.ms": CONSUMER_SESSION_TIMEOUT_MS,
+        "queued.max.messages.kbytes": CONSUMER_QUEUED_KBYTES_MAX,
+        "enable.partition.eof": False,
+    }
+    config.update(extra or {})
+    return Consumer(config)
+
+
+def assign_from(consumer: Consumer, topic: str, next_offsets: Mapping[int, int]) -> None:
+    """Assign `topic`'s partitions to `consumer`, each starting at next_offsets[partition] (-1: the beginning)."""
+    assignments = [
+        TopicPartition(topic, partition, offset if offset >= 0 else OFFSET_BEGINNING)
+        for partition, offset in sorted(next_offsets.items())
+    ]
+    consumer.assign(assignments)
+
+
+def flush_or_raise(producer: Producer, *, timeout_s: float) -> None:
+    """Wait until every queued record is acknowledged; raise Timeout if some are still pending."""
+    pending = producer.flush(timeout_s)
+    if pending:
+        raise Timeout(f"{pending} Kafka records not acknowledged within {timeout_s} s")
+
+
+def create_topic(bootstrap: str, topic: str, *, partitions: int, replication: int = 1) -> None:
+    """Create `topic` (no error if it exists already); raise Unavailable if the broker cannot be reached."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics(
+        [NewTopic(topic, num_partitions=partitions, replication_factor=replication)],
+        request_timeout=ADMIN_TIMEOUT_S,
+        operation_timeout=ADMIN_TIMEOUT_S,
+    )
+    try:
+        futures[topic].result(timeout=ADMIN_TIMEOUT_S)
+    except KafkaException as error:
+        if error.args and error.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
+            return
+        raise Unavailable(f"cannot create topic {topic}: {error}") from error
+
+
+def delete_topic(bootstrap: str, topic: str) -> None:
+    """Delete `topic` (used by tests to clean up their private topics)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.delete_topics([topic], request_timeout=ADMIN_TIMEOUT_S, operation_timeout=ADMIN_TIMEOUT_S)
+    futures[topic].result(timeout=ADMIN_TIMEOUT_S)

@@ -1,0 +1,65 @@
+"""`python -m matcher`: build the matcher from MATCHER_* settings, recover, and run until SIGTERM/SIGINT."""
+
+if not __debug__:  # first lines of every service: assertions guard the invariants
+    raise SystemExit("assertions are disabled (python -O); refusing to start")
+
+import logging
+import os
+import signal
+import sys
+from types import FrameType
+
+import zmq
+
+from common.kafka import make_consumer
+from common.markets import load_catalog
+from matcher.config import MatcherConfig
+from matcher.engine import Engine
+from matcher.metrics import MatcherMetrics
+from matcher.service import MatcherService
+from matcher.state import recover
+
+log = logging.getLogger("matcher")
+
+
+def main() -> int:
+    """Build every object from config, recover state, run the loop; exit 0 on a clean stop."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    config = MatcherConfig.from_env(os.environ)
+    catalog = load_catalog(config.markets_path)
+    engine = Engine(catalog.markets.values())
+    recovered = recover(
+        engine=engine, wal_dir=config.wal_dir, snapshot_dir=config.snapshot_dir, shard_id=config.shard_id,
+        partitions=config.partitions, segment_bytes_max=config.wal_segment_bytes_max,
+    )
+    metrics = MatcherMetrics()
+    if config.metrics_port:
+        metrics.serve(config.metrics_port)
+    consumer = make_consumer(config.kafka_bootstrap, client_id=f"matcher-{config.shard_id}")
+    context = zmq.Context()
+    service = MatcherService(
+        config=config, engine=engine, recovered=recovered, consumer=consumer, context=context, metrics=metrics
+    )
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping after the current batch", signum)
+        service.stop()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    log.info(
+        "matcher shard %d ready: topic %s partitions %s, pub %s, replay %s, seq %d",
+        config.shard_id, config.topic, list(config.partitions), config.pub_endpoint, config.replay_endpoint,
+        recovered.chain.last_seq,
+    )
+    try:
+        service.run()
+    finally:
+        service.close()
+        context.term()
+    log.info("matcher shard %d stopped at seq %d", config.shard_id, service.chain.last_seq)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,177 @@
+"""The matcher service loop (imperative shell around matcher.engine.Engine).
+
+One thread, one loop, at its own pace:
+
+    poll a bounded batch from Kafka `orders` (owned partitions, manually assigned at the offsets in our state)
+      -> decode each record (garbage: log, count, WAL-record it, skip; never crash on input)
+      -> skip redeliveries (command_seq at or below the last one applied from that partition)
+      -> apply to the core, seal the output into the hash chain
+      -> append the batch's records to the WAL with ONE fsync (group commit)
+      -> only then publish the outputs on ZeroMQ PUB
+    answer waiting replay requests; take a snapshot every `snapshot_outputs` outputs (and at a clean stop).
+
+Nothing becomes visible before it is durable, so a crash at any point loses nothing that was published: on
+restart the snapshot + WAL give the same books, the same chain head and the Kafka offsets to resume from;
+outputs that were durable but not yet published are fetched by subscribers from the replay endpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import zmq
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+
+from common.kafka import assign_from
+from common.snapshot import oldest_kept_snapshot_lsn, write_snapshot
+from matcher.chain import Chain
+from matcher.codec import build_output, decode_command, parse_order_command
+from matcher.config import MatcherConfig
+from matcher.engine import Engine
+from matcher.errors import InputRejected
+from matcher.metrics import MatcherMetrics
+from matcher.replay import ReplayServer, output_record, rejected_record
+from matcher.state import InputPositions, Recovered, encode_state
+
+PUB_SNDHWM = 100_000
+PUB_LINGER_MS = 1_000
+FEED_TOPIC_PREFIX = b"engine."
+
+log = logging.getLogger(__name__)
+
+
+def feed_topic(shard_id: int) -> bytes:
+    """The first frame of every feed message of `shard_id` (subscribers filter on it)."""
+    return FEED_TOPIC_PREFIX + str(shard_id).encode()
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    """What one batch produced: WAL payloads (in order) and, among them, the outputs to publish."""
+
+    records: list[bytes] = field(default_factory=list)
+    outputs: list[tuple[int, int, bytes]] = field(default_factory=list)  # (seq, index in records, bytes)
+    trades: int = 0
+
+
+class MatcherService:
+    """Owns the consumer, the engine, the WAL, the chain and the sockets; `run()` until `stop()`."""
+
+    def __init__(
+        self, *, config: MatcherConfig, engine: Engine, recovered: Recovered, consumer: Consumer,
+        context: zmq.Context, metrics: MatcherMetrics,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.wal = recovered.wal
+        self.chain: Chain = recovered.chain
+        self.positions: InputPositions = recovered.positions
+        self.store = recovered.store
+        self.consumer = consumer
+        self.metrics = metrics
+        self.stop_requested = False
+        self.outputs_since_snapshot = recovered.replayed_outputs
+        self.publisher = context.socket(zmq.PUB)
+        self.publisher.setsockopt(zmq.SNDHWM, PUB_SNDHWM)
+        self.publisher.setsockopt(zmq.LINGER, PUB_LINGER_MS)
+        self.publisher.bind(config.pub_endpoint)
+        self.replay = ReplayServer(context, config.replay_endpoint, shard_id=config.shard_id, store=self.store)
+        self.topic = feed_topic(config.shard_id)
+        metrics.last_seq.set(self.chain.last_seq)
+
+    def start_consuming(self) -> None:
+        """Assign the owned partitions at the offsets our own state recorded."""
+        assign_from(self.consumer, self.config.topic, self.positions.next_offsets)
+        log.info("consuming %s from %s", self.config.topic, self.positions.next_offsets)
+
+    def stop(self) -> None:
+        """Ask the loop to finish the current batch and return (safe from a signal handler)."""
+        self.stop_requested = True
+
+    def run(self) -> None:
+        """Loop until stop(): batch, make durable, publish, serve replays, snapshot when due."""
+        self.start_consuming()
+        timeout_s = self.config.poll_timeout_ms / 1_000
+        while not self.stop_requested:
+            messages = self.consumer.consume(num_messages=self.config.batch_records_max, timeout=timeout_s)
+            if messages:
+                self.process_batch(messages)
+            self.metrics.replay_requests.inc(self.replay.serve_pending())
+            if self.outputs_since_snapshot >= self.config.snapshot_outputs:
+                self.take_snapshot()
+        self.take_snapshot()
+
+    def process_batch(self, messages: list[Message]) -> None:
+        """Apply one batch, append it to the WAL (one fsync), then publish its outputs."""
+        self.metrics.batch_records.observe(len(messages))
+        self.metrics.consumer_lag_records.set(len(messages))
+        outcome = BatchOutcome()
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                self._consumer_error(error)
+                continue
+            self._apply_one(message, outcome)
+        if not outcome.records:
+            return
+        started_ns = time.monotonic_ns()
+        last_lsn = self.wal.append(outcome.records)
+        self.metrics.wal_fsync_seconds.observe((time.monotonic_ns() - started_ns) / 1e9)
+        first_lsn = last_lsn - len(outcome.records) + 1
+        for seq, index, data in outcome.outputs:
+            self.publisher.send_multipart([self.topic, data], copy=False)
+            self.store.remember(seq, first_lsn + index, data)
+        self.outputs_since_snapshot += len(outcome.outputs)
+        self.metrics.outputs_out.inc(len(outcome.outputs))
+        self.metrics.trades_out.inc(outcome.trades)
+        self.metrics.last_seq.set(self.chain.last_seq)
+
+    def _apply_one(self, message: Message, outcome: BatchOutcome) -> None:
+        partition, offset, raw = message.partition(), message.offset(), message.value() or b""
+        self.positions.consumed(partition, offset)
+        try:
+            command_message = parse_order_command(raw)
+            command = decode_command(command_message)
+        except InputRejected as rejection:
+            log.warning("REJECTED INPUT %s[%d]@%d: %s (%s)", message.topic(), partition, offset, rejection,
+                        rejection.reason)
+            self.metrics.inputs_rejected.labels(rejection.reason).inc()
+            outcome.records.append(rejected_record(partition, offset, rejection.reason, raw))
+            return
+        self.metrics.orders_in.labels(command_message.WhichOneof("command")).inc()
+        if not self.positions.is_new(partition, command_message.command_seq):
+            self.metrics.inputs_duplicate.inc()
+            return
+        result = self.engine.apply(command)
+        output = self.chain.seal(build_output(command_message, partition=partition, offset=offset, result=result))
+        data = output.SerializeToString(deterministic=True)
+        outcome.outputs.append((output.seq, len(outcome.records), data))
+        outcome.records.append(output_record(output.seq, data))
+        outcome.trades += len(result.trades)
+
+    def _consumer_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            raise KafkaException(error)
+        log.warning("kafka consumer: %s", error)
+
+    def take_snapshot(self) -> None:
+        """Write the state as of the last durable WAL record, then trim WAL segments nobody needs any more."""
+        lsn = self.wal.last_lsn
+        payload = encode_state(lsn=lsn, chain=self.chain, positions=self.positions, engine=self.engine)
+        write_snapshot(self.config.snapshot_dir, lsn, payload)
+        self.outputs_since_snapshot = 0
+        oldest = oldest_kept_snapshot_lsn(self.config.snapshot_dir) or 0
+        keep_from_lsn = min(oldest + 1, max(1, lsn - self.config.wal_retain_records))
+        if self.wal.truncate_before(keep_from_lsn):
+            self.store.forget_before_lsn(self.wal.first_lsn)
+        log.info("snapshot at lsn %d (seq %d)", lsn, self.chain.last_seq)
+
+    def close(self) -> None:
+        """Release sockets, the consumer and the WAL (after run() returned)."""
+        self.consumer.close()
+        self.replay.close()
+        self.publisher.close()
+        self.wal.close()
+

@@ -1,0 +1,159 @@
+"""What the matcher must remember across restarts besides the books, and how it is rebuilt from snapshot + WAL.
+
+`InputPositions` holds, per owned Kafka partition, the next offset to read and the highest UBSCore
+`command_seq` applied (a command at or below it is a redelivery and is skipped). The snapshot holds these, the
+chain head (seq, hash), the WAL lsn the state includes, and the engine's own snapshot, as one JSON document
+(deterministic: sorted keys, ints only).
+
+Recovery (`recover`): load the newest good snapshot, then replay every WAL record after its lsn. An output record
+is *re-executed*: its input command goes through the engine again and the rebuilt output must hash exactly as
+the stored one; a difference means the core is not deterministic (or the WAL lies) and the process stops. A
+rejected-input record only moves the partition's offset on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from common.errors import WalCorrupt
+from common.snapshot import load_latest_snapshot
+from common.wal import Wal
+from exchange.v1 import engine_pb2
+from matcher.chain import Chain
+from matcher.codec import build_output, decode_command
+from matcher.engine import Engine
+from matcher.replay import OUTPUT_RECORD, REJECTED_RECORD, SEQ, ReplayStore, parse_rejected, record_seq
+
+STATE_VERSION = 1
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class InputPositions:
+    """Per partition: next Kafka offset to read (-1: from the beginning) and the last command_seq applied."""
+
+    next_offsets: dict[int, int] = field(default_factory=dict)
+    last_command_seqs: dict[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def fresh(cls, partitions: tuple[int, ...]) -> InputPositions:
+        """Nothing read yet on any owned partition."""
+        return cls({p: -1 for p in partitions}, {p: 0 for p in partitions})
+
+    def consumed(self, partition: int, offset: int) -> None:
+        """Record that `offset` was read (whatever became of it)."""
+        assert offset >= self.next_offsets.get(partition, -1), (partition, offset, self.next_offsets)
+        self.next_offsets[partition] = offset + 1
+
+    def is_new(self, partition: int, command_seq: int) -> bool:
+        """True (and remembered) if `command_seq` is above the last one applied from `partition`."""
+        if command_seq <= self.last_command_seqs.get(partition, 0):
+            return False
+        self.last_command_seqs[partition] = command_seq
+        return True
+
+
+def encode_state(*, lsn: int, chain: Chain, positions: InputPositions, engine: Engine) -> bytes:
+    """The snapshot payload: JSON with sorted keys, so equal states give equal bytes."""
+    document = {
+        "version": STATE_VERSION,
+        "lsn": lsn,
+        "shard_id": chain.shard_id,
+        "last_seq": chain.last_seq,
+        "last_hash": chain.last_hash.hex(),
+        "next_offsets": {str(p): o for p, o in positions.next_offsets.items()},
+        "last_command_seqs": {str(p): s for p, s in positions.last_command_seqs.items()},
+        "engine": engine.snapshot(),
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
+def decode_state(payload: bytes) -> dict[str, Any]:
+    """The snapshot document (checked for version)."""
+    document = json.loads(payload)
+    assert document["version"] == STATE_VERSION, document["version"]
+    return document
+
+
+@dataclass(slots=True)
+class Recovered:
+    """The result of `recover`: where everything stands after snapshot + WAL replay."""
+
+    wal: Wal
+    chain: Chain
+    positions: InputPositions
+    store: ReplayStore
+    snapshot_lsn: int
+    replayed_outputs: int
+
+
+def recover(
+    *, engine: Engine, wal_dir: Path, snapshot_dir: Path, shard_id: int, partitions: tuple[int, ...],
+    segment_bytes_max: int,
+) -> Recovered:
+    """Restore `engine` and the shell state from the newest snapshot plus the WAL tail."""
+    wal = Wal.open(wal_dir, segment_bytes_max=segment_bytes_max)
+    chain = Chain(shard_id=shard_id)
+    positions = InputPositions.fresh(partitions)
+    snapshot = load_latest_snapshot(snapshot_dir)
+    snapshot_lsn = 0
+    if snapshot is not None:
+        document = decode_state(snapshot.payload)
+        assert document["shard_id"] == shard_id, (document["shard_id"], shard_id)
+        snapshot_lsn = document["lsn"]
+        engine.restore(document["engine"])
+        chain.last_seq = document["last_seq"]
+        chain.last_hash = bytes.fromhex(document["last_hash"])
+        positions.next_offsets.update({int(p): o for p, o in document["next_offsets"].items()})
+        positions.last_command_seqs.update({int(p): s for p, s in document["last_command_seqs"].items()})
+        if wal.last_lsn == 0 and wal.first_lsn == 1:
+            wal.start_at(snapshot_lsn + 1)
+    if wal.first_lsn > snapshot_lsn + 1:
+        raise WalCorrupt(f"WAL starts at lsn {wal.first_lsn} but the snapshot covers only up to {snapshot_lsn}")
+    if wal.last_lsn < snapshot_lsn:
+        raise WalCorrupt(f"WAL ends at lsn {wal.last_lsn} but the snapshot includes lsn {snapshot_lsn}")
+    store = ReplayStore(wal)
+    for record in wal.read(wal.first_lsn):
+        if record.lsn <= snapshot_lsn:
+            seq = record_seq(record.payload)
+            if seq:
+                store.remember(seq, record.lsn, None)
+    replayed = _replay_tail(engine, wal, snapshot_lsn, chain, positions, store)
+    log.info(
+        "recovered shard %d: snapshot lsn %d, %d outputs replayed, seq %d, wal lsn %d..%d",
+        shard_id, snapshot_lsn, replayed, chain.last_seq, wal.first_lsn, wal.last_lsn,
+    )
+    return Recovered(wal, chain, positions, store, snapshot_lsn, replayed)
+
+
+def _replay_tail(
+    engine: Engine, wal: Wal, snapshot_lsn: int, chain: Chain, positions: InputPositions, store: ReplayStore
+) -> int:
+    replayed = 0
+    for record in wal.read(snapshot_lsn + 1):
+        kind = record.payload[:1]
+        if kind == REJECTED_RECORD:
+            partition, offset, _, _ = parse_rejected(record.payload)
+            positions.consumed(partition, offset)
+            continue
+        assert kind == OUTPUT_RECORD, (record.lsn, kind)
+        stored = engine_pb2.EngineOutput()
+        stored.ParseFromString(record.payload[1 + SEQ.size :])
+        message = stored.input.command
+        partition = stored.input.kafka_partition
+        positions.consumed(partition, stored.input.kafka_offset)
+        assert positions.is_new(partition, message.command_seq), (record.lsn, message.command_seq)
+        result = engine.apply(decode_command(message))
+        rebuilt = chain.seal(
+            build_output(message, partition=partition, offset=stored.input.kafka_offset, result=result)
+        )
+        assert rebuilt.hash == stored.hash, f"replay of lsn {record.lsn} (seq {stored.seq}) diverged from the WAL"
+        store.remember(stored.seq, record.lsn, record.payload[1 + SEQ.size :])
+        replayed += 1
+    return replayed
+

@@ -1,0 +1,178 @@
+"""The matcher as a real process between a real Kafka topic and real ZeroMQ sockets.
+
+Each test owns a fresh 4-partition topic, a temp state dir and free ports; the matcher is `python -m matcher`.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+import zmq
+
+from common.engine_feed import EngineFeed
+from common.errors import ChainBroken
+from exchange.v1 import engine_pb2
+
+from .conftest import (
+    MatcherProcess,
+    OrdersProducer,
+    assert_fresh_engine_reproduces,
+    collect,
+    eventually,
+    open_feed,
+)
+from .orderflow import OrderFlow
+
+pytestmark = pytest.mark.integration
+
+
+def assert_each_input_exactly_once(outputs: list[engine_pb2.EngineOutput], producer: OrdersProducer) -> None:
+    """Every produced record became exactly one output (none lost, none doubled), seqs dense from 1."""
+    assert [output.seq for output in outputs] == list(range(1, len(outputs) + 1))
+    positions = [(o.input.kafka_partition, o.input.kafka_offset) for o in outputs]
+    assert len(set(positions)) == len(positions), "an input was applied twice"
+    assert set(positions) == set(producer.positions), "an input was lost"
+    for output in outputs:
+        position = (output.input.kafka_partition, output.input.kafka_offset)
+        assert output.input.command.command_seq == producer.positions[position]
+
+
+def test_orders_in_produce_verified_outputs_matching_a_fresh_engine(
+    matcher: MatcherProcess, orders_producer: OrdersProducer, zmq_context: zmq.Context
+) -> None:
+    """300 orders on 4 partitions give 300 chained outputs, with trades, equal to a fresh engine's replay."""
+    flow = OrderFlow(seed=11)
+    matcher.start()
+    feed = open_feed(zmq_context, matcher)
+
+    orders_producer.send(flow.batch(300))
+    outputs = collect(feed, until_seq=300)
+    feed.close()
+
+    assert_each_input_exactly_once(outputs, orders_producer)
+    assert sum(len(output.trades) for output in outputs) > 0
+    assert_fresh_engine_reproduces(outputs, shard_id=3)
+    assert matcher.metric("matcher_outputs_total") == 300
+    assert matcher.signal(signal.SIGTERM) == 0
+
+
+def test_sigkill_mid_stream_then_restart_continues_the_chain(
+    matcher: MatcherProcess, orders_producer: OrdersProducer, zmq_context: zmq.Context
+) -> None:
+    """kill -9 while a backlog is being matched; after restart the chain goes on: no gap, no duplicate, no loss."""
+    flow = OrderFlow(seed=22)
+    total = 2_000
+    orders_producer.send(flow.batch(total))
+    matcher.start()
+    feed = open_feed(zmq_context, matcher)
+    before_kill = collect(feed, until_seq=400)
+
+    assert matcher.signal(signal.SIGKILL) == -signal.SIGKILL
+    matcher.start()
+    after_restart = collect(feed, until_seq=total)
+    feed.close()
+
+    outputs = before_kill + after_restart
+    assert_each_input_exactly_once(outputs, orders_producer)
+    assert_fresh_engine_reproduces(outputs, shard_id=3)
+    assert "recovered shard 3" in matcher.log_text()
+    assert matcher.signal(signal.SIGTERM) == 0
+
+
+def test_restart_after_clean_stop_resumes_offsets_without_reapplying(
+    matcher: MatcherProcess, orders_producer: OrdersProducer, zmq_context: zmq.Context
+) -> None:
+    """SIGTERM, more orders, restart: only the new orders produce outputs and the chain links across the stop."""
+    flow = OrderFlow(seed=33)
+    matcher.start()
+    orders_producer.send(flow.batch(120))
+    feed = open_feed(zmq_context, matcher)
+    first = collect(feed, until_seq=120)
+    assert matcher.signal(signal.SIGTERM) == 0
+
+    orders_producer.send(flow.batch(80))
+    matcher.start()
+    second = collect(feed, until_seq=200)
+    feed.close()
+
+    assert_each_input_exactly_once(first + second, orders_producer)
+    assert_fresh_engine_reproduces(first + second, shard_id=3)
+
+
+def test_late_subscriber_recovers_missed_outputs_from_replay(
+    matcher: MatcherProcess, orders_producer: OrdersProducer, zmq_context: zmq.Context
+) -> None:
+    """A subscriber that was not listening gets every output from the replay endpoint, then live ones."""
+    flow = OrderFlow(seed=44)
+    matcher.start()
+    orders_producer.send(flow.batch(1_500))  # more than one replay batch (1000) and several snapshots
+    probe = open_feed(zmq_context, matcher)
+    collect(probe, until_seq=1_500)
+    probe.close()
+
+    late = open_feed(zmq_context, matcher)
+    missed = collect(late, until_seq=1_500)
+    orders_producer.send(flow.batch(10))
+    live = collect(late, until_seq=1_510)
+    late.close()
+
+    assert late.replayed_outputs >= 1_500
+    assert_each_input_exactly_once(missed + live, orders_producer)
+
+
+def test_subscriber_resuming_mid_chain_with_a_wrong_hash_halts(
+    matcher: MatcherProcess, orders_producer: OrdersProducer, zmq_context: zmq.Context
+) -> None:
+    """A subscriber whose held hash does not match the matcher's history raises ChainBroken instead of skipping."""
+    flow = OrderFlow(seed=55)
+    matcher.start()
+    orders_producer.send(flow.batch(50))
+    probe = open_feed(zmq_context, matcher)
+    outputs = collect(probe, until_seq=50)
+    probe.close()
+    resumed = open_feed(zmq_context, matcher, last_seq=20, last_hash=outputs[19].hash)
+    assert [o.seq for o in collect(resumed, until_seq=50)] == list(range(21, 51))
+    resumed.close()
+
+    forged = open_feed(zmq_context, matcher, last_seq=20, last_hash=outputs[18].hash)
+    with pytest.raises(ChainBroken, match="prev_hash"):
+        collect(forged, until_seq=50)
+    forged.close()
+
+
+def test_malformed_and_duplicate_inputs_are_skipped_and_the_next_is_processed(
+    matcher: MatcherProcess, orders_producer: OrdersProducer, zmq_context: zmq.Context
+) -> None:
+    """Garbage bytes and a redelivered command_seq on a partition produce no output; the next command does."""
+    flow = OrderFlow(seed=66)
+    first_symbol, first = flow.next()
+    _, second = flow.next()
+    matcher.start()
+    feed = open_feed(zmq_context, matcher)
+
+    orders_producer.send([(first_symbol, first)])
+    orders_producer.send_raw(first_symbol, b"\x08\x96\x01\xff\xff not protobuf")
+    orders_producer.send_raw(first_symbol, first.SerializeToString(), first.command_seq)  # redelivery
+    orders_producer.send([(second.place.symbol or second.cancel.symbol, second)])
+    outputs = collect(feed, until_seq=2)
+
+    assert [o.input.command.command_seq for o in outputs] == [1, 2]
+    eventually(lambda: matcher.metric('matcher_inputs_rejected_total{reason="UNDECODABLE"}') == 1)
+    assert matcher.metric("matcher_inputs_duplicate_total") == 1
+    assert "REJECTED INPUT" in matcher.log_text()
+    assert matcher.process is not None
+    assert matcher.process.poll() is None
+
+
+def test_feed_uses_dedicated_subscriber_api(zmq_context: zmq.Context) -> None:
+    """EngineFeed against an endpoint nobody serves raises a clear Timeout instead of hanging."""
+    from common.errors import Timeout
+
+    feed = EngineFeed(
+        zmq_context, sub_endpoint="tcp://127.0.0.1:1", replay_endpoint="tcp://127.0.0.1:1", shard_id=0,
+        replay_timeout_ms=100,
+    )
+    with pytest.raises(Timeout):
+        feed.poll(timeout_ms=10)
+    feed.close()
