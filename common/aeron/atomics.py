@@ -39,6 +39,7 @@ import ctypes
 import ctypes.util
 import mmap
 import platform
+from collections.abc import Callable
 
 _MEMORY_ORDER_ACQUIRE = 2
 _MEMORY_ORDER_RELEASE = 3
@@ -190,6 +191,35 @@ class AtomicBuffer:
         def put_i64_release(self, offset: int, value: int) -> None:
             """Release (ordered) 64-bit store."""
             _store_8(self.address + offset, value, _MEMORY_ORDER_RELEASE)
+
+    # -- hot-path accessors by element index (offset >> 2 or >> 3): bound callables, no per-call dispatch ---------
+    def i32_acquire_getter(self) -> Callable[[int], int]:
+        """`get(index)` acquire-loading the int at byte offset index * 4."""
+        if TOTAL_STORE_ORDER:
+            return self.i32.__getitem__
+        address = self.address
+        return lambda index: _load_4(address + (index << 2), _MEMORY_ORDER_ACQUIRE)
+
+    def i64_acquire_getter(self) -> Callable[[int], int]:
+        """`get(index)` acquire-loading the long at byte offset index * 8."""
+        if TOTAL_STORE_ORDER:
+            return self.i64.__getitem__
+        address = self.address
+        return lambda index: _load_8(address + (index << 3), _MEMORY_ORDER_ACQUIRE)
+
+    def i32_release_setter(self) -> Callable[[int, int], None]:
+        """`set(index, value)` release-storing the int at byte offset index * 4."""
+        if TOTAL_STORE_ORDER:
+            return self.i32.__setitem__
+        address = self.address
+        return lambda index, value: _store_4(address + (index << 2), value, _MEMORY_ORDER_RELEASE)
+
+    def i64_release_setter(self) -> Callable[[int, int], None]:
+        """`set(index, value)` release-storing the long at byte offset index * 8."""
+        if TOTAL_STORE_ORDER:
+            return self.i64.__setitem__
+        address = self.address
+        return lambda index, value: _store_8(address + (index << 3), value, _MEMORY_ORDER_RELEASE)
 
     # -- read-modify-write (always libatomic, full fence) ------------------------------------------------------
     def compare_and_set_i64(self, offset: int, expected: int, update: int) -> bool:

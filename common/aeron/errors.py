@@ -11,7 +11,8 @@
     ├── ClientClosed               an operation on a closed client, publication or subscription
     ├── BufferFull                 the to-driver ring buffer has no room (retriable)
     ├── MessageTooLong             a message is longer than the publication's max message length
-    └── RequestTimeout             request/response: no response within the deadline (retriable)
+    ├── RequestTimeout             request/response: no response within the deadline (retriable)
+    └── Undeliverable              request/response: offer kept failing (no subscriber, back-pressure) (retriable)
 
 `retriable` tells a caller whether trying the same thing again later can succeed (a restarted driver, a
 freed buffer). Back-pressure and not-connected are *not* errors: `offer` returns them as `OfferResult`
@@ -133,3 +134,9 @@ def driver_error(message: str, *, code: int, correlation_id: int) -> DriverError
     if error_code == DriverErrorCode.CHANNEL_ENDPOINT_ERROR:
         return ChannelEndpointError(message, code=error_code, correlation_id=correlation_id)
     return DriverError(message, code=error_code, correlation_id=correlation_id)
+
+
+class Undeliverable(AeronError):
+    """A message could not be offered before its deadline (NOT_CONNECTED or BACK_PRESSURED throughout)."""
+
+    retriable = True

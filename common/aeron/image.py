@@ -92,9 +92,29 @@ FragmentHandler = Callable[[memoryview, Header], None]
 class Image:
     """A connected publisher session on a subscription."""
 
-    __slots__ = ("_bytes", "_cnc", "_header", "_log", "_partition_mask", "_position", "_position_offset",
-                 "_term_length", "_term_mask", "buffer", "correlation_id", "is_closed", "join_position",
-                 "position_bits", "session_id", "source_identity", "stream_id", "subscription_registration_id")
+    __slots__ = (
+        "_bytes",
+        "_cnc",
+        "_get_i32",
+        "_header",
+        "_log",
+        "_partition_mask",
+        "_position",
+        "_position_index",
+        "_position_offset",
+        "_set_position",
+        "_term_length",
+        "_term_mask",
+        "buffer",
+        "correlation_id",
+        "is_closed",
+        "join_position",
+        "position_bits",
+        "session_id",
+        "source_identity",
+        "stream_id",
+        "subscription_registration_id",
+    )
 
     def __init__(self, *, log: LogBuffers, cnc: AtomicBuffer, position_offset: int, correlation_id: int,
                  session_id: int, stream_id: int, subscription_registration_id: int, source_identity: str) -> None:
@@ -104,6 +124,9 @@ class Image:
         self._bytes = log.buffer.bytes
         self._cnc = cnc
         self._position_offset = position_offset
+        self._position_index = position_offset >> 3
+        self._get_i32 = log.buffer.i32_acquire_getter()
+        self._set_position = cnc.i64_release_setter()
         self._term_length = geometry.term_length
         self._term_mask = geometry.term_length - 1
         self.position_bits = geometry.position_bits
@@ -136,7 +159,7 @@ class Image:
         term_offset = position & self._term_mask
         base = ((position >> self.position_bits) % PARTITION_COUNT) * self._term_length
         term_length = self._term_length
-        get_length = self.buffer.get_i32_acquire
+        get_length = self._get_i32
         view = self._bytes
         header = self._header
         offset = term_offset
@@ -144,7 +167,7 @@ class Image:
         try:
             while fragments < fragment_limit and offset < term_length:
                 frame = base + offset
-                frame_length = get_length(frame)
+                frame_length = get_length(frame >> 2)
                 if frame_length <= 0:
                     break
                 offset += (frame_length + 31) & ~31
@@ -156,7 +179,7 @@ class Image:
         finally:
             if offset > term_offset:
                 self._position = position + (offset - term_offset)
-                self._cnc.put_i64_release(self._position_offset, self._position)
+                self._set_position(self._position_index, self._position)
         return fragments
 
     def _mark_closed(self) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 import struct
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from common.aeron.atomics import AtomicBuffer
@@ -45,7 +46,17 @@ if TYPE_CHECKING:
 
 _HEADER = struct.Struct("<iBBhiiii")  # length, version, flags, type, term offset, session id, stream id, term id
 _INT32_MASK = 0xFFFF_FFFF
-_APPEND_FAILED = -1
+#: Upper bound of one offer_batch block (bounded work per call, and the scratch buffer's size).
+BATCH_BYTES_MAX = 64 * 1024
+
+
+def _frame_struct(payload_length: int) -> struct.Struct:
+    """Header + payload + zero padding to the 32-byte frame alignment, as one Struct."""
+    padding = align_frame(payload_length + HEADER_LENGTH) - payload_length - HEADER_LENGTH
+    return struct.Struct(f"<iBBhiiii8x{payload_length}s{padding}x")
+
+
+_FRAME_STRUCTS: dict[int, struct.Struct] = {}
 
 
 class OfferResult(enum.IntEnum):
@@ -186,16 +197,32 @@ class _PublicationBase:
 class ExclusivePublication(_PublicationBase):
     """A publication with a single writer: this object (not thread-safe)."""
 
-    __slots__ = ("_partition", "_term_begin_position", "_term_id", "_term_offset")
+    __slots__ = ("_get_limit", "_limit_index", "_partition", "_partition_base", "_scratch", "_scratch_view",
+                 "_set_length", "_set_tail",
+                 "_tail_base", "_tail_index", "_term_begin_position", "_term_id", "_term_offset")
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._get_limit = self._cnc.i64_acquire_getter()
+        self._limit_index = self._limit_offset >> 3
+        self._set_tail = self.buffer.i64_release_setter()
+        self._set_length = self.buffer.i32_release_setter()
+        self._scratch = bytearray(BATCH_BYTES_MAX)
+        self._scratch_view = memoryview(self._scratch)
         term_count = self.buffer.get_i32_acquire(self._metadata_offset + LOG_ACTIVE_TERM_COUNT_OFFSET)
-        self._partition = term_count % PARTITION_COUNT
-        raw_tail = self.buffer.get_i64_acquire(self._metadata_offset + 8 * self._partition)
-        self._term_id = to_int32(raw_tail >> 32)
+        partition = term_count % PARTITION_COUNT
+        raw_tail = self.buffer.get_i64_acquire(self._metadata_offset + 8 * partition)
+        term_id = to_int32(raw_tail >> 32)
         self._term_offset = min(raw_tail & _INT32_MASK, self._term_length)
-        self._term_begin_position = term_begin_position(self._term_id, self.initial_term_id, self._position_bits)
+        self._term_begin_position = term_begin_position(term_id, self.initial_term_id, self._position_bits)
+        self._enter_term(partition, term_id)
+
+    def _enter_term(self, partition: int, term_id: int) -> None:
+        self._partition = partition
+        self._partition_base = partition * self._term_length
+        self._term_id = term_id
+        self._tail_index = (self._metadata_offset + 8 * partition) >> 3
+        self._tail_base = term_id << 32
 
     @property
     def position(self) -> int:
@@ -209,33 +236,104 @@ class ExclusivePublication(_PublicationBase):
         length = len(data)
         term_offset = self._term_offset
         position = self._term_begin_position + term_offset
-        if position >= self._cnc.get_i64_acquire(self._limit_offset):
+        if position >= self._get_limit(self._limit_index):
             return self._back_pressure_status(position, length)
         if length > self._max_payload:
-            self._check_length(length)
+            return self._offer_fragmented(data, length, term_offset)
+        # Hot path, inlined: one unfragmented frame.
+        frame_length = length + HEADER_LENGTH
+        resulting_offset = term_offset + ((frame_length + 31) & ~31)
+        # As the Java client: publish the new tail first (release), then the frame.
+        self._set_tail(self._tail_index, self._tail_base + resulting_offset)
+        if resulting_offset > self._term_length:
+            return self._end_of_term(term_offset)
+        frame = self._partition_base + term_offset
+        target = self._bytes
+        _HEADER.pack_into(target, frame, -frame_length, 0, UNFRAGMENTED, HDR_TYPE_DATA, term_offset, self.session_id,
+                          self.stream_id, self._term_id)
+        target[frame + HEADER_LENGTH : frame + frame_length] = data
+        self._set_length(frame >> 2, frame_length)
+        self._term_offset = resulting_offset
+        return position - term_offset + resulting_offset
+
+    def offer_batch(self, messages: Sequence[bytes | bytearray | memoryview]) -> int:
+        """Append as many of `messages` (each at most `max_payload_length`) as fit before the publication limit,
+        the end of the term and BATCH_BYTES_MAX, in order; returns how many (> 0), or a negative OfferResult
+        when none fit (then retry; on ADMIN_ACTION immediately).
+
+        Like Java's `offerBlock`: frames are formatted into one block, copied with one memcpy while their
+        length fields are still 0 (invisible to readers), then each length is release-stored. Use it for
+        throughput; `offer` is the per-message API.
+        """
+        if self.is_closed:
+            return OfferResult.CLOSED
+        term_offset = self._term_offset
+        position = self._term_begin_position + term_offset
+        limit = self._get_limit(self._limit_index)
+        if position >= limit or not messages:
+            return self._back_pressure_status(position, len(messages[0]) if messages else 0)
+        room = min(limit - position, self._term_length - term_offset, BATCH_BYTES_MAX)
+        frame_lengths = self._format_block(messages, term_offset, room)
+        if not frame_lengths:
+            # The next message does not fit this term: pad and rotate like `offer`.
+            return self.offer(messages[0])
+        used = frame_lengths[-1][0] + ((frame_lengths[-1][1] + 31) & ~31)
+        self._set_tail(self._tail_index, self._tail_base + term_offset + used)
+        frame = self._partition_base + term_offset
+        self._bytes[frame : frame + used] = self._scratch_view[:used]
+        set_length = self._set_length
+        # Reverse order: a reader waiting on the first frame then sees the whole block at once.
+        for start, frame_length in reversed(frame_lengths):
+            set_length((frame + start) >> 2, frame_length)
+        self._term_offset = term_offset + used
+        return len(frame_lengths)
+
+    def _format_block(self, messages: Sequence[bytes | bytearray | memoryview], term_offset: int,
+                      room: int) -> list[tuple[int, int]]:
+        """Pack frames (length field 0) into the scratch block; returns (start, frame length) per frame."""
+        block = self._scratch
+        structs = _FRAME_STRUCTS
+        frame_lengths: list[tuple[int, int]] = []
+        session_id, stream_id, term_id, max_payload = self.session_id, self.stream_id, self._term_id, self._max_payload
+        used = 0
+        for message in messages:
+            length = len(message)
+            frame_struct = structs.get(length)
+            if frame_struct is None:
+                if length > max_payload:
+                    raise MessageTooLong(f"offer_batch takes messages up to {max_payload} bytes, not {length}")
+                frame_struct = structs[length] = _frame_struct(length)
+            aligned = frame_struct.size
+            if used + aligned > room:
+                break
+            frame_struct.pack_into(block, used, 0, 0, UNFRAGMENTED, HDR_TYPE_DATA, term_offset + used, session_id,
+                                   stream_id, term_id, message)
+            frame_lengths.append((used, length + HEADER_LENGTH))
+            used += aligned
+        return frame_lengths
+
+    def _offer_fragmented(self, data: bytes | bytearray | memoryview, length: int, term_offset: int) -> int:
+        self._check_length(length)
         resulting_offset = term_offset + self._required_length(length)
-        term_length = self._term_length
-        # As the Java client: publish the new tail first (release), then the frames.
-        self.buffer.put_i64_release(self._metadata_offset + 8 * self._partition,
-                                    (self._term_id << 32) + resulting_offset)
-        frame = self._partition * term_length + term_offset
-        if resulting_offset > term_length:
-            if term_offset < term_length:
-                self._write_padding(frame, term_length - term_offset, term_offset, self._term_id)
-            return self._rotate()
-        self._write_frames(data, length, frame, term_offset, self._term_id)
+        self._set_tail(self._tail_index, self._tail_base + resulting_offset)
+        if resulting_offset > self._term_length:
+            return self._end_of_term(term_offset)
+        self._write_frames(data, length, self._partition_base + term_offset, term_offset, self._term_id)
         self._term_offset = resulting_offset
         return self._term_begin_position + resulting_offset
 
-    def _rotate(self) -> int:
-        if self._term_begin_position + self._term_length >= self._term_length * (1 << 31):
+    def _end_of_term(self, term_offset: int) -> int:
+        term_length = self._term_length
+        if term_offset < term_length:
+            self._write_padding(self._partition_base + term_offset, term_length - term_offset, term_offset,
+                                self._term_id)
+        if self._term_begin_position + term_length >= term_length * (1 << 31):
             return OfferResult.MAX_POSITION_EXCEEDED
         next_partition = (self._partition + 1) % PARTITION_COUNT
         next_term_id = to_int32(self._term_id + 1)
-        self._partition = next_partition
         self._term_offset = 0
-        self._term_id = next_term_id
-        self._term_begin_position += self._term_length
+        self._term_begin_position += term_length
+        self._enter_term(next_partition, next_term_id)
         self.buffer.put_i64_release(self._metadata_offset + 8 * next_partition, next_term_id << 32)
         self.buffer.put_i32_release(self._metadata_offset + LOG_ACTIVE_TERM_COUNT_OFFSET,
                                     to_int32(next_term_id - self.initial_term_id))
