@@ -18,10 +18,19 @@ def place_message() -> order_pb2.OrderCommand:
     return order_pb2.OrderCommand(
         command_seq=42,
         place=order_pb2.InternalOrder(
-            order_id=9, user_id=3, client_order_id="c-9", symbol="BTC_USDT", side=common_pb2.SIDE_BUY,
-            order_type=common_pb2.ORDER_TYPE_LIMIT, time_in_force=common_pb2.TIME_IN_FORCE_IOC, post_only=False,
-            price_units=4_500_000_000, qty_units=50_000_000, self_trade_mode=common_pb2.SELF_TRADE_MODE_EXPIRE_BOTH,
-            locked_units=22_500_000_000, ts_event_ns=TS_NS,
+            order_id=9,
+            user_id=3,
+            client_order_id="c-9",
+            symbol="BTC_USDT",
+            side=common_pb2.SIDE_BUY,
+            order_type=common_pb2.ORDER_TYPE_LIMIT,
+            time_in_force=common_pb2.TIME_IN_FORCE_IOC,
+            post_only=False,
+            price_units=4_500_000_000,
+            qty_units=50_000_000,
+            self_trade_mode=common_pb2.SELF_TRADE_MODE_EXPIRE_BOTH,
+            locked_units=22_500_000_000,
+            ts_event_ns=TS_NS,
         ),
     )
 
@@ -38,9 +47,19 @@ def test_decode_place_maps_every_field() -> None:
     command = decode_command(message)
 
     assert command == PlaceOrder(
-        symbol="BTC_USDT", order_id=9, user_id=3, client_order_id="c-9", side=Side.BUY, order_type=OrderType.LIMIT,
-        time_in_force=TimeInForce.IOC, post_only=False, price_units=4_500_000_000, qty_units=50_000_000,
-        quote_budget_units=0, self_trade_mode=SelfTradeMode.EXPIRE_BOTH, ts_event_ns=TS_NS,
+        symbol="BTC_USDT",
+        order_id=9,
+        user_id=3,
+        client_order_id="c-9",
+        side=Side.BUY,
+        order_type=OrderType.LIMIT,
+        time_in_force=TimeInForce.IOC,
+        post_only=False,
+        price_units=4_500_000_000,
+        qty_units=50_000_000,
+        quote_budget_units=0,
+        self_trade_mode=SelfTradeMode.EXPIRE_BOTH,
+        ts_event_ns=TS_NS,
     )
 
 
@@ -60,10 +79,16 @@ def test_decode_cancel_maps_every_field() -> None:
         (b"x" * 70_000, "TOO_LARGE"),
         (order_pb2.OrderCommand(command_seq=1).SerializeToString(), "NO_COMMAND"),
         (order_pb2.OrderCommand(place=order_pb2.InternalOrder(symbol="BTC_USDT")).SerializeToString(), "NO_SEQUENCE"),
-        (order_pb2.OrderCommand(command_seq=1, place=order_pb2.InternalOrder(order_id=1)).SerializeToString(),
-         "NO_SYMBOL"),
-        (order_pb2.OrderCommand(command_seq=1, place=order_pb2.InternalOrder(symbol="BTC_USDT", side=9))
-         .SerializeToString(), "BAD_ENUM"),
+        (
+            order_pb2.OrderCommand(command_seq=1, place=order_pb2.InternalOrder(order_id=1)).SerializeToString(),
+            "NO_SYMBOL",
+        ),
+        (
+            order_pb2.OrderCommand(
+                command_seq=1, place=order_pb2.InternalOrder(symbol="BTC_USDT", side=9)
+            ).SerializeToString(),
+            "BAD_ENUM",
+        ),
     ],
 )
 def test_garbage_inputs_raise_input_rejected_with_reason(payload: bytes, reason: str) -> None:
@@ -78,12 +103,38 @@ def test_build_output_carries_input_position_updates_trades_and_deltas() -> None
     """Every core event lands in the matching proto field, in order; a refusal becomes a no-change update."""
     message = place_message()
     update = OrderUpdated(
-        "BTC_USDT", 9, 3, "c-9", Side.BUY, OrderType.LIMIT, TimeInForce.IOC, 4_500_000_000, 50_000_000,
-        OrderStatus.FILLED, 50_000_000, 2_250_000_000, 0, 0, RejectReason.UNSPECIFIED, TS_NS,
+        "BTC_USDT",
+        9,
+        3,
+        "c-9",
+        Side.BUY,
+        OrderType.LIMIT,
+        TimeInForce.IOC,
+        4_500_000_000,
+        50_000_000,
+        OrderStatus.FILLED,
+        50_000_000,
+        2_250_000_000,
+        0,
+        0,
+        RejectReason.UNSPECIFIED,
+        TS_NS,
     )
     trade = TradeExecuted(
-        "BTC_USDT", (1 << 40) | 1, 4_500_000_000, 50_000_000, 2_250_000_000, 8, 9, 2, 3, Side.SELL, Side.BUY,
-        2_250_000, 100_000, TS_NS,
+        "BTC_USDT",
+        (1 << 40) | 1,
+        4_500_000_000,
+        50_000_000,
+        2_250_000_000,
+        8,
+        9,
+        2,
+        3,
+        Side.SELL,
+        Side.BUY,
+        2_250_000,
+        100_000,
+        TS_NS,
     )
     refusal = CancelRejected("BTC_USDT", 3, 77, "", RejectReason.UNKNOWN_ORDER, TS_NS)
     result = EngineResult("BTC_USDT", [update], [trade], [BookLevelChanged(Side.SELL, 4_500_000_000, 0)], [refusal])

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common.markets import Market
+from matcher.book import Book
 from matcher.book_reference import ReferenceBook
 from matcher.commands import CancelOrder, PlaceOrder
 from matcher.events import BookLevelChanged, CancelRejected, OrderUpdated, PlaceRejected
@@ -30,7 +31,7 @@ SIMPLE = Market(
     taker_fee_ppm=2_000,
 )
 
-BookFactory = Callable[[Market], ReferenceBook]
+BookFactory = Callable[[Market], Book | ReferenceBook]
 BUY, SELL = Side.BUY, Side.SELL
 _ids = itertools.count(1)
 
@@ -354,3 +355,17 @@ def test_snapshot_restore_continues_identically(make_book: BookFactory) -> None:
     assert copy.snapshot() == book.snapshot()
     for cmd in (limit(SELL, 100, 3, user=2), limit(BUY, 104, 5, user=4)):
         assert copy.place(cmd) == book.place(cmd)
+
+
+def test_many_cancels_in_one_level_keep_fifo_and_depth(make_book: BookFactory) -> None:
+    """Cancelling most of a long queue (the fast book compacts it) keeps time priority and the level's total."""
+    book = make_book(SIMPLE)
+    orders = [limit(SELL, 100, 1, user=2 + i % 3) for i in range(100)]
+    for order in orders:
+        book.place(order)
+    for order in orders[1:90]:
+        book.cancel(CancelOrder(symbol=SIMPLE.symbol, user_id=order.user_id, order_id=order.order_id, ts_event_ns=9))
+    assert book.depth(1) == ([], [(100, 11)])
+    result = book.place(limit(BUY, 100, 5))
+    assert [t.maker_order_id for t in result.trades] == [orders[0].order_id] + [o.order_id for o in orders[90:94]]
+    assert result.book_changes == [BookLevelChanged(SELL, 100, 6)]

@@ -1,0 +1,354 @@
+"""The fast order book: same rules and same events as matcher/book_reference.py, built for CPython speed.
+
+Data structures (chosen by measurement, see tools/bench/matcher_core.py):
+- per side, a dict key -> _Level and a sorted list of keys with the BEST LAST, so the best level is `keys[-1]`
+  and removing it is `list.pop()`. Bids use key = price, asks key = -price; a taker crosses while
+  `keys[-1] >= limit_key` (buy: -limit, sell: +limit, market: -inf), one comparison for both sides;
+- per level, a deque of orders in time priority plus the aggregate quantity. A cancel does not search the deque:
+  it zeroes the order's remaining quantity (a "dead" entry) and the matcher drops dead entries when they reach
+  the front; a level whose dead entries outnumber the live ones is compacted, so memory stays bounded;
+- a dict order_id -> order for cancels, and (user_id, client_order_id) -> order for cancels by client id.
+Events are NamedTuples built positionally; hot names are bound to locals. Rules are documented once, in
+matcher/book_reference.py, and checked equal by tests/property/test_matcher_fast_vs_reference.py.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections import deque
+from typing import Any
+
+from common.markets import Market
+from matcher.book_reference import TRADE_ID_SHIFT
+from matcher.commands import CancelOrder, PlaceOrder
+from matcher.events import BookLevelChanged, CancelRejected, EngineResult, OrderUpdated, PlaceRejected
+from matcher.matching import match
+from matcher.types import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
+
+BUY, SELL = Side.BUY, Side.SELL
+LIMIT, MARKET = OrderType.LIMIT, OrderType.MARKET
+GTC, IOC, FOK = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK
+NEW, PARTIALLY_FILLED, FILLED = OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED
+CANCELED, REJECTED, EXPIRED = OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED
+NO_REASON = RejectReason.UNSPECIFIED
+EXPIRE_TAKER, EXPIRE_MAKER = SelfTradeMode.EXPIRE_TAKER, SelfTradeMode.EXPIRE_MAKER
+COMPACT_DEAD_MIN = 32  # compact a level's deque once it holds this many cancelled entries (and more than live)
+STP_MODES = frozenset(SelfTradeMode)
+NO_LIMIT_KEY = -(1 << 126)  # limit key of a market order: below every price key
+
+
+class Order:
+    """A resting order (mutable: fills update it in place)."""
+
+    __slots__ = (
+        "client_order_id",
+        "filled_qty_units",
+        "filled_quote_units",
+        "order_id",
+        "price_units",
+        "qty_units",
+        "remaining_qty_units",
+        "side",
+        "user_id",
+    )
+
+    def __init__(
+        self, order_id: int, user_id: int, client_order_id: str, side: Side, price_units: int, qty_units: int,
+        remaining_qty_units: int, filled_qty_units: int, filled_quote_units: int,
+    ) -> None:  # fmt: skip
+        self.order_id = order_id
+        self.user_id = user_id
+        self.client_order_id = client_order_id
+        self.side = side
+        self.price_units = price_units
+        self.qty_units = qty_units
+        self.remaining_qty_units = remaining_qty_units  # 0 = dead (cancelled) entry still in its level's deque
+        self.filled_qty_units = filled_qty_units
+        self.filled_quote_units = filled_quote_units
+
+    def as_row(self) -> list[Any]:
+        """Snapshot row (same layout as the reference book's)."""
+        return [
+            self.order_id, self.user_id, self.client_order_id, self.price_units, self.qty_units,
+            self.remaining_qty_units, self.filled_qty_units, self.filled_quote_units,
+        ]  # fmt: skip
+
+
+class Level:
+    """All resting orders at one price, in time priority, and their aggregate live quantity."""
+
+    __slots__ = ("dead", "orders", "price_units", "total_qty_units")
+
+    def __init__(self, price_units: int) -> None:
+        self.price_units = price_units
+        self.total_qty_units = 0
+        self.orders: deque[Order] = deque()
+        self.dead = 0  # cancelled entries still in `orders`
+
+    def compact(self) -> None:
+        """Drop cancelled entries (amortised: only called when they outnumber live ones)."""
+        self.orders = deque(o for o in self.orders if o.remaining_qty_units)
+        self.dead = 0
+
+
+class BookSide:
+    """One side: levels by key and the keys sorted ascending with the best last."""
+
+    __slots__ = ("keys", "levels", "side", "sign")
+
+    def __init__(self, side: Side) -> None:
+        self.side = side
+        self.sign = 1 if side == BUY else -1  # key = sign * price
+        self.keys: list[int] = []
+        self.levels: dict[int, Level] = {}
+
+    def add(self, order: Order) -> int:
+        """Append `order` at the back of its level; return the level's new aggregate quantity."""
+        key = self.sign * order.price_units
+        level = self.levels.get(key)
+        if level is None:
+            level = self.levels[key] = Level(order.price_units)
+            keys = self.keys
+            if not keys or key > keys[-1]:
+                keys.append(key)
+            else:
+                insort(keys, key)
+        level.orders.append(order)
+        level.total_qty_units += order.remaining_qty_units
+        return level.total_qty_units
+
+    def remove_level(self, key: int) -> None:
+        """Forget an empty level."""
+        del self.levels[key]
+        keys = self.keys
+        if keys[-1] == key:
+            keys.pop()
+        else:
+            del keys[bisect_left(keys, key)]
+
+    def rows(self) -> list[list[Any]]:
+        """Live orders, best level first, time priority within a level."""
+        levels = self.levels
+        return [o.as_row() for key in reversed(self.keys) for o in levels[key].orders if o.remaining_qty_units]
+
+    def depth(self, levels_max: int) -> list[tuple[int, int]]:
+        """(price_units, qty_units) of the best `levels_max` levels."""
+        levels = self.levels
+        return [(levels[k].price_units, levels[k].total_qty_units) for k in reversed(self.keys[-levels_max:])]
+
+
+class Book:
+    """One market's order book: price-time priority, trades at the maker's price. Not thread-safe."""
+
+    def __init__(self, market: Market) -> None:
+        self.market = market
+        self.bids = BookSide(BUY)
+        self.asks = BookSide(SELL)
+        self.orders: dict[int, Order] = {}
+        self.client_ids: dict[tuple[int, str], Order] = {}
+        self.last_order_id = 0
+        self.trade_seq = 0
+        self.trade_id_base = market.market_id << TRADE_ID_SHIFT
+        self.base_pow = 10**market.base_scale
+
+    def depth(self, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Top `levels` price levels per side, best first: (bids, asks), each a list of (price_units, qty_units)."""
+        if levels <= 0:
+            return [], []
+        return self.bids.depth(levels), self.asks.depth(levels)
+
+    def place(self, cmd: PlaceOrder) -> EngineResult:
+        """Match and/or rest `cmd`; return every event it caused (rules: matcher/book_reference.py)."""
+        market = self.market
+        order_id = cmd.order_id
+        if order_id <= self.last_order_id:
+            rejected = PlaceRejected(
+                market.symbol, order_id, cmd.user_id, cmd.client_order_id, RejectReason.DUPLICATE_ORDER_ID,
+                cmd.ts_event_ns,
+            )  # fmt: skip
+            return EngineResult(market.symbol, [], [], [], [rejected])
+        self.last_order_id = order_id
+        side, price, order_type = cmd.side, cmd.price_units, cmd.order_type
+        reason = NO_REASON
+        if order_type == LIMIT and cmd.time_in_force == GTC and cmd.quote_budget_units == 0 and cmd.order_id > 0:
+            # The common case, checked inline; everything else goes through the full check.
+            qty = cmd.qty_units
+            if (
+                not (price > 0 and qty > 0 and price % market.tick_units == 0 and qty % market.lot_units == 0)
+                or (side != BUY and side != SELL)
+                or cmd.self_trade_mode not in STP_MODES
+            ):
+                reason = RejectReason.MATCHER_INVALID_ORDER
+        else:
+            reason = _shape_reason(cmd, market)
+        if reason is NO_REASON and cmd.client_order_id and (cmd.user_id, cmd.client_order_id) in self.client_ids:
+            reason = RejectReason.DUPLICATE_CLIENT_ORDER_ID
+        if reason is not NO_REASON:
+            return EngineResult(market.symbol, [_taker_update(cmd, REJECTED, 0, 0, 0, reason)], [], [], [])
+        if side == BUY:
+            opposite, limit_key = self.asks, (-price if order_type == LIMIT else NO_LIMIT_KEY)
+        else:
+            opposite, limit_key = self.bids, (price if order_type == LIMIT else NO_LIMIT_KEY)
+        keys = opposite.keys
+        crosses = bool(keys) and keys[-1] >= limit_key
+        if cmd.post_only and crosses:
+            update = _taker_update(cmd, REJECTED, 0, 0, 0, RejectReason.POST_ONLY_WOULD_TAKE)
+            return EngineResult(market.symbol, [update], [], [], [])
+        mode = cmd.self_trade_mode or EXPIRE_TAKER
+        if cmd.time_in_force == FOK and order_type == LIMIT and not _fok_fillable(opposite, cmd, limit_key, mode):
+            update = _taker_update(cmd, EXPIRED, 0, 0, 0, RejectReason.FOK_NOT_FILLABLE)
+            return EngineResult(market.symbol, [update], [], [], [])
+        if not crosses:
+            return self._no_match(cmd)
+        return match(self, cmd, opposite, limit_key, mode)
+
+    def _no_match(self, cmd: PlaceOrder) -> EngineResult:
+        """Outcome of a valid order when nothing crosses: GTC rests whole; IOC and MARKET expire untouched."""
+        symbol = self.market.symbol
+        if cmd.order_type == MARKET:
+            update = _taker_update(cmd, EXPIRED, 0, 0, 0, RejectReason.NO_LIQUIDITY)
+            return EngineResult(symbol, [update], [], [], [])
+        if cmd.time_in_force != GTC:
+            update = _taker_update(cmd, EXPIRED, 0, 0, 0, RejectReason.IOC_NOT_FILLED)
+            return EngineResult(symbol, [update], [], [], [])
+        qty, side = cmd.qty_units, cmd.side
+        order = Order(cmd.order_id, cmd.user_id, cmd.client_order_id, side, cmd.price_units, qty, qty, 0, 0)
+        total = (self.bids if side == BUY else self.asks).add(order)
+        self.orders[cmd.order_id] = order
+        if cmd.client_order_id:
+            self.client_ids[(cmd.user_id, cmd.client_order_id)] = order
+        update = OrderUpdated(
+            symbol, cmd.order_id, cmd.user_id, cmd.client_order_id, side, LIMIT, GTC, cmd.price_units, qty, NEW,
+            0, 0, qty, 0, NO_REASON, cmd.ts_event_ns,
+        )  # fmt: skip
+        return EngineResult(symbol, [update], [], [BookLevelChanged(side, cmd.price_units, total)], [])
+
+    def rest_taker(self, cmd: PlaceOrder, remaining: int, filled_qty: int, filled_quote: int) -> int:
+        """Rest the unfilled part of a GTC taker; return its level's new aggregate quantity."""
+        order = Order(
+            cmd.order_id, cmd.user_id, cmd.client_order_id, cmd.side, cmd.price_units, cmd.qty_units, remaining,
+            filled_qty, filled_quote,
+        )  # fmt: skip
+        return self.rest(order)
+
+    def rest(self, order: Order) -> int:
+        """Put a (partially filled) taker on the book; return its level's new aggregate quantity."""
+        self.orders[order.order_id] = order
+        if order.client_order_id:
+            self.client_ids[(order.user_id, order.client_order_id)] = order
+        return (self.bids if order.side == BUY else self.asks).add(order)
+
+    def forget(self, order: Order) -> None:
+        """Drop a resting order from the id maps (its level entry is handled by the caller)."""
+        del self.orders[order.order_id]
+        if order.client_order_id:
+            del self.client_ids[(order.user_id, order.client_order_id)]
+
+    def cancel(self, cmd: CancelOrder) -> EngineResult:
+        """Remove the user's resting order named by `cmd`, or reject the cancel."""
+        symbol = self.market.symbol
+        if cmd.order_id:
+            order = self.orders.get(cmd.order_id)
+        else:
+            order = self.client_ids.get((cmd.user_id, cmd.client_order_id)) if cmd.client_order_id else None
+        if order is None or order.user_id != cmd.user_id:
+            rejected = CancelRejected(
+                symbol, cmd.user_id, cmd.order_id, cmd.client_order_id, RejectReason.UNKNOWN_ORDER, cmd.ts_event_ns
+            )
+            return EngineResult(symbol, [], [], [], [rejected])
+        self.forget(order)
+        book_side = self.bids if order.side == BUY else self.asks
+        key = book_side.sign * order.price_units
+        level = book_side.levels[key]
+        level.total_qty_units -= order.remaining_qty_units
+        order.remaining_qty_units = 0
+        total = level.total_qty_units
+        if total == 0:
+            book_side.remove_level(key)
+        else:
+            level.dead += 1
+            if level.dead >= COMPACT_DEAD_MIN and level.dead * 2 > len(level.orders):
+                level.compact()
+        update = OrderUpdated(
+            symbol, order.order_id, order.user_id, order.client_order_id, order.side, LIMIT, GTC,
+            order.price_units, order.qty_units, CANCELED, order.filled_qty_units, order.filled_quote_units, 0, 0,
+            NO_REASON, cmd.ts_event_ns,
+        )  # fmt: skip
+        return EngineResult(symbol, [update], [], [BookLevelChanged(order.side, order.price_units, total)], [])
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain-data state (JSON/msgpack-able, deterministic): counters and live orders per side, best first."""
+        return {
+            "symbol": self.market.symbol,
+            "market_id": self.market.market_id,
+            "last_order_id": self.last_order_id,
+            "trade_seq": self.trade_seq,
+            "bids": self.bids.rows(),
+            "asks": self.asks.rows(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Replace this book's state with `state` (from snapshot() of either book implementation)."""
+        assert state["symbol"] == self.market.symbol, (state["symbol"], self.market.symbol)
+        self.__init__(self.market)  # type: ignore[misc]
+        self.last_order_id = state["last_order_id"]
+        self.trade_seq = state["trade_seq"]
+        for side, key in ((BUY, "bids"), (SELL, "asks")):
+            for order_id, user_id, coid, price, qty, remaining, filled_qty, filled_quote in state[key]:
+                self.rest(Order(order_id, user_id, coid, side, price, qty, remaining, filled_qty, filled_quote))
+
+
+def _shape_reason(cmd: PlaceOrder, market: Market) -> RejectReason:
+    """The full shape check (same rules as matcher.book_reference.invalid_reason)."""
+    ok = (cmd.side == BUY or cmd.side == SELL) and cmd.order_id > 0 and cmd.self_trade_mode in STP_MODES
+    if cmd.order_type == LIMIT:
+        price, qty = cmd.price_units, cmd.qty_units
+        ok = ok and (
+            price > 0 and price % market.tick_units == 0 and qty > 0 and qty % market.lot_units == 0
+            and cmd.quote_budget_units == 0 and cmd.time_in_force in (GTC, IOC, FOK)
+            and (not cmd.post_only or cmd.time_in_force == GTC)
+        )  # fmt: skip
+    elif cmd.order_type == MARKET:
+        ok = ok and cmd.price_units == 0 and not cmd.post_only
+        if cmd.side == BUY:
+            ok = ok and cmd.qty_units == 0 and cmd.quote_budget_units > 0
+        else:
+            ok = ok and cmd.qty_units > 0 and cmd.qty_units % market.lot_units == 0 and cmd.quote_budget_units == 0
+    else:
+        ok = False
+    return NO_REASON if ok else RejectReason.MATCHER_INVALID_ORDER
+
+
+def _fok_fillable(opposite: BookSide, cmd: PlaceOrder, limit_key: int, mode: SelfTradeMode) -> bool:
+    """True if the makers a FOK order could reach now (self-trade prevention included) cover its quantity."""
+    wanted, user_id, levels = cmd.qty_units, cmd.user_id, opposite.levels
+    reachable = 0
+    for key in reversed(opposite.keys):
+        if key < limit_key:
+            return False
+        for maker in levels[key].orders:
+            if not maker.remaining_qty_units:
+                continue
+            if maker.user_id == user_id:
+                if mode == EXPIRE_MAKER:
+                    continue
+                return False
+            reachable += maker.remaining_qty_units
+            if reachable >= wanted:
+                return True
+    return False
+
+
+def rejected_update(cmd: PlaceOrder, reason: RejectReason) -> OrderUpdated:
+    """The REJECTED update of an order refused before matching (e.g. by the engine for an unknown market)."""
+    return _taker_update(cmd, REJECTED, 0, 0, 0, reason)
+
+
+def _taker_update(
+    cmd: PlaceOrder, status: OrderStatus, filled_qty: int, filled_quote: int, remaining: int, reason: RejectReason
+) -> OrderUpdated:
+    unspent = cmd.quote_budget_units - filled_quote if cmd.order_type == MARKET and cmd.side == BUY else 0
+    return OrderUpdated(
+        cmd.symbol, cmd.order_id, cmd.user_id, cmd.client_order_id, cmd.side, cmd.order_type, cmd.time_in_force,
+        cmd.price_units, cmd.qty_units, status, filled_qty, filled_quote, remaining, unspent, reason, cmd.ts_event_ns,
+    )  # fmt: skip
