@@ -55,7 +55,7 @@ class _Resting:
 
 def invalid_reason(cmd: PlaceOrder, market: Market) -> RejectReason:
     """INVALID_ORDER if the order's fields are not a shape the book can execute, else UNSPECIFIED."""
-    ok = cmd.side in (Side.BUY, Side.SELL) and cmd.order_id > 0 and cmd.self_trade_mode in SelfTradeMode
+    ok = cmd.side in (Side.BUY, Side.SELL) and cmd.order_id > 0 and cmd.self_trade_mode in frozenset(SelfTradeMode)
     if cmd.order_type == OrderType.LIMIT:
         ok = ok and (
             market.is_on_tick(cmd.price_units)
