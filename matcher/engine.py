@@ -37,22 +37,23 @@ class Engine:
         self.books: dict[str, OrderBook] = {symbol: book_factory(m) for symbol, m in self.markets.items()}
 
     def apply(self, command: Command) -> EngineResult:
-        """Apply one command and return everything it caused (never raises for a bad command: it rejects it)."""
+        """Apply one command, return everything it caused; bad orders are rejected, non-commands raise TypeError."""
+        kind = type(command)
+        if kind is not PlaceOrder and kind is not CancelOrder:
+            raise TypeError(f"not a matcher command: {command!r}")
         book = self.books.get(command.symbol)
-        if type(command) is PlaceOrder:
+        if kind is PlaceOrder:
             if book is None:
                 update = rejected_update(command, RejectReason.MATCHER_UNKNOWN_MARKET)
                 return EngineResult(command.symbol, [update], [], [], [])
             return book.place(command)
-        if type(command) is CancelOrder:
-            if book is None:
-                rejected = CancelRejected(
-                    command.symbol, command.user_id, command.order_id, command.client_order_id,
-                    RejectReason.MATCHER_UNKNOWN_MARKET, command.ts_event_ns,
-                )  # fmt: skip
-                return EngineResult(command.symbol, [], [], [], [rejected])
-            return book.cancel(command)
-        raise TypeError(f"not a matcher command: {command!r}")
+        if book is None:
+            rejected = CancelRejected(
+                command.symbol, command.user_id, command.order_id, command.client_order_id,
+                RejectReason.MATCHER_UNKNOWN_MARKET, command.ts_event_ns,
+            )  # fmt: skip
+            return EngineResult(command.symbol, [], [], [], [rejected])
+        return book.cancel(command)
 
     def depth(self, symbol: str, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Top `levels` (price_units, qty_units) per side of `symbol`'s book, best first; KeyError if unknown."""
