@@ -21,6 +21,10 @@ from tools.infra.errors import JavaNotFound
 
 STOP_POLL_INTERVAL_S = 0.1
 LOG_TAIL_LINES = 15
+LOG_LINE_CHARS_MAX = 400
+LOG_ARG_CHARS_MAX = 200
+EXEC_VISIBLE_TIMEOUT_S = 5.0
+EXEC_POLL_INTERVAL_S = 0.01
 
 _CHILDREN: list[subprocess.Popen[bytes]] = []
 
@@ -64,8 +68,12 @@ def spawn_detached(
     """Start `argv` in its own session (so it outlives us), output appended to `log_file`; write `pid_file`."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.with_suffix(".argv").write_text("\n".join(argv) + "\n")
+    shown = " ".join(arg if len(arg) <= LOG_ARG_CHARS_MAX else f"{arg[:LOG_ARG_CHARS_MAX]}...({len(arg)} chars)"
+                     for arg in argv)
     with log_file.open("ab") as log:
-        log.write(f"\n=== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting: {' '.join(argv)}\n".encode())
+        log.write(f"\n=== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting (full argv in {pid_file.with_suffix('.argv')}):"
+                  f" {shown}\n".encode())
         log.flush()
         child = subprocess.Popen(
             list(argv),
@@ -78,10 +86,27 @@ def spawn_detached(
             cwd=str(log_file.parent),
         )
     _CHILDREN.append(child)  # kept so the object is never collected while the process runs (no warning)
+    _wait_exec_visible(child.pid, main_class)
     ticks = _start_ticks(child.pid)
     record = PidRecord(pid=child.pid, start_ticks=ticks if ticks is not None else -1, main_class=main_class)
     pid_file.write_text(json.dumps({"pid": record.pid, "start_ticks": record.start_ticks, "main_class": main_class}))
     return record
+
+
+def _wait_exec_visible(pid: int, main_class: str) -> None:
+    """Wait until /proc shows the new program's command line (or the process is gone).
+
+    Popen returns once exec has passed its point of no return, but the kernel sets up the new command line
+    a moment later; reading it in that window would show our own and make `is_alive` report a false exit.
+    """
+    deadline = time.monotonic() + EXEC_VISIBLE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            if main_class.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return
+        except FileNotFoundError:
+            return
+        time.sleep(EXEC_POLL_INTERVAL_S)
 
 
 def read_pid_file(pid_file: Path) -> PidRecord | None:
@@ -161,4 +186,4 @@ def log_tail(log_file: Path, lines: int = LOG_TAIL_LINES) -> str:
             text = handle.read().decode(errors="replace")
     except FileNotFoundError:
         return ""
-    return "\n".join(text.splitlines()[-lines:])
+    return "\n".join(line[:LOG_LINE_CHARS_MAX] for line in text.splitlines()[-lines:])
