@@ -143,9 +143,8 @@ def prepare() -> list[str]:
     # jamm measures object sizes for memtable accounting; without the agent Cassandra can only guess them.
     jamm = [entry for entry in classpath.split(":") if "/jamm-" in entry]
     agent = [f"-javaagent:{jamm[0]}"] if jamm else []
-    java = java_executable()
     return [
-        java,
+        java_executable(),
         *JVM_OPTIONS,
         *agent,
         f"-Dcassandra.config=file://{config_file}",

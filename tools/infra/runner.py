@@ -8,10 +8,12 @@ file) so it outlives the CLI; `up` on a running component only re-checks readine
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from tools.infra import aeron, artifacts, cassandra, kafka, process
@@ -24,13 +26,31 @@ from tools.infra.errors import (
     InfraError,
     PortBusy,
 )
-from tools.infra.layout import aeron_dir, data_dir, log_path, pid_path
+from tools.infra.layout import RUN_DIR, aeron_dir, data_dir, log_path, pid_path
 
 COMPONENTS: dict[str, ComponentSpec] = {spec.name: spec for spec in (aeron.SPEC, kafka.SPEC, cassandra.SPEC)}
 PROBE_INTERVAL_S = 0.5
 PROGRESS_INTERVAL_S = 10.0
 
+LOCK_FILE = RUN_DIR / "infra.lock"
+
 Printer = Callable[[str], None]
+
+
+@contextlib.contextmanager
+def _exclusive(out: Printer) -> Iterator[None]:
+    """Hold the runner's lock: two `infra up` at once would each start a Kafka and a Cassandra."""
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    with LOCK_FILE.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            out(f"  waiting for another `bin/stack infra` command to finish (lock {LOCK_FILE}) ...")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass(slots=True)
@@ -67,6 +87,11 @@ def select(names: Sequence[str] | None) -> list[ComponentSpec]:
 def up(names: Sequence[str] | None = None, *, out: Printer = print) -> dict[str, float]:
     """Start the selected components (idempotent); return seconds each took to be ready. Raises InfraError."""
     specs = select(names)
+    with _exclusive(out):
+        return _up(specs, out)
+
+
+def _up(specs: list[ComponentSpec], out: Printer) -> dict[str, float]:
     for spec in specs:
         if spec.name not in artifacts.COMPONENTS:
             continue
@@ -166,6 +191,11 @@ def _wait_ready(spec: ComponentSpec, record: process.PidRecord) -> None:
 def down(names: Sequence[str] | None = None, *, out: Printer = print) -> None:
     """Stop the selected components (SIGTERM, then SIGKILL after each one's deadline), in parallel."""
     specs = select(names)
+    with _exclusive(out):
+        _down(specs, out)
+
+
+def _down(specs: list[ComponentSpec], out: Printer) -> None:
     threads = [
         threading.Thread(target=_stop_one, args=(spec, out), name=f"down-{spec.name}", daemon=True)
         for spec in reversed(specs)
@@ -192,7 +222,12 @@ def _stop_one(spec: ComponentSpec, out: Printer) -> None:
 def reset(names: Sequence[str] | None = None, *, out: Printer = print) -> None:
     """Stop the selected components and delete their data (logs and configs are kept)."""
     specs = select(names)
-    down([spec.name for spec in specs], out=out)
+    with _exclusive(out):
+        _down(specs, out)
+        _wipe(specs, out)
+
+
+def _wipe(specs: list[ComponentSpec], out: Printer) -> None:
     for spec in specs:
         directory = aeron_dir() if spec.name == aeron.NAME else data_dir(spec.name)
         if directory.exists():
