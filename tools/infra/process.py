@@ -21,6 +21,7 @@ from tools.infra.errors import JavaNotFound
 
 STOP_POLL_INTERVAL_S = 0.1
 LOG_TAIL_LINES = 15
+LOG_ROTATE_BYTES = 64 * 1024 * 1024
 LOG_LINE_CHARS_MAX = 400
 LOG_ARG_CHARS_MAX = 200
 EXEC_VISIBLE_TIMEOUT_S = 5.0
@@ -68,6 +69,8 @@ def spawn_detached(
     """Start `argv` in its own session (so it outlives us), output appended to `log_file`; write `pid_file`."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
+    if log_file.exists() and log_file.stat().st_size > LOG_ROTATE_BYTES:
+        log_file.replace(log_file.with_suffix(log_file.suffix + ".1"))  # keep one previous log, bound disk use
     pid_file.with_suffix(".argv").write_text("\n".join(argv) + "\n")
     shown = " ".join(arg if len(arg) <= LOG_ARG_CHARS_MAX else f"{arg[:LOG_ARG_CHARS_MAX]}...({len(arg)} chars)"
                      for arg in argv)
