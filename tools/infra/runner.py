@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from tools.infra import aeron, artifacts, cassandra, kafka, process
 from tools.infra.component import ComponentSpec, port_open
@@ -35,6 +36,7 @@ PROGRESS_INTERVAL_S = 10.0
 LOCK_FILE = RUN_DIR / "infra.lock"
 
 Printer = Callable[[str], None]
+_T = TypeVar("_T")
 
 
 @contextlib.contextmanager
@@ -60,7 +62,7 @@ class Progress:
     state: str = "pending"
     started_s: float = field(default_factory=time.monotonic)
     elapsed_s: float | None = None
-    error: BaseException | None = None
+    error: Exception | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,7 +143,7 @@ def _bring_up_thread(
         item.elapsed_s = time.monotonic() - item.started_s
         item.state = "ready"
         out(f"  {spec.name:<10} {outcome} in {item.elapsed_s:.1f} s")
-    except BaseException as error:
+    except Exception as error:
         item.error = error
         item.elapsed_s = time.monotonic() - item.started_s
         item.state = "failed"
@@ -156,13 +158,13 @@ def _bring_up(spec: ComponentSpec, item: Progress, out: Printer) -> str:
     if record is not None and process.is_alive(record):
         item.state = "checking readiness"
         _wait_ready(spec, record)
-        spec.bootstrap()
+        _guarded(spec, "set-up after start (topics, keyspace)", spec.bootstrap)
         return f"already up (pid {record.pid})"
     if spec.port is not None and port_open(spec.port):
         raise PortBusy(spec.name, f"port {spec.port} is in use by a process this runner did not start",
                        log_path(spec.name))
     item.state = "preparing"
-    argv = spec.prepare()
+    argv = _guarded(spec, "preparing config/storage", spec.prepare)
     item.state = "starting"
     record = process.spawn_detached(
         argv, main_class=spec.main_class, log_file=log_path(spec.name), pid_file=pid_path(spec.name)
@@ -170,8 +172,18 @@ def _bring_up(spec: ComponentSpec, item: Progress, out: Printer) -> str:
     out(f"  {spec.name:<10} started pid {record.pid}, log {log_path(spec.name)}")
     _wait_ready(spec, record)
     item.state = "bootstrapping"
-    spec.bootstrap()
+    _guarded(spec, "set-up after start (topics, keyspace)", spec.bootstrap)
     return "ready"
+
+
+def _guarded(spec: ComponentSpec, step: str, action: Callable[[], _T]) -> _T:
+    """Run one step of a component's bring-up, reporting any failure as a ComponentError naming its log."""
+    try:
+        return action()
+    except InfraError:
+        raise
+    except Exception as error:
+        raise ComponentError(spec.name, f"{step} failed: {error!r}", log_path(spec.name)) from error
 
 
 def _wait_ready(spec: ComponentSpec, record: process.PidRecord) -> None:
