@@ -29,8 +29,12 @@ def main() -> int:
     catalog = load_catalog(config.markets_path)
     engine = Engine(catalog.markets.values())
     recovered = recover(
-        engine=engine, wal_dir=config.wal_dir, snapshot_dir=config.snapshot_dir, shard_id=config.shard_id,
-        partitions=config.partitions, segment_bytes_max=config.wal_segment_bytes_max,
+        engine=engine,
+        wal_dir=config.wal_dir,
+        snapshot_dir=config.snapshot_dir,
+        shard_id=config.shard_id,
+        partitions=config.partitions,
+        segment_bytes_max=config.wal_segment_bytes_max,
     )
     metrics = MatcherMetrics()
     if config.metrics_port:
@@ -49,7 +53,11 @@ def main() -> int:
     signal.signal(signal.SIGINT, request_stop)
     log.info(
         "matcher shard %d ready: topic %s partitions %s, pub %s, replay %s, seq %d",
-        config.shard_id, config.topic, list(config.partitions), config.pub_endpoint, config.replay_endpoint,
+        config.shard_id,
+        config.topic,
+        list(config.partitions),
+        config.pub_endpoint,
+        config.replay_endpoint,
         recovered.chain.last_seq,
     )
     try:

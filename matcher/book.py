@@ -8,7 +8,7 @@ Data structures (chosen by measurement, see tools/bench/matcher_core.py):
   it zeroes the order's remaining quantity (a "dead" entry) and the matcher drops dead entries when they reach
   the front; a level whose dead entries outnumber the live ones is compacted, so memory stays bounded;
 - a dict order_id -> order for cancels, and (user_id, client_order_id) -> order for cancels by client id.
-Events are NamedTuples built positionally; hot names are bound to locals. Rules are documented once, in
+Events are NamedTuples built with tuple.__new__; hot names are bound to locals. Rules are documented once, in
 matcher/book_reference.py, and checked equal by tests/property/test_matcher_fast_vs_reference.py.
 """
 
@@ -34,7 +34,11 @@ NO_REASON = RejectReason.UNSPECIFIED
 EXPIRE_TAKER, EXPIRE_MAKER = SelfTradeMode.EXPIRE_TAKER, SelfTradeMode.EXPIRE_MAKER
 COMPACT_DEAD_MIN = 32  # compact a level's deque once it holds this many cancelled entries (and more than live)
 STP_MODES = frozenset(SelfTradeMode)
+GTC_IOC, BUY_SELL = (GTC, IOC), (BUY, SELL)
 NO_LIMIT_KEY = -(1 << 126)  # limit key of a market order: below every price key
+# Events are NamedTuples; tuple.__new__(Event, values) skips the generated Python-level __new__ (measured ~2x
+# faster per event, and there are several per command). Values must be in field order, as with positional calls.
+_new = tuple.__new__
 
 
 class Order:
@@ -150,6 +154,7 @@ class Book:
         self.trade_seq = 0
         self.trade_id_base = market.market_id << TRADE_ID_SHIFT
         self.base_pow = 10**market.base_scale
+        self.symbol, self.tick_units, self.lot_units = market.symbol, market.tick_units, market.lot_units
 
     def depth(self, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Top `levels` price levels per side, best first: (bids, asks), each a list of (price_units, qty_units)."""
@@ -159,69 +164,78 @@ class Book:
 
     def place(self, cmd: PlaceOrder) -> EngineResult:
         """Match and/or rest `cmd`; return every event it caused (rules: matcher/book_reference.py)."""
-        market = self.market
         order_id = cmd.order_id
-        if order_id <= self.last_order_id:
-            rejected = PlaceRejected(
-                market.symbol, order_id, cmd.user_id, cmd.client_order_id, RejectReason.DUPLICATE_ORDER_ID,
+        if order_id <= self.last_order_id:  # also catches ids <= 0
+            rejected = _new(PlaceRejected, (
+                self.symbol, order_id, cmd.user_id, cmd.client_order_id, RejectReason.DUPLICATE_ORDER_ID,
                 cmd.ts_event_ns,
-            )  # fmt: skip
-            return EngineResult(market.symbol, [], [], [], [rejected])
+            ))  # fmt: skip
+            return _new(EngineResult, (self.symbol, [], [], [], [rejected]))
         self.last_order_id = order_id
-        side, price, order_type = cmd.side, cmd.price_units, cmd.order_type
-        reason = NO_REASON
-        if order_type == LIMIT and cmd.time_in_force == GTC and cmd.quote_budget_units == 0 and cmd.order_id > 0:
-            # The common case, checked inline; everything else goes through the full check.
-            qty = cmd.qty_units
-            if (
-                not (price > 0 and qty > 0 and price % market.tick_units == 0 and qty % market.lot_units == 0)
-                or (side != BUY and side != SELL)
-                or cmd.self_trade_mode not in STP_MODES
-            ):
-                reason = RejectReason.MATCHER_INVALID_ORDER
-        else:
-            reason = _shape_reason(cmd, market)
-        if reason is NO_REASON and cmd.client_order_id and (cmd.user_id, cmd.client_order_id) in self.client_ids:
-            reason = RejectReason.DUPLICATE_CLIENT_ORDER_ID
-        if reason is not NO_REASON:
-            return EngineResult(market.symbol, [_taker_update(cmd, REJECTED, 0, 0, 0, reason)], [], [], [])
+        side, price, qty, order_type, tif = cmd.side, cmd.price_units, cmd.qty_units, cmd.order_type, cmd.time_in_force
+        if not (  # the common shapes, checked inline; anything else goes through the full check
+            order_type == LIMIT and tif in GTC_IOC and price > 0 and qty > 0
+            and not price % self.tick_units and not qty % self.lot_units and side in BUY_SELL
+            and not cmd.quote_budget_units and cmd.self_trade_mode in STP_MODES and (tif == GTC or not cmd.post_only)
+        ):  # fmt: skip
+            reason = _shape_reason(cmd, self.market)
+            if reason is not NO_REASON:
+                return self._refused(cmd, REJECTED, reason)
+        coid = cmd.client_order_id
+        if coid and (cmd.user_id, coid) in self.client_ids:
+            return self._refused(cmd, REJECTED, RejectReason.DUPLICATE_CLIENT_ORDER_ID)
         if side == BUY:
             opposite, limit_key = self.asks, (-price if order_type == LIMIT else NO_LIMIT_KEY)
         else:
             opposite, limit_key = self.bids, (price if order_type == LIMIT else NO_LIMIT_KEY)
         keys = opposite.keys
-        crosses = bool(keys) and keys[-1] >= limit_key
-        if cmd.post_only and crosses:
-            update = _taker_update(cmd, REJECTED, 0, 0, 0, RejectReason.POST_ONLY_WOULD_TAKE)
-            return EngineResult(market.symbol, [update], [], [], [])
+        if not keys or keys[-1] < limit_key:  # nothing crosses
+            if tif == GTC and order_type == LIMIT:
+                return self._rest_new(cmd)
+            if order_type == MARKET:
+                return self._refused(cmd, EXPIRED, RejectReason.NO_LIQUIDITY)
+            if tif == FOK:
+                return self._refused(cmd, EXPIRED, RejectReason.FOK_NOT_FILLABLE)
+            return self._refused(cmd, EXPIRED, RejectReason.IOC_NOT_FILLED)
+        if cmd.post_only:
+            return self._refused(cmd, REJECTED, RejectReason.POST_ONLY_WOULD_TAKE)
         mode = cmd.self_trade_mode or EXPIRE_TAKER
-        if cmd.time_in_force == FOK and order_type == LIMIT and not _fok_fillable(opposite, cmd, limit_key, mode):
-            update = _taker_update(cmd, EXPIRED, 0, 0, 0, RejectReason.FOK_NOT_FILLABLE)
-            return EngineResult(market.symbol, [update], [], [], [])
-        if not crosses:
-            return self._no_match(cmd)
+        if tif == FOK and order_type == LIMIT and not _fok_fillable(opposite, cmd, limit_key, mode):
+            return self._refused(cmd, EXPIRED, RejectReason.FOK_NOT_FILLABLE)
         return match(self, cmd, opposite, limit_key, mode)
 
-    def _no_match(self, cmd: PlaceOrder) -> EngineResult:
-        """Outcome of a valid order when nothing crosses: GTC rests whole; IOC and MARKET expire untouched."""
-        symbol = self.market.symbol
-        if cmd.order_type == MARKET:
-            update = _taker_update(cmd, EXPIRED, 0, 0, 0, RejectReason.NO_LIQUIDITY)
-            return EngineResult(symbol, [update], [], [], [])
-        if cmd.time_in_force != GTC:
-            update = _taker_update(cmd, EXPIRED, 0, 0, 0, RejectReason.IOC_NOT_FILLED)
-            return EngineResult(symbol, [update], [], [], [])
-        qty, side = cmd.qty_units, cmd.side
-        order = Order(cmd.order_id, cmd.user_id, cmd.client_order_id, side, cmd.price_units, qty, qty, 0, 0)
-        total = (self.bids if side == BUY else self.asks).add(order)
-        self.orders[cmd.order_id] = order
-        if cmd.client_order_id:
-            self.client_ids[(cmd.user_id, cmd.client_order_id)] = order
-        update = OrderUpdated(
-            symbol, cmd.order_id, cmd.user_id, cmd.client_order_id, side, LIMIT, GTC, cmd.price_units, qty, NEW,
-            0, 0, qty, 0, NO_REASON, cmd.ts_event_ns,
+    def _refused(self, cmd: PlaceOrder, status: OrderStatus, reason: RejectReason) -> EngineResult:
+        """An order that ends without trading or resting."""
+        return _new(EngineResult, (self.symbol, [_taker_update(cmd, status, 0, 0, 0, reason)], [], [], []))
+
+    def _rest_new(self, cmd: PlaceOrder) -> EngineResult:
+        """A GTC that crosses nothing rests whole (inlined: this is the most common command)."""
+        order_id, user_id, coid, side, price, qty = (
+            cmd.order_id, cmd.user_id, cmd.client_order_id, cmd.side, cmd.price_units, cmd.qty_units,
         )  # fmt: skip
-        return EngineResult(symbol, [update], [], [BookLevelChanged(side, cmd.price_units, total)], [])
+        order = Order(order_id, user_id, coid, side, price, qty, qty, 0, 0)
+        if side == BUY:
+            book_side, key = self.bids, price
+        else:
+            book_side, key = self.asks, -price
+        level = book_side.levels.get(key)
+        if level is None:
+            level = book_side.levels[key] = Level(price)
+            keys = book_side.keys
+            if not keys or key > keys[-1]:
+                keys.append(key)
+            else:
+                insort(keys, key)
+        level.orders.append(order)
+        total = level.total_qty_units = level.total_qty_units + qty
+        self.orders[order_id] = order
+        if coid:
+            self.client_ids[(user_id, coid)] = order
+        update = _new(OrderUpdated, (
+            self.symbol, order_id, user_id, coid, side, LIMIT, GTC, price, qty, NEW, 0, 0, qty, 0, NO_REASON,
+            cmd.ts_event_ns,
+        ))  # fmt: skip
+        return _new(EngineResult, (self.symbol, [update], [], [_new(BookLevelChanged, (side, price, total))], []))
 
     def rest_taker(self, cmd: PlaceOrder, remaining: int, filled_qty: int, filled_quote: int) -> int:
         """Rest the unfilled part of a GTC taker; return its level's new aggregate quantity."""
@@ -238,43 +252,40 @@ class Book:
             self.client_ids[(order.user_id, order.client_order_id)] = order
         return (self.bids if order.side == BUY else self.asks).add(order)
 
-    def forget(self, order: Order) -> None:
-        """Drop a resting order from the id maps (its level entry is handled by the caller)."""
-        del self.orders[order.order_id]
-        if order.client_order_id:
-            del self.client_ids[(order.user_id, order.client_order_id)]
-
     def cancel(self, cmd: CancelOrder) -> EngineResult:
         """Remove the user's resting order named by `cmd`, or reject the cancel."""
-        symbol = self.market.symbol
+        symbol = self.symbol
         if cmd.order_id:
             order = self.orders.get(cmd.order_id)
         else:
             order = self.client_ids.get((cmd.user_id, cmd.client_order_id)) if cmd.client_order_id else None
         if order is None or order.user_id != cmd.user_id:
-            rejected = CancelRejected(
-                symbol, cmd.user_id, cmd.order_id, cmd.client_order_id, RejectReason.UNKNOWN_ORDER, cmd.ts_event_ns
-            )
-            return EngineResult(symbol, [], [], [], [rejected])
-        self.forget(order)
-        book_side = self.bids if order.side == BUY else self.asks
-        key = book_side.sign * order.price_units
+            rejected = _new(CancelRejected, (
+                symbol, cmd.user_id, cmd.order_id, cmd.client_order_id, RejectReason.UNKNOWN_ORDER, cmd.ts_event_ns,
+            ))  # fmt: skip
+            return _new(EngineResult, (symbol, [], [], [], [rejected]))
+        order_id, side, price, coid = order.order_id, order.side, order.price_units, order.client_order_id
+        del self.orders[order_id]
+        if coid:
+            del self.client_ids[(order.user_id, coid)]
+        if side == BUY:
+            book_side, key = self.bids, price
+        else:
+            book_side, key = self.asks, -price
         level = book_side.levels[key]
-        level.total_qty_units -= order.remaining_qty_units
-        order.remaining_qty_units = 0
-        total = level.total_qty_units
-        if total == 0:
+        total = level.total_qty_units = level.total_qty_units - order.remaining_qty_units
+        order.remaining_qty_units = 0  # leaves a dead entry in the level's deque (see module docstring)
+        if not total:
             book_side.remove_level(key)
         else:
             level.dead += 1
             if level.dead >= COMPACT_DEAD_MIN and level.dead * 2 > len(level.orders):
                 level.compact()
-        update = OrderUpdated(
-            symbol, order.order_id, order.user_id, order.client_order_id, order.side, LIMIT, GTC,
-            order.price_units, order.qty_units, CANCELED, order.filled_qty_units, order.filled_quote_units, 0, 0,
-            NO_REASON, cmd.ts_event_ns,
-        )  # fmt: skip
-        return EngineResult(symbol, [update], [], [BookLevelChanged(order.side, order.price_units, total)], [])
+        update = _new(OrderUpdated, (
+            symbol, order_id, order.user_id, coid, side, LIMIT, GTC, price, order.qty_units, CANCELED,
+            order.filled_qty_units, order.filled_quote_units, 0, 0, NO_REASON, cmd.ts_event_ns,
+        ))  # fmt: skip
+        return _new(EngineResult, (symbol, [update], [], [_new(BookLevelChanged, (side, price, total))], []))
 
     def snapshot(self) -> dict[str, Any]:
         """Plain-data state (JSON/msgpack-able, deterministic): counters and live orders per side, best first."""
@@ -348,7 +359,7 @@ def _taker_update(
     cmd: PlaceOrder, status: OrderStatus, filled_qty: int, filled_quote: int, remaining: int, reason: RejectReason
 ) -> OrderUpdated:
     unspent = cmd.quote_budget_units - filled_quote if cmd.order_type == MARKET and cmd.side == BUY else 0
-    return OrderUpdated(
+    return _new(OrderUpdated, (
         cmd.symbol, cmd.order_id, cmd.user_id, cmd.client_order_id, cmd.side, cmd.order_type, cmd.time_in_force,
         cmd.price_units, cmd.qty_units, status, filled_qty, filled_quote, remaining, unspent, reason, cmd.ts_event_ns,
-    )  # fmt: skip
+    ))  # fmt: skip

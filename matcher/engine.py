@@ -35,25 +35,29 @@ class Engine:
     def __init__(self, markets: Iterable[Market], *, book_factory: Callable[[Market], OrderBook] = Book) -> None:
         self.markets = {m.symbol: m for m in sorted(markets, key=lambda m: m.symbol)}
         self.books: dict[str, OrderBook] = {symbol: book_factory(m) for symbol, m in self.markets.items()}
+        # Bound methods per symbol: one dict lookup routes a command (apply is on the hot path).
+        self._placers = {symbol: book.place for symbol, book in self.books.items()}
+        self._cancelers = {symbol: book.cancel for symbol, book in self.books.items()}
 
     def apply(self, command: Command) -> EngineResult:
         """Apply one command, return everything it caused; bad orders are rejected, non-commands raise TypeError."""
         kind = type(command)
-        if kind is not PlaceOrder and kind is not CancelOrder:
-            raise TypeError(f"not a matcher command: {command!r}")
-        book = self.books.get(command.symbol)
         if kind is PlaceOrder:
-            if book is None:
-                update = rejected_update(command, RejectReason.MATCHER_UNKNOWN_MARKET)
-                return EngineResult(command.symbol, [update], [], [], [])
-            return book.place(command)
-        if book is None:
+            place = self._placers.get(command.symbol)
+            if place is not None:
+                return place(command)
+            update = rejected_update(command, RejectReason.MATCHER_UNKNOWN_MARKET)
+            return EngineResult(command.symbol, [update], [], [], [])
+        if kind is CancelOrder:
+            cancel = self._cancelers.get(command.symbol)
+            if cancel is not None:
+                return cancel(command)
             rejected = CancelRejected(
                 command.symbol, command.user_id, command.order_id, command.client_order_id,
                 RejectReason.MATCHER_UNKNOWN_MARKET, command.ts_event_ns,
             )  # fmt: skip
             return EngineResult(command.symbol, [], [], [], [rejected])
-        return book.cancel(command)
+        raise TypeError(f"not a matcher command: {command!r}")
 
     def depth(self, symbol: str, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Top `levels` (price_units, qty_units) per side of `symbol`'s book, best first; KeyError if unknown."""

@@ -24,6 +24,7 @@ NEW, PARTIALLY_FILLED, FILLED, EXPIRED = (
 NO_REASON, STP_REASON = RejectReason.UNSPECIFIED, RejectReason.SELF_TRADE_PREVENTED
 EXPIRE_TAKER, EXPIRE_MAKER = SelfTradeMode.EXPIRE_TAKER, SelfTradeMode.EXPIRE_MAKER
 RAN_OUT, DONE, STP_STOPPED = 0, 1, 2  # why the loop stopped
+_new = tuple.__new__  # builds NamedTuple events without the generated __new__ (see matcher/book.py)
 
 
 def match(book: Book, cmd: PlaceOrder, opposite: BookSide, limit_key: int, mode: SelfTradeMode) -> EngineResult:
@@ -71,11 +72,11 @@ def match(book: Book, cmd: PlaceOrder, opposite: BookSide, limit_key: int, mode:
                     del orders_by_id[maker.order_id]
                     if maker.client_order_id:
                         del client_ids[(taker_user, maker.client_order_id)]
-                    makers.append(OrderUpdated(
+                    makers.append(_new(OrderUpdated, (
                         symbol, maker.order_id, taker_user, maker.client_order_id, maker_side, LIMIT, GTC, price,
                         maker.qty_units, EXPIRED, maker.filled_qty_units, maker.filled_quote_units, 0, 0,
                         STP_REASON, ts,
-                    ))  # fmt: skip
+                    )))  # fmt: skip
                 if mode != EXPIRE_MAKER:  # EXPIRE_TAKER or EXPIRE_BOTH: the taker stops
                     stop = STP_STOPPED
                     break
@@ -88,10 +89,10 @@ def match(book: Book, cmd: PlaceOrder, opposite: BookSide, limit_key: int, mode:
                 maker_fee, taker_fee = -(-quote * maker_ppm // 1_000_000), -(-qty * taker_ppm // 1_000_000)
             else:
                 maker_fee, taker_fee = -(-qty * maker_ppm // 1_000_000), -(-quote * taker_ppm // 1_000_000)
-            trades.append(TradeExecuted(
+            trades.append(_new(TradeExecuted, (
                 symbol, trade_id_base | trade_seq, price, qty, quote, maker.order_id, taker_id, maker.user_id,
                 taker_user, maker_side, taker_side, maker_fee, taker_fee, ts,
-            ))  # fmt: skip
+            )))  # fmt: skip
             maker_left -= qty
             maker.remaining_qty_units = maker_left
             maker_filled = maker.filled_qty_units = maker.filled_qty_units + qty
@@ -105,10 +106,10 @@ def match(book: Book, cmd: PlaceOrder, opposite: BookSide, limit_key: int, mode:
                 del orders_by_id[maker.order_id]
                 if maker.client_order_id:
                     del client_ids[(maker.user_id, maker.client_order_id)]
-            makers.append(OrderUpdated(
+            makers.append(_new(OrderUpdated, (
                 symbol, maker.order_id, maker.user_id, maker.client_order_id, maker_side, LIMIT, GTC, price,
                 maker.qty_units, status, maker_filled, maker_quote, maker_left, 0, NO_REASON, ts,
-            ))  # fmt: skip
+            )))  # fmt: skip
             filled_qty += qty
             filled_quote += quote
             if by_budget:
@@ -125,7 +126,7 @@ def match(book: Book, cmd: PlaceOrder, opposite: BookSide, limit_key: int, mode:
                 break
         total = level.total_qty_units
         if total != total_before:
-            changes.append(BookLevelChanged(maker_side, price, total))
+            changes.append(_new(BookLevelChanged, (maker_side, price, total)))
         if not total:
             opposite.remove_level(key)
         if stop:
@@ -133,7 +134,7 @@ def match(book: Book, cmd: PlaceOrder, opposite: BookSide, limit_key: int, mode:
     book.trade_seq = trade_seq
     taker = _taker_outcome(book, cmd, stop, filled_qty, filled_quote, remaining, changes)
     makers.insert(0, taker)
-    return EngineResult(symbol, makers, trades, changes, [])
+    return _new(EngineResult, (symbol, makers, trades, changes, []))
 
 
 def _taker_outcome(
@@ -155,13 +156,13 @@ def _taker_outcome(
         status = FILLED
     elif cmd.time_in_force == GTC:
         total = book.rest_taker(cmd, remaining, filled_qty, filled_quote)
-        changes.append(BookLevelChanged(cmd.side, cmd.price_units, total))
+        changes.append(_new(BookLevelChanged, (cmd.side, cmd.price_units, total)))
         status = PARTIALLY_FILLED if filled_qty else NEW
         open_qty = remaining
     else:
         status, reason = EXPIRED, RejectReason.IOC_NOT_FILLED
     unspent = cmd.quote_budget_units - filled_quote if cmd.order_type == MARKET and cmd.side == BUY else 0
-    return OrderUpdated(
+    return _new(OrderUpdated, (
         cmd.symbol, cmd.order_id, cmd.user_id, cmd.client_order_id, cmd.side, cmd.order_type, cmd.time_in_force,
         cmd.price_units, cmd.qty_units, status, filled_qty, filled_quote, open_qty, unspent, reason, cmd.ts_event_ns,
-    )  # fmt: skip
+    ))  # fmt: skip

@@ -19,6 +19,7 @@ sparse seq -> lsn index (one entry per REPLAY_INDEX_STRIDE outputs).
 from __future__ import annotations
 
 import bisect
+import itertools
 import logging
 import struct
 from collections import deque
@@ -103,7 +104,7 @@ class ReplayStore:
             return []
         if self.ring and self.ring[0][0] <= from_seq:
             start = from_seq - self.ring[0][0]
-            return [data for _, data in list(self.ring)[start : start + limit]]
+            return [data for _, data in itertools.islice(self.ring, start, start + limit)]
         return self._from_wal(from_seq, limit)
 
     def _from_wal(self, from_seq: int, limit: int) -> list[bytes]:
@@ -164,9 +165,7 @@ class ReplayServer:
             log.warning("replay: request for shard %d on shard %d", request.shard_id, self.shard_id)
             return response.SerializeToString()
         # Serialized outputs are concatenated as repeated-field entries, so nothing is parsed again here.
-        body = b"".join(
-            _repeated_field(1, data) for data in self.store.outputs_from(request.from_seq, request.limit)
-        )
+        body = b"".join(_repeated_field(1, data) for data in self.store.outputs_from(request.from_seq, request.limit))
         return body + response.SerializeToString()
 
     def close(self) -> None:

@@ -60,8 +60,14 @@ class MatcherService:
     """Owns the consumer, the engine, the WAL, the chain and the sockets; `run()` until `stop()`."""
 
     def __init__(
-        self, *, config: MatcherConfig, engine: Engine, recovered: Recovered, consumer: Consumer,
-        context: zmq.Context, metrics: MatcherMetrics,
+        self,
+        *,
+        config: MatcherConfig,
+        engine: Engine,
+        recovered: Recovered,
+        consumer: Consumer,
+        context: zmq.Context,
+        metrics: MatcherMetrics,
     ) -> None:
         self.config = config
         self.engine = engine
@@ -135,8 +141,9 @@ class MatcherService:
             command_message = parse_order_command(raw)
             command = decode_command(command_message)
         except InputRejected as rejection:
-            log.warning("REJECTED INPUT %s[%d]@%d: %s (%s)", message.topic(), partition, offset, rejection,
-                        rejection.reason)
+            log.warning(
+                "REJECTED INPUT %s[%d]@%d: %s (%s)", message.topic(), partition, offset, rejection, rejection.reason
+            )
             self.metrics.inputs_rejected.labels(rejection.reason).inc()
             outcome.records.append(rejected_record(partition, offset, rejection.reason, raw))
             return
@@ -152,7 +159,8 @@ class MatcherService:
         outcome.trades += len(result.trades)
 
     def _consumer_error(self, error: KafkaError) -> None:
-        if error.fatal():
+        # An offset reset means inputs we never applied are gone from the topic: stop, an operator must decide.
+        if error.fatal() or error.code() == KafkaError._AUTO_OFFSET_RESET:
             raise KafkaException(error)
         log.warning("kafka consumer: %s", error)
 
@@ -174,4 +182,3 @@ class MatcherService:
         self.replay.close()
         self.publisher.close()
         self.wal.close()
-

@@ -6,8 +6,8 @@ chain head (seq, hash), the WAL lsn the state includes, and the engine's own sna
 (deterministic: sorted keys, ints only).
 
 Recovery (`recover`): load the newest good snapshot, then replay every WAL record after its lsn. An output record
-is *re-executed*: its input command goes through the engine again and the rebuilt output must hash exactly as
-the stored one; a difference means the core is not deterministic (or the WAL lies) and the process stops. A
+is *re-executed*: its input command goes through the engine again and the rebuilt output must equal the stored one
+byte for byte; a difference means the core is not deterministic (or the WAL lies) and the process stops. A
 rejected-input record only moves the partition's offset on.
 """
 
@@ -93,7 +93,12 @@ class Recovered:
 
 
 def recover(
-    *, engine: Engine, wal_dir: Path, snapshot_dir: Path, shard_id: int, partitions: tuple[int, ...],
+    *,
+    engine: Engine,
+    wal_dir: Path,
+    snapshot_dir: Path,
+    shard_id: int,
+    partitions: tuple[int, ...],
     segment_bytes_max: int,
 ) -> Recovered:
     """Restore `engine` and the shell state from the newest snapshot plus the WAL tail."""
@@ -126,7 +131,12 @@ def recover(
     replayed = _replay_tail(engine, wal, snapshot_lsn, chain, positions, store)
     log.info(
         "recovered shard %d: snapshot lsn %d, %d outputs replayed, seq %d, wal lsn %d..%d",
-        shard_id, snapshot_lsn, replayed, chain.last_seq, wal.first_lsn, wal.last_lsn,
+        shard_id,
+        snapshot_lsn,
+        replayed,
+        chain.last_seq,
+        wal.first_lsn,
+        wal.last_lsn,
     )
     return Recovered(wal, chain, positions, store, snapshot_lsn, replayed)
 
@@ -142,8 +152,9 @@ def _replay_tail(
             positions.consumed(partition, offset)
             continue
         assert kind == OUTPUT_RECORD, (record.lsn, kind)
+        stored_bytes = record.payload[1 + SEQ.size :]
         stored = engine_pb2.EngineOutput()
-        stored.ParseFromString(record.payload[1 + SEQ.size :])
+        stored.ParseFromString(stored_bytes)
         message = stored.input.command
         partition = stored.input.kafka_partition
         positions.consumed(partition, stored.input.kafka_offset)
@@ -152,8 +163,9 @@ def _replay_tail(
         rebuilt = chain.seal(
             build_output(message, partition=partition, offset=stored.input.kafka_offset, result=result)
         )
-        assert rebuilt.hash == stored.hash, f"replay of lsn {record.lsn} (seq {stored.seq}) diverged from the WAL"
-        store.remember(stored.seq, record.lsn, record.payload[1 + SEQ.size :])
+        # Byte equality covers the hash, the chain link and every field: the core must be deterministic.
+        rebuilt_bytes = rebuilt.SerializeToString(deterministic=True)
+        assert rebuilt_bytes == stored_bytes, f"replay of lsn {record.lsn} (seq {stored.seq}) diverged from the WAL"
+        store.remember(stored.seq, record.lsn, stored_bytes)
         replayed += 1
     return replayed
-
