@@ -6,6 +6,7 @@ table) and delete them afterwards, so they never disturb services using the shar
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 from exchange.v1 import balance_pb2
 from tools.infra import aeron, kafka, runner
 from tools.infra.component import ComponentSpec
-from tools.infra.errors import ComponentExited, ComponentTimeout
+from tools.infra.errors import ComponentError, ComponentExited, ComponentTimeout, PortBusy
 from tools.infra.layout import CNC_FILE_NAME, REPO_ROOT, log_path, pid_path
 from tools.infra.process import is_alive, java_executable, read_pid_file
 
@@ -169,8 +170,8 @@ def scratch_component(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     yield name
     if name in runner.COMPONENTS:
         runner.down([name], out=lambda line: None)
-    log_path(name).unlink(missing_ok=True)
-    pid_path(name).unlink(missing_ok=True)
+    for path in (log_path(name), pid_path(name), pid_path(name).with_suffix(".argv")):
+        path.unlink(missing_ok=True)
 
 
 def _register(monkeypatch: pytest.MonkeyPatch, spec: ComponentSpec) -> None:
@@ -216,3 +217,44 @@ def test_up_gives_up_at_the_deadline_and_down_stops_the_process(
 
     assert not is_alive(record)
     assert not pid_path(scratch_component).exists()
+
+
+def test_up_refuses_a_port_taken_by_a_process_it_did_not_start(
+    monkeypatch: pytest.MonkeyPatch, scratch_component: str
+) -> None:
+    """A component whose port already listens fails `up` with PortBusy and starts nothing (no pid file)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        spec = ComponentSpec(
+            name=scratch_component, main_class="infra-smoke-never", port=listener.getsockname()[1],
+            ready_deadline_s=5.0, stop_timeout_s=5.0, prepare=lambda: ["false", "infra-smoke-never"],
+            probe=lambda: False, bootstrap=lambda: None,
+        )
+        _register(monkeypatch, spec)
+
+        with pytest.raises(PortBusy):
+            runner.up([scratch_component], out=lambda line: None)
+
+    assert not pid_path(scratch_component).exists()
+
+
+def test_up_reports_a_failing_bootstrap_as_a_component_error_naming_the_log(
+    monkeypatch: pytest.MonkeyPatch, scratch_component: str
+) -> None:
+    """A component that starts but whose set-up step raises fails `up` with ComponentError, not a bare exception."""
+    def failing_bootstrap() -> None:
+        raise RuntimeError("topic creation refused")
+
+    spec = ComponentSpec(
+        name=scratch_component, main_class="infra-smoke-sleeper", port=None, ready_deadline_s=30.0, stop_timeout_s=5.0,
+        prepare=lambda: [sys.executable, "-c", "import signal; signal.pause()", "infra-smoke-sleeper"],
+        probe=lambda: True, bootstrap=failing_bootstrap,
+    )
+    _register(monkeypatch, spec)
+
+    with pytest.raises(ComponentError) as caught:
+        runner.up([scratch_component], out=lambda line: None)
+
+    assert "topic creation refused" in str(caught.value)
+    assert caught.value.log_file == log_path(scratch_component)
