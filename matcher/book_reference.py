@@ -102,6 +102,8 @@ class ReferenceBook:
 
     def depth(self, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Top `levels` price levels per side, best first: (bids, asks), each a list of (price_units, qty_units)."""
+        if levels <= 0:
+            return [], []
         aggregated = self._levels()
         bids = sorted(((p, q) for (s, p), q in aggregated.items() if s == Side.BUY), reverse=True)
         asks = sorted((p, q) for (s, p), q in aggregated.items() if s == Side.SELL)

@@ -122,13 +122,19 @@ class Generator:
         return out[:ops]
 
 
-def measure_throughput(engine: Engine, commands: list[Command]) -> float:
-    """ops/s of engine.apply over `commands` (one tight loop, no per-op timing)."""
+def measure_throughput(engine: Engine, commands: list[Command]) -> tuple[float, float]:
+    """(wall-clock ops/s, CPU-time ops/s) of engine.apply over `commands` in one tight loop, no per-op timing.
+
+    CPU time (time.process_time) is reported too because benchmark machines are often shared: it excludes the
+    time the process waited for a core.
+    """
     apply = engine.apply
-    started_ns = time.perf_counter_ns()
+    started_ns, started_cpu_ns = time.perf_counter_ns(), time.process_time_ns()
     for cmd in commands:
         apply(cmd)
-    return len(commands) / ((time.perf_counter_ns() - started_ns) / 1e9)
+    wall_s = (time.perf_counter_ns() - started_ns) / 1e9
+    cpu_s = (time.process_time_ns() - started_cpu_ns) / 1e9
+    return len(commands) / wall_s, len(commands) / cpu_s
 
 
 def measure_latency(engine: Engine, labelled: list[tuple[str, Command]]) -> dict[str, HdrHistogram]:
@@ -201,8 +207,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "resting_orders_end": len(generator.live),
         "price_levels_end": sum(len(lv) for lv in latency_engine.depth(SYMBOL, 10**6)),
         "ops_with_trades_pct": 100.0 * trading / len(commands),
-        "throughput_ops_per_s": {"best": max(runs), "runs": runs, "gc_disabled": no_gc},
-        "reference_book_ops_per_s": {"ops": reference_ops, "value": reference},
+        "throughput_ops_per_s": {
+            "best": max(wall for wall, _ in runs),
+            "runs": [wall for wall, _ in runs],
+            "best_cpu_time": max(cpu for _, cpu in runs),
+            "gc_disabled": no_gc[0],
+        },
+        "reference_book_ops_per_s": {"ops": reference_ops, "value": reference[0]},
         "target_ops_per_s": TARGET_OPS_PER_S,
         "latency_us": summarise(histograms),
     }
@@ -214,8 +225,9 @@ def print_table(report: dict[str, Any]) -> None:
           f"in {report['price_levels_end']} levels, {report['ops_with_trades_pct']:.1f}% ops trade")  # fmt: skip
     runs = ", ".join(f"{r:,.0f}" for r in through["runs"])
     reference = report["reference_book_ops_per_s"]["value"]
-    print(f"throughput: best {through['best']:,.0f} ops/s (runs {runs}); gc disabled {through['gc_disabled']:,.0f}; "
-          f"reference book {reference:,.0f} ops/s; target {report['target_ops_per_s']:,}")  # fmt: skip
+    print(f"throughput: best {through['best']:,.0f} ops/s wall clock (runs {runs}), {through['best_cpu_time']:,.0f} "
+          f"ops/s of CPU time; gc disabled {through['gc_disabled']:,.0f}; reference book {reference:,.0f} ops/s; "
+          f"target {report['target_ops_per_s']:,}")  # fmt: skip
     header = f"{'op':<14}{'count':>9}" + "".join(f"{f'p{p:g} us':>11}" for p in PERCENTILES) + f"{'max us':>11}"
     print(header)
     for label, row in report["latency_us"].items():
@@ -240,9 +252,13 @@ def plot(report: dict[str, Any], path: Path) -> None:
     left.legend()
     left.set_title("matcher core latency by operation")
     through = report["throughput_ops_per_s"]
-    names = ["reference book", "fast book", "fast, gc off", "target"]
-    values = [report["reference_book_ops_per_s"]["value"], through["best"], through["gc_disabled"], TARGET_OPS_PER_S]
-    right.bar(names, values, color=["grey", "tab:blue", "tab:cyan", "tab:red"])
+    names = ["reference book", "fast book", "fast (CPU time)", "fast, gc off", "target"]
+    values = [
+        report["reference_book_ops_per_s"]["value"], through["best"], through["best_cpu_time"], through["gc_disabled"],
+        TARGET_OPS_PER_S,
+    ]  # fmt: skip
+    right.bar(names, values, color=["grey", "tab:blue", "tab:purple", "tab:cyan", "tab:red"])
+    right.tick_params(axis="x", rotation=15)
     right.set_ylabel("ops/s (one core, CPython)")
     right.set_title(f"throughput, mix={report['mix']}, {report['ops']:,} ops")
     figure.tight_layout()
