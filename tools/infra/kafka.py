@@ -8,7 +8,9 @@ auto-created: a misspelt topic name fails fast instead of silently creating an e
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import subprocess
+import time
 import uuid
 
 from tools.infra import artifacts
@@ -33,6 +35,10 @@ TOPIC_RETENTION_MS = 7 * 24 * 60 * 60 * 1000
 TOPICS = ("balance.operations", "balance.events", "orders")
 ADMIN_TIMEOUT_S = 10.0
 FORMAT_TIMEOUT_S = 120
+COORDINATOR_PROBE_GROUP = "exchange-infra-readiness"
+COORDINATOR_DEADLINE_S = 60.0
+COORDINATOR_RETRY_S = 0.2
+COORDINATOR_REQUEST_S = 2.0
 
 JVM_OPTIONS = (
     f"-Xms{HEAP}",
@@ -166,6 +172,7 @@ def bootstrap() -> None:
             except KafkaException as error:
                 if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise RuntimeError(f"creating topic {topic}: {error}") from error
+    _wait_group_coordinator(admin)
     for topic in TOPICS:
         if topic in existing and len(existing[topic].partitions) != TOPIC_PARTITIONS:
             # Changing the partition count would remap keys (orders are keyed by symbol): never do it silently.
@@ -173,6 +180,26 @@ def bootstrap() -> None:
                 f"topic {topic} has {len(existing[topic].partitions)} partitions, expected {TOPIC_PARTITIONS}; "
                 "run `bin/stack infra reset kafka` for a clean slate"
             )
+
+
+def _wait_group_coordinator(admin) -> None:  # admin: confluent_kafka.admin.AdminClient
+    """Wait until the group coordinator answers (creating `__consumer_offsets` on a fresh broker).
+
+    Otherwise the first consumer group after a fresh start meets "coordinator is loading" errors while the
+    offsets topic is created and loaded, which every client then has to retry through.
+    """
+    from confluent_kafka import KafkaException
+
+    deadline = time.monotonic() + COORDINATOR_DEADLINE_S
+    while True:
+        future = admin.describe_consumer_groups([COORDINATOR_PROBE_GROUP], request_timeout=COORDINATOR_REQUEST_S)
+        try:
+            future[COORDINATOR_PROBE_GROUP].result(timeout=COORDINATOR_REQUEST_S * 2)
+            return
+        except (KafkaException, concurrent.futures.TimeoutError) as error:
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"group coordinator not ready after {COORDINATOR_DEADLINE_S} s: {error}") from error
+        time.sleep(COORDINATOR_RETRY_S)
 
 
 SPEC = ComponentSpec(
