@@ -109,6 +109,8 @@ def _wait_exec_visible(pid: int, main_class: str) -> None:
                 return
         except FileNotFoundError:
             return
+        if _start_ticks(pid) is None:  # already exited (a zombie has an empty command line)
+            return
         time.sleep(EXEC_POLL_INTERVAL_S)
 
 
