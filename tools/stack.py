@@ -100,7 +100,7 @@ def reset(components: list[Component] | None = COMPONENTS_ARGUMENT) -> None:
 
 def main() -> None:
     """Entry point of `exchange-stack` and `python -m tools.stack`."""
-    app()
+    app(prog_name="bin/stack")
 
 
 if __name__ == "__main__":
