@@ -74,7 +74,12 @@ def up(
     typer.echo(f"infra ready in {time.monotonic() - started_s:.1f} s: kafka {KAFKA_BOOTSTRAP}, "
                f"cql 127.0.0.1:9042 keyspace exchange, aeron dir {aeron_dir()}, logs {LOGS_DIR}")
     if go_tools and names is None:
-        _install_go_tools()
+        try:
+            _install_go_tools()
+        except Exception as error:  # the infrastructure is up; only the Go tools are missing
+            typer.echo(f"Go tools install failed (infra is up): {error!r}; retry: python -m tools.infra.gotools",
+                       err=True)
+            raise typer.Exit(code=1) from error
 
 
 @infra_app.command()
