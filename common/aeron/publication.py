@@ -275,8 +275,10 @@ class ExclusivePublication(_PublicationBase):
         room = min(limit - position, self._term_length - term_offset, BATCH_BYTES_MAX)
         frame_lengths = self._format_block(messages, term_offset, room)
         if not frame_lengths:
-            # The next message does not fit this term: pad and rotate like `offer`.
-            return self.offer(messages[0])
+            # The first message alone does not fit the term's rest (offer pads and rotates: ADMIN_ACTION) or the
+            # space left below the limit (offer, like Java, still appends it since position < limit).
+            result = self.offer(messages[0])
+            return 1 if result > 0 else result
         used = frame_lengths[-1][0] + ((frame_lengths[-1][1] + 31) & ~31)
         self._set_tail(self._tail_index, self._tail_base + term_offset + used)
         frame = self._partition_base + term_offset

@@ -77,3 +77,41 @@ def test_python_messages_arrive_in_java_basic_subscriber(client: AeronClient, ja
     assert f"session {publication.session_id}" in log_path.read_text()
 
 
+
+
+def test_python_and_java_write_concurrently_to_one_shared_publication(client: AeronClient, java_sample,
+                                                                      wait_until) -> None:
+    """A Python ConcurrentPublication and Java's StreamingPublisher (addPublication) on the same IPC stream share
+    one log and claim space with atomic get-and-add at the same time; every message of both arrives intact and
+    in per-writer order."""
+    stream = {"aeron.sample.channel": IPC, "aeron.sample.streamId": "3004"}
+    subscription = client.add_subscription(IPC, 3004)
+    publication = client.add_publication(IPC, 3004)
+    java_sample("StreamingPublisher", stdin_text="n\n",
+                **stream, **{"aeron.sample.messages": "100000", "aeron.sample.messageLength": "100"})
+    java_sequence: list[int] = []
+    python_sequence: list[int] = []
+
+    def on_message(payload: memoryview | bytes, header: object) -> None:
+        if len(payload) == 100:
+            java_sequence.append(struct.unpack_from("<q", payload, 0)[0])
+            assert bytes(payload[8:]) == bytes(92)
+        else:
+            assert len(payload) == 60, len(payload)
+            python_sequence.append(struct.unpack_from("<q", payload, 0)[0])
+            assert bytes(payload[8:]) == b"P" * 52
+
+    handler = FragmentAssembler(on_message)
+    wait_until(lambda: subscription.image_by_session_id(publication.session_id) is not None and bool(
+        java_sequence), timeout_s=WAIT_S, step=lambda: (subscription.poll(handler, 64), client.do_work()),
+        message="the Java writer to start on the shared session")
+    assert len(subscription.images) == 1  # one session: the log is shared
+    sent = 0
+    while sent < 5000:
+        if publication.offer(struct.pack("<q", sent) + b"P" * 52) > 0:
+            sent += 1
+        subscription.poll(handler, 64)
+    wait_until(lambda: len(java_sequence) >= 100000 and len(python_sequence) >= 5000, timeout_s=WAIT_S,
+               step=lambda: (subscription.poll(handler, 256), client.do_work()), message="both writers' messages")
+    assert java_sequence == list(range(100000))
+    assert python_sequence == list(range(5000))

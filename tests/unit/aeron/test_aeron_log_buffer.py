@@ -143,6 +143,8 @@ def test_offer_batch_appends_in_order_and_respects_limit(tmp_path: Path) -> None
     harness.counters.put_i64(LIMIT_OFFSET, publication.position + 64)
     assert publication.offer_batch([b"y" * 20] * 10) == 1
     assert publication.offer_batch([b"y"]) == OfferResult.BACK_PRESSURED
+    harness.counters.put_i64(LIMIT_OFFSET, publication.position + 32)  # less room than one frame, yet below
+    assert publication.offer_batch([b"z" * 20] * 10) == 1  # the limit: one message goes, as with offer
 
 
 def test_header_flyweight_reports_frame_fields(tmp_path: Path) -> None:
