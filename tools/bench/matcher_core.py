@@ -162,6 +162,17 @@ def measure_latency(engine: Engine, labelled: list[tuple[str, Command]]) -> dict
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 
 
+def interpreter_speed_ns() -> float:
+    """CPU ns per iteration of an empty `for` loop: a yardstick to compare machines (a fast desktop: ~10 ns)."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time_ns()
+        for _ in range(1_000_000):
+            pass
+        best = min(best, (time.process_time_ns() - started) / 1_000_000)
+    return best
+
+
 def summarise(histograms: dict[str, HdrHistogram]) -> dict[str, dict[str, float]]:
     """Microsecond percentiles and counts per label."""
     return {
@@ -201,6 +212,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "benchmark": "matcher_core",
         "python": sys.version.split()[0],
         "machine": platform.machine(),
+        "empty_loop_ns_per_iter": interpreter_speed_ns(),
         "mix": args.mix,
         "ops": len(commands),
         "book_orders_target": args.book_orders,
@@ -224,6 +236,7 @@ def print_table(report: dict[str, Any]) -> None:
     print(f"matcher core, mix={report['mix']}, {report['ops']:,} ops, ~{report['resting_orders_end']} resting orders "
           f"in {report['price_levels_end']} levels, {report['ops_with_trades_pct']:.1f}% ops trade")  # fmt: skip
     runs = ", ".join(f"{r:,.0f}" for r in through["runs"])
+    print(f"interpreter yardstick: empty for-loop {report['empty_loop_ns_per_iter']:.1f} ns/iteration")
     reference = report["reference_book_ops_per_s"]["value"]
     print(f"throughput: best {through['best']:,.0f} ops/s wall clock (runs {runs}), {through['best_cpu_time']:,.0f} "
           f"ops/s of CPU time; gc disabled {through['gc_disabled']:,.0f}; reference book {reference:,.0f} ops/s; "
