@@ -53,7 +53,9 @@ type OrderUpdate struct {
 	// Why the order was rejected, expired or not canceled.
 	Reason RejectReason `protobuf:"varint,14,opt,name=reason,proto3,enum=exchange.v1.RejectReason" json:"reason,omitempty"`
 	// The time of the command that caused the update, nanoseconds since the Unix epoch.
-	TsEventNs     int64 `protobuf:"varint,15,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
+	TsEventNs int64 `protobuf:"varint,15,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
+	// GTC, IOC or FOK (limit orders).
+	TimeInForce   TimeInForce `protobuf:"varint,16,opt,name=time_in_force,json=timeInForce,proto3,enum=exchange.v1.TimeInForce" json:"time_in_force,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -193,10 +195,18 @@ func (x *OrderUpdate) GetTsEventNs() int64 {
 	return 0
 }
 
+func (x *OrderUpdate) GetTimeInForce() TimeInForce {
+	if x != nil {
+		return x.TimeInForce
+	}
+	return TimeInForce_TIME_IN_FORCE_UNSPECIFIED
+}
+
 // Trade is one fill between a resting maker and an incoming taker, at the maker's price.
 type Trade struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Deterministic trade id, dense per matcher shard.
+	// Deterministic trade id: market_id << 40 | the market's trade sequence (dense from 1 per market), so it is
+	// unique across markets and stays the same when a market moves to another matcher shard.
 	TradeId uint64 `protobuf:"varint,1,opt,name=trade_id,json=tradeId,proto3" json:"trade_id,omitempty"`
 	// The market.
 	Symbol string `protobuf:"bytes,2,opt,name=symbol,proto3" json:"symbol,omitempty"`
@@ -726,7 +736,7 @@ var File_exchange_v1_engine_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_engine_proto_rawDesc = "" +
 	"\n" +
-	"\x18exchange/v1/engine.proto\x12\vexchange.v1\x1a\x18exchange/v1/common.proto\x1a\x17exchange/v1/order.proto\"\xde\x04\n" +
+	"\x18exchange/v1/engine.proto\x12\vexchange.v1\x1a\x18exchange/v1/common.proto\x1a\x17exchange/v1/order.proto\"\x9c\x05\n" +
 	"\vOrderUpdate\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\x04R\aorderId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\x04R\x06userId\x12&\n" +
@@ -745,7 +755,8 @@ const file_exchange_v1_engine_proto_rawDesc = "" +
 	"\x13remaining_qty_units\x18\f \x01(\x03R\x11remainingQtyUnits\x122\n" +
 	"\x15remaining_quote_units\x18\r \x01(\x03R\x13remainingQuoteUnits\x121\n" +
 	"\x06reason\x18\x0e \x01(\x0e2\x19.exchange.v1.RejectReasonR\x06reason\x12\x1e\n" +
-	"\vts_event_ns\x18\x0f \x01(\x03R\ttsEventNs\"\xd6\x03\n" +
+	"\vts_event_ns\x18\x0f \x01(\x03R\ttsEventNs\x12<\n" +
+	"\rtime_in_force\x18\x10 \x01(\x0e2\x18.exchange.v1.TimeInForceR\vtimeInForce\"\xd6\x03\n" +
 	"\x05Trade\x12\x19\n" +
 	"\btrade_id\x18\x01 \x01(\x04R\atradeId\x12\x16\n" +
 	"\x06symbol\x18\x02 \x01(\tR\x06symbol\x12\x1f\n" +
@@ -818,26 +829,28 @@ var file_exchange_v1_engine_proto_goTypes = []any{
 	(OrderType)(0),         // 8: exchange.v1.OrderType
 	(OrderStatus)(0),       // 9: exchange.v1.OrderStatus
 	(RejectReason)(0),      // 10: exchange.v1.RejectReason
-	(*OrderCommand)(nil),   // 11: exchange.v1.OrderCommand
+	(TimeInForce)(0),       // 11: exchange.v1.TimeInForce
+	(*OrderCommand)(nil),   // 12: exchange.v1.OrderCommand
 }
 var file_exchange_v1_engine_proto_depIdxs = []int32{
 	7,  // 0: exchange.v1.OrderUpdate.side:type_name -> exchange.v1.Side
 	8,  // 1: exchange.v1.OrderUpdate.order_type:type_name -> exchange.v1.OrderType
 	9,  // 2: exchange.v1.OrderUpdate.status:type_name -> exchange.v1.OrderStatus
 	10, // 3: exchange.v1.OrderUpdate.reason:type_name -> exchange.v1.RejectReason
-	7,  // 4: exchange.v1.Trade.taker_side:type_name -> exchange.v1.Side
-	7,  // 5: exchange.v1.BookDelta.side:type_name -> exchange.v1.Side
-	11, // 6: exchange.v1.EngineInput.command:type_name -> exchange.v1.OrderCommand
-	3,  // 7: exchange.v1.EngineOutput.input:type_name -> exchange.v1.EngineInput
-	0,  // 8: exchange.v1.EngineOutput.order_updates:type_name -> exchange.v1.OrderUpdate
-	1,  // 9: exchange.v1.EngineOutput.trades:type_name -> exchange.v1.Trade
-	2,  // 10: exchange.v1.EngineOutput.book_deltas:type_name -> exchange.v1.BookDelta
-	4,  // 11: exchange.v1.ReplayResponse.outputs:type_name -> exchange.v1.EngineOutput
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	11, // 4: exchange.v1.OrderUpdate.time_in_force:type_name -> exchange.v1.TimeInForce
+	7,  // 5: exchange.v1.Trade.taker_side:type_name -> exchange.v1.Side
+	7,  // 6: exchange.v1.BookDelta.side:type_name -> exchange.v1.Side
+	12, // 7: exchange.v1.EngineInput.command:type_name -> exchange.v1.OrderCommand
+	3,  // 8: exchange.v1.EngineOutput.input:type_name -> exchange.v1.EngineInput
+	0,  // 9: exchange.v1.EngineOutput.order_updates:type_name -> exchange.v1.OrderUpdate
+	1,  // 10: exchange.v1.EngineOutput.trades:type_name -> exchange.v1.Trade
+	2,  // 11: exchange.v1.EngineOutput.book_deltas:type_name -> exchange.v1.BookDelta
+	4,  // 12: exchange.v1.ReplayResponse.outputs:type_name -> exchange.v1.EngineOutput
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_engine_proto_init() }

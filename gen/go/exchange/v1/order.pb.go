@@ -187,14 +187,16 @@ func (x *InternalOrder) GetTsEventNs() int64 {
 // InternalCancel asks the matcher to cancel an open order; UBSCore checked the owner.
 type InternalCancel struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The order to cancel.
+	// The order to cancel; 0 to cancel by client_order_id.
 	OrderId uint64 `protobuf:"varint,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
 	// The owner (the matcher refuses a cancel whose user does not own the order).
 	UserId uint64 `protobuf:"varint,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// The market of the order.
 	Symbol string `protobuf:"bytes,3,opt,name=symbol,proto3" json:"symbol,omitempty"`
 	// When the gateway accepted the cancel, nanoseconds since the Unix epoch.
-	TsEventNs     int64 `protobuf:"varint,4,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
+	TsEventNs int64 `protobuf:"varint,4,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
+	// The owner's id of the order to cancel, used when order_id is 0.
+	ClientOrderId string `protobuf:"bytes,5,opt,name=client_order_id,json=clientOrderId,proto3" json:"client_order_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -255,6 +257,13 @@ func (x *InternalCancel) GetTsEventNs() int64 {
 		return x.TsEventNs
 	}
 	return 0
+}
+
+func (x *InternalCancel) GetClientOrderId() string {
+	if x != nil {
+		return x.ClientOrderId
+	}
+	return ""
 }
 
 // OrderCommand is the payload of Kafka topic `orders` (keyed by symbol), produced by UBSCore, consumed by the matcher.
@@ -375,12 +384,13 @@ const file_exchange_v1_order_proto_rawDesc = "" +
 	"\x12quote_budget_units\x18\v \x01(\x03R\x10quoteBudgetUnits\x12B\n" +
 	"\x0fself_trade_mode\x18\f \x01(\x0e2\x1a.exchange.v1.SelfTradeModeR\rselfTradeMode\x12!\n" +
 	"\flocked_units\x18\r \x01(\x03R\vlockedUnits\x12\x1e\n" +
-	"\vts_event_ns\x18\x0e \x01(\x03R\ttsEventNs\"|\n" +
+	"\vts_event_ns\x18\x0e \x01(\x03R\ttsEventNs\"\xa4\x01\n" +
 	"\x0eInternalCancel\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\x04R\aorderId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\x04R\x06userId\x12\x16\n" +
 	"\x06symbol\x18\x03 \x01(\tR\x06symbol\x12\x1e\n" +
-	"\vts_event_ns\x18\x04 \x01(\x03R\ttsEventNs\"\xa5\x01\n" +
+	"\vts_event_ns\x18\x04 \x01(\x03R\ttsEventNs\x12&\n" +
+	"\x0fclient_order_id\x18\x05 \x01(\tR\rclientOrderId\"\xa5\x01\n" +
 	"\fOrderCommand\x12\x1f\n" +
 	"\vcommand_seq\x18\x01 \x01(\x04R\n" +
 	"commandSeq\x122\n" +

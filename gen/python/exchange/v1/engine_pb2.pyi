@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class OrderUpdate(_message.Message):
-    __slots__ = ("order_id", "user_id", "client_order_id", "symbol", "side", "order_type", "status", "price_units", "qty_units", "filled_qty_units", "filled_quote_units", "remaining_qty_units", "remaining_quote_units", "reason", "ts_event_ns")
+    __slots__ = ("order_id", "user_id", "client_order_id", "symbol", "side", "order_type", "status", "price_units", "qty_units", "filled_qty_units", "filled_quote_units", "remaining_qty_units", "remaining_quote_units", "reason", "ts_event_ns", "time_in_force")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,7 @@ class OrderUpdate(_message.Message):
     REMAINING_QUOTE_UNITS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     TS_EVENT_NS_FIELD_NUMBER: _ClassVar[int]
+    TIME_IN_FORCE_FIELD_NUMBER: _ClassVar[int]
     order_id: int
     user_id: int
     client_order_id: str
@@ -40,7 +41,8 @@ class OrderUpdate(_message.Message):
     remaining_quote_units: int
     reason: _common_pb2.RejectReason
     ts_event_ns: int
-    def __init__(self, order_id: _Optional[int] = ..., user_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_common_pb2.Side, str]] = ..., order_type: _Optional[_Union[_common_pb2.OrderType, str]] = ..., status: _Optional[_Union[_common_pb2.OrderStatus, str]] = ..., price_units: _Optional[int] = ..., qty_units: _Optional[int] = ..., filled_qty_units: _Optional[int] = ..., filled_quote_units: _Optional[int] = ..., remaining_qty_units: _Optional[int] = ..., remaining_quote_units: _Optional[int] = ..., reason: _Optional[_Union[_common_pb2.RejectReason, str]] = ..., ts_event_ns: _Optional[int] = ...) -> None: ...
+    time_in_force: _common_pb2.TimeInForce
+    def __init__(self, order_id: _Optional[int] = ..., user_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_common_pb2.Side, str]] = ..., order_type: _Optional[_Union[_common_pb2.OrderType, str]] = ..., status: _Optional[_Union[_common_pb2.OrderStatus, str]] = ..., price_units: _Optional[int] = ..., qty_units: _Optional[int] = ..., filled_qty_units: _Optional[int] = ..., filled_quote_units: _Optional[int] = ..., remaining_qty_units: _Optional[int] = ..., remaining_quote_units: _Optional[int] = ..., reason: _Optional[_Union[_common_pb2.RejectReason, str]] = ..., ts_event_ns: _Optional[int] = ..., time_in_force: _Optional[_Union[_common_pb2.TimeInForce, str]] = ...) -> None: ...
 
 class Trade(_message.Message):
     __slots__ = ("trade_id", "symbol", "price_units", "qty_units", "quote_qty_units", "maker_order_id", "maker_user_id", "taker_order_id", "taker_user_id", "taker_side", "maker_fee_units", "taker_fee_units", "ts_event_ns")
