@@ -137,18 +137,22 @@ class AeronClient:
 
     def remove_publication(self, publication: ExclusivePublication | ConcurrentPublication) -> None:
         """Release a publication (normally via `publication.close()`)."""
-        if self._publications.pop(publication.registration_id, None) is not None and not self.is_closed:
-            self._remove(Command.REMOVE_PUBLICATION,
-                         lambda cid: protocol.encode_remove_publication(self.client_id, cid,
-                                                                        publication.registration_id))
-        publication._mark_closed()
+        try:
+            if self._publications.pop(publication.registration_id, None) is not None and not self.is_closed:
+                self._remove(Command.REMOVE_PUBLICATION,
+                             lambda cid: protocol.encode_remove_publication(self.client_id, cid,
+                                                                            publication.registration_id))
+        finally:
+            publication._mark_closed()  # released locally even if the driver is gone
 
     def remove_subscription(self, subscription: Subscription) -> None:
         """Release a subscription (normally via `subscription.close()`)."""
-        if self._subscriptions.pop(subscription.registration_id, None) is not None and not self.is_closed:
-            self._remove(Command.REMOVE_SUBSCRIPTION,
-                         lambda cid: protocol.encode_remove(self.client_id, cid, subscription.registration_id))
-        subscription._mark_closed()
+        try:
+            if self._subscriptions.pop(subscription.registration_id, None) is not None and not self.is_closed:
+                self._remove(Command.REMOVE_SUBSCRIPTION,
+                             lambda cid: protocol.encode_remove(self.client_id, cid, subscription.registration_id))
+        finally:
+            subscription._mark_closed()
 
     def do_work(self) -> int:
         """Process driver events and liveness; returns the amount of work done (0 when idle)."""

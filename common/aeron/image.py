@@ -21,7 +21,6 @@ from common.aeron.log_buffer import (
     HDR_TYPE_PAD,
     HEADER_LENGTH,
     PARTITION_COUNT,
-    TYPE_OFFSET,
     LogBuffers,
     term_begin_position,
 )
@@ -95,7 +94,7 @@ class Image:
     __slots__ = (
         "_bytes",
         "_cnc",
-        "_get_i32",
+        "_get_i64",
         "_header",
         "_log",
         "_partition_mask",
@@ -125,7 +124,7 @@ class Image:
         self._cnc = cnc
         self._position_offset = position_offset
         self._position_index = position_offset >> 3
-        self._get_i32 = log.buffer.i32_acquire_getter()
+        self._get_i64 = log.buffer.i64_acquire_getter()
         self._set_position = cnc.i64_release_setter()
         self._term_length = geometry.term_length
         self._term_mask = geometry.term_length - 1
@@ -159,7 +158,7 @@ class Image:
         term_offset = position & self._term_mask
         base = ((position >> self.position_bits) % PARTITION_COUNT) * self._term_length
         term_length = self._term_length
-        get_length = self._get_i32
+        get_word = self._get_i64
         view = self._bytes
         header = self._header
         offset = term_offset
@@ -167,11 +166,13 @@ class Image:
         try:
             while fragments < fragment_limit and offset < term_length:
                 frame = base + offset
-                frame_length = get_length(frame >> 2)
-                if frame_length <= 0:
-                    break
+                # One 8-byte acquire load gives the length (low int) and, behind it, version/flags/type.
+                word = get_word(frame >> 3)
+                frame_length = word & 0xFFFF_FFFF
+                if frame_length == 0 or frame_length & 0x8000_0000:
+                    break  # not written yet, or being written (negative length)
                 offset += (frame_length + 31) & ~31
-                if view[frame + TYPE_OFFSET] == HDR_TYPE_PAD:
+                if (word >> 48) == HDR_TYPE_PAD:
                     continue
                 fragments += 1
                 header.offset = frame

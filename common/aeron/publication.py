@@ -261,9 +261,10 @@ class ExclusivePublication(_PublicationBase):
         the end of the term and BATCH_BYTES_MAX, in order; returns how many (> 0), or a negative OfferResult
         when none fit (then retry; on ADMIN_ACTION immediately).
 
-        Like Java's `offerBlock`: frames are formatted into one block, copied with one memcpy while their
-        length fields are still 0 (invisible to readers), then each length is release-stored. Use it for
-        throughput; `offer` is the per-message API.
+        As Java's `offerBlock`: the frames are formatted into one block with their real lengths except the first
+        frame's, which stays 0; the block is copied with one memcpy and then the first length is release-stored.
+        Readers scan frames in order, so nothing in the block is visible before that store, and everything is
+        after it. Use it for throughput; `offer` is the per-message API.
         """
         if self.is_closed:
             return OfferResult.CLOSED
@@ -273,31 +274,27 @@ class ExclusivePublication(_PublicationBase):
         if position >= limit or not messages:
             return self._back_pressure_status(position, len(messages[0]) if messages else 0)
         room = min(limit - position, self._term_length - term_offset, BATCH_BYTES_MAX)
-        frame_lengths = self._format_block(messages, term_offset, room)
-        if not frame_lengths:
+        count, used = self._format_block(messages, term_offset, room)
+        if count == 0:
             # The first message alone does not fit the term's rest (offer pads and rotates: ADMIN_ACTION) or the
             # space left below the limit (offer, like Java, still appends it since position < limit).
             result = self.offer(messages[0])
             return 1 if result > 0 else result
-        used = frame_lengths[-1][0] + ((frame_lengths[-1][1] + 31) & ~31)
         self._set_tail(self._tail_index, self._tail_base + term_offset + used)
         frame = self._partition_base + term_offset
         self._bytes[frame : frame + used] = self._scratch_view[:used]
-        set_length = self._set_length
-        # Reverse order: a reader waiting on the first frame then sees the whole block at once.
-        for start, frame_length in reversed(frame_lengths):
-            set_length((frame + start) >> 2, frame_length)
+        self._set_length(frame >> 2, len(messages[0]) + HEADER_LENGTH)
         self._term_offset = term_offset + used
-        return len(frame_lengths)
+        return count
 
     def _format_block(self, messages: Sequence[bytes | bytearray | memoryview], term_offset: int,
-                      room: int) -> list[tuple[int, int]]:
-        """Pack frames (length field 0) into the scratch block; returns (start, frame length) per frame."""
+                      room: int) -> tuple[int, int]:
+        """Pack whole frames into the scratch block (the first with length 0); (frames, bytes) packed."""
         block = self._scratch
         structs = _FRAME_STRUCTS
-        frame_lengths: list[tuple[int, int]] = []
         session_id, stream_id, term_id, max_payload = self.session_id, self.stream_id, self._term_id, self._max_payload
         used = 0
+        count = 0
         for message in messages:
             length = len(message)
             frame_struct = structs.get(length)
@@ -308,11 +305,11 @@ class ExclusivePublication(_PublicationBase):
             aligned = frame_struct.size
             if used + aligned > room:
                 break
-            frame_struct.pack_into(block, used, 0, 0, UNFRAGMENTED, HDR_TYPE_DATA, term_offset + used, session_id,
-                                   stream_id, term_id, message)
-            frame_lengths.append((used, length + HEADER_LENGTH))
+            frame_struct.pack_into(block, used, (length + HEADER_LENGTH) if count else 0, 0, UNFRAGMENTED,
+                                   HDR_TYPE_DATA, term_offset + used, session_id, stream_id, term_id, message)
             used += aligned
-        return frame_lengths
+            count += 1
+        return count, used
 
     def _offer_fragmented(self, data: bytes | bytearray | memoryview, length: int, term_offset: int) -> int:
         self._check_length(length)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from common.aeron.errors import ClientClosed
 from common.aeron.image import FragmentHandler, Header, Image
-from common.aeron.log_buffer import BEGIN_FLAG, END_FLAG, FLAGS_OFFSET, UNFRAGMENTED
+from common.aeron.log_buffer import BEGIN_FLAG, END_FLAG, UNFRAGMENTED
 
 if TYPE_CHECKING:
     from common.aeron.client import AeronClient
@@ -122,7 +122,7 @@ class FragmentAssembler:
 
     def __call__(self, payload: memoryview, header: Header) -> None:
         """The FragmentHandler to give to `poll`."""
-        flags = header._bytes[header.offset + FLAGS_OFFSET]
+        flags = header.flags
         if flags & UNFRAGMENTED == UNFRAGMENTED:
             self.handler(payload, header)
             return

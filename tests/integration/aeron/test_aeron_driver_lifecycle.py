@@ -130,3 +130,20 @@ def test_close_is_idempotent_and_later_use_raises_client_closed(client: AeronCli
     assert publication.offer(b"x") == OfferResult.CLOSED
     with pytest.raises(ClientClosed):
         client.do_work()
+
+
+def _heartbeat_counter(client: AeronClient) -> int:
+    label = f"client-heartbeat: id={client.client_id}"
+    return next(info.value for info in client.counters.allocated() if info.label == label)
+
+
+def test_keepalive_thread_sends_keepalives_while_owner_is_busy(client: AeronClient, wait_until) -> None:
+    """With start_keepalive_thread() the driver's heartbeat counter for this client keeps advancing although
+    the owner never calls do_work (the owner only reads the counter). The driver knows a client (and makes its
+    heartbeat counter) from its first add command."""
+    client.add_subscription(IPC, 5007)
+    client.start_keepalive_thread()
+    first = _heartbeat_counter(client)
+    wait_until(lambda: _heartbeat_counter(client) > first, timeout_s=5, message="a keepalive from the thread")
+    client.close()
+    assert client.is_closed
