@@ -61,7 +61,8 @@ def make_consumer(
         "group.id": f"{client_id}.manual",  # required by librdkafka; never committed to
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
+        # A recorded offset that is gone (retention) must stop the service, not silently jump: "error".
+        "auto.offset.reset": "error",
         "isolation.level": "read_committed",
         "fetch.wait.max.ms": CONSUMER_FETCH_WAIT_MS_MAX,
         "session.timeout.ms": CONSUMER_SESSION_TIMEOUT_MS,

@@ -53,7 +53,7 @@ def test_orders_in_produce_verified_outputs_matching_a_fresh_engine(
     assert_each_input_exactly_once(outputs, orders_producer)
     assert sum(len(output.trades) for output in outputs) > 0
     assert_fresh_engine_reproduces(outputs, shard_id=3)
-    assert matcher.metric("matcher_outputs_total") == 300
+    eventually(lambda: matcher.metric("matcher_outputs_total") == 300)
     assert matcher.signal(signal.SIGTERM) == 0
 
 
@@ -157,9 +157,9 @@ def test_malformed_and_duplicate_inputs_are_skipped_and_the_next_is_processed(
     orders_producer.send([(second.place.symbol or second.cancel.symbol, second)])
     outputs = collect(feed, until_seq=2)
 
-    assert [o.input.command.command_seq for o in outputs] == [1, 2]
+    assert sorted(o.input.command.command_seq for o in outputs) == [1, 2]  # partitions interleave freely
     eventually(lambda: matcher.metric('matcher_inputs_rejected_total{reason="UNDECODABLE"}') == 1)
-    assert matcher.metric("matcher_inputs_duplicate_total") == 1
+    eventually(lambda: matcher.metric("matcher_inputs_duplicate_total") == 1)
     assert "REJECTED INPUT" in matcher.log_text()
     assert matcher.process is not None
     assert matcher.process.poll() is None
