@@ -29,8 +29,9 @@ How each is achieved (see README.md "Memory ordering" for the argument in full):
   validating load) is a no-op under TSO and libatomic's exported `atomic_thread_fence` elsewhere.
 
 `AtomicBuffer` wraps one mmap. Offsets are absolute byte offsets into it and must be naturally aligned.
-Measured call costs (x86-64, this repo's bench host): plain/acquire/release accessors ~40-70 ns,
-libatomic CAS / get-and-add through ctypes ~250-400 ns.
+Measured call costs (x86-64, 2-vCPU shared dev box, `timeit`): acquire/release accessor methods ~120-170 ns
+(the `*_getter`/`*_setter` bound callables used on hot paths ~50-70 ns), libatomic CAS / get-and-add through
+ctypes ~1.4-2 us (argument conversion dominates; used on the command path and by concurrent publications only).
 """
 
 from __future__ import annotations

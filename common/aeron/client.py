@@ -26,6 +26,7 @@ from common.aeron import protocol
 from common.aeron.atomics import AtomicBuffer, map_file
 from common.aeron.broadcast import BroadcastLapped, CopyBroadcastReceiver
 from common.aeron.cnc import CncFile, default_aeron_dir
+from common.aeron.concurrent_publication import ConcurrentPublication
 from common.aeron.counters import CountersReader
 from common.aeron.errors import (
     AeronError,
@@ -40,7 +41,7 @@ from common.aeron.errors import (
 from common.aeron.image import Image
 from common.aeron.log_buffer import LogBuffers
 from common.aeron.protocol import Command, Response
-from common.aeron.publication import ConcurrentPublication, ExclusivePublication
+from common.aeron.publication import ExclusivePublication
 from common.aeron.ring_buffer import ManyToOneRingBufferWriter
 from common.aeron.subscription import ImageHandler, Subscription
 
@@ -74,6 +75,10 @@ class AeronClient:
         self.aeron_dir = self.config.resolved_dir()
         self._cnc = _connect(self.aeron_dir, self.config)
         layout = self._cnc.layout
+        if self.config.keepalive_interval_ms * 1_000_000 >= layout.client_liveness_timeout_ns:
+            self._cnc.close()
+            raise ValueError(f"keepalive interval {self.config.keepalive_interval_ms} ms must be shorter than the "
+                             f"driver's client liveness timeout {layout.client_liveness_timeout_ns // 1_000_000} ms")
         self.cnc_buffer = self._cnc.buffer
         self._to_driver = ManyToOneRingBufferWriter(self.cnc_buffer, offset=layout.to_driver_offset,
                                                     length=layout.to_driver_length)

@@ -12,8 +12,7 @@ Write order per frame (the protocol's publication rule): header fields, payload,
 release store, so a reader that acquire-loads a positive length sees the whole frame.
 
 ExclusivePublication: one writer (this object) owns the tail; the tail is advanced with release stores.
-ConcurrentPublication: several writers (processes or threads) share the log; space is claimed with an atomic
-get-and-add on the term tail and terms are rotated with CAS, as in io.aeron.ConcurrentPublication.
+ConcurrentPublication (concurrent_publication.py): several writers share the log.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ if TYPE_CHECKING:
     from common.aeron.client import AeronClient
 
 _HEADER = struct.Struct("<iBBhiiii")  # length, version, flags, type, term offset, session id, stream id, term id
-_INT32_MASK = 0xFFFF_FFFF
+INT32_MASK = 0xFFFF_FFFF
 #: Upper bound of one offer_batch block (bounded work per call, and the scratch buffer's size).
 BATCH_BYTES_MAX = 64 * 1024
 
@@ -69,7 +68,7 @@ class OfferResult(enum.IntEnum):
     MAX_POSITION_EXCEEDED = -5
 
 
-class _PublicationBase:
+class PublicationBase:
     """State and helpers shared by both publication kinds."""
 
     __slots__ = ("_bytes", "_client", "_cnc", "_limit_offset", "_log", "_max_message_length", "_max_payload",
@@ -194,7 +193,7 @@ class _PublicationBase:
         return full_frames * (self._max_payload + HEADER_LENGTH) + last
 
 
-class ExclusivePublication(_PublicationBase):
+class ExclusivePublication(PublicationBase):
     """A publication with a single writer: this object (not thread-safe)."""
 
     __slots__ = ("_get_limit", "_limit_index", "_partition", "_partition_base", "_scratch", "_scratch_view",
@@ -213,7 +212,7 @@ class ExclusivePublication(_PublicationBase):
         partition = term_count % PARTITION_COUNT
         raw_tail = self.buffer.get_i64_acquire(self._metadata_offset + 8 * partition)
         term_id = to_int32(raw_tail >> 32)
-        self._term_offset = min(raw_tail & _INT32_MASK, self._term_length)
+        self._term_offset = min(raw_tail & INT32_MASK, self._term_length)
         self._term_begin_position = term_begin_position(term_id, self.initial_term_id, self._position_bits)
         self._enter_term(partition, term_id)
 
@@ -336,70 +335,4 @@ class ExclusivePublication(_PublicationBase):
         self.buffer.put_i64_release(self._metadata_offset + 8 * next_partition, next_term_id << 32)
         self.buffer.put_i32_release(self._metadata_offset + LOG_ACTIVE_TERM_COUNT_OFFSET,
                                     to_int32(next_term_id - self.initial_term_id))
-        return OfferResult.ADMIN_ACTION
-
-
-class ConcurrentPublication(_PublicationBase):
-    """A publication whose log may have several writers (other clients of the same driver, or threads)."""
-
-    __slots__ = ()
-
-    @property
-    def position(self) -> int:
-        """Current tail position of the shared log (any writer's last append)."""
-        term_count = self.buffer.get_i32_acquire(self._metadata_offset + LOG_ACTIVE_TERM_COUNT_OFFSET)
-        raw_tail = self.buffer.get_i64_acquire(self._metadata_offset + 8 * (term_count % PARTITION_COUNT))
-        term_offset = min(raw_tail & _INT32_MASK, self._term_length)
-        return term_begin_position(to_int32(raw_tail >> 32), self.initial_term_id, self._position_bits) + term_offset
-
-    def offer(self, data: bytes | bytearray | memoryview) -> int:
-        """Append one message; the new position (> 0) or a negative OfferResult. See the module docstring."""
-        if self.is_closed:
-            return OfferResult.CLOSED
-        length = len(data)
-        buffer = self.buffer
-        metadata = self._metadata_offset
-        limit = self._cnc.get_i64_acquire(self._limit_offset)
-        term_count = buffer.get_i32_acquire(metadata + LOG_ACTIVE_TERM_COUNT_OFFSET)
-        partition = term_count % PARTITION_COUNT
-        raw_tail = buffer.get_i64_acquire(metadata + 8 * partition)
-        term_id = to_int32(raw_tail >> 32)
-        if term_count != to_int32(term_id - self.initial_term_id):
-            return OfferResult.ADMIN_ACTION  # another writer is rotating the term
-        term_offset = raw_tail & _INT32_MASK
-        position = term_begin_position(term_id, self.initial_term_id, self._position_bits) + term_offset
-        if position >= limit:
-            return self._back_pressure_status(position, length)
-        if length > self._max_payload:
-            self._check_length(length)
-        required = self._required_length(length)
-        claimed_tail = buffer.get_and_add_i64(metadata + 8 * partition, required)
-        claimed_term_id = to_int32(claimed_tail >> 32)
-        claimed_offset = claimed_tail & _INT32_MASK
-        term_length = self._term_length
-        frame = partition * term_length + claimed_offset
-        if claimed_offset + required > term_length:
-            if claimed_offset < term_length:
-                self._write_padding(frame, term_length - claimed_offset, claimed_offset, claimed_term_id)
-            return self._rotate(term_count, term_id, position)
-        # Space is ours once claimed: always fill it (a hole would stall every reader of the log).
-        self._write_frames(data, length, frame, claimed_offset, claimed_term_id)
-        return position + (claimed_offset - term_offset) + required
-
-    def _rotate(self, term_count: int, term_id: int, position: int) -> int:
-        if position + self._term_length >= self._term_length * (1 << 31):
-            return OfferResult.MAX_POSITION_EXCEEDED
-        buffer = self.buffer
-        metadata = self._metadata_offset
-        next_term_id = to_int32(term_id + 1)
-        next_partition = (term_count + 1) % PARTITION_COUNT
-        expected_old_term_id = to_int32(next_term_id - PARTITION_COUNT)
-        tail_offset = metadata + 8 * next_partition
-        while True:
-            raw_tail = buffer.get_i64_acquire(tail_offset)
-            if to_int32(raw_tail >> 32) != expected_old_term_id:
-                break  # another writer already initialised the next term
-            if buffer.compare_and_set_i64(tail_offset, raw_tail, next_term_id << 32):
-                break
-        buffer.compare_and_set_i32(metadata + LOG_ACTIVE_TERM_COUNT_OFFSET, term_count, to_int32(term_count + 1))
         return OfferResult.ADMIN_ACTION

@@ -307,7 +307,7 @@ def plot(rows: list[Row], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     latency_rows = [row for row in rows if row.rtt_us_p50 > 0]
-    labels = [f"{row.implementation}\n{row.message_bytes} B" for row in latency_rows]
+    labels = [f"{row.implementation.replace(' offer', '')}\n{row.message_bytes} B" for row in latency_rows]
     figure, axes = plt.subplots(figsize=(8, 4.5))
     width = 0.27
     for offset, (name, attribute) in enumerate((("p50", "rtt_us_p50"), ("p99", "rtt_us_p99"),

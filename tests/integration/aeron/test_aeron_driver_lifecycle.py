@@ -147,3 +147,10 @@ def test_keepalive_thread_sends_keepalives_while_owner_is_busy(client: AeronClie
     wait_until(lambda: _heartbeat_counter(client) > first, timeout_s=5, message="a keepalive from the thread")
     client.close()
     assert client.is_closed
+
+
+def test_keepalive_interval_longer_than_liveness_timeout_is_refused(media_driver) -> None:
+    """A keepalive interval the driver would time out (>= its client liveness timeout) is a config error."""
+    with pytest.raises(ValueError, match="keepalive interval"):
+        AeronClient(ClientConfig(aeron_dir=media_driver.aeron_dir, keepalive_interval_ms=DRIVER_TIMEOUT_MS,
+                                 connect_timeout_ms=5_000))

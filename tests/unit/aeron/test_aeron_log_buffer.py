@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from common.aeron.atomics import AtomicBuffer
+from common.aeron.concurrent_publication import ConcurrentPublication
 from common.aeron.errors import MessageTooLong
 from common.aeron.image import Image
 from common.aeron.log_buffer import (
@@ -21,7 +22,7 @@ from common.aeron.log_buffer import (
     LogBuffers,
     to_int32,
 )
-from common.aeron.publication import ConcurrentPublication, ExclusivePublication, OfferResult
+from common.aeron.publication import ExclusivePublication, OfferResult
 from common.aeron.subscription import FragmentAssembler
 
 TERM_LENGTH = 64 * 1024
