@@ -15,7 +15,8 @@ The CRC (zlib.crc32, the IEEE polynomial) covers the 8 `lsn` bytes and the paylo
 the file size and `RECORD_PAYLOAD_BYTES_MAX`.
 
 Group commit: `append(payloads)` writes a whole batch with one `write` and one `fsync`; the batch is durable when
-it returns. A crash can leave the last batch partly written, so `open()` checks the *last* segment: a record that
+it returns (a batch that crosses a segment boundary costs one more fsync, for the new segment and its directory
+entry). A crash can leave the last batch partly written, so `open()` checks the *last* segment: a record that
 runs past the end of the file, or a bad record that ends exactly at the end of the file, is a torn tail; it is
 cut off (the file truncated to the last good record) and logged as a warning. Any other bad record (a bad CRC
 with more data after it, a wrong lsn, a bad record in an older segment) is corruption: `WalCorrupt` is raised

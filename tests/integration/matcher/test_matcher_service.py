@@ -6,12 +6,14 @@ Each test owns a fresh 4-partition topic, a temp state dir and free ports; the m
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import pytest
 import zmq
 
 from common.engine_feed import EngineFeed
 from common.errors import ChainBroken
+from common.wal import list_segments
 from exchange.v1 import engine_pb2
 
 from .conftest import (
@@ -57,10 +59,21 @@ def test_orders_in_produce_verified_outputs_matching_a_fresh_engine(
     assert matcher.signal(signal.SIGTERM) == 0
 
 
+def tear_last_wal_record(wal_dir: Path) -> None:
+    """Cut 5 bytes off the newest WAL segment, as a crash in the middle of the last write would."""
+    _, last_segment = list_segments(wal_dir)[-1]
+    with open(last_segment, "r+b") as file:
+        file.truncate(last_segment.stat().st_size - 5)
+
+
 def test_sigkill_mid_stream_then_restart_continues_the_chain(
     matcher: MatcherProcess, orders_producer: OrdersProducer, zmq_context: zmq.Context
 ) -> None:
-    """kill -9 while a backlog is being matched; after restart the chain goes on: no gap, no duplicate, no loss."""
+    """kill -9 while a backlog is being matched, and tear the last WAL record as a crash mid-write would.
+
+    On restart the torn record is dropped, its input is read from Kafka again and re-matched to the very same
+    output (determinism), and the chain goes on: no gap, no duplicate, no loss.
+    """
     flow = OrderFlow(seed=22)
     total = 2_000
     orders_producer.send(flow.batch(total))
@@ -69,6 +82,7 @@ def test_sigkill_mid_stream_then_restart_continues_the_chain(
     before_kill = collect(feed, until_seq=400)
 
     assert matcher.signal(signal.SIGKILL) == -signal.SIGKILL
+    tear_last_wal_record(Path(matcher.env["MATCHER_STATE_DIR"]) / "wal")
     matcher.start()
     after_restart = collect(feed, until_seq=total)
     feed.close()
@@ -77,6 +91,7 @@ def test_sigkill_mid_stream_then_restart_continues_the_chain(
     assert_each_input_exactly_once(outputs, orders_producer)
     assert_fresh_engine_reproduces(outputs, shard_id=3)
     assert "recovered shard 3" in matcher.log_text()
+    assert "WAL TORN TAIL" in matcher.log_text()
     assert matcher.signal(signal.SIGTERM) == 0
 
 
