@@ -8,19 +8,22 @@ On-disk layout (all integers little-endian):
 
     <dir>/wal-<first_lsn:020d>.seg          one segment; the name carries the LSN of its first record
       segment header (16 bytes):            magic b"EXWAL\\x00\\x01\\x00" (8) | first_lsn u64
-      record (16-byte header + payload):    payload_bytes u32 | crc32 u32 | lsn u64 | payload
+      record (20-byte header + payload):    payload_bytes u32 | lsn u64 | payload_crc u32 | header_crc u32 | payload
 
 `lsn` (log sequence number) is dense from 1 over the whole log, so a reader can check it never skips or repeats.
-The CRC (zlib.crc32, the IEEE polynomial) covers the 8 `lsn` bytes and the payload; the length is checked against
-the file size and `RECORD_PAYLOAD_BYTES_MAX`.
+Both CRCs are zlib.crc32 (the IEEE polynomial): `payload_crc` over the payload, `header_crc` over the 16 header
+bytes before it. The header has its own CRC so that a flipped bit in a length can never pass for a torn tail
+(a grown length would otherwise point past the end of the file and silently swallow the good records after it).
 
 Group commit: `append(payloads)` writes a whole batch with one `write` and one `fsync`; the batch is durable when
 it returns (a batch that crosses a segment boundary costs one more fsync, for the new segment and its directory
-entry). A crash can leave the last batch partly written, so `open()` checks the *last* segment: a record that
-runs past the end of the file, or a bad record that ends exactly at the end of the file, is a torn tail; it is
-cut off (the file truncated to the last good record) and logged as a warning. Any other bad record (a bad CRC
-with more data after it, a wrong lsn, a bad record in an older segment) is corruption: `WalCorrupt` is raised
-and the service refuses to start; an operator must look.
+entry). A crash can leave the last batch partly written, so `open()` checks the *last* segment. A torn tail is:
+a header cut short by the end of the file; a valid header whose payload runs past the end of the file; a payload
+CRC mismatch in the record that ends exactly at the end of the file; or zeros from the record start to the end
+(an extent allocated but never written). It is cut off (the file truncated to the last good record) and logged
+as a warning; those records were never acknowledged, since their batch's fsync had not returned. Anything else
+(a bad header CRC, a wrong lsn, a bad payload with more data after it, any bad record in an older segment) is
+corruption: `WalCorrupt` is raised and the service refuses to start; an operator must look.
 
 Retention: `truncate_before(lsn)` deletes whole segments whose records are all below `lsn` (call it once a
 snapshot covering them is durable). The log is single-writer; readers in the same process use `read()`, which
@@ -41,8 +44,9 @@ from common.errors import WalCorrupt
 
 SEGMENT_MAGIC = b"EXWAL\x00\x01\x00"
 SEGMENT_HEADER = struct.Struct("<8sQ")  # magic, first_lsn
-RECORD_HEADER = struct.Struct("<IIQ")  # payload_bytes, crc32, lsn
-LSN = struct.Struct("<Q")
+RECORD_HEADER = struct.Struct("<IQII")  # payload_bytes, lsn, payload_crc, header_crc
+HEADER_CHECKED = struct.Struct("<IQI")  # the part of the header that header_crc covers
+CORRUPT = -1  # "end" of a bad record that can never be a torn tail
 SEGMENT_BYTES_MAX_DEFAULT = 64 * 1024 * 1024
 RECORD_PAYLOAD_BYTES_MAX = 16 * 1024 * 1024
 BATCH_RECORDS_MAX = 100_000
@@ -67,9 +71,8 @@ def frame_record(lsn: int, payload: bytes) -> bytes:
     """The bytes of one record on disk: header then payload."""
     assert lsn >= 1, lsn
     assert len(payload) <= RECORD_PAYLOAD_BYTES_MAX, len(payload)
-    lsn_bytes = LSN.pack(lsn)
-    crc = zlib.crc32(payload, zlib.crc32(lsn_bytes))
-    return RECORD_HEADER.pack(len(payload), crc, lsn) + payload
+    checked = HEADER_CHECKED.pack(len(payload), lsn, zlib.crc32(payload))
+    return checked + struct.pack("<I", zlib.crc32(checked)) + payload
 
 
 def fsync_directory(directory: Path) -> None:
@@ -115,7 +118,7 @@ def _scan_segment(path: Path, first_lsn: int, *, is_last: bool) -> _ScanResult:
     while offset < len(data):
         problem, end = _check_record(data, offset, expected_lsn)
         if problem:
-            runs_to_eof = end >= len(data)
+            runs_to_eof = end != CORRUPT and end >= len(data)
             if is_last and runs_to_eof:
                 return _ScanResult(records_count, offset, f"lsn {expected_lsn} at byte {offset}: {problem}")
             raise WalCorrupt(f"{path}: record lsn {expected_lsn} at byte {offset}: {problem}")
@@ -126,21 +129,23 @@ def _scan_segment(path: Path, first_lsn: int, *, is_last: bool) -> _ScanResult:
 
 
 def _check_record(data: bytes, offset: int, expected_lsn: int) -> tuple[str, int]:
-    """("", end) for a good record at `offset`, else (what is wrong, where the bad record claims to end)."""
+    """("", end) for a good record at `offset`, else (what is wrong, where it ends; CORRUPT if never a torn tail)."""
     if offset + RECORD_HEADER.size > len(data):
         return "header cut short", len(data)
-    payload_bytes, crc, lsn = RECORD_HEADER.unpack_from(data, offset)
-    end = offset + RECORD_HEADER.size + payload_bytes
+    payload_bytes, lsn, payload_crc, header_crc = RECORD_HEADER.unpack_from(data, offset)
+    if zlib.crc32(data[offset : offset + HEADER_CHECKED.size]) != header_crc:
+        if not data[offset:].strip(b"\0"):
+            return "zeros to the end of the file", len(data)
+        return "header CRC mismatch", CORRUPT
+    if lsn != expected_lsn:
+        return f"lsn {lsn} where {expected_lsn} was expected", CORRUPT
     if payload_bytes > RECORD_PAYLOAD_BYTES_MAX:
-        # A garbage length can only be a torn tail if nothing valid could follow it anyway.
-        return f"length {payload_bytes} over the limit", max(end, len(data))
+        return f"length {payload_bytes} over the limit", CORRUPT
+    end = offset + RECORD_HEADER.size + payload_bytes
     if end > len(data):
         return f"payload cut short ({len(data) - offset - RECORD_HEADER.size} of {payload_bytes} bytes)", end
-    payload = data[offset + RECORD_HEADER.size : end]
-    if zlib.crc32(payload, zlib.crc32(LSN.pack(lsn))) != crc:
-        return "CRC mismatch", end
-    if lsn != expected_lsn:
-        return f"lsn {lsn} where {expected_lsn} was expected", end
+    if zlib.crc32(data[offset + RECORD_HEADER.size : end]) != payload_crc:
+        return "payload CRC mismatch", end
     return "", end
 
 
@@ -298,17 +303,17 @@ def _read_segment(path: Path, first_lsn: int, *, from_lsn: int, stop_lsn: int) -
             record_header = file.read(RECORD_HEADER.size)
             if len(record_header) < RECORD_HEADER.size:
                 return  # end of this segment
-            payload_bytes, crc, stored_lsn = RECORD_HEADER.unpack(record_header)
-            if payload_bytes > RECORD_PAYLOAD_BYTES_MAX:
-                raise WalCorrupt(f"{path}: lsn {lsn}: length {payload_bytes} over the limit")
+            payload_bytes, stored_lsn, payload_crc, header_crc = RECORD_HEADER.unpack(record_header)
+            if zlib.crc32(record_header[: HEADER_CHECKED.size]) != header_crc:
+                raise WalCorrupt(f"{path}: lsn {lsn}: header CRC mismatch on read")
+            if stored_lsn != lsn:
+                raise WalCorrupt(f"{path}: lsn {stored_lsn} where {lsn} was expected")
             if lsn < from_lsn:
                 file.seek(payload_bytes, os.SEEK_CUR)
                 lsn += 1
                 continue
             payload = file.read(payload_bytes)
-            if len(payload) != payload_bytes or zlib.crc32(payload, zlib.crc32(LSN.pack(stored_lsn))) != crc:
-                raise WalCorrupt(f"{path}: lsn {lsn}: CRC mismatch or short record on read")
-            if stored_lsn != lsn:
-                raise WalCorrupt(f"{path}: lsn {stored_lsn} where {lsn} was expected")
+            if len(payload) != payload_bytes or zlib.crc32(payload) != payload_crc:
+                raise WalCorrupt(f"{path}: lsn {lsn}: payload CRC mismatch or short record on read")
             yield WalRecord(lsn, payload)
             lsn += 1

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from common.errors import WalCorrupt
 from common.snapshot import list_snapshots, load_latest_snapshot, write_snapshot
-from common.wal import RECORD_HEADER, SEGMENT_HEADER, Wal, list_segments
+from common.wal import RECORD_HEADER, SEGMENT_HEADER, Wal, frame_record, list_segments
 
 
 def read_all(wal: Wal, from_lsn: int = 1) -> list[tuple[int, bytes]]:
@@ -96,7 +96,7 @@ def test_torn_tail_is_truncated_and_logged(tmp_path: Path, caplog: pytest.LogCap
     _, path = list_segments(tmp_path)[-1]
     whole_bytes = path.stat().st_size
     with open(path, "ab") as file:  # a third record whose payload was only partly written
-        file.write(RECORD_HEADER.pack(100, 0, 3) + b"partial")
+        file.write(frame_record(3, b"p" * 100)[: RECORD_HEADER.size + 7])
 
     with caplog.at_level(logging.WARNING, logger="common.wal"):
         reopened = Wal.open(tmp_path)
@@ -134,6 +134,33 @@ def test_flipped_bit_in_middle_record_raises_wal_corrupt(tmp_path: Path) -> None
     path.write_bytes(bytes(data))
 
     with pytest.raises(WalCorrupt, match="CRC mismatch"):
+        Wal.open(tmp_path)
+
+
+def test_zero_filled_tail_is_a_torn_tail(tmp_path: Path) -> None:
+    """Zeros after the last record (space allocated but never written before the crash) are cut off."""
+    wal = Wal.open(tmp_path)
+    wal.append([b"kept"])
+    wal.close()
+    _, path = list_segments(tmp_path)[-1]
+    with open(path, "ab") as file:
+        file.write(bytes(100))
+
+    assert read_all(Wal.open(tmp_path)) == [(1, b"kept")]
+
+
+def test_grown_length_in_middle_record_is_corruption_not_a_torn_tail(tmp_path: Path) -> None:
+    """A flipped high bit in a length points past the end of the file; the header CRC still calls it corruption."""
+    wal = Wal.open(tmp_path)
+    wal.append([b"first", b"second", b"third"])
+    wal.close()
+    _, path = list_segments(tmp_path)[-1]
+    data = bytearray(path.read_bytes())
+    second_header_at = SEGMENT_HEADER.size + RECORD_HEADER.size + len(b"first")
+    data[second_header_at + 2] ^= 0x10  # payload_bytes grows by 1 MiB
+    path.write_bytes(bytes(data))
+
+    with pytest.raises(WalCorrupt, match="header CRC"):
         Wal.open(tmp_path)
 
 
@@ -231,3 +258,63 @@ def test_no_snapshot_returns_none(tmp_path: Path) -> None:
     """An empty or missing directory has no snapshot."""
     assert load_latest_snapshot(tmp_path / "absent") is None
     assert load_latest_snapshot(tmp_path) is None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    payloads=st.lists(st.binary(min_size=1, max_size=64), min_size=1, max_size=12),
+    cut_fraction=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_crash_cut_anywhere_recovers_exactly_the_whole_records(
+    tmp_path_factory: pytest.TempPathFactory, payloads: list[bytes], cut_fraction: float
+) -> None:
+    """Cutting the last segment at any byte keeps exactly the records that were entirely before the cut."""
+    directory = tmp_path_factory.mktemp("wal")
+    wal = Wal.open(directory)
+    wal.append(payloads)
+    wal.close()
+    _, path = list_segments(directory)[-1]
+    size_bytes = path.stat().st_size
+    cut_at = int(cut_fraction * size_bytes)
+    with open(path, "r+b") as file:
+        file.truncate(cut_at)
+    ends, position = [], SEGMENT_HEADER.size
+    for payload in payloads:
+        position += RECORD_HEADER.size + len(payload)
+        ends.append(position)
+
+    reopened = Wal.open(directory)
+
+    kept = sum(1 for end in ends if end <= cut_at)
+    assert [payload for _, payload in read_all(reopened)] == payloads[:kept]
+    reopened.append([b"next"])
+    assert reopened.last_lsn == kept + 1
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    payloads=st.lists(st.binary(min_size=1, max_size=64), min_size=2, max_size=10),
+    flip_fraction=st.floats(min_value=0.0, max_value=0.999),
+    bit=st.integers(min_value=0, max_value=7),
+)
+def test_any_flipped_bit_is_refused_or_costs_only_the_last_record(
+    tmp_path_factory: pytest.TempPathFactory, payloads: list[bytes], flip_fraction: float, bit: int
+) -> None:
+    """A flipped bit anywhere never yields wrong data: WalCorrupt, or (in the last record) a torn-tail cut."""
+    directory = tmp_path_factory.mktemp("wal")
+    wal = Wal.open(directory)
+    wal.append(payloads)
+    wal.close()
+    _, path = list_segments(directory)[-1]
+    data = bytearray(path.read_bytes())
+    data[int(flip_fraction * len(data))] ^= 1 << bit
+    path.write_bytes(bytes(data))
+
+    try:
+        recovered = [payload for _, payload in read_all(Wal.open(directory))]
+    except WalCorrupt:
+        return
+    assert recovered in (payloads, payloads[:-1])
+    last_record_start = len(data) - RECORD_HEADER.size - len(payloads[-1])
+    assert recovered == payloads[:-1]
+    assert int(flip_fraction * len(data)) >= last_record_start
