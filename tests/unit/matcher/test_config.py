@@ -50,3 +50,17 @@ def test_malformed_values_raise_config_invalid(environ: dict[str, str]) -> None:
     """A bad value names the variable instead of failing later."""
     with pytest.raises(ConfigInvalid, match="MATCHER_"):
         MatcherConfig.from_env(environ)
+
+
+def test_service_refuses_to_start_with_assertions_disabled() -> None:
+    """`python -O -m matcher` exits at once with a message instead of running without its invariant checks."""
+    import subprocess
+    import sys
+
+    completed = subprocess.run(
+        [sys.executable, "-O", "-m", "matcher"], capture_output=True, text=True, timeout=60,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+
+    assert completed.returncode != 0
+    assert "assertions are disabled" in completed.stderr
