@@ -25,6 +25,18 @@ as a warning; those records were never acknowledged, since their batch's fsync h
 (a bad header CRC, a wrong lsn, a bad payload with more data after it, any bad record in an older segment) is
 corruption: `WalCorrupt` is raised and the service refuses to start; an operator must look.
 
+Use from a service (UBSCore, Settlement, the matcher):
+
+    wal = Wal.open(state_dir / "wal")                       # checks everything, repairs a torn tail
+    snapshot = load_latest_snapshot(state_dir / "snapshots")   # common/snapshot.py
+    state = restore(snapshot.payload) if snapshot else empty_state()
+    for record in wal.read((snapshot.lsn if snapshot else 0) + 1):
+        state.redo(record.payload)                          # payloads are the service's own bytes
+    ...
+    last_lsn = wal.append([encode(decision) for decision in batch])   # durable: now publish / acknowledge
+    write_snapshot(state_dir / "snapshots", wal.last_lsn, state.dump())  # now and then
+    wal.truncate_before(oldest_kept_snapshot_lsn(state_dir / "snapshots") + 1)
+
 Retention: `truncate_before(lsn)` deletes whole segments whose records are all below `lsn` (call it once a
 snapshot covering them is durable). The log is single-writer; readers in the same process use `read()`, which
 opens its own file handles and stops at the last durable record.
