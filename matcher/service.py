@@ -89,8 +89,9 @@ class MatcherService:
 
     def start_consuming(self) -> None:
         """Assign the owned partitions at the offsets our own state recorded."""
-        assign_from(self.consumer, self.config.topic, self.positions.next_offsets)
-        log.info("consuming %s from %s", self.config.topic, self.positions.next_offsets)
+        owned = {p: self.positions.next_offsets.get(p, -1) for p in self.config.partitions}
+        assign_from(self.consumer, self.config.topic, owned)
+        log.info("consuming %s from %s", self.config.topic, owned)
 
     def stop(self) -> None:
         """Ask the loop to finish the current batch and return (safe from a signal handler)."""
