@@ -56,7 +56,8 @@ def decode_command(message: order_pb2.OrderCommand) -> Command:
         if not cancel.symbol:
             raise InputRejected("cancel without a symbol", reason="NO_SYMBOL")
         return CancelOrder(
-            symbol=cancel.symbol, user_id=cancel.user_id, order_id=cancel.order_id, ts_event_ns=cancel.ts_event_ns
+            symbol=cancel.symbol, user_id=cancel.user_id, order_id=cancel.order_id,
+            client_order_id=cancel.client_order_id, ts_event_ns=cancel.ts_event_ns,
         )
     raise InputRejected("OrderCommand with neither place nor cancel", reason="NO_COMMAND")
 
@@ -120,6 +121,7 @@ def _fill_update(target: engine_pb2.OrderUpdate, update: OrderUpdated) -> None:
     target.symbol = update.symbol
     target.side = update.side
     target.order_type = update.order_type
+    target.time_in_force = update.time_in_force
     target.status = update.status
     target.price_units = update.price_units
     target.qty_units = update.qty_units
@@ -144,6 +146,7 @@ def _fill_refusal(
     if isinstance(refusal, PlaceRejected):
         target.side = message.place.side
         target.order_type = message.place.order_type
+        target.time_in_force = message.place.time_in_force
         target.price_units = message.place.price_units
         target.qty_units = message.place.qty_units
 

@@ -66,10 +66,15 @@ def test_decode_place_maps_every_field() -> None:
 def test_decode_cancel_maps_every_field() -> None:
     """An InternalCancel becomes a CancelOrder."""
     message = order_pb2.OrderCommand(
-        command_seq=5, cancel=order_pb2.InternalCancel(order_id=9, user_id=3, symbol="ETH_USDT", ts_event_ns=TS_NS)
+        command_seq=5,
+        cancel=order_pb2.InternalCancel(
+            order_id=0, user_id=3, symbol="ETH_USDT", client_order_id="c-9", ts_event_ns=TS_NS
+        ),
     )
 
-    assert decode_command(message) == CancelOrder(symbol="ETH_USDT", user_id=3, order_id=9, ts_event_ns=TS_NS)
+    assert decode_command(message) == CancelOrder(
+        symbol="ETH_USDT", user_id=3, order_id=0, client_order_id="c-9", ts_event_ns=TS_NS
+    )
 
 
 @pytest.mark.parametrize(
@@ -146,6 +151,7 @@ def test_build_output_carries_input_position_updates_trades_and_deltas() -> None
     assert [u.order_id for u in output.order_updates] == [9, 77]
     assert output.order_updates[0].status == common_pb2.ORDER_STATUS_FILLED
     assert output.order_updates[0].filled_quote_units == 2_250_000_000
+    assert output.order_updates[0].time_in_force == common_pb2.TIME_IN_FORCE_IOC
     assert output.order_updates[1].status == common_pb2.ORDER_STATUS_UNSPECIFIED
     assert output.order_updates[1].reason == common_pb2.REJECT_REASON_UNKNOWN_ORDER
     assert output.trades[0].trade_id == (1 << 40) | 1
