@@ -98,7 +98,9 @@ def test_killed_driver_raises_driver_timeout_and_restart_works(driver_factory, w
         subscription = fresh.add_subscription(IPC, 5004)
         publication = fresh.add_exclusive_publication(IPC, 5004)
         publication.wait_connected(timeout_ms=WAIT_MS)
-        assert publication.offer(b"after restart") > 0
+        # Connected does not mean the driver has raised the publication limit yet: retry back-pressure.
+        wait_until(lambda: publication.offer(b"after restart") > 0, timeout_s=5, step=fresh.do_work,
+                   message="offer accepted after restart")
         got: list[bytes] = []
         wait_until(lambda: subscription.poll(lambda payload, header: got.append(bytes(payload)), 1) > 0,
                    timeout_s=5, step=fresh.do_work, message="message after restart")

@@ -13,11 +13,17 @@ WAIT_MS = 10_000
 
 
 def _fill_until_back_pressured(client: AeronClient, publication, message_bytes: int) -> list[bytes]:
+    """Offer numbered messages until BACK_PRESSURED; the accepted ones (at least a window's worth)."""
+    for _ in range(10_000_000):  # connected can precede the driver's first publication-limit update
+        if publication.publication_limit() > publication.position:
+            break
+        client.do_work()
     accepted: list[bytes] = []
     for sequence in range(1_000_000):
         message = sequence.to_bytes(8, "little") * (message_bytes // 8)
         result = publication.offer(message)
         if result == OfferResult.BACK_PRESSURED:
+            assert len(accepted) >= 10, len(accepted)
             return accepted
         if result == OfferResult.ADMIN_ACTION:
             continue
