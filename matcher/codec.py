@@ -7,9 +7,8 @@ tick, unknown markets, ...) is the core's decision and comes back as a REJECTED 
 
 Encoding maps each core event to its proto message. The core's enums carry the proto numbers (matcher/types.py);
 a refusal that changed no order (`CancelRejected`: no such open order; `PlaceRejected`: an order id seen before,
-i.e. a redelivery) becomes an `OrderUpdate` with `status = ORDER_STATUS_UNSPECIFIED` and the `reason`: "nothing
-changed, here is why", so the client that sent it still learns the outcome, and a consumer must not treat it as
-a state change (in particular, must not release funds on it).
+i.e. a redelivery) becomes a `CommandRejected` in `EngineOutput.rejections`, so the client that sent it still
+learns the outcome, and no consumer mistakes it for a state change (in particular, none releases funds on it).
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from google.protobuf.message import DecodeError
 from exchange.v1 import common_pb2, engine_pb2, order_pb2
 from matcher.commands import CancelOrder, Command, PlaceOrder
 from matcher.errors import InputRejected
-from matcher.events import CancelRejected, EngineResult, OrderUpdated, PlaceRejected, TradeExecuted
+from matcher.events import EngineResult, OrderUpdated, TradeExecuted
 from matcher.types import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 
 INPUT_BYTES_MAX = 64 * 1024  # an order command is ~100 bytes; anything this big is garbage
@@ -103,8 +102,16 @@ def build_output(
     updates = output.order_updates
     for update in result.order_updates:
         _fill_update(updates.add(), update)
+    rejections = output.rejections
     for rejection in result.rejections:
-        _fill_refusal(updates.add(), rejection, message)
+        rejections.add(
+            order_id=rejection.order_id,
+            user_id=rejection.user_id,
+            client_order_id=rejection.client_order_id,
+            symbol=rejection.symbol,
+            reason=rejection.reason,
+            ts_event_ns=rejection.ts_event_ns,
+        )
     trades = output.trades
     for trade in result.trades:
         _fill_trade(trades.add(), trade)
@@ -131,24 +138,6 @@ def _fill_update(target: engine_pb2.OrderUpdate, update: OrderUpdated) -> None:
     target.remaining_quote_units = update.remaining_quote_units
     target.reason = update.reason
     target.ts_event_ns = update.ts_event_ns
-
-
-def _fill_refusal(
-    target: engine_pb2.OrderUpdate, refusal: CancelRejected | PlaceRejected, message: order_pb2.OrderCommand
-) -> None:
-    target.order_id = refusal.order_id
-    target.user_id = refusal.user_id
-    target.client_order_id = refusal.client_order_id
-    target.symbol = refusal.symbol
-    target.status = OrderStatus.UNSPECIFIED  # nothing changed (see the module docstring)
-    target.reason = refusal.reason
-    target.ts_event_ns = refusal.ts_event_ns
-    if isinstance(refusal, PlaceRejected):
-        target.side = message.place.side
-        target.order_type = message.place.order_type
-        target.time_in_force = message.place.time_in_force
-        target.price_units = message.place.price_units
-        target.qty_units = message.place.qty_units
 
 
 def _fill_trade(target: engine_pb2.Trade, trade: TradeExecuted) -> None:

@@ -105,7 +105,7 @@ def test_garbage_inputs_raise_input_rejected_with_reason(payload: bytes, reason:
 
 
 def test_build_output_carries_input_position_updates_trades_and_deltas() -> None:
-    """Every core event lands in the matching proto field, in order; a refusal becomes a no-change update."""
+    """Every core event lands in the matching proto field, in order; a refusal lands in `rejections`, not updates."""
     message = place_message()
     update = OrderUpdated(
         "BTC_USDT",
@@ -148,12 +148,13 @@ def test_build_output_carries_input_position_updates_trades_and_deltas() -> None
 
     assert output.input.command == message
     assert (output.input.kafka_partition, output.input.kafka_offset, output.ts_event_ns) == (2, 1234, TS_NS)
-    assert [u.order_id for u in output.order_updates] == [9, 77]
+    assert [u.order_id for u in output.order_updates] == [9]
     assert output.order_updates[0].status == common_pb2.ORDER_STATUS_FILLED
     assert output.order_updates[0].filled_quote_units == 2_250_000_000
     assert output.order_updates[0].time_in_force == common_pb2.TIME_IN_FORCE_IOC
-    assert output.order_updates[1].status == common_pb2.ORDER_STATUS_UNSPECIFIED
-    assert output.order_updates[1].reason == common_pb2.REJECT_REASON_UNKNOWN_ORDER
+    assert [(r.order_id, r.user_id, r.reason) for r in output.rejections] == [
+        (77, 3, common_pb2.REJECT_REASON_UNKNOWN_ORDER)
+    ]
     assert output.trades[0].trade_id == (1 << 40) | 1
     assert output.trades[0].taker_side == common_pb2.SIDE_BUY
     assert (output.trades[0].maker_fee_units, output.trades[0].taker_fee_units) == (2_250_000, 100_000)

@@ -430,6 +430,98 @@ func (x *BookDelta) GetQtyUnits() int64 {
 	return 0
 }
 
+// CommandRejected says a command changed nothing: a cancel of an order that is not open (or not the user's), or a
+// place whose order id the matcher already saw (a redelivery). No order state moved, so no funds may move either.
+type CommandRejected struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The order named by the command.
+	OrderId uint64 `protobuf:"varint,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	// The user who sent the command.
+	UserId uint64 `protobuf:"varint,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The client order id named by the command.
+	ClientOrderId string `protobuf:"bytes,3,opt,name=client_order_id,json=clientOrderId,proto3" json:"client_order_id,omitempty"`
+	// The market.
+	Symbol string `protobuf:"bytes,4,opt,name=symbol,proto3" json:"symbol,omitempty"`
+	// Why nothing changed.
+	Reason RejectReason `protobuf:"varint,5,opt,name=reason,proto3,enum=exchange.v1.RejectReason" json:"reason,omitempty"`
+	// The command's time, nanoseconds since the Unix epoch.
+	TsEventNs     int64 `protobuf:"varint,6,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommandRejected) Reset() {
+	*x = CommandRejected{}
+	mi := &file_exchange_v1_engine_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommandRejected) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommandRejected) ProtoMessage() {}
+
+func (x *CommandRejected) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_engine_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommandRejected.ProtoReflect.Descriptor instead.
+func (*CommandRejected) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_engine_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CommandRejected) GetOrderId() uint64 {
+	if x != nil {
+		return x.OrderId
+	}
+	return 0
+}
+
+func (x *CommandRejected) GetUserId() uint64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+func (x *CommandRejected) GetClientOrderId() string {
+	if x != nil {
+		return x.ClientOrderId
+	}
+	return ""
+}
+
+func (x *CommandRejected) GetSymbol() string {
+	if x != nil {
+		return x.Symbol
+	}
+	return ""
+}
+
+func (x *CommandRejected) GetReason() RejectReason {
+	if x != nil {
+		return x.Reason
+	}
+	return RejectReason_REJECT_REASON_UNSPECIFIED
+}
+
+func (x *CommandRejected) GetTsEventNs() int64 {
+	if x != nil {
+		return x.TsEventNs
+	}
+	return 0
+}
+
 // EngineInput is the command that caused an output, with where the matcher read it.
 type EngineInput struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -445,7 +537,7 @@ type EngineInput struct {
 
 func (x *EngineInput) Reset() {
 	*x = EngineInput{}
-	mi := &file_exchange_v1_engine_proto_msgTypes[3]
+	mi := &file_exchange_v1_engine_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +549,7 @@ func (x *EngineInput) String() string {
 func (*EngineInput) ProtoMessage() {}
 
 func (x *EngineInput) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_engine_proto_msgTypes[3]
+	mi := &file_exchange_v1_engine_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,7 +562,7 @@ func (x *EngineInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EngineInput.ProtoReflect.Descriptor instead.
 func (*EngineInput) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_engine_proto_rawDescGZIP(), []int{3}
+	return file_exchange_v1_engine_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *EngineInput) GetCommand() *OrderCommand {
@@ -515,14 +607,16 @@ type EngineOutput struct {
 	// Price levels changed, in the order they changed.
 	BookDeltas []*BookDelta `protobuf:"bytes,8,rep,name=book_deltas,json=bookDeltas,proto3" json:"book_deltas,omitempty"`
 	// The input's time, nanoseconds since the Unix epoch.
-	TsEventNs     int64 `protobuf:"varint,9,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
+	TsEventNs int64 `protobuf:"varint,9,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
+	// Commands that changed nothing, with the reason, so the sender still learns the outcome.
+	Rejections    []*CommandRejected `protobuf:"bytes,10,rep,name=rejections,proto3" json:"rejections,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EngineOutput) Reset() {
 	*x = EngineOutput{}
-	mi := &file_exchange_v1_engine_proto_msgTypes[4]
+	mi := &file_exchange_v1_engine_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +628,7 @@ func (x *EngineOutput) String() string {
 func (*EngineOutput) ProtoMessage() {}
 
 func (x *EngineOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_engine_proto_msgTypes[4]
+	mi := &file_exchange_v1_engine_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +641,7 @@ func (x *EngineOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EngineOutput.ProtoReflect.Descriptor instead.
 func (*EngineOutput) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_engine_proto_rawDescGZIP(), []int{4}
+	return file_exchange_v1_engine_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *EngineOutput) GetShardId() uint32 {
@@ -613,6 +707,13 @@ func (x *EngineOutput) GetTsEventNs() int64 {
 	return 0
 }
 
+func (x *EngineOutput) GetRejections() []*CommandRejected {
+	if x != nil {
+		return x.Rejections
+	}
+	return nil
+}
+
 // ReplayRequest asks a matcher's replay endpoint (ZeroMQ REQ/REP, served from its WAL) for past outputs.
 type ReplayRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -628,7 +729,7 @@ type ReplayRequest struct {
 
 func (x *ReplayRequest) Reset() {
 	*x = ReplayRequest{}
-	mi := &file_exchange_v1_engine_proto_msgTypes[5]
+	mi := &file_exchange_v1_engine_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -640,7 +741,7 @@ func (x *ReplayRequest) String() string {
 func (*ReplayRequest) ProtoMessage() {}
 
 func (x *ReplayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_engine_proto_msgTypes[5]
+	mi := &file_exchange_v1_engine_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -653,7 +754,7 @@ func (x *ReplayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayRequest.ProtoReflect.Descriptor instead.
 func (*ReplayRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_engine_proto_rawDescGZIP(), []int{5}
+	return file_exchange_v1_engine_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ReplayRequest) GetShardId() uint32 {
@@ -690,7 +791,7 @@ type ReplayResponse struct {
 
 func (x *ReplayResponse) Reset() {
 	*x = ReplayResponse{}
-	mi := &file_exchange_v1_engine_proto_msgTypes[6]
+	mi := &file_exchange_v1_engine_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -702,7 +803,7 @@ func (x *ReplayResponse) String() string {
 func (*ReplayResponse) ProtoMessage() {}
 
 func (x *ReplayResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_engine_proto_msgTypes[6]
+	mi := &file_exchange_v1_engine_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -715,7 +816,7 @@ func (x *ReplayResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayResponse.ProtoReflect.Descriptor instead.
 func (*ReplayResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_engine_proto_rawDescGZIP(), []int{6}
+	return file_exchange_v1_engine_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ReplayResponse) GetOutputs() []*EngineOutput {
@@ -779,11 +880,18 @@ const file_exchange_v1_engine_proto_rawDesc = "" +
 	"\x04side\x18\x02 \x01(\x0e2\x11.exchange.v1.SideR\x04side\x12\x1f\n" +
 	"\vprice_units\x18\x03 \x01(\x03R\n" +
 	"priceUnits\x12\x1b\n" +
-	"\tqty_units\x18\x04 \x01(\x03R\bqtyUnits\"\x8e\x01\n" +
+	"\tqty_units\x18\x04 \x01(\x03R\bqtyUnits\"\xd8\x01\n" +
+	"\x0fCommandRejected\x12\x19\n" +
+	"\border_id\x18\x01 \x01(\x04R\aorderId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\x04R\x06userId\x12&\n" +
+	"\x0fclient_order_id\x18\x03 \x01(\tR\rclientOrderId\x12\x16\n" +
+	"\x06symbol\x18\x04 \x01(\tR\x06symbol\x121\n" +
+	"\x06reason\x18\x05 \x01(\x0e2\x19.exchange.v1.RejectReasonR\x06reason\x12\x1e\n" +
+	"\vts_event_ns\x18\x06 \x01(\x03R\ttsEventNs\"\x8e\x01\n" +
 	"\vEngineInput\x123\n" +
 	"\acommand\x18\x01 \x01(\v2\x19.exchange.v1.OrderCommandR\acommand\x12'\n" +
 	"\x0fkafka_partition\x18\x02 \x01(\x05R\x0ekafkaPartition\x12!\n" +
-	"\fkafka_offset\x18\x03 \x01(\x03R\vkafkaOffset\"\xe0\x02\n" +
+	"\fkafka_offset\x18\x03 \x01(\x03R\vkafkaOffset\"\x9e\x03\n" +
 	"\fEngineOutput\x12\x19\n" +
 	"\bshard_id\x18\x01 \x01(\rR\ashardId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x1b\n" +
@@ -794,7 +902,11 @@ const file_exchange_v1_engine_proto_rawDesc = "" +
 	"\x06trades\x18\a \x03(\v2\x12.exchange.v1.TradeR\x06trades\x127\n" +
 	"\vbook_deltas\x18\b \x03(\v2\x16.exchange.v1.BookDeltaR\n" +
 	"bookDeltas\x12\x1e\n" +
-	"\vts_event_ns\x18\t \x01(\x03R\ttsEventNs\"[\n" +
+	"\vts_event_ns\x18\t \x01(\x03R\ttsEventNs\x12<\n" +
+	"\n" +
+	"rejections\x18\n" +
+	" \x03(\v2\x1c.exchange.v1.CommandRejectedR\n" +
+	"rejections\"[\n" +
 	"\rReplayRequest\x12\x19\n" +
 	"\bshard_id\x18\x01 \x01(\rR\ashardId\x12\x19\n" +
 	"\bfrom_seq\x18\x02 \x01(\x04R\afromSeq\x12\x14\n" +
@@ -816,41 +928,44 @@ func file_exchange_v1_engine_proto_rawDescGZIP() []byte {
 	return file_exchange_v1_engine_proto_rawDescData
 }
 
-var file_exchange_v1_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_exchange_v1_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_exchange_v1_engine_proto_goTypes = []any{
-	(*OrderUpdate)(nil),    // 0: exchange.v1.OrderUpdate
-	(*Trade)(nil),          // 1: exchange.v1.Trade
-	(*BookDelta)(nil),      // 2: exchange.v1.BookDelta
-	(*EngineInput)(nil),    // 3: exchange.v1.EngineInput
-	(*EngineOutput)(nil),   // 4: exchange.v1.EngineOutput
-	(*ReplayRequest)(nil),  // 5: exchange.v1.ReplayRequest
-	(*ReplayResponse)(nil), // 6: exchange.v1.ReplayResponse
-	(Side)(0),              // 7: exchange.v1.Side
-	(OrderType)(0),         // 8: exchange.v1.OrderType
-	(OrderStatus)(0),       // 9: exchange.v1.OrderStatus
-	(RejectReason)(0),      // 10: exchange.v1.RejectReason
-	(TimeInForce)(0),       // 11: exchange.v1.TimeInForce
-	(*OrderCommand)(nil),   // 12: exchange.v1.OrderCommand
+	(*OrderUpdate)(nil),     // 0: exchange.v1.OrderUpdate
+	(*Trade)(nil),           // 1: exchange.v1.Trade
+	(*BookDelta)(nil),       // 2: exchange.v1.BookDelta
+	(*CommandRejected)(nil), // 3: exchange.v1.CommandRejected
+	(*EngineInput)(nil),     // 4: exchange.v1.EngineInput
+	(*EngineOutput)(nil),    // 5: exchange.v1.EngineOutput
+	(*ReplayRequest)(nil),   // 6: exchange.v1.ReplayRequest
+	(*ReplayResponse)(nil),  // 7: exchange.v1.ReplayResponse
+	(Side)(0),               // 8: exchange.v1.Side
+	(OrderType)(0),          // 9: exchange.v1.OrderType
+	(OrderStatus)(0),        // 10: exchange.v1.OrderStatus
+	(RejectReason)(0),       // 11: exchange.v1.RejectReason
+	(TimeInForce)(0),        // 12: exchange.v1.TimeInForce
+	(*OrderCommand)(nil),    // 13: exchange.v1.OrderCommand
 }
 var file_exchange_v1_engine_proto_depIdxs = []int32{
-	7,  // 0: exchange.v1.OrderUpdate.side:type_name -> exchange.v1.Side
-	8,  // 1: exchange.v1.OrderUpdate.order_type:type_name -> exchange.v1.OrderType
-	9,  // 2: exchange.v1.OrderUpdate.status:type_name -> exchange.v1.OrderStatus
-	10, // 3: exchange.v1.OrderUpdate.reason:type_name -> exchange.v1.RejectReason
-	11, // 4: exchange.v1.OrderUpdate.time_in_force:type_name -> exchange.v1.TimeInForce
-	7,  // 5: exchange.v1.Trade.taker_side:type_name -> exchange.v1.Side
-	7,  // 6: exchange.v1.BookDelta.side:type_name -> exchange.v1.Side
-	12, // 7: exchange.v1.EngineInput.command:type_name -> exchange.v1.OrderCommand
-	3,  // 8: exchange.v1.EngineOutput.input:type_name -> exchange.v1.EngineInput
-	0,  // 9: exchange.v1.EngineOutput.order_updates:type_name -> exchange.v1.OrderUpdate
-	1,  // 10: exchange.v1.EngineOutput.trades:type_name -> exchange.v1.Trade
-	2,  // 11: exchange.v1.EngineOutput.book_deltas:type_name -> exchange.v1.BookDelta
-	4,  // 12: exchange.v1.ReplayResponse.outputs:type_name -> exchange.v1.EngineOutput
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	8,  // 0: exchange.v1.OrderUpdate.side:type_name -> exchange.v1.Side
+	9,  // 1: exchange.v1.OrderUpdate.order_type:type_name -> exchange.v1.OrderType
+	10, // 2: exchange.v1.OrderUpdate.status:type_name -> exchange.v1.OrderStatus
+	11, // 3: exchange.v1.OrderUpdate.reason:type_name -> exchange.v1.RejectReason
+	12, // 4: exchange.v1.OrderUpdate.time_in_force:type_name -> exchange.v1.TimeInForce
+	8,  // 5: exchange.v1.Trade.taker_side:type_name -> exchange.v1.Side
+	8,  // 6: exchange.v1.BookDelta.side:type_name -> exchange.v1.Side
+	11, // 7: exchange.v1.CommandRejected.reason:type_name -> exchange.v1.RejectReason
+	13, // 8: exchange.v1.EngineInput.command:type_name -> exchange.v1.OrderCommand
+	4,  // 9: exchange.v1.EngineOutput.input:type_name -> exchange.v1.EngineInput
+	0,  // 10: exchange.v1.EngineOutput.order_updates:type_name -> exchange.v1.OrderUpdate
+	1,  // 11: exchange.v1.EngineOutput.trades:type_name -> exchange.v1.Trade
+	2,  // 12: exchange.v1.EngineOutput.book_deltas:type_name -> exchange.v1.BookDelta
+	3,  // 13: exchange.v1.EngineOutput.rejections:type_name -> exchange.v1.CommandRejected
+	5,  // 14: exchange.v1.ReplayResponse.outputs:type_name -> exchange.v1.EngineOutput
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_engine_proto_init() }
@@ -866,7 +981,7 @@ func file_exchange_v1_engine_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exchange_v1_engine_proto_rawDesc), len(file_exchange_v1_engine_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

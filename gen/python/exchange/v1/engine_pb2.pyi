@@ -86,6 +86,22 @@ class BookDelta(_message.Message):
     qty_units: int
     def __init__(self, symbol: _Optional[str] = ..., side: _Optional[_Union[_common_pb2.Side, str]] = ..., price_units: _Optional[int] = ..., qty_units: _Optional[int] = ...) -> None: ...
 
+class CommandRejected(_message.Message):
+    __slots__ = ("order_id", "user_id", "client_order_id", "symbol", "reason", "ts_event_ns")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    TS_EVENT_NS_FIELD_NUMBER: _ClassVar[int]
+    order_id: int
+    user_id: int
+    client_order_id: str
+    symbol: str
+    reason: _common_pb2.RejectReason
+    ts_event_ns: int
+    def __init__(self, order_id: _Optional[int] = ..., user_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., reason: _Optional[_Union[_common_pb2.RejectReason, str]] = ..., ts_event_ns: _Optional[int] = ...) -> None: ...
+
 class EngineInput(_message.Message):
     __slots__ = ("command", "kafka_partition", "kafka_offset")
     COMMAND_FIELD_NUMBER: _ClassVar[int]
@@ -97,7 +113,7 @@ class EngineInput(_message.Message):
     def __init__(self, command: _Optional[_Union[_order_pb2.OrderCommand, _Mapping]] = ..., kafka_partition: _Optional[int] = ..., kafka_offset: _Optional[int] = ...) -> None: ...
 
 class EngineOutput(_message.Message):
-    __slots__ = ("shard_id", "seq", "prev_hash", "hash", "input", "order_updates", "trades", "book_deltas", "ts_event_ns")
+    __slots__ = ("shard_id", "seq", "prev_hash", "hash", "input", "order_updates", "trades", "book_deltas", "ts_event_ns", "rejections")
     SHARD_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     PREV_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -107,6 +123,7 @@ class EngineOutput(_message.Message):
     TRADES_FIELD_NUMBER: _ClassVar[int]
     BOOK_DELTAS_FIELD_NUMBER: _ClassVar[int]
     TS_EVENT_NS_FIELD_NUMBER: _ClassVar[int]
+    REJECTIONS_FIELD_NUMBER: _ClassVar[int]
     shard_id: int
     seq: int
     prev_hash: bytes
@@ -116,7 +133,8 @@ class EngineOutput(_message.Message):
     trades: _containers.RepeatedCompositeFieldContainer[Trade]
     book_deltas: _containers.RepeatedCompositeFieldContainer[BookDelta]
     ts_event_ns: int
-    def __init__(self, shard_id: _Optional[int] = ..., seq: _Optional[int] = ..., prev_hash: _Optional[bytes] = ..., hash: _Optional[bytes] = ..., input: _Optional[_Union[EngineInput, _Mapping]] = ..., order_updates: _Optional[_Iterable[_Union[OrderUpdate, _Mapping]]] = ..., trades: _Optional[_Iterable[_Union[Trade, _Mapping]]] = ..., book_deltas: _Optional[_Iterable[_Union[BookDelta, _Mapping]]] = ..., ts_event_ns: _Optional[int] = ...) -> None: ...
+    rejections: _containers.RepeatedCompositeFieldContainer[CommandRejected]
+    def __init__(self, shard_id: _Optional[int] = ..., seq: _Optional[int] = ..., prev_hash: _Optional[bytes] = ..., hash: _Optional[bytes] = ..., input: _Optional[_Union[EngineInput, _Mapping]] = ..., order_updates: _Optional[_Iterable[_Union[OrderUpdate, _Mapping]]] = ..., trades: _Optional[_Iterable[_Union[Trade, _Mapping]]] = ..., book_deltas: _Optional[_Iterable[_Union[BookDelta, _Mapping]]] = ..., ts_event_ns: _Optional[int] = ..., rejections: _Optional[_Iterable[_Union[CommandRejected, _Mapping]]] = ...) -> None: ...
 
 class ReplayRequest(_message.Message):
     __slots__ = ("shard_id", "from_seq", "limit")
