@@ -55,6 +55,7 @@ def _frame_struct(payload_length: int) -> struct.Struct:
     return struct.Struct(f"<iBBhiiii8x{payload_length}s{padding}x")
 
 
+#: Frame Structs by payload length; at most one per length up to the largest MTU payload (bounded).
 _FRAME_STRUCTS: dict[int, struct.Struct] = {}
 
 
@@ -247,10 +248,18 @@ class ExclusivePublication(PublicationBase):
         if resulting_offset > self._term_length:
             return self._end_of_term(term_offset)
         frame = self._partition_base + term_offset
-        target = self._bytes
-        _HEADER.pack_into(target, frame, -frame_length, 0, UNFRAGMENTED, HDR_TYPE_DATA, term_offset, self.session_id,
-                          self.stream_id, self._term_id)
-        target[frame + HEADER_LENGTH : frame + frame_length] = data
+        frame_struct = _FRAME_STRUCTS.get(length)
+        if frame_struct is not None and type(data) is bytes:
+            # Header, payload and alignment padding in one pack (the common case after the first message).
+            frame_struct.pack_into(self._bytes, frame, -frame_length, 0, UNFRAGMENTED, HDR_TYPE_DATA, term_offset,
+                                   self.session_id, self.stream_id, self._term_id, data)
+        else:
+            if frame_struct is None:
+                _FRAME_STRUCTS[length] = _frame_struct(length)
+            target = self._bytes
+            _HEADER.pack_into(target, frame, -frame_length, 0, UNFRAGMENTED, HDR_TYPE_DATA, term_offset,
+                              self.session_id, self.stream_id, self._term_id)
+            target[frame + HEADER_LENGTH : frame + frame_length] = data
         self._set_length(frame >> 2, frame_length)
         self._term_offset = resulting_offset
         return position - term_offset + resulting_offset
