@@ -50,9 +50,14 @@ BATCH_BYTES_MAX = 64 * 1024
 
 
 def _frame_struct(payload_length: int) -> struct.Struct:
-    """Header + payload + zero padding to the 32-byte frame alignment, as one Struct."""
+    """A whole data frame as one Struct: frame length, version/flags/type (4 bytes, see _DATA_VFT), term offset,
+    session/stream/term id (12 bytes, packed once per term), zero reserved value, payload, zero padding."""
     padding = align_frame(payload_length + HEADER_LENGTH) - payload_length - HEADER_LENGTH
-    return struct.Struct(f"<iBBhiiii8x{payload_length}s{padding}x")
+    return struct.Struct(f"<i4si12s8x{payload_length}s{padding}x")
+
+
+#: version 0, flags BEGIN|END, type DATA (little-endian short): bytes 4..7 of an unfragmented data frame.
+_DATA_VFT = struct.pack("<BBh", 0, UNFRAGMENTED, HDR_TYPE_DATA)
 
 
 #: Frame Structs by payload length; at most one per length up to the largest MTU payload (bounded).
@@ -197,7 +202,7 @@ class PublicationBase:
 class ExclusivePublication(PublicationBase):
     """A publication with a single writer: this object (not thread-safe)."""
 
-    __slots__ = ("_get_limit", "_limit_index", "_partition", "_partition_base", "_scratch", "_scratch_view",
+    __slots__ = ("_get_limit", "_ids", "_limit_index", "_partition", "_partition_base", "_scratch", "_scratch_view",
                  "_set_length", "_set_tail",
                  "_tail_base", "_tail_index", "_term_begin_position", "_term_id", "_term_offset")
 
@@ -223,6 +228,7 @@ class ExclusivePublication(PublicationBase):
         self._term_id = term_id
         self._tail_index = (self._metadata_offset + 8 * partition) >> 3
         self._tail_base = term_id << 32
+        self._ids = struct.pack("<iii", self.session_id, self.stream_id, term_id)
 
     @property
     def position(self) -> int:
@@ -251,8 +257,7 @@ class ExclusivePublication(PublicationBase):
         frame_struct = _FRAME_STRUCTS.get(length)
         if frame_struct is not None and type(data) is bytes:
             # Header, payload and alignment padding in one pack (the common case after the first message).
-            frame_struct.pack_into(self._bytes, frame, -frame_length, 0, UNFRAGMENTED, HDR_TYPE_DATA, term_offset,
-                                   self.session_id, self.stream_id, self._term_id, data)
+            frame_struct.pack_into(self._bytes, frame, -frame_length, _DATA_VFT, term_offset, self._ids, data)
         else:
             if frame_struct is None:
                 _FRAME_STRUCTS[length] = _frame_struct(length)
@@ -300,7 +305,7 @@ class ExclusivePublication(PublicationBase):
         """Pack whole frames into the scratch block (the first with length 0); (frames, bytes) packed."""
         block = self._scratch
         structs = _FRAME_STRUCTS
-        session_id, stream_id, term_id, max_payload = self.session_id, self.stream_id, self._term_id, self._max_payload
+        ids, max_payload = self._ids, self._max_payload
         used = 0
         count = 0
         for message in messages:
@@ -313,8 +318,8 @@ class ExclusivePublication(PublicationBase):
             aligned = frame_struct.size
             if used + aligned > room:
                 break
-            frame_struct.pack_into(block, used, (length + HEADER_LENGTH) if count else 0, 0, UNFRAGMENTED,
-                                   HDR_TYPE_DATA, term_offset + used, session_id, stream_id, term_id, message)
+            frame_struct.pack_into(block, used, (length + HEADER_LENGTH) if count else 0, _DATA_VFT, term_offset + used,
+                                   ids, message)
             used += aligned
             count += 1
         return count, used
