@@ -13,6 +13,8 @@ The responder creates one exclusive publication per (response channel, stream id
 
 Both sides are single-threaded like the client: call `poll()` (which also drives `client.do_work()`).
 `RequestClient.request()` is the blocking convenience; `send()` + `poll()` pipelines many requests.
+A peer that has gone away (NOT_CONNECTED after having been connected) fails fast with Undeliverable;
+back-pressure is retried until the deadline.
 """
 
 from __future__ import annotations
@@ -69,13 +71,20 @@ def decode_request(message: bytes | memoryview) -> Request:
                    payload=bytes(message[start + channel_length :]))
 
 
-def _offer_until(client: AeronClient, publication: ExclusivePublication, message: bytes, deadline_ns: int) -> int:
-    """Offer, retrying NOT_CONNECTED/BACK_PRESSURED/ADMIN_ACTION until the deadline; the new position."""
+def _offer_until(client: AeronClient, publication: ExclusivePublication, message: bytes, deadline_ns: int, *,
+                 wait_for_subscriber: bool) -> int:
+    """Offer, retrying BACK_PRESSURED/ADMIN_ACTION until the deadline; the new position.
+
+    NOT_CONNECTED is retried only while `wait_for_subscriber` (a publication just created); otherwise the peer
+    is gone and waiting would only stall the caller, so Undeliverable is raised at once.
+    """
     while True:
         result = publication.offer(message)
         if result > 0:
             return result
-        if result in (OfferResult.CLOSED, OfferResult.MAX_POSITION_EXCEEDED) or time.monotonic_ns() > deadline_ns:
+        final = result in (OfferResult.CLOSED, OfferResult.MAX_POSITION_EXCEEDED) or (
+            result == OfferResult.NOT_CONNECTED and not wait_for_subscriber)
+        if final or time.monotonic_ns() > deadline_ns:
             raise Undeliverable(f"offer on {publication.channel} stream {publication.stream_id}: "
                                 f"{OfferResult(result).name}")
         client.do_work()
@@ -97,6 +106,11 @@ class RequestClient:
         self._completed: dict[int, bytes] = {}
         self._assembler = FragmentAssembler(self._on_response)
 
+    @property
+    def is_connected(self) -> bool:
+        """True while a responder subscribes to the request stream."""
+        return self._requests.is_connected
+
     def send(self, payload: bytes, *, timeout_ms: int) -> int:
         """Send one request; its correlation id. Raises Undeliverable if it cannot be offered in time."""
         assert len(self._pending) < PENDING_REQUESTS_MAX, "too many requests in flight"
@@ -104,7 +118,8 @@ class RequestClient:
         self._next_correlation_id += 1
         deadline_ns = time.monotonic_ns() + timeout_ms * 1_000_000
         message = encode_request(correlation_id, self.response_channel, self.response_stream_id, payload)
-        _offer_until(self.client, self._requests, message, deadline_ns)
+        # The constructor waited for the responder: NOT_CONNECTED now means it went away (fail fast).
+        _offer_until(self.client, self._requests, message, deadline_ns, wait_for_subscriber=False)
         self._pending[correlation_id] = deadline_ns
         return correlation_id
 
@@ -159,6 +174,7 @@ class ResponseServer:
         self.client = client
         self._requests = client.add_subscription(request_channel, request_stream_id)
         self._publications: dict[tuple[str, int], ExclusivePublication] = {}
+        self._connected: set[tuple[str, int]] = set()
         self._handler: Callable[[Request], None] | None = None
         self._assembler = FragmentAssembler(self._on_request)
 
@@ -173,7 +189,12 @@ class ResponseServer:
         """Send the response to `request`'s requester; Undeliverable if it cannot be offered in time."""
         deadline_ns = time.monotonic_ns() + timeout_ms * 1_000_000
         publication = self._publication_for(request, timeout_ms)
-        _offer_until(self.client, publication, _RESPONSE_PREFIX.pack(request.correlation_id) + payload, deadline_ns)
+        # A new response publication waits for the requester's subscription to be linked; one that was
+        # connected before and is not any more means the requester is gone (fail fast, do not stall).
+        fresh = (request.response_channel, request.response_stream_id) not in self._connected
+        _offer_until(self.client, publication, _RESPONSE_PREFIX.pack(request.correlation_id) + payload, deadline_ns,
+                     wait_for_subscriber=fresh)
+        self._connected.add((request.response_channel, request.response_stream_id))
 
     def close(self) -> None:
         """Close the request subscription and every response publication."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
-from common.aeron.errors import RequestTimeout
+from common.aeron.errors import RequestTimeout, Undeliverable
 from common.aeron.request_response import Request, RequestClient, ResponseServer
 
 REQUESTS = "aeron:ipc"
@@ -96,3 +97,21 @@ def test_unanswered_request_raises_request_timeout(client_factory) -> None:
         assert requester.request(b"keep me", timeout_ms=TIMEOUT_MS) == b"echo:keep me"
     finally:
         responder.stop()
+
+
+def test_request_to_a_departed_responder_fails_fast(client_factory, wait_until) -> None:
+    """When the responder's client closes, the next request raises Undeliverable (retriable) at once instead of
+    waiting for its timeout."""
+    responder_client = client_factory()
+    server = ResponseServer(responder_client, request_channel=REQUESTS, request_stream_id=6002)
+    requester = RequestClient(client_factory(), request_channel=REQUESTS, request_stream_id=6002,
+                              response_channel=RESPONSES, response_stream_id=6105, connect_timeout_ms=TIMEOUT_MS)
+    server.close()
+    responder_client.close()
+    wait_until(lambda: not requester.is_connected, timeout_s=10, step=requester.client.do_work,
+               message="the request publication to notice the responder left")
+    started = time.monotonic()
+    with pytest.raises(Undeliverable) as caught:
+        requester.send(b"anyone?", timeout_ms=60_000)
+    assert caught.value.retriable
+    assert time.monotonic() - started < 5
