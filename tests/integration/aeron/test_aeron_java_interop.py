@@ -115,3 +115,32 @@ def test_python_and_java_write_concurrently_to_one_shared_publication(client: Ae
                step=lambda: (subscription.poll(handler, 256), client.do_work()), message="both writers' messages")
     assert java_sequence == list(range(100000))
     assert python_sequence == list(range(5000))
+
+
+def test_java_ping_round_trips_through_python_pong(client: AeronClient, java_sample, wait_until) -> None:
+    """io.aeron.samples.Ping completes its warm-up and 2000 measured round trips against a Python pong that
+    echoes every ping (Java -> Python -> Java, over IPC)."""
+    channels = {"aeron.sample.ping.channel": IPC, "aeron.sample.pong.channel": IPC,
+                "aeron.sample.ping.streamId": "3005", "aeron.sample.pong.streamId": "3006"}
+    pings = client.add_subscription(IPC, 3005)
+    pongs = client.add_exclusive_publication(IPC, 3006)
+    process, log_path = java_sample("Ping", stdin_text="n\n", **channels,
+                                    **{"aeron.sample.messages": "2000", "aeron.sample.messageLength": "64",
+                                       "aeron.sample.warmup.iterations": "1",
+                                       "aeron.sample.warmup.messages": "200"})
+    echoed = [0]
+
+    def echo(payload: memoryview, header: object) -> None:
+        while pongs.offer(payload) < 0:
+            client.do_work()
+        echoed[0] += 1
+
+    def step() -> None:
+        pings.poll(echo, 16)
+        client.do_work()
+
+    wait_until(lambda: process.poll() is not None, timeout_s=WAIT_S, step=step, message="Ping to finish")
+    output = log_path.read_text()
+    assert process.returncode == 0, output
+    assert "Histogram of RTT latencies in microseconds" in output
+    assert echoed[0] == 2200
