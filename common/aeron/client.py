@@ -36,6 +36,7 @@ from common.aeron.errors import (
     ConductorTimeout,
     DriverTimeout,
     DriverUnavailable,
+    EventsLost,
     driver_error,
 )
 from common.aeron.image import Image
@@ -165,7 +166,7 @@ class AeronClient:
         try:
             work = self._to_clients.receive(self._on_driver_event, messages_max=BROADCAST_MESSAGES_MAX)
         except BroadcastLapped as error:
-            self._close_locally(DriverTimeout(f"client fell behind the driver's events: {error}"))
+            self._close_locally(EventsLost(f"client fell behind the driver's events: {error}"))
             raise self._close_cause from error  # type: ignore[misc]
         now_ms = _now_ms()
         if now_ms - self._last_keepalive_ms >= self.config.keepalive_interval_ms:

@@ -7,6 +7,7 @@
     ├── DriverUnavailable          no driver at the directory, CnC not ready, or version mismatch (retriable)
     ├── DriverTimeout              the driver stopped heart-beating; the client is closed (retriable)
     ├── ClientTimeout              the driver timed this client out (keepalives missed); the client is closed
+    ├── EventsLost                 do_work fell a whole broadcast buffer behind the driver; the client is closed
     ├── ConductorTimeout           a command got no answer within the driver timeout (retriable)
     ├── ClientClosed               an operation on a closed client, publication or subscription
     ├── BufferFull                 the to-driver ring buffer has no room (retriable)
@@ -96,6 +97,12 @@ class DriverTimeout(AeronError):
 
 class ClientTimeout(AeronError):
     """The driver declared this client dead (keepalives missed) and released its resources."""
+
+    retriable = True
+
+
+class EventsLost(AeronError):
+    """The driver overwrote events this client had not read (do_work called too rarely); the client closed."""
 
     retriable = True
 
