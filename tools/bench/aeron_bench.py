@@ -304,8 +304,10 @@ def print_table(rows: list[Row]) -> None:
     """The results and the Java/Python ratios."""
     print(f"{'implementation':<22}{'bytes':>6}{'msgs/s':>14}{'p50 us':>10}{'p99 us':>10}{'p99.9 us':>10}")
     for row in rows:
-        print(f"{row.implementation:<22}{row.message_bytes:>6}{row.throughput_msgs_per_s:>14,.0f}"
-              f"{row.rtt_us_p50:>10.1f}{row.rtt_us_p99:>10.1f}{row.rtt_us_p999:>10.1f}")
+        # offer_batch is a throughput-only row (no round trip measured): show a dash, not a zero latency.
+        latencies = (row.rtt_us_p50, row.rtt_us_p99, row.rtt_us_p999)
+        cells = "".join(f"{value:>10.1f}" if row.rtt_us_p50 else f"{'-':>10}" for value in latencies)
+        print(f"{row.implementation:<22}{row.message_bytes:>6}{row.throughput_msgs_per_s:>14,.0f}{cells}")
     for size in MESSAGE_SIZES:
         by_name = {row.implementation: row for row in rows if row.message_bytes == size}
         java = by_name["java"]
