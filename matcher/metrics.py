@@ -46,8 +46,9 @@ class MatcherMetrics:
         self.replay_requests = Counter("matcher_replay_requests", "Replay requests served", registry=registry)
         self.last_seq = Gauge("matcher_last_seq", "Last published output seq", registry=registry)
         self.consumer_lag_records = Gauge(
-            "matcher_batch_queue_depth",
-            "Records returned by the last poll (a full batch means a backlog)",
+            "matcher_consumer_lag_records",
+            "Records in the owned partition not yet applied (queue depth), after the last batch",
+            ["partition"],
             registry=registry,
         )
 

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 
 import zmq
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from common.kafka import assign_from
 from common.snapshot import oldest_kept_snapshot_lsn, write_snapshot
@@ -105,6 +105,8 @@ class MatcherService:
             messages = self.consumer.consume(num_messages=self.config.batch_records_max, timeout=timeout_s)
             if messages:
                 self.process_batch(messages)
+            else:
+                self._record_lag()  # keep the queue-depth gauge fresh while idle (cached watermarks: no broker call)
             self.metrics.replay_requests.inc(self.replay.serve_pending())
             if self.outputs_since_snapshot >= self.config.snapshot_outputs:
                 self.take_snapshot()
@@ -113,7 +115,6 @@ class MatcherService:
     def process_batch(self, messages: list[Message]) -> None:
         """Apply one batch, append it to the WAL (one fsync), then publish its outputs."""
         self.metrics.batch_records.observe(len(messages))
-        self.metrics.consumer_lag_records.set(len(messages))
         outcome = BatchOutcome()
         for message in messages:
             error = message.error()
@@ -134,6 +135,17 @@ class MatcherService:
         self.metrics.outputs_out.inc(len(outcome.outputs))
         self.metrics.trades_out.inc(outcome.trades)
         self.metrics.last_seq.set(self.chain.last_seq)
+        self._record_lag()
+
+    def _record_lag(self) -> None:
+        """Records still queued in Kafka per owned partition (high watermark from the last fetch, no broker call)."""
+        for partition in self.config.partitions:
+            low, high = self.consumer.get_watermark_offsets(TopicPartition(self.config.topic, partition), cached=True)
+            if high < 0:
+                continue  # no fetch answered for this partition yet
+            next_offset = self.positions.next_offsets.get(partition, -1)
+            start = next_offset if next_offset >= 0 else low  # nothing consumed yet: everything retained is queued
+            self.metrics.consumer_lag_records.labels(str(partition)).set(max(high - start, 0))
 
     def _apply_one(self, message: Message, outcome: BatchOutcome) -> None:
         partition, offset, raw = message.partition(), message.offset(), message.value() or b""

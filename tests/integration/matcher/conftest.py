@@ -105,14 +105,14 @@ class MatcherProcess:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def metric(self, name: str) -> float:
-        """Current value of one Prometheus sample (0 if absent)."""
+    def metric(self, name: str) -> float | None:
+        """Current value of one Prometheus sample (None if absent)."""
         url = f"http://127.0.0.1:{self.env['MATCHER_METRICS_PORT']}/metrics"
         with urllib.request.urlopen(url, timeout=5) as response:
             for line in response.read().decode().splitlines():
                 if line.startswith(name + " ") or line.startswith(name + "{"):
                     return float(line.rsplit(" ", 1)[1])
-        return 0.0
+        return None
 
 
 @pytest.fixture

@@ -56,6 +56,12 @@ def test_orders_in_produce_verified_outputs_matching_a_fresh_engine(
     assert sum(len(output.trades) for output in outputs) > 0
     assert_fresh_engine_reproduces(outputs, shard_id=3)
     eventually(lambda: matcher.metric("matcher_outputs_total") == 300)
+
+    def every_partition_reports_a_drained_queue() -> bool:
+        lags = [matcher.metric(f'matcher_consumer_lag_records{{partition="{p}"}}') for p in range(4)]
+        return lags == [0.0, 0.0, 0.0, 0.0]
+
+    eventually(every_partition_reports_a_drained_queue)
     assert matcher.signal(signal.SIGTERM) == 0
 
 
