@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 
 from common.aeron.client import AeronClient, ClientConfig
+from common.aeron.concurrent_publication import ConcurrentPublication
 from common.aeron.driver import MediaDriverProcess, java_command
+from common.aeron.publication import ExclusivePublication
+from common.aeron.subscription import FragmentAssembler, Subscription
 from tools.infra.artifacts import classpath
 
 #: Small terms keep /dev/shm use low and make term rotation happen often in tests.
@@ -130,3 +133,30 @@ def java_sample(aeron_classpath: str, media_driver: MediaDriverProcess, tmp_path
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
+
+
+def _offer_all_and_collect(client: AeronClient, publication: ExclusivePublication | ConcurrentPublication,
+                           subscription: Subscription, messages: list[bytes], *, attempts_max: int) -> list[bytes]:
+    """Offer every message in order (retrying on back-pressure while polling) and poll until all arrived."""
+    received: list[bytes] = []
+    assembler = FragmentAssembler(lambda payload, header: received.append(bytes(payload)))
+    attempts = 0
+    for message in messages:
+        while publication.offer(message) < 0:
+            attempts += 1
+            assert attempts < attempts_max, "offer never succeeded"
+            subscription.poll(assembler, 64)
+            client.do_work()
+        subscription.poll(assembler, 64)
+    while len(received) < len(messages):
+        attempts += 1
+        assert attempts < attempts_max, f"only {len(received)} of {len(messages)} arrived"
+        subscription.poll(assembler, 64)
+        client.do_work()
+    return received
+
+
+@pytest.fixture
+def offer_all_and_collect() -> Callable[..., list[bytes]]:
+    """`offer_all_and_collect(client, publication, subscription, messages, attempts_max=N)` -> what arrived."""
+    return _offer_all_and_collect
