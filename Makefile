@@ -8,12 +8,14 @@ VENV_STAMP := .venv/.installed-stamp
 .PHONY: setup up down status test check lint gen gen-check breaking unit integration bench clean
 
 $(VENV_STAMP): pyproject.toml
+	tools/preflight.sh
 	python3 -m venv .venv
 	.venv/bin/pip install --quiet --upgrade pip
 	.venv/bin/pip install --quiet -e '.[dev]'
 	touch $(VENV_STAMP)
 
 setup: $(VENV_STAMP)
+	tools/preflight.sh
 	$(PYTHON) -m tools.infra.gotools
 	go build -o .local/bin/exchange-rest ./gateway/rest
 
