@@ -116,25 +116,40 @@ class MatcherProcess:
 
 
 @pytest.fixture
-def matcher(orders_topic: str, kafka_bootstrap: str, tmp_path: Path) -> Iterator[MatcherProcess]:
-    """A matcher shard (not started) on the private topic, temp state dir, free ports, small batches."""
-    env = dict(os.environ)
-    env.update(
-        MATCHER_SHARD_ID="3",
-        MATCHER_TOPIC=orders_topic,
-        MATCHER_PARTITIONS="0,1,2,3",
-        MATCHER_KAFKA_BOOTSTRAP=kafka_bootstrap,
-        MATCHER_PUB_ENDPOINT=f"tcp://127.0.0.1:{free_port()}",
-        MATCHER_REPLAY_ENDPOINT=f"tcp://127.0.0.1:{free_port()}",
-        MATCHER_METRICS_PORT=str(free_port()),
-        MATCHER_STATE_DIR=str(tmp_path / "matcher-state"),
-        MATCHER_BATCH_RECORDS_MAX="50",
-        MATCHER_SNAPSHOT_OUTPUTS="300",
-    )
-    process = MatcherProcess(env=env, log_path=tmp_path / "matcher.log")
-    yield process
-    if process.process is not None and process.process.poll() is None:
-        process.signal(signal.SIGKILL)
+def matcher_factory(
+    orders_topic: str, kafka_bootstrap: str, tmp_path: Path
+) -> Iterator[Callable[..., MatcherProcess]]:
+    """Build matcher shards (not started) on the private topic, each with its own state dir and free ports."""
+    built: list[MatcherProcess] = []
+
+    def build(*, shard_id: int = 3, partitions: str = "0,1,2,3") -> MatcherProcess:
+        env = dict(os.environ)
+        env.update(
+            MATCHER_SHARD_ID=str(shard_id),
+            MATCHER_TOPIC=orders_topic,
+            MATCHER_PARTITIONS=partitions,
+            MATCHER_KAFKA_BOOTSTRAP=kafka_bootstrap,
+            MATCHER_PUB_ENDPOINT=f"tcp://127.0.0.1:{free_port()}",
+            MATCHER_REPLAY_ENDPOINT=f"tcp://127.0.0.1:{free_port()}",
+            MATCHER_METRICS_PORT=str(free_port()),
+            MATCHER_STATE_DIR=str(tmp_path / f"matcher-state-{shard_id}"),
+            MATCHER_BATCH_RECORDS_MAX="50",
+            MATCHER_SNAPSHOT_OUTPUTS="300",
+        )
+        process = MatcherProcess(env=env, log_path=tmp_path / f"matcher-{shard_id}.log")
+        built.append(process)
+        return process
+
+    yield build
+    for process in built:
+        if process.process is not None and process.process.poll() is None:
+            process.signal(signal.SIGKILL)
+
+
+@pytest.fixture
+def matcher(matcher_factory: Callable[..., MatcherProcess]) -> MatcherProcess:
+    """One matcher shard (id 3, not started) owning all four partitions, with small batches."""
+    return matcher_factory()
 
 
 @dataclass(slots=True)

@@ -6,6 +6,7 @@ Each test owns a fresh 4-partition topic, a temp state dir and free ports; the m
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,38 @@ def test_feed_uses_dedicated_subscriber_api(zmq_context: zmq.Context) -> None:
     with pytest.raises(Timeout):
         feed.poll(timeout_ms=10)
     feed.close()
+
+
+def test_two_shards_split_the_partitions_and_together_apply_each_input_once(
+    matcher_factory: Callable[..., MatcherProcess], orders_producer: OrdersProducer, zmq_context: zmq.Context
+) -> None:
+    """Shard 1 owns partitions 0-1 and shard 2 owns 2-3: each applies only its partitions' inputs, each symbol lives
+    in one shard, every input is applied exactly once overall, and each shard's chain replays hash for hash."""
+    shards = {1: matcher_factory(shard_id=1, partitions="0,1"), 2: matcher_factory(shard_id=2, partitions="2,3")}
+    owned = {1: {0, 1}, 2: {2, 3}}
+    for shard in shards.values():
+        shard.start()
+    feeds = {shard_id: open_feed(zmq_context, shard) for shard_id, shard in shards.items()}
+
+    orders_producer.send(OrderFlow(seed=23).batch(400))
+    expected = {
+        shard_id: sum(1 for partition, _ in orders_producer.positions if partition in partitions)
+        for shard_id, partitions in owned.items()
+    }
+    outputs = {shard_id: collect(feeds[shard_id], until_seq=expected[shard_id]) for shard_id in shards}
+    for feed in feeds.values():
+        feed.close()
+
+    assert sum(expected.values()) == 400
+    assert all(count > 0 for count in expected.values()), f"the symbols' keys must reach both shards: {expected}"
+    for shard_id, shard_outputs in outputs.items():
+        assert [output.seq for output in shard_outputs] == list(range(1, expected[shard_id] + 1))
+        assert {output.input.kafka_partition for output in shard_outputs} <= owned[shard_id]
+        assert_fresh_engine_reproduces(shard_outputs, shard_id=shard_id)
+    symbols = {shard_id: {o.input.command.place.symbol for o in shard_outputs if o.input.command.HasField("place")}
+               for shard_id, shard_outputs in outputs.items()}
+    assert not symbols[1] & symbols[2], "a symbol's book must live in exactly one shard"
+    positions = [(o.input.kafka_partition, o.input.kafka_offset) for shard in outputs.values() for o in shard]
+    assert sorted(positions) == sorted(orders_producer.positions), "each input exactly once across the shards"
+    for shard in shards.values():
+        assert shard.signal(signal.SIGTERM) == 0
