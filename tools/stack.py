@@ -6,7 +6,7 @@ Also installed as `exchange-stack` and runnable as `python -m tools.stack`.
 from __future__ import annotations
 
 import enum
-import importlib
+import subprocess
 import sys
 import time
 
@@ -14,6 +14,7 @@ import typer
 
 from tools.infra import runner
 from tools.infra.errors import InfraError
+from tools.infra.gotools import install_go_tools
 from tools.infra.layout import KAFKA_BOOTSTRAP, LOGS_DIR, aeron_dir
 
 app = typer.Typer(help="Run the exchange stack locally.", no_args_is_help=True, add_completion=False)
@@ -45,19 +46,6 @@ def _echo(line: str) -> None:
     typer.echo(line)
 
 
-def _install_go_tools() -> None:
-    """Run the lead's Go tool installer (grpcurl, protoc plugins) if the module exists in this checkout."""
-    try:
-        module = importlib.import_module("tools.infra.gotools")
-    except ModuleNotFoundError as error:
-        if error.name == "tools.infra.gotools":
-            return
-        raise
-    typer.echo("installing Go tools ...")
-    bin_dir = module.install_go_tools()
-    typer.echo(f"  go tools in {bin_dir}")
-
-
 @infra_app.command()
 def up(
     components: list[Component] | None = COMPONENTS_ARGUMENT,
@@ -74,9 +62,10 @@ def up(
     typer.echo(f"infra ready in {time.monotonic() - started_s:.1f} s: kafka {KAFKA_BOOTSTRAP}, "
                f"cql 127.0.0.1:9042 keyspace exchange, aeron dir {aeron_dir()}, logs {LOGS_DIR}")
     if go_tools and names is None:
+        typer.echo("installing Go tools ...")
         try:
-            _install_go_tools()
-        except Exception as error:  # the infrastructure is up; only the Go tools are missing
+            typer.echo(f"  go tools in {install_go_tools()}")
+        except (OSError, subprocess.SubprocessError) as error:  # the infrastructure is up; only Go tools are missing
             typer.echo(f"Go tools install failed (infra is up): {error!r}; retry: python -m tools.infra.gotools",
                        err=True)
             raise typer.Exit(code=1) from error
