@@ -3,7 +3,7 @@
 The ZeroMQ guide's "Clone" pattern: subscribe to the live feed first, then fetch from the replay endpoint what
 is missing (everything after the (seq, hash) the subscriber's own state holds), then go on with live messages,
 dropping those already seen. Every output handed to the caller has been verified to link to the previous one
-(`matcher.chain.link_problem`: same shard, seq + 1, prev_hash = held hash, hash recomputed). A broken link raises
+(`common.engine_chain.link_problem`: same shard, seq + 1, prev_hash = held hash, hash recomputed). A broken link raises
 `ChainBroken`: the subscriber halts loudly and never skips (DESIGN.md "Never lose, never double").
 
 Usage (UBSCore, Settlement):
@@ -26,9 +26,9 @@ import time
 
 import zmq
 
+from common.engine_chain import GENESIS_HASH, link_problem
 from common.errors import ChainBroken, Timeout
 from exchange.v1 import engine_pb2
-from matcher.chain import GENESIS_HASH, link_problem
 
 FEED_TOPIC_PREFIX = b"engine."
 SUB_RCVHWM = 100_000

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 import zmq
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from common.engine_chain import Chain
 from common.kafka import assign_from
 from common.snapshot import oldest_kept_snapshot_lsn, write_snapshot
-from matcher.chain import Chain
 from matcher.codec import build_output, decode_command, parse_order_command
 from matcher.config import MatcherConfig
 from matcher.engine import Engine

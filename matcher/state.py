@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.engine_chain import Chain
 from common.errors import WalCorrupt
 from common.snapshot import load_latest_snapshot
 from common.wal import Wal
 from exchange.v1 import engine_pb2
-from matcher.chain import Chain
 from matcher.codec import build_output, decode_command
 from matcher.engine import Engine
 from matcher.replay import OUTPUT_RECORD, REJECTED_RECORD, SEQ, ReplayStore, parse_rejected, record_seq

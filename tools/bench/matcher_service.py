@@ -30,9 +30,9 @@ from typing import Any
 
 import zmq
 
+from common.engine_chain import GENESIS_HASH, link_problem
 from common.kafka import BOOTSTRAP_DEFAULT, create_topic, delete_topic, flush_or_raise, make_producer
 from exchange.v1 import common_pb2, engine_pb2, order_pb2
-from matcher.chain import GENESIS_HASH, link_problem
 from matcher.service import feed_topic
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

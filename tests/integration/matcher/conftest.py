@@ -22,11 +22,11 @@ import pytest
 import zmq
 from confluent_kafka import Producer
 
+from common.engine_chain import Chain
 from common.engine_feed import EngineFeed
 from common.kafka import create_topic, delete_topic, flush_or_raise, make_producer
 from common.markets import load_catalog
 from exchange.v1 import engine_pb2, order_pb2
-from matcher.chain import Chain
 from matcher.codec import build_output, decode_command
 from matcher.engine import Engine
 

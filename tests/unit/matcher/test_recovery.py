@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from common.engine_chain import Chain
 from common.markets import load_catalog
 from common.snapshot import write_snapshot
 from common.wal import Wal
 from exchange.v1 import common_pb2, engine_pb2, order_pb2
-from matcher.chain import Chain
 from matcher.codec import build_output, decode_command
 from matcher.engine import Engine
 from matcher.replay import (

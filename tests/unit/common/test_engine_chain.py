@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+from common.engine_chain import GENESIS_HASH, Chain, link_problem, output_hash
 from exchange.v1 import engine_pb2
-from matcher.chain import GENESIS_HASH, Chain, link_problem, output_hash
 
 
 def make_output(order_id: int) -> engine_pb2.EngineOutput:

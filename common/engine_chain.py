@@ -16,7 +16,8 @@ Subscribers (common/engine_feed.py) recompute every hash and compare `prev_hash`
 mismatch halts them loudly. A fresh matcher replaying the same inputs must produce the same chain, hash for hash
 (the matching core reads no clock and no randomness).
 
-This module is pure (no I/O), so UBSCore and Settlement can import it to verify the feed.
+This module is pure (no I/O): the matcher seals outputs with it, and every feed subscriber (common/engine_feed.py:
+UBSCore, Settlement, the gateway) verifies them with it.
 """
 
 from __future__ import annotations
