@@ -89,11 +89,18 @@ def flush_or_raise(producer: Producer, *, timeout_s: float) -> None:
         raise Timeout(f"{pending} Kafka records not acknowledged within {timeout_s} s")
 
 
-def create_topic(bootstrap: str, topic: str, *, partitions: int, replication: int = 1) -> None:
-    """Create `topic` (no error if it exists already); raise Unavailable if the broker cannot be reached."""
+def create_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    partitions: int,
+    replication: int = 1,
+    config: Mapping[str, str] | None = None,
+) -> None:
+    """Create `topic` with topic-level `config` (no error if it exists already); raise Unavailable on failure."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     futures = admin.create_topics(
-        [NewTopic(topic, num_partitions=partitions, replication_factor=replication)],
+        [NewTopic(topic, num_partitions=partitions, replication_factor=replication, config=dict(config or {}))],
         request_timeout=ADMIN_TIMEOUT_S,
         operation_timeout=ADMIN_TIMEOUT_S,
     )

@@ -153,25 +153,16 @@ def probe() -> bool:
 
 def bootstrap() -> None:
     """Create the exchange topics if missing (4 partitions, RF 1, 7-day retention); check existing ones."""
-    from confluent_kafka import KafkaError, KafkaException
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import AdminClient
+
+    from common.kafka import create_topic
 
     admin = AdminClient({"bootstrap.servers": KAFKA_BOOTSTRAP})
     existing = admin.list_topics(timeout=ADMIN_TIMEOUT_S).topics
     config = {"retention.ms": str(TOPIC_RETENTION_MS), "min.insync.replicas": "1"}
-    missing = [
-        NewTopic(topic, num_partitions=TOPIC_PARTITIONS, replication_factor=1, config=config)
-        for topic in TOPICS
-        if topic not in existing
-    ]
-    if missing:
-        futures = admin.create_topics(missing, operation_timeout=ADMIN_TIMEOUT_S, request_timeout=ADMIN_TIMEOUT_S)
-        for topic, future in futures.items():
-            try:
-                future.result()
-            except KafkaException as error:
-                if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise RuntimeError(f"creating topic {topic}: {error}") from error
+    for topic in TOPICS:
+        if topic not in existing:
+            create_topic(KAFKA_BOOTSTRAP, topic, partitions=TOPIC_PARTITIONS, config=config)
     _wait_group_coordinator(admin)
     for topic in TOPICS:
         if topic in existing and len(existing[topic].partitions) != TOPIC_PARTITIONS:
