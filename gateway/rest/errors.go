@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"math"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	// Imported for its side effect as much as for its types: it registers every google.rpc detail message
+	// (ErrorInfo, BadRequest, RetryInfo, ...) so that status details can be marshaled to JSON.
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+)
+
+// errorDomain is ErrorInfo.domain of every refusal the exchange makes (docs/decisions.md, "Errors").
+const errorDomain = "exchange.v1"
+
+// Messages that replace what the proxy's own gRPC client says when the backend cannot be reached or fails:
+// those texts name internal host:port addresses and transport details.
+var genericMessages = map[codes.Code]string{
+	codes.Unavailable:      "the exchange is unavailable; retry later",
+	codes.DeadlineExceeded: "the exchange did not answer in time; retry later",
+	codes.Canceled:         "the request was canceled",
+	codes.Unknown:          "internal error",
+	codes.Internal:         "internal error",
+	codes.DataLoss:         "internal error",
+}
+
+// errorHandler writes every error as a google.rpc.Status JSON body (code, message, details with their @type)
+// with the HTTP status grpc-gateway maps the code to. On top of grpc-gateway's DefaultHTTPErrorHandler it
+// replaces messages that could leak internal addresses, adds hints to refused JSON bodies, and sets
+// Retry-After from a google.rpc.RetryInfo detail.
+func errorHandler(ctx context.Context, mux *runtime.ServeMux, marshaler runtime.Marshaler, w http.ResponseWriter,
+	r *http.Request, err error) {
+	var httpStatusErr *runtime.HTTPStatusError
+	httpStatus := 0
+	if errors.As(err, &httpStatusErr) {
+		httpStatus, err = httpStatusErr.HTTPStatus, httpStatusErr.Err
+	}
+	original := status.Convert(err)
+	public := withDecodeHint(publicStatus(ctx, original))
+	if public != original {
+		log.Printf("%s %s: %v (answered %v %q)", r.Method, r.URL.Path, original.Err(), public.Code(), public.Message())
+	}
+	if delay, ok := retryDelaySeconds(public); ok {
+		w.Header().Set("Retry-After", strconv.FormatInt(delay, 10))
+	}
+	err = public.Err()
+	if httpStatus != 0 {
+		err = &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: err}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, marshaler, w, r, err)
+}
+
+// routingErrorHandler answers 405 when the path exists for another method (grpc-gateway says 501), and
+// otherwise does what grpc-gateway does (404 for an unknown path).
+func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, marshaler runtime.Marshaler,
+	w http.ResponseWriter, r *http.Request, httpStatus int) {
+	if httpStatus != http.StatusMethodNotAllowed {
+		runtime.DefaultRoutingErrorHandler(ctx, mux, marshaler, w, r, httpStatus)
+		return
+	}
+	err := status.Errorf(codes.Unimplemented, "method %s is not allowed on %s", r.Method, r.URL.Path)
+	errorHandler(ctx, mux, marshaler, w, r, &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: err})
+}
+
+// publicStatus returns the status as clients may see it. A refusal by the exchange carries an ErrorInfo of
+// our domain and is passed on whole. Anything else with a code that means "the backend failed or is out of
+// reach" comes from the proxy's own gRPC client (or an unplanned failure) and gets a generic message.
+func publicStatus(ctx context.Context, s *status.Status) *status.Status {
+	if hasExchangeErrorInfo(s) {
+		return s
+	}
+	code := s.Code()
+	if isHealthCheck(ctx) {
+		if healthAnswerPattern.MatchString(s.Message()) {
+			return s // the backend answered its health check (e.g. NOT_SERVING): say what it answered
+		}
+		if code == codes.DeadlineExceeded {
+			code = codes.Unavailable // a backend too slow for its health check is down for the load balancer
+		}
+	}
+	message, replace := genericMessages[code]
+	if !replace {
+		return s
+	}
+	return status.New(code, message)
+}
+
+func isHealthCheck(ctx context.Context) bool {
+	method, ok := runtime.RPCMethod(ctx)
+	return ok && method == grpc_health_v1.Health_Check_FullMethodName
+}
+
+func hasExchangeErrorInfo(s *status.Status) bool {
+	for _, detail := range s.Details() {
+		if info, ok := detail.(*errdetails.ErrorInfo); ok && info.GetDomain() == errorDomain {
+			return true
+		}
+	}
+	return false
+}
+
+// retryDelaySeconds is the RetryInfo delay rounded up to whole seconds (Retry-After has no fractions).
+func retryDelaySeconds(s *status.Status) (int64, bool) {
+	if s.Code() != codes.ResourceExhausted && s.Code() != codes.Unavailable {
+		return 0, false
+	}
+	for _, detail := range s.Details() {
+		if info, ok := detail.(*errdetails.RetryInfo); ok && info.GetRetryDelay() != nil {
+			seconds := info.GetRetryDelay().AsDuration().Seconds()
+			return max(1, int64(math.Ceil(seconds))), true
+		}
+	}
+	return 0, false
+}
+
+// healthAnswerPattern matches the message grpc-gateway's /healthz gives a non-SERVING answer (its prototext).
+var healthAnswerPattern = regexp.MustCompile(`^status:\s*[A-Z_]+$`)
+
+// protojson's decoding errors, e.g. `proto: (line 1:40): invalid value for string field amount: 10`.
+var (
+	invalidValuePattern = regexp.MustCompile(`invalid value for (\w+) (?:field|type) (\w+)?:? ?(.*)$`)
+	unknownFieldPattern = regexp.MustCompile(`unknown field "([^"]+)"`)
+)
+
+// renamedFields names the public field to use where clients (and the seed) use another name.
+var renamedFields = map[string]string{"account_id": "user_id"}
+
+// withDecodeHint adds a google.rpc.BadRequest detail that says how to fix a JSON body grpc-gateway could not
+// decode: amounts are decimal strings, enums are names such as "SIDE_BUY" (or numbers), field names are the
+// proto names. Other statuses are returned unchanged.
+func withDecodeHint(s *status.Status) *status.Status {
+	if s.Code() != codes.InvalidArgument || !strings.HasPrefix(s.Message(), "proto:") {
+		return s
+	}
+	violation := decodeViolation(s.Message())
+	if violation == nil {
+		return s
+	}
+	hinted, err := status.New(codes.InvalidArgument, s.Message()+"; hint: "+violation.GetDescription()).
+		WithDetails(protoadapt.MessageV1Of(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{violation}}))
+	if err != nil {
+		return s
+	}
+	return hinted
+}
+
+func decodeViolation(message string) *errdetails.BadRequest_FieldViolation {
+	if match := unknownFieldPattern.FindStringSubmatch(message); match != nil {
+		field := match[1]
+		hint := "field names are the proto names listed in /openapi.json (e.g. client_order_id)"
+		if renamed, ok := renamedFields[field]; ok {
+			hint = fmt.Sprintf("the field is called %q", renamed)
+		}
+		return &errdetails.BadRequest_FieldViolation{Field: field, Description: hint, Reason: "UNKNOWN_FIELD"}
+	}
+	match := invalidValuePattern.FindStringSubmatch(message)
+	if match == nil {
+		return nil
+	}
+	kind, field, value := match[1], match[2], match[3]
+	switch {
+	case kind == "string" && value != "" && !strings.HasPrefix(value, `"`):
+		return &errdetails.BadRequest_FieldViolation{Field: field, Reason: "NOT_A_STRING", Description: fmt.Sprintf(
+			"amounts, prices and quantities are decimal strings: write \"%s\": \"%s\", not a JSON number", field, value)}
+	case kind == "enum" || strings.HasPrefix(kind, "exchange.v1."):
+		return &errdetails.BadRequest_FieldViolation{Field: field, Reason: "UNKNOWN_ENUM_VALUE", Description: fmt.Sprintf(
+			"%s is an enum: write its full proto name (e.g. \"SIDE_BUY\", \"ORDER_TYPE_LIMIT\", "+
+				"\"TIME_IN_FORCE_GTC\") or its number; the values are listed in /openapi.json", field)}
+	}
+	return nil
+}
