@@ -19,6 +19,8 @@ import (
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
 // errorDomain is ErrorInfo.domain of every refusal the exchange makes (docs/decisions.md, "Errors").
@@ -47,10 +49,11 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, marshaler runtime.
 		httpStatus, err = httpStatusErr.HTTPStatus, httpStatusErr.Err
 	}
 	original := status.Convert(err)
-	public := withDecodeHint(publicStatus(ctx, original))
+	public := publicStatus(ctx, original)
 	if public != original {
 		log.Printf("%s %s: %v (answered %v %q)", r.Method, r.URL.Path, original.Err(), public.Code(), public.Message())
 	}
+	public = withDecodeHint(ctx, public)
 	if delay, ok := retryDelaySeconds(public); ok {
 		w.Header().Set("Retry-After", strconv.FormatInt(delay, 10))
 	}
@@ -136,31 +139,52 @@ var (
 // renamedFields names the public field to use where clients (and the seed) use another name.
 var renamedFields = map[string]string{"account_id": "user_id"}
 
-// withDecodeHint adds a google.rpc.BadRequest detail that says how to fix a JSON body grpc-gateway could not
-// decode: amounts are decimal strings, enums are names such as "SIDE_BUY" (or numbers), field names are the
-// proto names. Other statuses are returned unchanged.
-func withDecodeHint(s *status.Status) *status.Status {
+// withDecodeHint adds a google.rpc.BadRequest detail (and the same hint in the message) that says how to fix
+// a JSON body grpc-gateway could not decode: amounts are decimal strings, enums are their proto names (listed)
+// or numbers, fields are named by their proto names (listed). Other statuses are returned unchanged.
+func withDecodeHint(ctx context.Context, s *status.Status) *status.Status {
 	if s.Code() != codes.InvalidArgument || !strings.HasPrefix(s.Message(), "proto:") {
 		return s
 	}
-	violation := decodeViolation(s.Message())
+	violation := decodeViolation(requestDescriptor(ctx), s.Message())
 	if violation == nil {
 		return s
 	}
+	badRequest := &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{violation}}
 	hinted, err := status.New(codes.InvalidArgument, s.Message()+"; hint: "+violation.GetDescription()).
-		WithDetails(protoadapt.MessageV1Of(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{violation}}))
+		WithDetails(protoadapt.MessageV1Of(badRequest))
 	if err != nil {
 		return s
 	}
 	return hinted
 }
 
-func decodeViolation(message string) *errdetails.BadRequest_FieldViolation {
+// requestDescriptor is the request message of the RPC being served (nil outside an RPC).
+func requestDescriptor(ctx context.Context) protoreflect.MessageDescriptor {
+	method, ok := runtime.RPCMethod(ctx) // "/exchange.v1.TradingService/PlaceOrder"
+	if !ok {
+		return nil
+	}
+	name := protoreflect.FullName(strings.ReplaceAll(strings.TrimPrefix(method, "/"), "/", "."))
+	found, err := protoregistry.GlobalFiles.FindDescriptorByName(name)
+	if err != nil {
+		return nil
+	}
+	if methodDescriptor, ok := found.(protoreflect.MethodDescriptor); ok {
+		return methodDescriptor.Input()
+	}
+	return nil
+}
+
+func decodeViolation(request protoreflect.MessageDescriptor, message string) *errdetails.BadRequest_FieldViolation {
 	if match := unknownFieldPattern.FindStringSubmatch(message); match != nil {
 		field := match[1]
-		hint := "field names are the proto names listed in /openapi.json (e.g. client_order_id)"
+		hint := "field names are the proto names listed in /openapi.json"
+		if request != nil {
+			hint = fmt.Sprintf("%s has the fields %s (proto names)", request.Name(), strings.Join(fieldNames(request), ", "))
+		}
 		if renamed, ok := renamedFields[field]; ok {
-			hint = fmt.Sprintf("the field is called %q", renamed)
+			hint = fmt.Sprintf("the field is called %q; ", renamed) + hint
 		}
 		return &errdetails.BadRequest_FieldViolation{Field: field, Description: hint, Reason: "UNKNOWN_FIELD"}
 	}
@@ -173,10 +197,50 @@ func decodeViolation(message string) *errdetails.BadRequest_FieldViolation {
 	case kind == "string" && value != "" && !strings.HasPrefix(value, `"`):
 		return &errdetails.BadRequest_FieldViolation{Field: field, Reason: "NOT_A_STRING", Description: fmt.Sprintf(
 			"amounts, prices and quantities are decimal strings: write \"%s\": \"%s\", not a JSON number", field, value)}
-	case kind == "enum" || strings.HasPrefix(kind, "exchange.v1."):
-		return &errdetails.BadRequest_FieldViolation{Field: field, Reason: "UNKNOWN_ENUM_VALUE", Description: fmt.Sprintf(
-			"%s is an enum: write its full proto name (e.g. \"SIDE_BUY\", \"ORDER_TYPE_LIMIT\", "+
-				"\"TIME_IN_FORCE_GTC\") or its number; the values are listed in /openapi.json", field)}
+	case kind == "enum":
+		hint := fmt.Sprintf("%s is an enum: write a value's proto name (e.g. \"SIDE_BUY\") or its number", field)
+		if enum := enumOfField(request, protoreflect.Name(field)); enum != nil {
+			hint = fmt.Sprintf("%s is one of %s (proto names), or the value's number",
+				field, strings.Join(quoted(enumValueNames(enum)), ", "))
+		}
+		return &errdetails.BadRequest_FieldViolation{Field: field, Reason: "UNKNOWN_ENUM_VALUE", Description: hint}
 	}
 	return nil
+}
+
+// enumOfField finds the enum of a field called name in message or the messages it contains (protojson's
+// error names the field but not its path).
+func enumOfField(message protoreflect.MessageDescriptor, name protoreflect.Name) protoreflect.EnumDescriptor {
+	seen := map[protoreflect.FullName]bool{}
+	queue := []protoreflect.MessageDescriptor{message}
+	for len(queue) > 0 && queue[0] != nil {
+		current := queue[0]
+		queue = queue[1:]
+		if seen[current.FullName()] {
+			continue
+		}
+		seen[current.FullName()] = true
+		fields := current.Fields()
+		for i := range fields.Len() {
+			field := fields.Get(i)
+			if field.Name() == name && field.Enum() != nil {
+				return field.Enum()
+			}
+			if field.Message() != nil {
+				queue = append(queue, field.Message())
+			}
+		}
+	}
+	return nil
+}
+
+// enumValueNames lists the values a client may send (the zero UNSPECIFIED value is never valid input).
+func enumValueNames(enum protoreflect.EnumDescriptor) []string {
+	var names []string
+	for i := range enum.Values().Len() {
+		if value := enum.Values().Get(i); value.Number() != 0 {
+			names = append(names, string(value.Name()))
+		}
+	}
+	return names
 }
