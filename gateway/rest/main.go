@@ -63,7 +63,7 @@ func main() {
 	}
 
 	root := http.NewServeMux()
-	root.Handle("/", mux)
+	root.Handle("/", refuseQueryWithoutQueryFields(mux, mux, bindingRoutes()))
 	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		http.ServeFile(w, r, *openapi)

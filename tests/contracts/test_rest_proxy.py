@@ -119,6 +119,24 @@ def test_unknown_query_parameter_is_refused_with_400(rest: Rest, backend: Backen
     assert backend.double.calls_of("TradingService/ListOrders") == []
 
 
+@pytest.mark.parametrize(("method", "path", "rpc"), [
+    ("GET", "/v1/orders/5?bogus=1", "TradingService/GetOrder"),
+    ("GET", "/v1/balances?asset=BTC", "AccountService/GetBalances"),
+    ("POST", "/v1/orders?symbol=BTC_USDT", "TradingService/PlaceOrder"),
+    ("POST", "/transfer_in?dry_run=1", "AccountService/TransferIn"),
+])
+def test_query_parameter_on_binding_without_query_fields_is_refused(
+    rest: Rest, backend: Backend, method: str, path: str, rpc: str
+) -> None:
+    """Bindings whose request takes nothing from the query (all in the path or the body) refuse any parameter."""
+    response = rest(method, path, {} if method == "POST" else None, AUTH)
+
+    assert response.status == 400, response
+    assert "takes no query parameters" in response.body["message"]
+    assert backend.double.calls_of(rpc) == []
+    assert rest(method, path.split("?", 1)[0], {} if method == "POST" else None, AUTH).status == 200
+
+
 def test_nested_or_misspelled_query_path_is_refused(rest: Rest, backend: Backend) -> None:
     """A dotted path into a scalar field is no field path."""
     response = rest("GET", "/v1/orders?symbol.x=1", headers=AUTH)
