@@ -21,6 +21,8 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+
+	exchangev1 "github.com/exchange-core/exchange-core/gen/go/exchange/v1"
 )
 
 // errorDomain is ErrorInfo.domain of every refusal the exchange makes (docs/decisions.md, "Errors").
@@ -53,7 +55,7 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, marshaler runtime.
 	if public != original {
 		log.Printf("%s %s: %v (answered %v %q)", r.Method, r.URL.Path, original.Err(), public.Code(), public.Message())
 	}
-	public = withDecodeHint(ctx, public)
+	public = withProxyReason(withDecodeHint(ctx, public))
 	if delay, ok := retryDelaySeconds(public); ok {
 		w.Header().Set("Retry-After", strconv.FormatInt(delay, 10))
 	}
@@ -64,16 +66,49 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, marshaler runtime.
 	runtime.DefaultHTTPErrorHandler(ctx, mux, marshaler, w, r, err)
 }
 
-// routingErrorHandler answers 405 when the path exists for another method (grpc-gateway says 501), and
-// otherwise does what grpc-gateway does (404 for an unknown path).
+// routingErrorHandler answers 405 when the path exists for another method (grpc-gateway says 501) and 404 for
+// an unknown path, both with ErrorInfo REJECT_REASON_INVALID_REQUEST; anything else as grpc-gateway does.
 func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, marshaler runtime.Marshaler,
 	w http.ResponseWriter, r *http.Request, httpStatus int) {
-	if httpStatus != http.StatusMethodNotAllowed {
+	var s *status.Status
+	switch httpStatus {
+	case http.StatusMethodNotAllowed:
+		s = status.Newf(codes.Unimplemented, "method %s is not allowed on %s", r.Method, r.URL.Path)
+	case http.StatusNotFound:
+		s = status.Newf(codes.NotFound, "no REST path %s; the paths are listed in /openapi.json", r.URL.Path)
+	default:
 		runtime.DefaultRoutingErrorHandler(ctx, mux, marshaler, w, r, httpStatus)
 		return
 	}
-	err := status.Errorf(codes.Unimplemented, "method %s is not allowed on %s", r.Method, r.URL.Path)
+	err := withErrorInfo(s, exchangev1.RejectReason_REJECT_REASON_INVALID_REQUEST).Err()
 	errorHandler(ctx, mux, marshaler, w, r, &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: err})
+}
+
+// proxyReasons is the RejectReason of the errors the proxy makes itself (no ErrorInfo yet): a request it could
+// not decode, a backend it could not reach, a backend that did not answer in time.
+var proxyReasons = map[codes.Code]exchangev1.RejectReason{
+	codes.InvalidArgument:  exchangev1.RejectReason_REJECT_REASON_INVALID_REQUEST,
+	codes.Unavailable:      exchangev1.RejectReason_REJECT_REASON_SERVICE_UNAVAILABLE,
+	codes.DeadlineExceeded: exchangev1.RejectReason_REJECT_REASON_TIMEOUT,
+}
+
+// withProxyReason adds ErrorInfo (domain exchange.v1, reason from proxyReasons) to a status without one, so
+// every refusal a client sees carries a machine-readable reason.
+func withProxyReason(s *status.Status) *status.Status {
+	reason, ok := proxyReasons[s.Code()]
+	if !ok || hasExchangeErrorInfo(s) {
+		return s
+	}
+	return withErrorInfo(s, reason)
+}
+
+func withErrorInfo(s *status.Status, reason exchangev1.RejectReason) *status.Status {
+	info := &errdetails.ErrorInfo{Reason: reason.String(), Domain: errorDomain}
+	withInfo, err := s.WithDetails(protoadapt.MessageV1Of(info))
+	if err != nil {
+		return s
+	}
+	return withInfo
 }
 
 // publicStatus returns the status as clients may see it. A refusal by the exchange carries an ErrorInfo of

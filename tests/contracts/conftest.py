@@ -140,10 +140,17 @@ def _packed(detail: Message) -> any_pb2.Any:
 
 
 def _servicer(double: BackendDouble, service: descriptor.ServiceDescriptor) -> object:
-    """An object with one method per RPC of `service`, each delegating to the double."""
+    """An object with one method per RPC of `service`, each delegating to the double. Client streams have no
+    REST binding (grpc-gateway cannot carry them), so the double only answers each message with an empty one."""
     servicer = type(f"{service.name}Double", (), {})()
     for method in service.methods:
-        if method.server_streaming:
+        if method.client_streaming:
+            def client_stream(requests: Iterator[Message], context: grpc.ServicerContext,
+                              method: descriptor.MethodDescriptor = method) -> Iterator[Message]:
+                for _ in requests:
+                    yield message_factory.GetMessageClass(method.output_type)()
+            setattr(servicer, method.name, client_stream)
+        elif method.server_streaming:
             def stream(request: Message, context: grpc.ServicerContext, method: descriptor.MethodDescriptor = method,
                        ) -> Iterator[Message]:
                 yield from double.handle(method, request, context)  # type: ignore[misc]

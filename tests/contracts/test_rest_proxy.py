@@ -12,7 +12,7 @@ import pytest
 from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2
 
-from exchange.v1 import trading_service_pb2
+from exchange.v1 import common_pb2, trading_service_pb2
 
 from .conftest import HEALTH_NOT_SERVING, Backend, HttpResponse, Proxy, http, start_proxy, stop_proxy
 
@@ -99,28 +99,65 @@ def test_authorization_reaches_backend_exactly_once(rest: Rest, backend: Backend
 
 
 def test_paging_parameters_pass_through(rest: Rest, backend: Backend) -> None:
+    """Page size, token, time range and a repeated status filter reach the backend; the next token comes back."""
     backend.double.respond("TradingService/ListOrders", trading_service_pb2.ListOrdersResponse(
-        orders=[trading_service_pb2.Order(order_id=7, client_order_id="c7")]))
+        orders=[trading_service_pb2.Order(order_id=7, client_order_id="c7")], next_page_token="page-2"))
 
-    response = rest("GET", "/v1/orders?symbol=BTC_USDT&open_only=true&limit=5", headers=AUTH)
+    response = rest("GET", "/v1/orders?symbol=BTC_USDT&page_size=5&page_token=page-1&start_time_ns=1000"
+                    "&end_time_ns=2000&statuses=ORDER_STATUS_NEW&statuses=ORDER_STATUS_FILLED", headers=AUTH)
 
     assert response.status == 200, response
     assert response.body["orders"][0]["order_id"] == "7"
+    assert response.body["next_page_token"] == "page-2"
     (call,) = backend.double.calls_of("TradingService/ListOrders")
-    assert call.request == trading_service_pb2.ListOrdersRequest(symbol="BTC_USDT", open_only=True, limit=5)
+    assert call.request == trading_service_pb2.ListOrdersRequest(
+        symbol="BTC_USDT", page_size=5, page_token="page-1", start_time_ns=1000, end_time_ns=2000,
+        statuses=[common_pb2.ORDER_STATUS_NEW, common_pb2.ORDER_STATUS_FILLED])
+
+
+def test_order_lookup_by_client_order_id(rest: Rest, backend: Backend) -> None:
+    """A refused order has no order id; the client finds it by its own id."""
+    refused = trading_service_pb2.Order(order_id=0, client_order_id="my-order:1",
+                                        status=common_pb2.ORDER_STATUS_REJECTED,
+                                        reason=common_pb2.REJECT_REASON_INSUFFICIENT_FUNDS)
+    backend.double.respond("TradingService/GetOrder", trading_service_pb2.GetOrderResponse(order=refused))
+
+    response = rest("GET", "/v1/client_orders/my-order:1", headers=AUTH)
+
+    assert response.status == 200, response
+    assert response.body["order"]["client_order_id"] == "my-order:1"
+    assert response.body["order"]["reason"] == "REJECT_REASON_INSUFFICIENT_FUNDS"
+    (call,) = backend.double.calls_of("TradingService/GetOrder")
+    assert call.request == trading_service_pb2.GetOrderRequest(client_order_id="my-order:1")
+
+
+def test_order_lookup_by_order_id(rest: Rest, backend: Backend) -> None:
+    assert rest("GET", "/v1/orders/42", headers=AUTH).status == 200
+
+    (call,) = backend.double.calls_of("TradingService/GetOrder")
+    assert call.request == trading_service_pb2.GetOrderRequest(order_id=42)
 
 
 def test_unknown_query_parameter_is_refused_with_400(rest: Rest, backend: Backend) -> None:
-    response = rest("GET", "/v1/orders?symbol=BTC_USDT&bogus=1", headers=AUTH)
+    response = rest("GET", "/v1/orders?client_order_id=c1&bogus=1", headers=AUTH)
 
     assert response.status == 400, response
     assert '"bogus"' in response.body["message"]
-    assert "symbol" in response.body["message"], "the message lists the accepted parameters"
+    assert "page_token" in response.body["message"], "the message lists the accepted parameters"
+    assert _details_by_type(response)["google.rpc.ErrorInfo"]["reason"] == "REJECT_REASON_INVALID_REQUEST"
     assert backend.double.calls_of("TradingService/ListOrders") == []
 
 
+def test_unknown_query_parameter_next_to_a_path_parameter_is_refused(rest: Rest, backend: Backend) -> None:
+    response = rest("GET", "/v1/orders/42?bogus=1", headers=AUTH)
+
+    assert response.status == 400, response
+    assert '"bogus"' in response.body["message"]
+    assert backend.double.calls_of("TradingService/GetOrder") == []
+
+
 @pytest.mark.parametrize(("method", "path", "rpc"), [
-    ("GET", "/v1/orders/5?bogus=1", "TradingService/GetOrder"),
+    ("GET", "/v1/time?bogus=1", "MarketDataService/GetServerTime"),
     ("GET", "/v1/balances?asset=BTC", "AccountService/GetBalances"),
     ("POST", "/v1/orders?symbol=BTC_USDT", "TradingService/PlaceOrder"),
     ("POST", "/transfer_in?dry_run=1", "AccountService/TransferIn"),
@@ -156,10 +193,14 @@ def test_wrong_method_on_known_path_is_405(rest: Rest, method: str, path: str) -
 
     assert response.status == 405, response
     assert response.body["message"] == f"method {method} is not allowed on {path}"
+    assert _details_by_type(response)["google.rpc.ErrorInfo"]["reason"] == "REJECT_REASON_INVALID_REQUEST"
 
 
 def test_unknown_path_is_404(rest: Rest) -> None:
-    assert rest("GET", "/v1/nothing-here", headers=AUTH).status == 404
+    response = rest("GET", "/v1/nothing-here", headers=AUTH)
+
+    assert response.status == 404
+    assert _details_by_type(response)["google.rpc.ErrorInfo"]["reason"] == "REJECT_REASON_INVALID_REQUEST"
 
 
 def test_form_post_to_get_path_is_405_not_a_disguised_get(rest: Rest, backend: Backend) -> None:
@@ -196,6 +237,17 @@ def test_enum_as_number_is_accepted(rest: Rest, backend: Backend) -> None:
     assert call.request.side == 2
 
 
+def test_seed_account_id_is_refused_with_the_public_name(rest: Rest, backend: Backend) -> None:
+    """The public name of the account is user_id; the hint says so."""
+    response = rest("POST", "/transfer_in", {"request_id": "d1", "account_id": 1001, "asset": "USDT", "amount": "5"})
+
+    assert response.status == 400, response
+    violation = _details_by_type(response)["google.rpc.BadRequest"]["field_violations"][0]
+    assert violation["field"] == "account_id"
+    assert violation["description"].startswith('the field is called "user_id"')
+    assert backend.double.calls_of("AccountService/TransferIn") == []
+
+
 def test_unknown_body_field_is_refused_with_a_hint(rest: Rest) -> None:
     response = rest("POST", "/v1/orders", {"symbol": "BTC_USDT", "sidee": "SIDE_BUY"}, AUTH)
 
@@ -217,6 +269,7 @@ def test_unavailable_backend_error_does_not_leak_its_address(proxy_binary: Path,
 
     assert response.status == 503, response
     assert response.body["message"] == "the exchange is unavailable; retry later"
+    assert _details_by_type(response)["google.rpc.ErrorInfo"]["reason"] == "REJECT_REASON_SERVICE_UNAVAILABLE"
     assert health.status == 503
     for answer in (response, health):
         assert backend_address not in str(answer.body)
