@@ -63,7 +63,26 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, marshaler runtime.
 	if httpStatus != 0 {
 		err = &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: err}
 	}
-	runtime.DefaultHTTPErrorHandler(ctx, mux, marshaler, w, r, err)
+	runtime.DefaultHTTPErrorHandler(ctx, mux, marshaler, bearerChallenge{w}, r, err)
+}
+
+// streamErrorHandler applies the same rules to an error in the middle of a server stream (sent as an
+// `{"error": Status}` chunk): no internal addresses, a reason on the proxy's own errors.
+func streamErrorHandler(ctx context.Context, err error) *status.Status {
+	return withProxyReason(publicStatus(ctx, status.Convert(err)))
+}
+
+// bearerChallenge sets an RFC 6750 challenge on 401 answers; grpc-gateway would put the status message there.
+type bearerChallenge struct {
+	http.ResponseWriter
+}
+
+// WriteHeader implements http.ResponseWriter.
+func (w bearerChallenge) WriteHeader(httpStatus int) {
+	if httpStatus == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="exchange"`)
+	}
+	w.ResponseWriter.WriteHeader(httpStatus)
 }
 
 // routingErrorHandler answers 405 when the path exists for another method (grpc-gateway says 501) and 404 for

@@ -100,6 +100,7 @@ func newServeMux(health grpc_health_v1.HealthClient) *runtime.ServeMux {
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler),
 		runtime.WithIncomingHeaderMatcher(incomingHeaderMatcher),
 		runtime.WithErrorHandler(errorHandler),
+		runtime.WithStreamErrorHandler(streamErrorHandler),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
 		runtime.SetQueryParameterParser(strictQueryParser{next: &runtime.DefaultQueryParser{}}),
 		// A form POST to a GET path is a wrong method (405), not a GET in disguise.

@@ -46,6 +46,7 @@ GRPC_WORKERS_MAX = 4
 # because the grpcio-health-checking package is not a dependency of the project.
 HEALTH_SERVING = 1
 HEALTH_NOT_SERVING = 2
+HEALTH_HOLD_S_MAX = 30
 
 SERVICES = [
     (trading_service_pb2.DESCRIPTOR.services_by_name["TradingService"],
@@ -83,7 +84,11 @@ class BackendDouble:
     responses: dict[str, Message | list[Message]] = field(default_factory=dict)
     errors: dict[str, PlannedError] = field(default_factory=dict)
     health_status: int = HEALTH_SERVING
+    health_released: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.health_released.set()
 
     def reset(self) -> None:
         """Forget calls, responses and errors; serve health again."""
@@ -92,6 +97,7 @@ class BackendDouble:
             self.responses.clear()
             self.errors.clear()
             self.health_status = HEALTH_SERVING
+            self.health_released.set()
 
     def respond(self, method: str, response: Message | list[Message]) -> None:
         """Answer every call of `method` ("Service/Method") with `response` (a list for a server stream)."""
@@ -128,7 +134,9 @@ class BackendDouble:
         return response
 
     def health_check(self, _request: bytes, _context: grpc.ServicerContext) -> bytes:
-        """grpc.health.v1.Health/Check: one varint field, the serving status."""
+        """grpc.health.v1.Health/Check: one varint field, the serving status (held while health_released is clear,
+        to stand for a backend too slow to answer)."""
+        self.health_released.wait(timeout=HEALTH_HOLD_S_MAX)
         with self.lock:
             return bytes([0x08, self.health_status])
 
@@ -226,7 +234,7 @@ def stop_proxy(proxy: Proxy) -> None:
 
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
-    """Status, headers and decoded JSON body (None when the body is not JSON)."""
+    """Status, headers (names in lower case) and decoded JSON body (None when the body is not JSON)."""
 
     status: int
     headers: dict[str, str]
@@ -249,7 +257,8 @@ def http(method: str, url: str, body: object = None, headers: dict[str, str] | N
         decoded = json.loads(raw) if raw else None
     except json.JSONDecodeError:
         decoded = None
-    return HttpResponse(status=status, headers=response_headers, body=decoded)
+    headers_lower = {name.lower(): value for name, value in response_headers.items()}
+    return HttpResponse(status=status, headers=headers_lower, body=decoded)
 
 
 @pytest.fixture(scope="session")

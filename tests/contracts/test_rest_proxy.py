@@ -74,8 +74,30 @@ def test_resource_exhausted_with_retry_info_sets_retry_after_rounded_up(rest: Re
     response = rest("POST", "/v1/orders", {"symbol": "BTC_USDT"}, AUTH)
 
     assert response.status == 429
-    assert response.headers["Retry-After"] == "2"
+    assert response.headers["retry-after"] == "2"
     assert _details_by_type(response)["google.rpc.RetryInfo"]["retry_delay"] == "1.200s"
+
+
+def test_unavailable_with_retry_info_sets_retry_after(rest: Rest, backend: Backend) -> None:
+    """UBSCore shedding load (UBSCORE_BUSY) is UNAVAILABLE with a RetryInfo: 503 and Retry-After."""
+    backend.double.fail("TradingService/PlaceOrder", grpc.StatusCode.UNAVAILABLE, "busy",
+                        _error_info("REJECT_REASON_UBSCORE_BUSY"),
+                        error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(nanos=50_000_000)))
+
+    response = rest("POST", "/v1/orders", {"symbol": "BTC_USDT"}, AUTH)
+
+    assert response.status == 503
+    assert response.headers["retry-after"] == "1"
+
+
+def test_unauthenticated_answer_has_a_bearer_challenge(rest: Rest, backend: Backend) -> None:
+    backend.double.fail("AccountService/GetBalances", grpc.StatusCode.UNAUTHENTICATED, "no such key",
+                        _error_info("REJECT_REASON_UNAUTHENTICATED"))
+
+    response = rest("GET", "/v1/balances", headers=AUTH)
+
+    assert response.status == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="exchange"'
 
 
 def test_resource_exhausted_without_retry_info_has_no_retry_after(rest: Rest, backend: Backend) -> None:
@@ -85,7 +107,7 @@ def test_resource_exhausted_without_retry_info_has_no_retry_after(rest: Rest, ba
     response = rest("POST", "/v1/orders", {"symbol": "BTC_USDT"}, AUTH)
 
     assert response.status == 429
-    assert "Retry-After" not in response.headers
+    assert "retry-after" not in response.headers
 
 
 def test_authorization_reaches_backend_exactly_once(rest: Rest, backend: Backend) -> None:
@@ -294,6 +316,29 @@ def test_internal_error_without_error_info_is_not_shown_to_clients(rest: Rest, b
 
     assert response.status == 500
     assert response.body["message"] == "internal error"
+
+
+def test_stream_error_does_not_leak_internal_details(rest: Rest, backend: Backend) -> None:
+    """Server streams report errors through grpc-gateway's stream error handler: the same rules apply there."""
+    backend.double.fail("MarketDataService/StreamMarketData", grpc.StatusCode.INTERNAL, "lost 10.1.2.3:5558")
+
+    response = rest("GET", "/v1/stream?symbols=BTC_USDT", headers=AUTH)
+
+    assert response.status == 500, response
+    assert "10.1.2.3" not in str(response.body)
+    assert response.body["error"]["message"] == "internal error", "a stream's error arrives as an error chunk"
+
+
+def test_healthz_is_503_when_the_backend_is_too_slow(rest: Rest, backend: Backend) -> None:
+    """The health check has a 2 s deadline; a backend that does not answer in time counts as down."""
+    backend.double.health_released.clear()
+    try:
+        response = rest("GET", "/healthz")
+    finally:
+        backend.double.health_released.set()
+
+    assert response.status == 503, response
+    assert _details_by_type(response)["google.rpc.ErrorInfo"]["reason"] == "REJECT_REASON_SERVICE_UNAVAILABLE"
 
 
 def test_healthz_follows_backend_health(rest: Rest, backend: Backend) -> None:
