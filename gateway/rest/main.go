@@ -2,7 +2,7 @@
 // declared by the google.api.http annotations in proto/exchange/v1 into gRPC calls to the Python gateway.
 // It keeps no state and applies no business rules. What it adds to grpc-gateway's defaults (see README.md):
 // one `authorization` value per call (headers.go), error bodies that carry every google.rpc detail with a
-// Retry-After header and decoding hints and without internal addresses (errors.go), 405 for a wrong method
+// Retry-After header and without internal addresses (errors.go), decoding hints (hints.go), 405 for a wrong method
 // (errors.go), unknown query parameters refused with 400 (query.go), and a /healthz that asks the backend's
 // grpc.health.v1 service (health.go).
 package main
