@@ -18,12 +18,12 @@ from bisect import bisect_left, insort
 from collections import deque
 from typing import Any
 
+from common.enums import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 from common.markets import Market
 from matcher.book_reference import TRADE_ID_SHIFT
 from matcher.commands import CancelOrder, PlaceOrder
 from matcher.events import BookLevelChanged, CancelRejected, EngineResult, OrderUpdated, PlaceRejected
 from matcher.matching import match
-from matcher.types import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 
 BUY, SELL = Side.BUY, Side.SELL
 LIMIT, MARKET = OrderType.LIMIT, OrderType.MARKET

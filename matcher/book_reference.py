@@ -5,7 +5,7 @@ depth?") is answered by filtering and sorting that list from scratch, and the bo
 difference between the depth before and after it. Property tests check that matcher.book.Book produces exactly
 the same events, depth and snapshot for the same commands (tests/property/test_matcher_fast_vs_reference.py).
 
-Rules (shared with the fast book; see also matcher/types.py):
+Rules (shared with the fast book; see also common/enums.py):
 - Price-time priority; trades at the maker's price. Order ids must increase per book; a repeated or lower id is
   ignored with a PlaceRejected(DUPLICATE_ORDER_ID).
 - Checks, in order: shape (INVALID_ORDER), client order id already resting for that user
@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from common.enums import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 from common.markets import Market
 from common.money import fee_units
 from matcher.commands import CancelOrder, PlaceOrder
@@ -35,7 +36,6 @@ from matcher.events import (
     PlaceRejected,
     TradeExecuted,
 )
-from matcher.types import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 
 TRADE_ID_SHIFT = 40  # trade_id = market_id << 40 | per-market sequence
 

@@ -5,7 +5,7 @@ Decoding checks only what the core cannot represent: undecodable bytes, a comman
 `InputRejected` (the shell logs it, counts it, records it in the WAL and moves on). Everything else (prices off
 tick, unknown markets, ...) is the core's decision and comes back as a REJECTED order update.
 
-Encoding maps each core event to its proto message. The core's enums carry the proto numbers (matcher/types.py);
+Encoding maps each core event to its proto message. The core's enums carry the proto numbers (common/enums.py);
 a refusal that changed no order (`CancelRejected`: no such open order; `PlaceRejected`: an order id seen before,
 i.e. a redelivery) becomes a `CommandRejected` in `EngineOutput.rejections`, so the client that sent it still
 learns the outcome, and no consumer mistakes it for a state change (in particular, none releases funds on it).
@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from google.protobuf.message import DecodeError
 
-from exchange.v1 import common_pb2, engine_pb2, order_pb2
+from common.enums import OrderType, SelfTradeMode, Side, TimeInForce
+from exchange.v1 import engine_pb2, order_pb2
 from matcher.commands import CancelOrder, Command, PlaceOrder
 from matcher.errors import InputRejected
 from matcher.events import EngineResult, OrderUpdated, TradeExecuted
-from matcher.types import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 
 INPUT_BYTES_MAX = 64 * 1024  # an order command is ~100 bytes; anything this big is garbage
 
@@ -154,24 +154,3 @@ def _fill_trade(target: engine_pb2.Trade, trade: TradeExecuted) -> None:
     target.maker_fee_units = trade.maker_fee_units
     target.taker_fee_units = trade.taker_fee_units
     target.ts_event_ns = trade.ts_event_ns
-
-
-def proto_enum_mismatches() -> list[str]:
-    """Core enum members whose name or number differs from exchange.v1 (empty when the mirrors agree)."""
-    pairs = [
-        (Side, common_pb2.Side, "SIDE_"),
-        (OrderType, common_pb2.OrderType, "ORDER_TYPE_"),
-        (TimeInForce, common_pb2.TimeInForce, "TIME_IN_FORCE_"),
-        (OrderStatus, common_pb2.OrderStatus, "ORDER_STATUS_"),
-        (SelfTradeMode, common_pb2.SelfTradeMode, "SELF_TRADE_MODE_"),
-        (RejectReason, common_pb2.RejectReason, "REJECT_REASON_"),
-    ]
-    problems: list[str] = []
-    for core_enum, proto_enum, prefix in pairs:
-        for member in core_enum:
-            proto_name = prefix + member.name
-            if proto_name not in set(proto_enum.keys()):
-                problems.append(f"{core_enum.__name__}.{member.name}: no {proto_name} in proto")
-            elif proto_enum.Value(proto_name) != member.value:
-                problems.append(f"{core_enum.__name__}.{member.name}={member.value} != {proto_enum.Value(proto_name)}")
-    return problems

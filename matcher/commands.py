@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from matcher.types import OrderType, SelfTradeMode, Side, TimeInForce
+from common.enums import OrderType, SelfTradeMode, Side, TimeInForce
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from common.enums import RejectReason
 from common.markets import Market
 from matcher.book import Book, rejected_update
 from matcher.commands import CancelOrder, Command, PlaceOrder
 from matcher.events import CancelRejected, EngineResult
-from matcher.types import RejectReason
 
 SNAPSHOT_VERSION = 1
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from matcher.types import OrderStatus, OrderType, RejectReason, Side, TimeInForce
+from common.enums import OrderStatus, OrderType, RejectReason, Side, TimeInForce
 
 
 class OrderUpdated(NamedTuple):

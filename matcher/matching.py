@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from common.enums import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 from matcher.commands import PlaceOrder
 from matcher.events import BookLevelChanged, EngineResult, OrderUpdated, TradeExecuted
-from matcher.types import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 
 if TYPE_CHECKING:
     from matcher.book import Book, BookSide

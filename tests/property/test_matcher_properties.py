@@ -14,13 +14,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from common.enums import OrderStatus, OrderType, SelfTradeMode, Side, TimeInForce
 from common.markets import Market
 from common.money import fee_units
 from matcher.book import Book
 from matcher.book_reference import ReferenceBook
 from matcher.commands import CancelOrder, Command, PlaceOrder
 from matcher.events import CancelRejected, EngineResult
-from matcher.types import OrderStatus, OrderType, SelfTradeMode, Side, TimeInForce
 
 # base_scale 2 with tick 10 and lot 10: notionals are exact but need the division by 10**2.
 MARKET = Market(

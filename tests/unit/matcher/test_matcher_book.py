@@ -6,12 +6,12 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+from common.enums import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 from common.markets import Market
 from matcher.book import Book
 from matcher.book_reference import ReferenceBook
 from matcher.commands import CancelOrder, PlaceOrder
 from matcher.events import BookLevelChanged, CancelRejected, OrderUpdated, PlaceRejected
-from matcher.types import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 
 # base_scale 0 keeps the arithmetic readable: notional = price * qty. Fees: maker 0.1 %, taker 0.2 %.
 SIMPLE = Market(

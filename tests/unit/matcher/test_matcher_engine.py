@@ -6,12 +6,12 @@ import json
 
 import pytest
 
+from common.enums import OrderStatus, OrderType, RejectReason, Side, TimeInForce
 from common.markets import load_catalog
 from matcher.book_reference import ReferenceBook
 from matcher.commands import CancelOrder, PlaceOrder
 from matcher.engine import Engine
 from matcher.events import CancelRejected
-from matcher.types import OrderStatus, OrderType, RejectReason, Side, TimeInForce
 
 MARKETS = load_catalog().markets
 BTC = 10**8

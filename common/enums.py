@@ -1,10 +1,11 @@
-"""Enums of the matching core, with stable numbers that exchange.v1 (proto) mirrors value for value.
+"""Python mirrors of the exchange.v1 enums (proto is the source of truth), shared by every service.
 
 Every enum keeps 0 = UNSPECIFIED, as buf STANDARD wants; proto names add the type prefix
 (`Side.BUY` is `SIDE_BUY = 1`, `OrderStatus.NEW` is `ORDER_STATUS_NEW = 1`). A number is never renumbered and
-never reused. Reject reasons owned by the matcher live in the 3xxx range (exchange-core's convention: one range
-per subsystem). Names match proto's `REJECT_REASON_<NAME>` (the MATCHER_ prefix avoids clashing with the
-gateway's 1xxx reasons of the same meaning).
+never reused. Reject reasons have one range per owner (exchange-core's convention): 1xxx gateway, 2xxx UBSCore,
+3xxx matcher; names match proto's `REJECT_REASON_<NAME>` (the UBSCORE_/MATCHER_ prefixes avoid clashing with the
+gateway's reasons of the same meaning). tests/contracts/test_enum_mirrors.py compares every name and number with
+the generated descriptors, both ways.
 """
 
 from __future__ import annotations
@@ -67,9 +68,41 @@ class SelfTradeMode(enum.IntEnum):
 
 
 class RejectReason(enum.IntEnum):
-    """Why an order or cancel was refused or ended early. Matcher range: 3xxx."""
+    """Why a request was refused or an order ended early: 1xxx gateway, 2xxx UBSCore, 3xxx matcher."""
 
     UNSPECIFIED = 0
+    UNAUTHENTICATED = 1001
+    PERMISSION_DENIED = 1002
+    RATE_LIMITED = 1003
+    INVALID_AMOUNT = 1004
+    INVALID_PRICE = 1005
+    INVALID_QUANTITY = 1006
+    BELOW_MIN_NOTIONAL = 1007
+    UNKNOWN_MARKET = 1008
+    UNKNOWN_ASSET = 1009
+    INVALID_ORDER = 1010
+    MISSING_FIELD = 1011
+    INVALID_REQUEST = 1012
+    NOT_FOUND = 1013
+    SERVICE_UNAVAILABLE = 1014
+    TIMEOUT = 1015
+    INSUFFICIENT_FUNDS = 2001
+    BALANCE_OVERFLOW = 2002
+    ORDER_NOT_OPEN = 2003
+    DUPLICATE_REQUEST = 2004
+    UBSCORE_UNKNOWN_MARKET = 2005
+    UBSCORE_INVALID_ORDER = 2006
+    UBSCORE_PRICE_OFF_TICK = 2007
+    UBSCORE_PRICE_OUT_OF_RANGE = 2008
+    UBSCORE_QUANTITY_OFF_LOT = 2009
+    UBSCORE_QUANTITY_OUT_OF_RANGE = 2010
+    UBSCORE_BELOW_MIN_NOTIONAL = 2011
+    UBSCORE_BUDGET_OUT_OF_RANGE = 2012
+    UBSCORE_BUSY = 2013
+    UBSCORE_UNKNOWN_ASSET = 2014
+    UBSCORE_INVALID_AMOUNT = 2015
+    UBSCORE_DEADLINE_EXCEEDED = 2016
+    UBSCORE_MISSING_FIELD = 2017
     UNKNOWN_ORDER = 3001  # cancel: no resting order with that id (never seen, other user, filled or gone)
     POST_ONLY_WOULD_TAKE = 3002  # post-only order would cross the book: REJECTED
     FOK_NOT_FILLABLE = 3003  # FOK order cannot fill completely now: EXPIRED, nothing traded
@@ -77,6 +110,8 @@ class RejectReason(enum.IntEnum):
     MATCHER_UNKNOWN_MARKET = 3005  # symbol not served by this engine
     SELF_TRADE_PREVENTED = 3006  # order expired by self-trade prevention
     NO_LIQUIDITY = 3007  # MARKET order found nothing (more) it could trade with: EXPIRED
-    MATCHER_INVALID_ORDER = 3008  # not on tick/lot, non-positive, or an impossible combination of fields
+    MATCHER_INVALID_ORDER = 3008  # off tick/lot, non-positive, impossible combination, or a budget below one lot
     IOC_NOT_FILLED = 3009  # the unfilled rest of an IOC limit order expired
     DUPLICATE_CLIENT_ORDER_ID = 3010  # the user already has a resting order with this client order id: REJECTED
+    MATCHER_OUT_OF_RANGE = 3011  # price, quantity or budget above the market's maxima: REJECTED before any change
+    MATCHER_INVALID_FIELD = 3012  # unknown enum value, empty symbol, zero user or order id
