@@ -115,3 +115,4 @@ class RejectReason(enum.IntEnum):
     DUPLICATE_CLIENT_ORDER_ID = 3010  # the user already has a resting order with this client order id: REJECTED
     MATCHER_OUT_OF_RANGE = 3011  # price, quantity or budget above the market's maxima: REJECTED before any change
     MATCHER_INVALID_FIELD = 3012  # unknown enum value, empty symbol, zero user or order id
+    MATCHER_INTERNAL_ERROR = 3013  # the matcher failed on the command (a bug): refused, logged

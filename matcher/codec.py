@@ -1,9 +1,11 @@
 """Protobuf at the matcher's edges: `OrderCommand` (Kafka `orders`) to core commands, core results to `EngineOutput`.
 
-Decoding checks only what the core cannot represent: undecodable bytes, a command with neither `place` nor
-`cancel`, a zero `command_seq`, an enum number the core does not know, an empty symbol. Such an input raises
-`InputRejected` (the shell logs it, counts it, records it in the WAL and moves on). Everything else (prices off
-tick, unknown markets, ...) is the core's decision and comes back as a REJECTED order update.
+Decoding refuses only what carries no command at all: undecodable bytes, a command with neither `place` nor
+`cancel`, a zero `command_seq`. Such an input raises `InputRejected` (the shell logs it, counts it, records it in
+the WAL and moves on). Everything else is the core's decision, so that every order with an order id gets an
+outcome and UBSCore can release its funds: an enum number the core does not know is passed on as the raw int
+(the core answers REJECTED with MATCHER_INVALID_FIELD), an empty symbol too; prices off tick, unknown markets and
+values above the market's maxima come back as REJECTED order updates as well.
 
 Encoding maps each core event to its proto message. The core's enums carry the proto numbers (common/enums.py);
 a refusal that changed no order (`CancelRejected`: no such open order; `PlaceRejected`: an order id seen before,
@@ -36,11 +38,11 @@ def parse_order_command(payload: bytes) -> order_pb2.OrderCommand:
     return message
 
 
-def _enum(enum_type: type, value: int, field: str) -> object:
-    try:
-        return enum_type(value)
-    except ValueError as error:
-        raise InputRejected(f"{field}={value} is not a known {enum_type.__name__}", reason="BAD_ENUM") from error
+# number -> member; a number proto3 let through but the core does not know stays a plain int (see the docstring).
+_SIDES = {int(m): m for m in Side}
+_ORDER_TYPES = {int(m): m for m in OrderType}
+_TIMES_IN_FORCE = {int(m): m for m in TimeInForce}
+_SELF_TRADE_MODES = {int(m): m for m in SelfTradeMode}
 
 
 def decode_command(message: order_pb2.OrderCommand) -> Command:
@@ -52,8 +54,6 @@ def decode_command(message: order_pb2.OrderCommand) -> Command:
         return _decode_place(message.place)
     if kind == "cancel":
         cancel = message.cancel
-        if not cancel.symbol:
-            raise InputRejected("cancel without a symbol", reason="NO_SYMBOL")
         return CancelOrder(
             symbol=cancel.symbol, user_id=cancel.user_id, order_id=cancel.order_id,
             client_order_id=cancel.client_order_id, ts_event_ns=cancel.ts_event_ns,
@@ -62,21 +62,19 @@ def decode_command(message: order_pb2.OrderCommand) -> Command:
 
 
 def _decode_place(place: order_pb2.InternalOrder) -> PlaceOrder:
-    if not place.symbol:
-        raise InputRejected("order without a symbol", reason="NO_SYMBOL")
     return PlaceOrder(
         symbol=place.symbol,
         order_id=place.order_id,
         user_id=place.user_id,
         client_order_id=place.client_order_id,
-        side=_enum(Side, place.side, "side"),
-        order_type=_enum(OrderType, place.order_type, "order_type"),
-        time_in_force=_enum(TimeInForce, place.time_in_force, "time_in_force"),
+        side=_SIDES.get(place.side, place.side),
+        order_type=_ORDER_TYPES.get(place.order_type, place.order_type),
+        time_in_force=_TIMES_IN_FORCE.get(place.time_in_force, place.time_in_force),
         post_only=place.post_only,
         price_units=place.price_units,
         qty_units=place.qty_units,
         quote_budget_units=place.quote_budget_units,
-        self_trade_mode=_enum(SelfTradeMode, place.self_trade_mode, "self_trade_mode"),
+        self_trade_mode=_SELF_TRADE_MODES.get(place.self_trade_mode, place.self_trade_mode),
         ts_event_ns=place.ts_event_ns,
     )
 

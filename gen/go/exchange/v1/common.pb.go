@@ -409,6 +409,9 @@ const (
 	// REJECT_REASON_MATCHER_INVALID_FIELD: a field the matcher cannot read (an enum value it does not know, an empty
 	// symbol, a zero user or order id).
 	RejectReason_REJECT_REASON_MATCHER_INVALID_FIELD RejectReason = 3012
+	// REJECT_REASON_MATCHER_INTERNAL_ERROR: the matcher failed on this command (a bug, logged with its traceback); the
+	// order is refused so that its funds are released, and the same input always gets the same refusal.
+	RejectReason_REJECT_REASON_MATCHER_INTERNAL_ERROR RejectReason = 3013
 )
 
 // Enum value maps for RejectReason.
@@ -459,6 +462,7 @@ var (
 		3010: "REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID",
 		3011: "REJECT_REASON_MATCHER_OUT_OF_RANGE",
 		3012: "REJECT_REASON_MATCHER_INVALID_FIELD",
+		3013: "REJECT_REASON_MATCHER_INTERNAL_ERROR",
 	}
 	RejectReason_value = map[string]int32{
 		"REJECT_REASON_UNSPECIFIED":                   0,
@@ -506,6 +510,7 @@ var (
 		"REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID":     3010,
 		"REJECT_REASON_MATCHER_OUT_OF_RANGE":          3011,
 		"REJECT_REASON_MATCHER_INVALID_FIELD":         3012,
+		"REJECT_REASON_MATCHER_INTERNAL_ERROR":        3013,
 	}
 )
 
@@ -566,7 +571,7 @@ const file_exchange_v1_common_proto_rawDesc = "" +
 	"\x1bSELF_TRADE_MODE_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cSELF_TRADE_MODE_EXPIRE_TAKER\x10\x01\x12 \n" +
 	"\x1cSELF_TRADE_MODE_EXPIRE_MAKER\x10\x02\x12\x1f\n" +
-	"\x1bSELF_TRADE_MODE_EXPIRE_BOTH\x10\x03*\xe2\r\n" +
+	"\x1bSELF_TRADE_MODE_EXPIRE_BOTH\x10\x03*\x8d\x0e\n" +
 	"\fRejectReason\x12\x1d\n" +
 	"\x19REJECT_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1dREJECT_REASON_UNAUTHENTICATED\x10\xe9\a\x12$\n" +
@@ -612,7 +617,8 @@ const file_exchange_v1_common_proto_rawDesc = "" +
 	"\x1cREJECT_REASON_IOC_NOT_FILLED\x10\xc1\x17\x12,\n" +
 	"'REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID\x10\xc2\x17\x12'\n" +
 	"\"REJECT_REASON_MATCHER_OUT_OF_RANGE\x10\xc3\x17\x12(\n" +
-	"#REJECT_REASON_MATCHER_INVALID_FIELD\x10\xc4\x17B\xb1\x01\n" +
+	"#REJECT_REASON_MATCHER_INVALID_FIELD\x10\xc4\x17\x12)\n" +
+	"$REJECT_REASON_MATCHER_INTERNAL_ERROR\x10\xc5\x17B\xb1\x01\n" +
 	"\x0fcom.exchange.v1B\vCommonProtoP\x01ZDgithub.com/exchange-core/exchange-core/gen/go/exchange/v1;exchangev1\xa2\x02\x03EXX\xaa\x02\vExchange.V1\xca\x02\vExchange\\V1\xe2\x02\x17Exchange\\V1\\GPBMetadata\xea\x02\fExchange::V1b\x06proto3"
 
 var (
