@@ -397,7 +397,8 @@ const (
 	RejectReason_REJECT_REASON_SELF_TRADE_PREVENTED RejectReason = 3006
 	// REJECT_REASON_NO_LIQUIDITY: a market order found nothing (more) to trade against.
 	RejectReason_REJECT_REASON_NO_LIQUIDITY RejectReason = 3007
-	// REJECT_REASON_MATCHER_INVALID_ORDER: the matcher found the order malformed (off tick or lot).
+	// REJECT_REASON_MATCHER_INVALID_ORDER: the matcher found the order malformed (off tick or lot, not positive, an
+	// impossible combination), or a market buy's budget cannot buy one lot at the best ask (then the order EXPIRES).
 	RejectReason_REJECT_REASON_MATCHER_INVALID_ORDER RejectReason = 3008
 	// REJECT_REASON_IOC_NOT_FILLED: the unfilled rest of an immediate-or-cancel order expired.
 	RejectReason_REJECT_REASON_IOC_NOT_FILLED RejectReason = 3009
