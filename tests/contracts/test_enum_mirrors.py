@@ -6,7 +6,7 @@ import pytest
 from google.protobuf.descriptor import EnumDescriptor
 
 from common import enums
-from exchange.v1 import common_pb2
+from exchange.v1 import balance_pb2, common_pb2
 
 MIRRORS: list[tuple[type[enum.IntEnum], EnumDescriptor, str]] = [
     (enums.Side, common_pb2.Side.DESCRIPTOR, "SIDE_"),
@@ -15,6 +15,9 @@ MIRRORS: list[tuple[type[enum.IntEnum], EnumDescriptor, str]] = [
     (enums.OrderStatus, common_pb2.OrderStatus.DESCRIPTOR, "ORDER_STATUS_"),
     (enums.SelfTradeMode, common_pb2.SelfTradeMode.DESCRIPTOR, "SELF_TRADE_MODE_"),
     (enums.RejectReason, common_pb2.RejectReason.DESCRIPTOR, "REJECT_REASON_"),
+    (enums.BalanceOperation, balance_pb2.BalanceOperation.DESCRIPTOR, "BALANCE_OPERATION_"),
+    (enums.BalanceEventType, balance_pb2.BalanceEventType.DESCRIPTOR, "BALANCE_EVENT_TYPE_"),
+    (enums.FundsUnlockCause, balance_pb2.FundsUnlockCause.DESCRIPTOR, "FUNDS_UNLOCK_CAUSE_"),
 ]
 
 

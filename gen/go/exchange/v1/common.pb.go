@@ -542,11 +542,59 @@ func (RejectReason) EnumDescriptor() ([]byte, []int) {
 	return file_exchange_v1_common_proto_rawDescGZIP(), []int{5}
 }
 
+// Heartbeat says a server stream is alive when it has nothing else to send.
+type Heartbeat struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The server's time, nanoseconds since the Unix epoch.
+	ServerTimeNs  int64 `protobuf:"varint,1,opt,name=server_time_ns,json=serverTimeNs,proto3" json:"server_time_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Heartbeat) Reset() {
+	*x = Heartbeat{}
+	mi := &file_exchange_v1_common_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Heartbeat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Heartbeat) ProtoMessage() {}
+
+func (x *Heartbeat) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_common_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
+func (*Heartbeat) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_common_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Heartbeat) GetServerTimeNs() int64 {
+	if x != nil {
+		return x.ServerTimeNs
+	}
+	return 0
+}
+
 var File_exchange_v1_common_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_common_proto_rawDesc = "" +
 	"\n" +
-	"\x18exchange/v1/common.proto\x12\vexchange.v1*9\n" +
+	"\x18exchange/v1/common.proto\x12\vexchange.v1\"1\n" +
+	"\tHeartbeat\x12$\n" +
+	"\x0eserver_time_ns\x18\x01 \x01(\x03R\fserverTimeNs*9\n" +
 	"\x04Side\x12\x14\n" +
 	"\x10SIDE_UNSPECIFIED\x10\x00\x12\f\n" +
 	"\bSIDE_BUY\x10\x01\x12\r\n" +
@@ -635,6 +683,7 @@ func file_exchange_v1_common_proto_rawDescGZIP() []byte {
 }
 
 var file_exchange_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_exchange_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
 var file_exchange_v1_common_proto_goTypes = []any{
 	(Side)(0),          // 0: exchange.v1.Side
 	(OrderType)(0),     // 1: exchange.v1.OrderType
@@ -642,6 +691,7 @@ var file_exchange_v1_common_proto_goTypes = []any{
 	(OrderStatus)(0),   // 3: exchange.v1.OrderStatus
 	(SelfTradeMode)(0), // 4: exchange.v1.SelfTradeMode
 	(RejectReason)(0),  // 5: exchange.v1.RejectReason
+	(*Heartbeat)(nil),  // 6: exchange.v1.Heartbeat
 }
 var file_exchange_v1_common_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for method output_type
@@ -662,13 +712,14 @@ func file_exchange_v1_common_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exchange_v1_common_proto_rawDesc), len(file_exchange_v1_common_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   0,
+			NumMessages:   1,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_exchange_v1_common_proto_goTypes,
 		DependencyIndexes: file_exchange_v1_common_proto_depIdxs,
 		EnumInfos:         file_exchange_v1_common_proto_enumTypes,
+		MessageInfos:      file_exchange_v1_common_proto_msgTypes,
 	}.Build()
 	File_exchange_v1_common_proto = out.File
 	file_exchange_v1_common_proto_goTypes = nil

@@ -1,6 +1,7 @@
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
-from typing import ClassVar as _ClassVar
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Optional as _Optional
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -155,3 +156,9 @@ REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID: RejectReason
 REJECT_REASON_MATCHER_OUT_OF_RANGE: RejectReason
 REJECT_REASON_MATCHER_INVALID_FIELD: RejectReason
 REJECT_REASON_MATCHER_INTERNAL_ERROR: RejectReason
+
+class Heartbeat(_message.Message):
+    __slots__ = ("server_time_ns",)
+    SERVER_TIME_NS_FIELD_NUMBER: _ClassVar[int]
+    server_time_ns: int
+    def __init__(self, server_time_ns: _Optional[int] = ...) -> None: ...
