@@ -3,7 +3,9 @@ mapping with google.rpc details, headers, query parameters, methods, health and 
 
 from __future__ import annotations
 
+import json
 import socket
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2
 
-from exchange.v1 import common_pb2, trading_service_pb2
+from exchange.v1 import common_pb2, market_data_service_pb2, trading_service_pb2
 
 from .conftest import HEALTH_NOT_SERVING, Backend, HttpResponse, Proxy, http, start_proxy, stop_proxy
 
@@ -316,6 +318,26 @@ def test_internal_error_without_error_info_is_not_shown_to_clients(rest: Rest, b
 
     assert response.status == 500
     assert response.body["message"] == "internal error"
+
+
+def test_server_stream_arrives_as_one_json_object_per_line(proxy: Proxy, backend: Backend) -> None:
+    """`GET /v1/stream` carries the snapshot first, then the events, each as `{"result": ...}` on its own line."""
+    backend.double.reset()
+    backend.double.respond("MarketDataService/StreamMarketData", [
+        market_data_service_pb2.StreamMarketDataResponse(seq=1, book_snapshot=market_data_service_pb2.BookSnapshot(
+            symbol="BTC_USDT", bids=[market_data_service_pb2.PriceLevel(price="45000.00", quantity="0.5")])),
+        market_data_service_pb2.StreamMarketDataResponse(seq=2, heartbeat=common_pb2.Heartbeat(server_time_ns=7)),
+    ])
+    request = urllib.request.Request(proxy.base_url + "/v1/stream?symbols=BTC_USDT", headers=AUTH)
+
+    with urllib.request.urlopen(request, timeout=10) as response:
+        lines = [json.loads(line) for line in response.read().splitlines() if line.strip()]
+
+    assert [line["result"]["seq"] for line in lines] == ["1", "2"]
+    assert lines[0]["result"]["book_snapshot"]["bids"] == [{"price": "45000.00", "quantity": "0.5"}]
+    assert lines[1]["result"]["heartbeat"] == {"server_time_ns": "7"}
+    (call,) = backend.double.calls_of("MarketDataService/StreamMarketData")
+    assert list(call.request.symbols) == ["BTC_USDT"]
 
 
 def test_stream_error_does_not_leak_internal_details(rest: Rest, backend: Backend) -> None:
