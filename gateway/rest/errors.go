@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	// Imported for its side effect as much as for its types: it registers every google.rpc detail message
@@ -81,22 +82,26 @@ func (w bearerChallenge) WriteHeader(httpStatus int) {
 	w.ResponseWriter.WriteHeader(httpStatus)
 }
 
-// routingErrorHandler answers 405 when the path exists for another method (grpc-gateway says 501) and 404 for
-// an unknown path, both with ErrorInfo REJECT_REASON_INVALID_REQUEST; anything else as grpc-gateway does.
-func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, marshaler runtime.Marshaler,
-	w http.ResponseWriter, r *http.Request, httpStatus int) {
-	var s *status.Status
-	switch httpStatus {
-	case http.StatusMethodNotAllowed:
-		s = status.Newf(codes.Unimplemented, "method %s is not allowed on %s", r.Method, r.URL.Path)
-	case http.StatusNotFound:
-		s = status.Newf(codes.NotFound, "no REST path %s; the paths are listed in /openapi.json", r.URL.Path)
-	default:
-		runtime.DefaultRoutingErrorHandler(ctx, mux, marshaler, w, r, httpStatus)
-		return
+// routingErrorHandler answers 405 with an Allow header when the path exists for other methods (grpc-gateway
+// says 501) and 404 for an unknown path, both with ErrorInfo REJECT_REASON_INVALID_REQUEST; anything else as
+// grpc-gateway does. routes are the REST bindings (bindingRoutes).
+func routingErrorHandler(routes []route) runtime.RoutingErrorHandlerFunc {
+	return func(ctx context.Context, mux *runtime.ServeMux, marshaler runtime.Marshaler, w http.ResponseWriter,
+		r *http.Request, httpStatus int) {
+		var s *status.Status
+		switch httpStatus {
+		case http.StatusMethodNotAllowed:
+			w.Header().Set("Allow", strings.Join(allowedMethods(routes, r.URL.Path), ", "))
+			s = status.Newf(codes.Unimplemented, "method %s is not allowed on %s", r.Method, r.URL.Path)
+		case http.StatusNotFound:
+			s = status.Newf(codes.NotFound, "no REST path %s; the paths are listed in /openapi.json", r.URL.Path)
+		default:
+			runtime.DefaultRoutingErrorHandler(ctx, mux, marshaler, w, r, httpStatus)
+			return
+		}
+		err := withErrorInfo(s, exchangev1.RejectReason_REJECT_REASON_INVALID_REQUEST).Err()
+		errorHandler(ctx, mux, marshaler, w, r, &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: err})
 	}
-	err := withErrorInfo(s, exchangev1.RejectReason_REJECT_REASON_INVALID_REQUEST).Err()
-	errorHandler(ctx, mux, marshaler, w, r, &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: err})
 }
 
 // proxyReasons is the RejectReason of the errors the proxy makes itself (no ErrorInfo yet): a request it could

@@ -50,7 +50,8 @@ func main() {
 	}
 	defer conn.Close()
 
-	mux := newServeMux(grpc_health_v1.NewHealthClient(conn))
+	routes := bindingRoutes()
+	mux := newServeMux(grpc_health_v1.NewHealthClient(conn), routes)
 	registrations := []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		exchangev1.RegisterTradingServiceHandler,
 		exchangev1.RegisterAccountServiceHandler,
@@ -63,7 +64,7 @@ func main() {
 	}
 
 	root := http.NewServeMux()
-	root.Handle("/", refuseQueryWithoutQueryFields(mux, mux, bindingRoutes()))
+	root.Handle("/", refuseQueryWithoutQueryFields(mux, mux, routes))
 	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		http.ServeFile(w, r, *openapi)
@@ -89,7 +90,7 @@ func main() {
 }
 
 // newServeMux is grpc-gateway's mux with the project's options (each explained where it is defined).
-func newServeMux(health grpc_health_v1.HealthClient) *runtime.ServeMux {
+func newServeMux(health grpc_health_v1.HealthClient, routes []route) *runtime.ServeMux {
 	// Proto field names and every field (zero values and enum names included), as the gRPC API shows them;
 	// unknown JSON fields are refused, not dropped.
 	marshaler := &runtime.JSONPb{
@@ -101,7 +102,7 @@ func newServeMux(health grpc_health_v1.HealthClient) *runtime.ServeMux {
 		runtime.WithIncomingHeaderMatcher(incomingHeaderMatcher),
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithStreamErrorHandler(streamErrorHandler),
-		runtime.WithRoutingErrorHandler(routingErrorHandler),
+		runtime.WithRoutingErrorHandler(routingErrorHandler(routes)),
 		runtime.SetQueryParameterParser(strictQueryParser{next: &runtime.DefaultQueryParser{}}),
 		// A form POST to a GET path is a wrong method (405), not a GET in disguise.
 		runtime.WithDisablePathLengthFallback(),

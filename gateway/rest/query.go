@@ -179,6 +179,19 @@ func (r route) matches(method string, segments []string) bool {
 	return true
 }
 
+// allowedMethods lists the HTTP methods some binding takes on path, sorted.
+func allowedMethods(routes []route, path string) []string {
+	segments := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	var methods []string
+	for _, each := range routes {
+		if each.matches(each.method, segments) && !slices.Contains(methods, each.method) {
+			methods = append(methods, each.method)
+		}
+	}
+	slices.Sort(methods)
+	return methods
+}
+
 // refuseQueryWithoutQueryFields answers 400 to a request with a query string when every binding it can reach
 // takes nothing from the query (a `body: "*"` binding, or one whose fields are all in the path): grpc-gateway
 // never calls the query parser for those, so strictQueryParser cannot see their unknown parameters.

@@ -206,16 +206,17 @@ def test_nested_or_misspelled_query_path_is_refused(rest: Rest, backend: Backend
     assert backend.double.calls_of("TradingService/ListOrders") == []
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("DELETE", "/v1/orders"),
-    ("PUT", "/v1/orders"),
-    ("GET", "/transfer_in"),
-    ("POST", "/v1/balances"),
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("DELETE", "/v1/orders", "GET, POST"),
+    ("PUT", "/v1/orders", "GET, POST"),
+    ("GET", "/transfer_in", "POST"),
+    ("POST", "/v1/balances", "GET"),
 ])
-def test_wrong_method_on_known_path_is_405(rest: Rest, method: str, path: str) -> None:
+def test_wrong_method_on_known_path_is_405(rest: Rest, method: str, path: str, allow: str) -> None:
     response = rest(method, path, {} if method in ("POST", "PUT") else None, AUTH)
 
     assert response.status == 405, response
+    assert response.headers["allow"] == allow
     assert response.body["message"] == f"method {method} is not allowed on {path}"
     assert _details_by_type(response)["google.rpc.ErrorInfo"]["reason"] == "REJECT_REASON_INVALID_REQUEST"
 
