@@ -193,3 +193,18 @@ def _regenerate_openapi_version(repo: Path, version: str) -> None:
     document = json.loads(document_path.read_text())
     document["info"]["version"] = version
     document_path.write_text(json.dumps(document, indent=2))
+
+
+def test_republishing_needs_a_new_version_or_replace(repo: Path) -> None:
+    """The same version cannot be published twice, except by redoing the latest entry with --replace."""
+    publish = [".venv/bin/python", "-m", "tools.contracts", "publish", "--reason", "again"]
+
+    again = _run(publish, repo)
+    replaced = _run([*publish, "--replace"], repo)
+
+    assert again.returncode != 0
+    assert "is not above the published 1.0.0" in again.stderr
+    assert replaced.returncode == 0, replaced.stderr
+    changelog = (repo / "contracts/CHANGELOG.md").read_text()
+    assert changelog.count("\n## ") == 1
+    assert "- Reason: again\n" in changelog
