@@ -158,7 +158,7 @@ class AeronClient:
                 self._remove(Command.REMOVE_SUBSCRIPTION,
                              lambda cid: protocol.encode_remove(self.client_id, cid, subscription.registration_id))
         finally:
-            subscription._mark_closed()
+            subscription._notify_unavailable(subscription._mark_closed())
 
     def do_work(self) -> int:
         """Process driver events and liveness; returns the amount of work done (0 when idle)."""
@@ -208,11 +208,13 @@ class AeronClient:
             self._keepalive_thread = None
         for publication in list(self._publications.values()):
             publication._mark_closed()
-        for subscription in list(self._subscriptions.values()):
-            subscription._mark_closed()
+        closed = [(subscription, subscription._mark_closed()) for subscription in self._subscriptions.values()]
         self._publications.clear()
         self._subscriptions.clear()
-        self._cnc.close()
+        # The CnC stays mapped until the last object holding it is gone: a ConcurrentPublication may be inside
+        # offer on another thread, reading its publication limit from it (README "Threading model").
+        for subscription, images in closed:  # as Java: every image of a closed subscription is reported gone
+            subscription._notify_unavailable(images)
 
     def _check_open(self) -> None:
         if self._close_cause is not None:

@@ -96,16 +96,22 @@ class Subscription:
             if image.correlation_id == correlation_id:
                 self.images = [other for other in self.images if other is not image]
                 image._mark_closed()
-                if self.on_unavailable_image is not None:
-                    self.on_unavailable_image(image)
+                self._notify_unavailable([image])
                 return image
         return None
 
-    def _mark_closed(self) -> None:
+    def _mark_closed(self) -> list[Image]:
+        """Close the subscription and its images; returns them for `_notify_unavailable`."""
         self.is_closed = True
-        for image in self.images:
+        images, self.images = self.images, []
+        for image in images:
             image._mark_closed()
-        self.images = []
+        return images
+
+    def _notify_unavailable(self, images: list[Image]) -> None:
+        if self.on_unavailable_image is not None:
+            for image in images:
+                self.on_unavailable_image(image)
 
 
 class FragmentAssembler:
