@@ -39,6 +39,7 @@ from common.aeron.errors import (
     EventsLost,
     driver_error,
 )
+from common.aeron.idle import BackoffIdleStrategy
 from common.aeron.image import Image
 from common.aeron.log_buffer import LogBuffers
 from common.aeron.protocol import Command, Response
@@ -47,7 +48,6 @@ from common.aeron.ring_buffer import ManyToOneRingBufferWriter
 from common.aeron.subscription import ImageHandler, Subscription
 
 BROADCAST_MESSAGES_MAX = 64
-IDLE_SLEEP_S = 0.0002
 
 
 @dataclass(slots=True, kw_only=True)
@@ -263,9 +263,10 @@ class AeronClient:
         wait_ms = self.config.driver_timeout_ms if timeout_ms is None else timeout_ms
         deadline_ns = time.monotonic_ns() + wait_ms * 1_000_000
         self._responses[correlation_id] = None
+        idle = BackoffIdleStrategy()
         try:
             while True:
-                self.do_work()
+                work = self.do_work()
                 response = self._responses.get(correlation_id)
                 if isinstance(response, AeronError):
                     raise response
@@ -273,7 +274,7 @@ class AeronClient:
                     return response
                 if time.monotonic_ns() > deadline_ns:
                     raise ConductorTimeout(f"no response from the driver to command {correlation_id} in {wait_ms} ms")
-                time.sleep(IDLE_SLEEP_S)
+                idle.idle(work)
         finally:
             self._responses.pop(correlation_id, None)
 

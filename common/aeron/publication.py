@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from common.aeron.atomics import AtomicBuffer
 from common.aeron.errors import ClientClosed, MessageTooLong
+from common.aeron.idle import BackoffIdleStrategy
 from common.aeron.log_buffer import (
     BEGIN_FLAG,
     END_FLAG,
@@ -124,13 +125,13 @@ class PublicationBase:
     def wait_connected(self, *, timeout_ms: int) -> None:
         """Drive the client until a subscriber is attached; raises TimeoutError after `timeout_ms`."""
         deadline_ns = time.monotonic_ns() + timeout_ms * 1_000_000
+        idle = BackoffIdleStrategy()
         while not self.is_connected:
             if self.is_closed:
                 raise ClientClosed("publication closed while waiting for a subscriber")
             if time.monotonic_ns() > deadline_ns:
                 raise TimeoutError(f"no subscriber on {self.channel} stream {self.stream_id} after {timeout_ms} ms")
-            self._client.do_work()
-            time.sleep(0.0005)
+            idle.idle(self._client.do_work())
 
     def close(self) -> None:
         """Remove the publication from the driver and unmap its log (idempotent)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from common.aeron.errors import ClientClosed
+from common.aeron.idle import BackoffIdleStrategy
 from common.aeron.image import FragmentHandler, Header, Image
 from common.aeron.log_buffer import BEGIN_FLAG, END_FLAG, HEADER_LENGTH, UNFRAGMENTED, align_frame
 
@@ -74,13 +75,13 @@ class Subscription:
     def wait_connected(self, *, timeout_ms: int) -> None:
         """Drive the client until an image is available; raises TimeoutError after `timeout_ms`."""
         deadline_ns = time.monotonic_ns() + timeout_ms * 1_000_000
+        idle = BackoffIdleStrategy()
         while not self.images:
             if self.is_closed:
                 raise ClientClosed("subscription closed while waiting for a publisher")
             if time.monotonic_ns() > deadline_ns:
                 raise TimeoutError(f"no publisher on {self.channel} stream {self.stream_id} after {timeout_ms} ms")
-            self._client.do_work()
-            time.sleep(0.0005)
+            idle.idle(self._client.do_work())
 
     def close(self) -> None:
         """Remove the subscription from the driver and release its images (idempotent)."""
