@@ -1,12 +1,10 @@
 """The client conductor: connection to the media driver, commands, driver events, liveness.
 
-Threading model: single-threaded and explicit. One thread owns an `AeronClient` and everything it creates, and
-calls `do_work()` regularly (at least every keepalive interval, 500 ms by default, and well within the
-driver's client liveness timeout, 10 s by default); `poll`/`offer` do not call it for you. Blocking helpers
-(`add_*`, `wait_connected`, `RequestClient.request`) drive `do_work()` themselves while they wait.
-For callers that may block longer, `start_keepalive_thread()` runs a daemon thread that only sends keepalives
-through its own ring-buffer writer (the to-driver buffer is multi-producer safe); all other state stays with
-the owning thread.
+Threads: README.md "Threading model" (the one statement of it). In short, the client and everything it creates
+belong to one owner thread, which calls `do_work()` regularly (at least every keepalive interval, 500 ms by
+default, well within the driver's client liveness timeout, 10 s by default); only `ConcurrentPublication`
+(and the optional keepalive thread) may be used from other threads. When the client closes, the CnC stays
+mapped until its last user is gone, because another thread may be inside `ConcurrentPublication.offer`.
 
 do_work(): reads driver events from the broadcast buffer (command responses, images coming and going, client
 timeout), sends a keepalive each interval and checks the driver's heartbeat; if the driver has been silent for

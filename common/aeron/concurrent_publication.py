@@ -4,13 +4,11 @@ Space is claimed with an atomic get-and-add on the active term's tail; the write
 the term pads it and rotates to the next term with CAS (the next partition's tail, then the active term count),
 as io.aeron.ConcurrentPublication does. Claimed space is always filled: a hole would stall every reader.
 
-Threads: the one object of this client that several threads may use at once (README "Threading model").
-`offer`, `position`, `is_connected`, `publication_limit` and the properties are safe from any thread: they keep no
-per-call state on the object, and every read-modify-write of the shared log is one atomic instruction. `close()`
-(and the client closing itself) may run while other threads are inside `offer`: it only marks the publication
-closed and leaves the log mapped until the last reference to this object is gone, so an `offer` already under way
-writes into a log nobody reads any more instead of into unmapped memory (Java lingers the log for the same
-reason). Such a message is lost like any message offered just before a close.
+Threads: the object that several threads may use at once (README.md "Threading model" says which calls). It
+keeps no per-call state, and every read-modify-write of the shared log is one atomic instruction. Closing only
+marks it closed and leaves the log mapped until the last reference to it is gone, so an `offer` already under
+way on another thread writes into a log nobody reads any more, never into unmapped memory (Java lingers the log
+for the same reason).
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ Wire format (little-endian), after Aeron framing and reassembly:
 Correlation ids come from a per-requester counter (unique per response stream, which is all that matters).
 The responder creates one exclusive publication per (response channel, stream id) on first use and keeps it.
 
-Both sides are single-threaded like the client: call `poll()` (which also drives `client.do_work()`).
+Both sides belong to the client's owner thread (README.md "Threading model"): call `poll()` (which also drives
+`client.do_work()`), and pass the work it returns to an idle strategy in your loop.
 `RequestClient.request()` is the blocking convenience; `send()` + `poll()` pipelines many requests.
 A peer that has gone away (NOT_CONNECTED after having been connected) fails fast with Undeliverable;
 back-pressure is retried until the deadline.

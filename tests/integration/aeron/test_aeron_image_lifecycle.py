@@ -79,9 +79,12 @@ def _two_drivers_over_udp(driver_factory, connect, wait_until, stream_id: int
 
 
 def test_publisher_close_is_a_clean_end_of_stream(driver_factory, connect, wait_until) -> None:
-    """The publisher closes its publication: the subscriber's image is reported unavailable once drained, with
-    is_end_of_stream True (everything the publisher sent was received)."""
+    """The publisher offers three more messages and closes its publication at once: the subscriber still
+    receives them (the drivers drain the stream), then its image is reported unavailable with
+    is_end_of_stream True."""
     watcher, subscriber_client, _, publication = _two_drivers_over_udp(driver_factory, connect, wait_until, 7301)
+    for index in range(3, 6):
+        assert publication.offer(f"message {index}".encode()) > 0
     publication.close()
 
     def step() -> None:
@@ -93,7 +96,7 @@ def test_publisher_close_is_a_clean_end_of_stream(driver_factory, connect, wait_
     assert image is watcher.available[0]
     assert image.is_closed
     assert image.is_end_of_stream
-    assert watcher.received == [b"message 0", b"message 1", b"message 2"]
+    assert watcher.received == [f"message {index}".encode() for index in range(6)]
 
 
 def test_publisher_driver_crash_is_not_end_of_stream(driver_factory, connect, wait_until) -> None:
