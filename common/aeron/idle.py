@@ -6,7 +6,7 @@ little, more the longer nothing happens. Which one to use:
 
 - `BusySpinIdleStrategy`: never waits; a whole core, no wake-up latency (a dedicated core, benchmarks).
 - `YieldingIdleStrategy`: `sched_yield` (releasing the GIL); a whole core, but other threads run.
-- `BackoffIdleStrategy`: spin, yield, then park 1 µs doubling to 1 ms; ~1-2% of a core on an idle
+- `BackoffIdleStrategy`: spin, yield, then park 1 µs doubling to 1 ms; ~2% of a core on an idle
   subscription, no added latency while busy, up to `park_period_ns_max` after a long idle. The default for
   services, examples and the request/response helpers.
 - `SleepingIdleStrategy`: a fixed sleep; lowest CPU, latency of the sleep (background work).
