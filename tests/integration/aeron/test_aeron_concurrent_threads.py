@@ -126,3 +126,45 @@ def test_four_threads_offering_on_one_concurrent_publication_deliver_every_messa
     assert checker.next_sequence == [MESSAGES_PER_THREAD] * THREADS
     assert sum(admin_actions) > 0  # the threads really raced through term rotations
     assert subscription.poll(assembler, 256) == 0  # nothing beyond the last message
+
+
+@pytest.mark.parametrize("closing", ["publication", "client"])
+def test_closing_while_threads_offer_turns_their_offers_closed(client: AeronClient, closing: str) -> None:
+    """4 threads offer (small and fragmented messages) while the owner polls, then the owner closes the
+    publication or the whole client under them: every thread's offers end in CLOSED, none raises (no use of an
+    unmapped log or CnC), as the threading model says."""
+    subscription = client.add_subscription(IPC, STREAM_ID + 1)
+    publication = client.add_publication(IPC, STREAM_ID + 1)
+    publication.wait_connected(timeout_ms=5_000)
+    messages = [b"s" * 40, b"F" * (publication.max_payload_length * 2 + 5)]
+    accepted = [0] * THREADS
+    outcomes: list[object] = [None] * THREADS
+    deadline = time.monotonic() + 60.0
+
+    def offer_until_closed(thread_id: int) -> None:
+        try:
+            while time.monotonic() < deadline:
+                result = publication.offer(messages[accepted[thread_id] % 2])
+                if result == OfferResult.CLOSED:
+                    outcomes[thread_id] = OfferResult.CLOSED
+                    return
+                assert result > 0 or result in (OfferResult.BACK_PRESSURED, OfferResult.ADMIN_ACTION), result
+                accepted[thread_id] += result > 0
+            outcomes[thread_id] = "deadline"
+        except BaseException as error:  # reported by the main thread
+            outcomes[thread_id] = error
+
+    threads = [threading.Thread(target=offer_until_closed, args=(index,)) for index in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    idle = BackoffIdleStrategy()
+    while min(accepted) < 200:
+        assert time.monotonic() < deadline, accepted
+        idle.idle(subscription.poll(lambda payload, header: None, 256) + client.do_work())
+    if closing == "publication":
+        publication.close()
+    else:
+        client.close()
+    for thread in threads:
+        thread.join()
+    assert outcomes == [OfferResult.CLOSED] * THREADS
