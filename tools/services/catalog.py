@@ -114,7 +114,8 @@ def settlement_specs(config: StackConfig) -> list[ServiceSpec]:
         specs.append(ServiceSpec(
             name=f"settlement-{instance}", argv=_python("settlement", "run"), env=env, infra=("kafka", "cassandra"),
             needs=tuple(f"matcher-{shard}" for shard in config.settlement_shards(instance)),
-            migrate=_python("settlement", "migrate"), migrate_timeout_s=CASSANDRA_READY_DEADLINE_S,
+            migrate=_python("settlement", "migrate") if instance == 0 else None,  # once, before the first
+            migrate_timeout_s=CASSANDRA_READY_DEADLINE_S,
             probe=HttpProbe(url=_metrics(port)), health_note="metrics endpoint answers", metrics_url=_metrics(port),
             lag_metrics=("settlement_kafka_lag_records", "settlement_shard_lag_outputs"),
             endpoints=(f"metrics {_metrics(port)}",), enabled=enabled, disabled_reason=reason,

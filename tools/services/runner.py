@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.infra import process
-from tools.infra.errors import ComponentError, ComponentExited, ComponentTimeout, InfraError
+from tools.infra.errors import ComponentError, ComponentExited, ComponentTimeout, InfraError, PortBusy
 from tools.infra.layout import REPO_ROOT
 from tools.services.catalog import base_env
 from tools.services.probes import Health, metric_sum
@@ -129,6 +129,10 @@ class ServiceRunner:
         ended = self._exit(spec.name)
         if ended is not None and ended.get("code") != 0 and not ended.get("stopped_by_runner"):
             self.out(f"  {spec.name:<13} had CRASHED ({_describe_code(ended)}); starting it again as asked")
+        answered = spec.probe.check()
+        if answered.ok:  # the probe would pass for someone else's process, and ours would fail to bind
+            raise PortBusy(spec.name, f"something this runner did not start already answers its health probe "
+                           f"({answered.detail}); stop it or choose other ports", self.log_path(spec.name))
         if spec.migrate is not None:
             self._migrate(spec)
         self._spawn(spec)
@@ -244,6 +248,9 @@ class ServiceRunner:
             crashed = ended.get("code") != 0 and not ended.get("stopped_by_runner")
             prefix = "CRASHED" if crashed else ("stopped" if ended.get("stopped_by_runner") else "exited")
             state = f"{prefix} ({_describe_code(ended)})"
+        elif record is not None and (supervisor := self._supervisor(spec.name)) is not None \
+                and process.is_alive(supervisor):
+            state = "ending (exit code not yet recorded)"  # its supervisor is about to write it
         elif record is not None:
             crashed = True
             state = "CRASHED (gone, with its supervisor: no exit code)"
@@ -264,7 +271,7 @@ class ServiceRunner:
             value = metric_sum(spec.metrics_url, metric)
             if value is not None:
                 parts.append(f"{value} {metric.rsplit('_', 1)[-1]}")
-        return ", ".join(parts) or "?"
+        return ", ".join(parts) or "not reported yet"
 
 
 def format_status(rows: Sequence[ServiceStatus]) -> str:
