@@ -143,8 +143,11 @@ def gateway_spec(config: StackConfig) -> ServiceSpec:
     needs = ["matcher-0"]
     if _landed("ubscore")[0]:
         needs.append("ubscore")
+    # Its `api_keys` table: every `tools.apikeys` command creates it if missing (same GATEWAY_CQL_* settings).
+    migrate = _python("tools.apikeys", "list") if (REPO_ROOT / "tools" / "apikeys.py").exists() else None
     return ServiceSpec(
         name="gateway", argv=_python("gateway"), env=env, infra=("kafka", "cassandra", "aeron"), needs=tuple(needs),
+        migrate=migrate, migrate_timeout_s=CASSANDRA_READY_DEADLINE_S,
         probe=GrpcHealthProbe(address=f"{HOST}:{ports.gateway_grpc}"), health_note="gRPC health Check SERVING",
         metrics_url=_metrics(ports.gateway_metrics),
         endpoints=(f"gRPC {HOST}:{ports.gateway_grpc}", f"metrics {_metrics(ports.gateway_metrics)}"),
