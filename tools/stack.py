@@ -11,6 +11,7 @@ import enum
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import typer
@@ -165,7 +166,7 @@ def stack_logs(
         for line in log_tail(path, lines).splitlines():
             typer.echo(f"{name:<{width}} | {line}")
     if follow:
-        stop = foreground.threading.Event()
+        stop = threading.Event()
         try:
             foreground.LogFollower(files, _echo).follow(stop)
         except KeyboardInterrupt:

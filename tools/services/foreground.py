@@ -11,12 +11,13 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
 from tools.infra import runner as infra_runner
 from tools.infra.layout import log_path as infra_log_path
+from tools.infra.runner import Printer
 from tools.services import lifecycle
 from tools.services.catalog import build_specs
 from tools.services.runner import ServiceRunner
@@ -27,7 +28,6 @@ WATCH_INTERVAL_S = 1.0
 READ_BYTES_MAX = 1024 * 1024
 LINE_CHARS_MAX = 2_000
 
-Printer = Callable[[str], None]
 
 
 class LogFollower:

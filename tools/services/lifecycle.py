@@ -7,17 +7,17 @@ then the endpoints and first commands. `down`: the services (reverse order), the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from common.errors import ConfigInvalid
 from tools.infra import runner as infra_runner
 from tools.infra.layout import LOCAL_DIR, aeron_dir
+from tools.infra.runner import Printer
 from tools.services import schema
 from tools.services.catalog import build_specs
 from tools.services.runner import ServiceRunner, ServiceStatus, format_status
 from tools.stack_config import StackConfig, from_env
 
-Printer = Callable[[str], None]
 GRPCURL = LOCAL_DIR / "bin" / "grpcurl"
 
 

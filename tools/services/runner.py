@@ -21,13 +21,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tools.infra import process
-from tools.infra.errors import ComponentError, ComponentExited, ComponentTimeout, InfraError, PortBusy
+from tools.infra.errors import ComponentExited, ComponentTimeout, InfraError, PortBusy
 from tools.infra.layout import REPO_ROOT
+from tools.infra.runner import Printer
 from tools.services.catalog import base_env
 from tools.services.probes import Health, metric_sum
 from tools.services.spec import ServiceSpec
@@ -38,7 +39,6 @@ PROGRESS_INTERVAL_S = 5.0
 PID_FILE_DEADLINE_S = 10.0
 SUPERVISOR_MARKER = "tools.services.supervise"
 
-Printer = Callable[[str], None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -300,4 +300,4 @@ def _marker(argv: Sequence[str]) -> str:
     return argv[0]
 
 
-__all__ = ["ComponentError", "ServiceRunner", "ServiceStatus", "format_status"]
+__all__ = ["ServiceRunner", "ServiceStatus", "format_status"]
