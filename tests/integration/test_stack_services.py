@@ -199,3 +199,17 @@ def test_run_in_foreground_prefixes_every_line_with_its_process_and_sigint_stops
     assert not any(_alive(pid) for pid in pids.values()), pids
     states = {row.name: row.state for row in ServiceRunner(config, build_specs(config)).status(SELECTED)}
     assert states == {"matcher-0": "stopped (exit 0)", "rest": "stopped (exit 0)"}
+
+
+def test_two_matcher_shards_own_alternate_partitions_on_their_own_ports(stack_env: dict[str, str]) -> None:
+    """--matcher-shards 2: both shards healthy, each on its own metrics port, shard 0 consuming partitions 0 and 2
+    and shard 1 partitions 1 and 3 of the (private) orders topic, as their logs state."""
+    config = from_env(stack_env, matcher_shards=2)
+    runner = lifecycle.up(config, ["matcher-0", "matcher-1"], out=lambda line: None)
+    rows = runner.status(["matcher-0", "matcher-1"])
+    assert [row.health.ok if row.health else None for row in rows] == [True, True]
+    assert config.ports.matcher_metrics[0] != config.ports.matcher_metrics[1]
+    for shard, partitions in ((0, "[0, 2]"), (1, "[1, 3]")):
+        line = f"matcher shard {shard} ready: topic {config.topic('orders')} partitions {partitions}"
+        log_file = runner.log_path(f"matcher-{shard}")
+        eventually(lambda log_file=log_file, line=line: line in log_file.read_text())  # logged just after metrics
