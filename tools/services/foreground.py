@@ -104,6 +104,7 @@ def run(config: StackConfig, names: Sequence[str] | None = None, *, out: Printer
     stop_following = threading.Event()
     thread = threading.Thread(target=follower.follow, args=(stop_following,), name="follow-logs", daemon=True)
     previous_term = signal.signal(signal.SIGTERM, _raise_stop)
+    previous_int = signal.getsignal(signal.SIGINT)
 
     def note(line: str) -> None:
         follower.emit("stack", line)
@@ -117,16 +118,20 @@ def run(config: StackConfig, names: Sequence[str] | None = None, *, out: Printer
         note("streaming every log; Ctrl-C stops everything this run started")
         _watch(services, names, note)
     except (KeyboardInterrupt, _Stop):
-        note("stopping ...")
+        note("stopping (further Ctrl-C is ignored; each service gets SIGKILL after its deadline) ...")
     except Exception as error:
         note(f"FAILED: {error}")
         code = 1
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not cut the shutdown short
+        # A second Ctrl-C must not cut the shutdown short and leave services behind (each gets SIGKILL after its
+        # deadline anyway).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         _shutdown(config, services, names, already_up, note)
         stop_following.set()
         thread.join()
         signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
     return code
 
 
