@@ -152,11 +152,11 @@ def _read_lines(stream, sink: queue.Queue[str]) -> None:  # stream: the child's 
     sink.put("<EOF>")
 
 
-def test_run_in_foreground_prefixes_every_line_with_its_process_and_sigint_stops_all(
+def test_run_in_foreground_prefixes_lines_reports_a_crash_and_sigint_stops_all(
     stack_env: dict[str, str],
 ) -> None:
-    """`bin/stack run matcher-0 rest`: the services' own log lines arrive prefixed `matcher-0 | ` and `rest | `;
-    SIGINT stops both (exit 0 recorded) and the command exits."""
+    """`bin/stack run matcher-0 rest`: the services' own log lines arrive prefixed `matcher-0 | ` and `rest | `; a
+    SIGKILLed matcher is reported once and not restarted; SIGINT stops the rest and the command exits 0."""
     child = subprocess.Popen([str(REPO_ROOT / "bin" / "stack"), "run", *SELECTED], env={**os.environ, **stack_env},
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: queue.Queue[str] = queue.Queue()
@@ -187,6 +187,8 @@ def test_run_in_foreground_prefixes_every_line_with_its_process_and_sigint_stops
         assert config is not None
         pids = _service_pids(config)
         assert set(pids) == {"matcher-0", "matcher-0.supervisor", "rest", "rest.supervisor"}
+        os.kill(pids["matcher-0"], signal.SIGKILL)
+        assert wait_for(has("stack     | ", "matcher-0 CRASHED (killed by SIGKILL); not restarted")), "\n".join(seen)
         child.send_signal(signal.SIGINT)
         assert child.wait(timeout=STOP_DEADLINE_S) == 0
     finally:
@@ -195,10 +197,10 @@ def test_run_in_foreground_prefixes_every_line_with_its_process_and_sigint_stops
             child.wait()
     reader.join(timeout=STOP_DEADLINE_S)
     assert wait_for(lambda lines: lines[-1:] == ["<EOF>"])
-    assert any(line.startswith("matcher-0 | ") and "stopped at seq" in line for line in seen), seen
+    assert any(line.startswith("rest      | ") and "exited with code 0" in line for line in seen), seen
     assert not any(_alive(pid) for pid in pids.values()), pids
     states = {row.name: row.state for row in ServiceRunner(config, build_specs(config)).status(SELECTED)}
-    assert states == {"matcher-0": "stopped (exit 0)", "rest": "stopped (exit 0)"}
+    assert states == {"matcher-0": "CRASHED (killed by SIGKILL)", "rest": "stopped (exit 0)"}
 
 
 def test_two_matcher_shards_own_alternate_partitions_on_their_own_ports(stack_env: dict[str, str]) -> None:
