@@ -83,6 +83,10 @@ class ServiceRunner:
         except (FileNotFoundError, ValueError):
             return None
 
+    def _pid_text(self, name: str) -> str:
+        record = self._record(name)
+        return str(record.pid) if record is not None else "?"
+
     def is_running(self, name: str) -> bool:
         """True if the service process recorded for `name` is alive (and is the one we started)."""
         record = self._record(name)
@@ -124,7 +128,7 @@ class ServiceRunner:
         started_s = time.monotonic()
         if self.is_running(spec.name):
             self._wait_healthy(spec)
-            self.out(f"  {spec.name:<13} already running (pid {self._record(spec.name).pid}), healthy")  # type: ignore[union-attr]
+            self.out(f"  {spec.name:<13} already running (pid {self._pid_text(spec.name)}), healthy")
             return
         ended = self._exit(spec.name)
         if ended is not None and ended.get("code") != 0 and not ended.get("stopped_by_runner"):
@@ -138,7 +142,7 @@ class ServiceRunner:
         self._spawn(spec)
         self._wait_healthy(spec)
         self.out(f"  {spec.name:<13} healthy in {time.monotonic() - started_s:.1f} s "
-                 f"(pid {self._record(spec.name).pid}, log {self.log_path(spec.name)})")  # type: ignore[union-attr]
+                 f"(pid {self._pid_text(spec.name)}, log {self.log_path(spec.name)})")
 
     def _env(self, spec: ServiceSpec) -> dict[str, str]:
         return {**os.environ, **base_env(), **spec.env}
@@ -174,8 +178,7 @@ class ServiceRunner:
             if time.monotonic() > deadline_s:
                 raise ComponentTimeout(spec.name, "its supervisor did not start it", self.log_path(spec.name))
             time.sleep(PROBE_INTERVAL_S / 5)
-        record = self._record(spec.name)
-        self.out(f"  {spec.name:<13} started pid {record.pid if record else '?'}, waiting for health "
+        self.out(f"  {spec.name:<13} started pid {self._pid_text(spec.name)}, waiting for health "
                  f"({spec.health_note}) ...")
 
     def _wait_healthy(self, spec: ServiceSpec) -> None:
