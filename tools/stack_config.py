@@ -13,9 +13,12 @@
     STACK_CQL_PORT                 CQL port (default 9042)
     STACK_CQL_KEYSPACE             keyspace (default exchange)
     STACK_CQL_REPLICATION_FACTOR   replication factor used when the stack creates the keyspace (default 1)
+    STACK_AERON_STREAM_ID          Aeron stream of requests to UBSCore (default 1001)
+    STACK_AERON_RESPONSE_STREAM_ID Aeron stream of UBSCore's responses to the gateway (default 2001)
     STACK_AERON_EXTERNAL           1 = a media driver is managed elsewhere (its dir: AERON_DIR); not started here
     STACK_FREE_PORTS               1 = every service port is a free one picked at `up` (tests; default: fixed ports)
-    STACK_TOPIC_SUFFIX             appended to the topic names (tests use private topics; default "")
+    STACK_TOPIC_SUFFIX             appended to the topic names and to Settlement's consumer group (tests use
+                                   private ones; default "")
 
 `up` writes the resolved settings (ports included) to <home>/run/stack.json; `status`, `logs` and `down` read that
 file, so they describe what was actually started even if the environment changed since.
@@ -51,6 +54,8 @@ SETTLEMENT_METRICS_EXTRA_BASE = 9120
 GATEWAY_METRICS_PORT = 9104  # the gateway's own default (9102) is UBSCore's port: the stack moves it
 GATEWAY_GRPC_PORT = 50051
 REST_PORT = 3001
+AERON_STREAM_ID = 1001  # UBSCore's and the gateway's own defaults
+AERON_RESPONSE_STREAM_ID = 2001
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,6 +134,8 @@ class StackConfig:
     cql_replication_factor: int
     cql_external: bool
     aeron_external: bool
+    aeron_stream_id: int
+    aeron_response_stream_id: int
     topic_suffix: str
     ports: Ports
 
@@ -144,6 +151,10 @@ class StackConfig:
             raise ConfigInvalid(f"Kafka replication factor {self.kafka_replication_factor}: must be >= 1")
         if self.cql_replication_factor < 1:
             raise ConfigInvalid(f"CQL replication factor {self.cql_replication_factor}: must be >= 1")
+        if self.aeron_stream_id == self.aeron_response_stream_id or min(self.aeron_stream_id,
+                                                                        self.aeron_response_stream_id) < 1:
+            raise ConfigInvalid(f"Aeron streams {self.aeron_stream_id}, {self.aeron_response_stream_id}: "
+                                "two different positive stream ids")
         if len(self.ports.matcher_pub) != self.matcher_shards:
             raise ConfigInvalid("ports: one pub/replay/metrics port per matcher shard")
         if len(self.ports.settlement_metrics) != self.settlement_instances:
@@ -235,6 +246,8 @@ def from_env(
         cql_replication_factor=_int(environ, "STACK_CQL_REPLICATION_FACTOR", 1),
         cql_external=bool(contact_points),
         aeron_external=environ.get("STACK_AERON_EXTERNAL") == "1",
+        aeron_stream_id=_int(environ, "STACK_AERON_STREAM_ID", AERON_STREAM_ID),
+        aeron_response_stream_id=_int(environ, "STACK_AERON_RESPONSE_STREAM_ID", AERON_RESPONSE_STREAM_ID),
         topic_suffix=environ.get("STACK_TOPIC_SUFFIX", ""),
         ports=ports_for(matcher_shards=shards, settlement_instances=instances),
     )

@@ -83,6 +83,7 @@ def ubscore_spec(config: StackConfig) -> ServiceSpec:
         "UBSCORE_EVENTS_TOPIC": config.topic("balance.events"),
         "UBSCORE_ORDERS_TOPIC": config.topic("orders"),
         "UBSCORE_AERON_DIR": str(aeron_dir()),
+        "UBSCORE_AERON_STREAM_ID": str(config.aeron_stream_id),
         "UBSCORE_FEEDS": config.matcher_feeds(),
         "UBSCORE_STATE_DIR": str(config.state_dir("ubscore")),
         "UBSCORE_METRICS_PORT": str(port),
@@ -109,6 +110,7 @@ def settlement_specs(config: StackConfig) -> list[ServiceSpec]:
             "SETTLEMENT_SHARDS": config.matcher_feeds(config.settlement_shards(instance)),
             "SETTLEMENT_KAFKA_BOOTSTRAP": config.kafka_bootstrap,
             "SETTLEMENT_BALANCE_TOPIC": config.topic("balance.events"),
+            "SETTLEMENT_GROUP_ID": f"settlement{config.topic_suffix}",  # one group per stack (tests: private)
             "SETTLEMENT_METRICS_PORT": str(port),
         }
         specs.append(ServiceSpec(
@@ -139,6 +141,8 @@ def gateway_spec(config: StackConfig) -> ServiceSpec:
         "GATEWAY_MATCHER_PUB_ENDPOINT": f"tcp://{HOST}:{ports.matcher_pub[0]}",
         "GATEWAY_MATCHER_REPLAY_ENDPOINT": f"tcp://{HOST}:{ports.matcher_replay[0]}",
         "GATEWAY_AERON_DIR": str(aeron_dir()),
+        "GATEWAY_UBSCORE_STREAM_ID": str(config.aeron_stream_id),
+        "GATEWAY_UBSCORE_RESPONSE_STREAM_ID": str(config.aeron_response_stream_id),
     }
     needs = ["matcher-0"]
     if _landed("ubscore")[0]:

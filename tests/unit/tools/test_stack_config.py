@@ -100,3 +100,17 @@ def test_catalog_lists_services_in_dependency_order_and_enables_only_landed_ones
         if package is not None:
             landed = (Path(__file__).resolve().parents[3] / package / "__main__.py").exists()
             assert spec.enabled == landed, spec.name
+
+
+def test_private_streams_and_suffix_reach_ubscore_gateway_and_settlement() -> None:
+    """A second stack on the same driver and broker (a test) gets its own Aeron streams and consumer group."""
+    config = from_env({"STACK_AERON_STREAM_ID": "7001", "STACK_AERON_RESPONSE_STREAM_ID": "7002",
+                       "STACK_TOPIC_SUFFIX": ".t1"})
+    specs = {spec.name: spec for spec in build_specs(config)}
+    assert specs["ubscore"].env["UBSCORE_AERON_STREAM_ID"] == "7001"
+    assert specs["gateway"].env["GATEWAY_UBSCORE_STREAM_ID"] == "7001"
+    assert specs["gateway"].env["GATEWAY_UBSCORE_RESPONSE_STREAM_ID"] == "7002"
+    assert specs["settlement-0"].env["SETTLEMENT_GROUP_ID"] == "settlement.t1"
+    assert specs["settlement-0"].env["SETTLEMENT_BALANCE_TOPIC"] == "balance.events.t1"
+    with pytest.raises(ConfigInvalid):
+        from_env({"STACK_AERON_STREAM_ID": "7001", "STACK_AERON_RESPONSE_STREAM_ID": "7001"})
