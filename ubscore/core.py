@@ -61,6 +61,7 @@ class UbsCore:
         self.order_keys = IdempotencyWindow(window_ns=window_ns, keys_max=keys_max)
         self.transfer_keys = IdempotencyWindow(window_ns=window_ns, keys_max=keys_max)
         self.feed_positions: dict[int, tuple[int, bytes]] = {}  # shard -> (last seq applied, its hash)
+        self.outputs_applied = 0  # one matcher output answers each command: sent minus this is the feed lag
         self.settler = Settler(self.ledger, self.orders, self.markets, fee_account_user_id=fee_account_user_id)
 
     # --- transfers -------------------------------------------------------------------------------------------
@@ -206,7 +207,13 @@ class UbsCore:
         for update in output.updates:
             self.settler.update(update, events)
         self.feed_positions[output.shard_id] = (output.seq, output.hash)
+        self.outputs_applied += 1
         return Effects(None, events, [])
+
+    @property
+    def commands_in_flight(self) -> int:
+        """Commands sent that no matcher output has answered yet."""
+        return self.counters.last_command_seq - self.outputs_applied
 
     # --- checks, snapshots -----------------------------------------------------------------------------------
 
@@ -230,6 +237,7 @@ class UbsCore:
             "last_command_seq": self.counters.last_command_seq,
             "order_keys": self.order_keys.snapshot(),
             "transfer_keys": self.transfer_keys.snapshot(),
+            "outputs_applied": self.outputs_applied,
             "feed_positions": [
                 [shard, seq, digest.hex()] for shard, (seq, digest) in sorted(self.feed_positions.items())
             ],
@@ -243,5 +251,6 @@ class UbsCore:
         self.counters = Counters(state["last_order_id"], state["last_command_seq"])
         self.order_keys.restore(state["order_keys"])
         self.transfer_keys.restore(state["transfer_keys"])
+        self.outputs_applied = state["outputs_applied"]
         self.feed_positions = {shard: (seq, bytes.fromhex(digest)) for shard, seq, digest in state["feed_positions"]}
         self.settler = Settler(self.ledger, self.orders, self.markets, fee_account_user_id=self.fee_account_user_id)

@@ -1,0 +1,384 @@
+"""The UBSCore service loop (imperative shell around ubscore.core.UbsCore).
+
+One thread owns everything (the Aeron client included, so its single-threaded rules hold), and loops:
+
+    take a bounded batch of inputs: verified matcher outputs of every shard (EngineFeed), transfers from Kafka
+      `balance.operations` (owned partitions, assigned at the offsets of our own state), Aeron requests
+    -> Aeron requests past their deadline (DEADLINE_EXCEEDED) or arriving while shedding load (BUSY, orders only),
+       and undecodable inputs of any channel, are refused or set aside here: counted, logged with their origin
+    -> apply each input to the core, in that order, and keep its WAL record
+    -> append the batch to the WAL with ONE fsync (group commit)                ◄── durable before visible
+    -> then: Aeron replies, OrderCommands on `orders` (key symbol), BalanceEvents on `balance.events` (key user)
+    snapshot every `snapshot_inputs` inputs (and at a clean stop), once Kafka has acknowledged all produced.
+
+Nothing leaves before it is durable, so a crash loses nothing anyone saw. On restart (state.recover) the WAL tail
+is re-applied and every event or command above the durable delivery watermarks is produced again; consumers drop
+repeats (`event_id`, `command_seq`). A lost Aeron reply is recovered by the gateway's retry with the same client
+order id (the first outcome comes back, `duplicate = true`).
+
+Back-pressure: orders are refused with UBSCORE_BUSY while Kafka has more than `kafka_unconfirmed_max` records
+unacknowledged, more than `in_flight_max` commands await a matcher output (the feed lags), or the last group
+commit took over `wal_fsync_ms_max`. Cancels are still taken (they only reduce risk); transfers wait in Kafka.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from common.aeron.errors import Undeliverable
+from common.aeron.request_response import Request, ResponseServer
+from common.engine_feed import EngineFeed
+from common.enums import RejectReason
+from common.errors import Timeout
+from common.kafka import assign_from
+from common.snapshot import oldest_kept_snapshot_lsn, write_snapshot
+from ubscore import codec
+from ubscore.commands import PlaceRequest
+from ubscore.config import REPLY_TIMEOUT_MS, UbscoreConfig
+from ubscore.core import UbsCore
+from ubscore.errors import InputRejected
+from ubscore.events import BalanceEvent, CancelCommand, Effects, OrderAccepted, PlaceCommand, Refused
+from ubscore.metrics import UbscoreMetrics
+from ubscore.outbox import Outbox
+from ubscore.state import (
+    OUTPUT_RECORD,
+    REQUEST_RECORD,
+    Recovered,
+    delivered_record,
+    encode_state,
+    set_aside_record,
+    transfer_record,
+)
+
+SPIN_POLLS_MAX = 2_000  # empty polls before the loop starts to wait (latency while busy, little CPU while idle)
+IDLE_WAIT_MS = 1
+PRODUCE_WAIT_S = 0.05
+SNAPSHOT_FLUSH_TIMEOUT_S = 10.0
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Batch:
+    """One group commit: WAL payloads and what to send once they are durable."""
+
+    records: list[bytes] = field(default_factory=list)
+    replies: list[tuple[Request, bytes]] = field(default_factory=list)
+    early_replies: list[tuple[Request, bytes]] = field(default_factory=list)  # refusals that changed nothing
+    events: list[BalanceEvent] = field(default_factory=list)
+    commands: list[PlaceCommand | CancelCommand] = field(default_factory=list)
+    inputs: int = 0
+
+
+class UbscoreService:
+    """Owns the core, the WAL, the consumer, the producer, the Aeron responder and the feeds; `run()` until stop."""
+
+    def __init__(
+        self, *, config: UbscoreConfig, core: UbsCore, recovered: Recovered, consumer: Consumer, producer: Producer,
+        server: ResponseServer | None, feeds: list[EngineFeed], metrics: UbscoreMetrics,
+    ) -> None:  # fmt: skip
+        assert recovered.wal is not None
+        self.config = config
+        self.core = core
+        self.wal = recovered.wal
+        self.positions = recovered.positions
+        self.consumer = consumer
+        self.producer = producer
+        self.server = server
+        self.feeds = feeds
+        self.metrics = metrics
+        self.outbox = Outbox(durable=recovered.delivered)
+        self.outbox.events.confirmed, self.outbox.commands.confirmed = recovered.delivered
+        self.resend = (recovered.resend_events, recovered.resend_commands)
+        self.inbox: list[Request] = []
+        self.stop_requested = False
+        self.inputs_since_snapshot = recovered.replayed_records
+        self.last_fsync_ms = 0.0
+        self.idle_polls = 0
+        self.last_output_ns = {feed.shard_id: time.monotonic_ns() for feed in feeds}
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Assign the owned partitions at our own offsets, and produce again what Kafka never acknowledged."""
+        assign_from(self.consumer, self.config.operations_topic, self.positions.next_offsets)
+        events, commands = self.resend
+        self._produce(events, commands)
+        self.resend = ([], [])
+        log.info("consuming %s from %s; re-sent %d events, %d commands", self.config.operations_topic,
+                 self.positions.next_offsets, len(events), len(commands))  # fmt: skip
+
+    def stop(self) -> None:
+        """Ask the loop to finish the current batch and return (safe from a signal handler)."""
+        self.stop_requested = True
+
+    def run(self) -> None:
+        """Loop until stop(), then snapshot."""
+        self.start()
+        while not self.stop_requested and not self.outbox.failures:
+            self.run_once()
+        if self.outbox.failures:
+            raise KafkaException(f"Kafka delivery failed: {self.outbox.failures[:3]}")
+        self.take_snapshot()
+
+    def close(self) -> None:
+        """Release the feeds, the responder, the consumer and the WAL (after run() returned)."""
+        for feed in self.feeds:
+            feed.close()
+        if self.server is not None:
+            self.server.close()
+        self.consumer.close()
+        self.wal.close()
+
+    # --- one batch -------------------------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Gather, apply, make durable and send one batch; the number of inputs taken."""
+        batch = Batch()
+        busy = self.busy_reason()
+        self._take_outputs(batch)
+        self._take_transfers(batch)
+        self._take_requests(batch, busy)
+        if batch.records:
+            if self.outbox.changed():
+                durable = (self.outbox.events.confirmed, self.outbox.commands.confirmed)
+                batch.records.append(delivered_record(*durable))
+                self.outbox.durable = durable
+            started_ns = time.monotonic_ns()
+            self.wal.append(batch.records)
+            self.last_fsync_ms = (time.monotonic_ns() - started_ns) / 1e6
+            self.metrics.wal_fsync_seconds.observe(self.last_fsync_ms / 1e3)
+            self.metrics.batch_records.observe(len(batch.records))
+        self._send(batch)
+        self._after_batch(batch)
+        return batch.inputs + len(batch.early_replies)
+
+    def busy_reason(self) -> str:
+        """Why orders are being refused now ("" when they are not)."""
+        unconfirmed = self.outbox.events.unconfirmed + self.outbox.commands.unconfirmed
+        if unconfirmed > self.config.kafka_unconfirmed_max:
+            return f"{unconfirmed} records await Kafka acknowledgement"
+        if self.core.commands_in_flight > self.config.in_flight_max:
+            return f"{self.core.commands_in_flight} orders await the matcher"
+        if self.last_fsync_ms > self.config.wal_fsync_ms_max:
+            return f"last WAL commit took {self.last_fsync_ms:.0f} ms"
+        return ""
+
+    def _apply(self, batch: Batch, record: bytes, effects: Effects) -> None:
+        batch.records.append(record)
+        batch.events.extend(effects.events)
+        batch.commands.extend(effects.commands)
+        batch.inputs += 1
+
+    def _take_outputs(self, batch: Batch) -> None:
+        for feed in self.feeds:
+            try:
+                outputs = feed.poll(timeout_ms=0)
+            except Timeout as error:  # the matcher is down: orders queue in Kafka, the rest goes on
+                log.warning("feed shard %d: %s", feed.shard_id, error)
+                continue
+            for output in outputs:
+                self._apply(batch, OUTPUT_RECORD + output.SerializeToString(deterministic=True),
+                            self.core.apply_output(codec.decode_output(output)))  # fmt: skip
+                self.metrics.feed_outputs.labels(str(feed.shard_id)).inc()
+            if outputs:
+                self.last_output_ns[feed.shard_id] = time.monotonic_ns()
+                self.metrics.feed_last_seq.labels(str(feed.shard_id)).set(outputs[-1].seq)
+
+    def _take_transfers(self, batch: Batch) -> None:
+        room = self.config.batch_records_max - batch.inputs
+        if room <= 0:
+            return
+        for message in self.consumer.consume(num_messages=room, timeout=0):
+            error = message.error()
+            if error is not None:
+                self._consumer_error(error)
+                continue
+            self._take_transfer(batch, message)
+
+    def _take_transfer(self, batch: Batch, message: Message) -> None:
+        partition, offset, raw = message.partition(), message.offset(), message.value() or b""
+        try:
+            request = codec.decode_transfer(raw)
+        except InputRejected as rejection:
+            log.warning("MALFORMED INPUT %s[%d]@%d: %s", message.topic(), partition, offset, rejection)
+            self.metrics.malformed.labels("kafka", rejection.reason).inc()
+            self.positions.consumed(partition, offset)
+            batch.records.append(set_aside_record(partition, offset, rejection.reason))
+            return
+        self.positions.consumed(partition, offset)
+        effects = self.core.transfer(request)
+        self._apply(batch, transfer_record(partition, offset, raw), effects)
+        self._count_transfer(request.request_id, effects)
+
+    def _count_transfer(self, request_id: str, effects: Effects) -> None:
+        if effects.reply is not None:  # a key reused for a different transfer
+            log.warning("transfer %r refused: %s", request_id, effects.reply.message)
+            self.metrics.refusals.labels("transfer", RejectReason(effects.reply.reason).name).inc()
+        elif not effects.events:
+            self.metrics.duplicates.labels("transfer").inc()
+        else:
+            reason = effects.events[0].reject_reason
+            self.metrics.requests.labels("transfer", "refused" if reason else "applied").inc()
+            if reason:
+                self.metrics.refusals.labels("transfer", RejectReason(reason).name).inc()
+
+    def _take_requests(self, batch: Batch, busy: str) -> None:
+        if self.server is None:
+            return
+        while len(self.inbox) + batch.inputs < self.config.batch_records_max:
+            if self.server.poll(self.inbox.append) == 0:
+                break
+        now_ns = time.time_ns()
+        for request in self.inbox:
+            self._take_request(batch, request, busy, now_ns)
+        self.inbox.clear()
+
+    def _take_request(self, batch: Batch, request: Request, busy: str, now_ns: int) -> None:
+        try:
+            deadline_ns, body = codec.decode_request(request.payload)
+        except InputRejected as rejection:
+            log.warning("MALFORMED INPUT aeron %s:%d correlation %d: %s", request.response_channel,
+                        request.response_stream_id, request.correlation_id, rejection)  # fmt: skip
+            self.metrics.malformed.labels("aeron", rejection.reason).inc()
+            self._refuse_early(batch, request, "request", RejectReason.UBSCORE_INVALID_ORDER, f"malformed: {rejection}")
+            return
+        kind = "place" if type(body) is PlaceRequest else "cancel"
+        if deadline_ns and now_ns > deadline_ns:
+            self._refuse_early(batch, request, kind, RejectReason.UBSCORE_DEADLINE_EXCEEDED, "deadline passed")
+            return
+        if busy and kind == "place":
+            self._refuse_early(batch, request, kind, RejectReason.UBSCORE_BUSY, busy)
+            return
+        effects = self.core.place(body) if kind == "place" else self.core.cancel(body)
+        self._apply(batch, REQUEST_RECORD + request.payload, effects)
+        batch.replies.append((request, codec.encode_reply(effects.reply)))
+        self._count_reply(kind, effects)
+
+    def _refuse_early(self, batch: Batch, request: Request, kind: str, reason: RejectReason, message: str) -> None:
+        batch.early_replies.append((request, codec.refusal_reply(reason, message)))
+        self.metrics.requests.labels(kind, "refused").inc()
+        self.metrics.refusals.labels(kind, reason.name).inc()
+
+    def _count_reply(self, kind: str, effects: Effects) -> None:
+        reply = effects.reply
+        if type(reply) is Refused:
+            self.metrics.requests.labels(kind, "refused").inc()
+            self.metrics.refusals.labels(kind, RejectReason(reply.reason).name).inc()
+        elif type(reply) is OrderAccepted and reply.duplicate:
+            self.metrics.duplicates.labels(kind).inc()
+        else:
+            self.metrics.requests.labels(kind, "accepted").inc()
+
+    def _consumer_error(self, error: KafkaError) -> None:
+        # An offset reset means inputs we never applied are gone from the topic: stop, an operator must decide.
+        if error.fatal() or error.code() == KafkaError._AUTO_OFFSET_RESET:
+            raise KafkaException(error)
+        log.warning("kafka consumer: %s", error)
+
+    # --- sending ---------------------------------------------------------------------------------------------
+
+    def _send(self, batch: Batch) -> None:
+        for request, payload in batch.early_replies:
+            self._reply(request, payload)
+        for request, payload in batch.replies:
+            self._reply(request, payload)
+        self._produce(batch.events, batch.commands)
+
+    def _reply(self, request: Request, payload: bytes) -> None:
+        assert self.server is not None
+        try:
+            self.server.respond(request, payload, timeout_ms=REPLY_TIMEOUT_MS)
+        except Undeliverable as error:  # the gateway went away: it will retry with the same client order id
+            log.warning("reply to %s:%d undeliverable: %s", request.response_channel, request.response_stream_id,
+                        error)  # fmt: skip
+
+    def _produce(self, events: list[BalanceEvent], commands: list[PlaceCommand | CancelCommand]) -> None:
+        orders_topic, events_topic, outbox = self.config.orders_topic, self.config.events_topic, self.outbox
+        for command in commands:
+            outbox.commands.sending(command.command_seq)
+            self._produce_one(orders_topic, command.symbol.encode(), codec.encode_command(command),
+                              _acknowledger(outbox, outbox.commands.acknowledge, command.command_seq))  # fmt: skip
+        for event in events:
+            outbox.events.sending(event.event_id)
+            self._produce_one(events_topic, str(event.user_id).encode(), codec.encode_event(event),
+                              _acknowledger(outbox, outbox.events.acknowledge, event.event_id))  # fmt: skip
+        self.metrics.commands_out.inc(len(commands))
+        self.metrics.events_out.inc(len(events))
+        self.producer.poll(0)
+
+    def _produce_one(self, topic: str, key: bytes, value: bytes, on_delivery: object) -> None:
+        deadline_ns = time.monotonic_ns() + int(SNAPSHOT_FLUSH_TIMEOUT_S * 1e9)
+        while True:
+            try:
+                self.producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                return
+            except BufferError:  # the producer's queue is full: wait for acknowledgements (bounded)
+                if time.monotonic_ns() > deadline_ns:
+                    raise
+                self.producer.poll(PRODUCE_WAIT_S)
+
+    # --- housekeeping ----------------------------------------------------------------------------------------
+
+    def _after_batch(self, batch: Batch) -> None:
+        self.inputs_since_snapshot += batch.inputs
+        if batch.inputs or batch.early_replies:
+            self.idle_polls = 0
+        else:
+            self.idle_polls += 1
+            self.producer.poll(0)
+            if self.idle_polls > SPIN_POLLS_MAX:  # idle: wait a little instead of spinning a shared core
+                self.producer.poll(IDLE_WAIT_MS / 1e3)
+                self._update_gauges()
+        if self.inputs_since_snapshot >= self.config.snapshot_inputs:
+            self.take_snapshot()
+
+    def _update_gauges(self) -> None:
+        self.metrics.commands_in_flight.set(self.core.commands_in_flight)
+        self.metrics.kafka_unconfirmed.labels(self.config.events_topic).set(self.outbox.events.unconfirmed)
+        self.metrics.kafka_unconfirmed.labels(self.config.orders_topic).set(self.outbox.commands.unconfirmed)
+        self.metrics.open_orders.set(len(self.core.orders))
+        now_ns = time.monotonic_ns()
+        for shard, last_ns in self.last_output_ns.items():
+            self.metrics.feed_idle_seconds.labels(str(shard)).set((now_ns - last_ns) / 1e9)
+        for partition, next_offset in self.positions.next_offsets.items():
+            tp = TopicPartition(self.config.operations_topic, partition)
+            low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            if high >= 0:
+                start = next_offset if next_offset >= 0 else low
+                self.metrics.operations_lag_records.labels(str(partition)).set(max(high - start, 0))
+
+    def take_snapshot(self) -> bool:
+        """Snapshot the state once Kafka acknowledged everything produced; False (retry later) if it did not."""
+        self.producer.flush(SNAPSHOT_FLUSH_TIMEOUT_S)
+        if self.outbox.events.unconfirmed or self.outbox.commands.unconfirmed or self.outbox.failures:
+            log.warning("snapshot postponed: Kafka has not acknowledged everything yet")
+            return False
+        delivered = (self.outbox.events.confirmed, self.outbox.commands.confirmed)
+        lsn = self.wal.last_lsn
+        problems = self.core.invariant_problems()
+        assert not problems, problems[:10]  # checked here and in every test: money is conserved
+        write_snapshot(self.config.snapshot_dir, lsn, encode_state(lsn=lsn, core=self.core, positions=self.positions,
+                                                                   delivered=delivered))  # fmt: skip
+        self.inputs_since_snapshot = 0
+        oldest = oldest_kept_snapshot_lsn(self.config.snapshot_dir) or 0
+        self.wal.truncate_before(oldest + 1)
+        log.info("snapshot at lsn %d (events %d, commands %d delivered)", lsn, *delivered)
+        return True
+
+
+def _acknowledger(outbox: Outbox, acknowledge: object, item_id: int) -> object:
+    """A delivery callback: acknowledge `item_id`, or record the failure (the loop stops on it)."""
+
+    def on_delivery(error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            log.critical("KAFKA DELIVERY FAILED for id %d: %s", item_id, error)
+            outbox.failures.append(f"{item_id}: {error}")
+            return
+        acknowledge(item_id)  # type: ignore[operator]
+
+    return on_delivery
