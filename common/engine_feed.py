@@ -26,6 +26,9 @@ Delivery contract (each verified output reaches the caller exactly once, whateve
   *returns those outputs* and the error comes on the next call: `Timeout` again if the endpoint still does not
   answer, `ChainBroken` on that and every later call (the feed is halted for good). `poll` raises only when it
   has nothing to hand over, so a caller that gets an exception has received everything verified before it.
+- A replay answer that says the request cannot be served halts the feed: `WRONG_SHARD` (and any refusal of a
+  well-formed request) raises `ConfigInvalid` naming the shard the endpoint serves; `HISTORY_GONE` raises
+  `ChainBroken`. Both are raised again by every later poll.
 - `last_seq`/`last_hash` are those of the last *accepted* output, which may not have been handed over yet; a
   caller persists the (seq, hash) of the last output it applied, never `feed.last_seq`.
 
@@ -49,7 +52,7 @@ from collections import deque
 import zmq
 
 from common.engine_chain import GENESIS_HASH, link_problem
-from common.errors import ChainBroken, Timeout
+from common.errors import ChainBroken, ConfigInvalid, ExchangeError, Timeout
 from exchange.v1 import engine_pb2
 
 FEED_TOPIC_PREFIX = b"engine."
@@ -62,6 +65,10 @@ REPLAY_BATCH_MAX = 1_000
 REPLAY_TIMEOUT_MS = 2_000
 REPLAY_ATTEMPTS_MAX = 3
 IDLE_CHECK_MS_DEFAULT = 500
+# Answers that carry outputs or say there are none yet; UNSPECIFIED: a server from before the status field.
+REPLAY_ANSWERED = frozenset(
+    {engine_pb2.REPLAY_STATUS_OK, engine_pb2.REPLAY_STATUS_BEYOND_HEAD, engine_pb2.REPLAY_STATUS_UNSPECIFIED}
+)
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +141,7 @@ class EngineFeed:
         self.ready: deque[engine_pb2.EngineOutput] = deque()  # verified, not yet handed to the caller
         self.live: deque[engine_pb2.EngineOutput] = deque()  # live messages after last_seq, ascending seq
         self.goal_seq = 0  # the server head learned by the last idle check: catch up to here
-        self.halted: ChainBroken | None = None
+        self.halted: ExchangeError | None = None  # ChainBroken or ConfigInvalid: raised by every later poll
         self.subscriber = context.socket(zmq.SUB)
         self.subscriber.setsockopt(zmq.RCVHWM, SUB_RCVHWM)
         self.subscriber.setsockopt(zmq.LINGER, 0)
@@ -153,9 +160,9 @@ class EngineFeed:
         if self.halted is None and len(self.ready) < outputs_max:
             try:
                 self._work(timeout_ms, outputs_max)
-            except ChainBroken as broken:
-                log.critical("FEED HALTED on shard %d: %s", self.shard_id, broken)
-                self.halted = broken
+            except (ChainBroken, ConfigInvalid) as fatal:
+                log.critical("FEED HALTED on shard %d: %s", self.shard_id, fatal)
+                self.halted = fatal
             except Timeout:
                 if not self.ready:
                     raise
@@ -199,7 +206,7 @@ class EngineFeed:
         """Ask the replay endpoint where its head is (and take the outputs that answer brings)."""
         self.last_check_ns = time.monotonic_ns()
         limit = min(self.replay_batch_max, outputs_max - len(self.ready))
-        response = self.replay.fetch(self.last_seq + 1, limit)
+        response = self._fetch(limit)
         self.goal_seq = max(self.goal_seq, response.last_seq)
         self._take_replayed(response, target_seq=self.goal_seq)
 
@@ -207,7 +214,26 @@ class EngineFeed:
         """One replay fetch towards `target_seq` (inclusive)."""
         limit = min(self.replay_batch_max, target_seq - self.last_seq, outputs_max - len(self.ready))
         assert limit > 0, (limit, target_seq, self.last_seq, len(self.ready))
-        self._take_replayed(self.replay.fetch(self.last_seq + 1, limit), target_seq=target_seq)
+        self._take_replayed(self._fetch(limit), target_seq=target_seq)
+
+    def _fetch(self, limit: int) -> engine_pb2.ReplayResponse:
+        """Fetch from last_seq + 1; raise (halting the feed) when the server says the request cannot be served."""
+        response = self.replay.fetch(self.last_seq + 1, limit)
+        status = response.status
+        if status in REPLAY_ANSWERED:
+            return response
+        name = engine_pb2.ReplayStatus.Name(status)
+        if status == engine_pb2.REPLAY_STATUS_WRONG_SHARD:
+            raise ConfigInvalid(
+                f"shard {self.shard_id}: the replay endpoint {self.replay.endpoint} serves another shard "
+                f"({response.detail}); check this subscriber's shard id and endpoints"
+            )
+        if status == engine_pb2.REPLAY_STATUS_HISTORY_GONE:
+            raise ChainBroken(
+                f"shard {self.shard_id}: outputs from {self.last_seq + 1} are gone from the replay endpoint "
+                f"({response.detail}); refusing to skip them"
+            )
+        raise ConfigInvalid(f"shard {self.shard_id}: the replay endpoint refused the request: {name} {response.detail}")
 
     def _take_replayed(self, response: engine_pb2.ReplayResponse, *, target_seq: int) -> None:
         if self.last_seq >= target_seq:

@@ -2,9 +2,19 @@
 
 Subscribers of the PUB feed lose messages by design (slow joiner, high-water mark, restart). They ask this
 endpoint for `ReplayRequest{shard_id, from_seq, limit}` and get `ReplayResponse{outputs from from_seq in seq
-order, at most min(limit, REPLAY_OUTPUTS_MAX); last_seq}`. An empty `outputs` with `last_seq >= from_seq` means
-the history asked for is no longer on disk (truncated below the oldest snapshot): the subscriber must halt, not
-skip. The client side (gap detection, chain verification) is common/engine_feed.py.
+order, at most min(limit, REPLAY_OUTPUTS_MAX); last_seq; status; detail}`. `status` says why an answer is empty:
+
+    OK                 outputs follow (at least one)
+    BEYOND_HEAD        from_seq > last_seq: nothing yet (normal for a subscriber that is up to date)
+    LIMIT_ZERO         limit was 0
+    WRONG_SHARD        the request names another shard (detail: the shard served): a subscriber configuration error
+    MALFORMED_REQUEST  undecodable, or from_seq 0
+    REQUEST_TOO_LARGE  over REPLAY_REQUEST_BYTES_MAX (a few varints never are); a message over
+                       REPLAY_MESSAGE_BYTES_MAX is not even read: ZeroMQ drops that connection (MAXMSGSIZE)
+    HISTORY_GONE       from_seq is older than anything kept (WAL truncated after a snapshot): the subscriber halts
+
+The client side (gap detection, chain verification, halting on WRONG_SHARD and HISTORY_GONE) is
+common/engine_feed.py.
 
 WAL record layout of the matcher (matcher/walrecords in spirit, kept here because replay is the main reader):
 
@@ -41,6 +51,8 @@ REPLAY_RING_OUTPUTS = 16_384
 REPLAY_INDEX_STRIDE = 256
 REPLAY_REQUESTS_PER_TURN_MAX = 16
 REPLAY_SOCKET_HWM = 1_000
+REPLAY_REQUEST_BYTES_MAX = 64  # shard_id, from_seq and limit take at most 21 bytes
+REPLAY_MESSAGE_BYTES_MAX = 4_096  # ZeroMQ drops a peer that sends more, before anything is parsed
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +109,11 @@ class ReplayStore:
             self.index_lsns.pop(0)
             self.index_seqs.pop(0)
 
+    @property
+    def oldest_seq(self) -> int:
+        """The oldest seq that can still be served (0 when nothing is kept)."""
+        return self.index_seqs[0] if self.index_seqs else 0
+
     def outputs_from(self, from_seq: int, limit: int) -> list[bytes]:
         """Up to `limit` serialized outputs from `from_seq` on (empty if none, or if history is gone)."""
         limit = max(0, min(limit, REPLAY_OUTPUTS_MAX))
@@ -125,6 +142,43 @@ class ReplayStore:
         return found
 
 
+def answer_request(store: ReplayStore, shard_id: int, request_bytes: bytes) -> bytes:
+    """The serialized ReplayResponse to one request (outputs, last_seq, and a status saying why it is empty)."""
+    last_seq = store.last_seq
+    status, detail, outputs = _lookup(store, shard_id, request_bytes, last_seq)
+    if status not in (engine_pb2.REPLAY_STATUS_OK, engine_pb2.REPLAY_STATUS_BEYOND_HEAD):
+        log.warning("replay: %s: %s", engine_pb2.ReplayStatus.Name(status), detail)
+    response = engine_pb2.ReplayResponse(last_seq=last_seq, status=status, detail=detail)
+    # Serialized outputs are concatenated as repeated-field entries, so nothing is parsed again here.
+    return b"".join(_repeated_field(1, data) for data in outputs) + response.SerializeToString()
+
+
+def _lookup(store: ReplayStore, shard_id: int, request_bytes: bytes, last_seq: int) -> tuple[int, str, list[bytes]]:
+    """(status, detail, serialized outputs) for one request."""
+    if len(request_bytes) > REPLAY_REQUEST_BYTES_MAX:
+        detail = f"request of {len(request_bytes)} bytes; the limit is {REPLAY_REQUEST_BYTES_MAX}"
+        return engine_pb2.REPLAY_STATUS_REQUEST_TOO_LARGE, detail, []
+    request = engine_pb2.ReplayRequest()
+    try:
+        request.ParseFromString(request_bytes)
+    except DecodeError:
+        return engine_pb2.REPLAY_STATUS_MALFORMED_REQUEST, f"undecodable ({len(request_bytes)} bytes)", []
+    if request.shard_id != shard_id:
+        detail = f"this endpoint serves shard {shard_id}, not shard {request.shard_id}"
+        return engine_pb2.REPLAY_STATUS_WRONG_SHARD, detail, []
+    if request.from_seq < 1:
+        return engine_pb2.REPLAY_STATUS_MALFORMED_REQUEST, "from_seq must be at least 1", []
+    if request.limit == 0:
+        return engine_pb2.REPLAY_STATUS_LIMIT_ZERO, "limit 0: nothing asked for", []
+    if request.from_seq > last_seq:
+        return engine_pb2.REPLAY_STATUS_BEYOND_HEAD, "", []
+    outputs = store.outputs_from(request.from_seq, request.limit)
+    if not outputs:
+        detail = f"seq {request.from_seq} is gone; the oldest seq kept is {store.oldest_seq}"
+        return engine_pb2.REPLAY_STATUS_HISTORY_GONE, detail, []
+    return engine_pb2.REPLAY_STATUS_OK, "", outputs
+
+
 class ReplayServer:
     """Answers ReplayRequests on a ZeroMQ ROUTER socket; call `serve_pending()` from the service loop."""
 
@@ -136,6 +190,7 @@ class ReplayServer:
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.SNDHWM, REPLAY_SOCKET_HWM)
         self.socket.setsockopt(zmq.RCVHWM, REPLAY_SOCKET_HWM)
+        self.socket.setsockopt(zmq.MAXMSGSIZE, REPLAY_MESSAGE_BYTES_MAX)
         self.socket.setsockopt(zmq.ROUTER_MANDATORY, 0)  # a vanished client's reply is dropped, never blocks us
         self.socket.bind(endpoint)
 
@@ -147,26 +202,11 @@ class ReplayServer:
                 frames = self.socket.recv_multipart(flags=zmq.NOBLOCK)
             except zmq.Again:
                 break
-            reply = self._answer(frames[-1])
+            reply = answer_request(self.store, self.shard_id, frames[-1])
             self.socket.send_multipart([*frames[:-1], reply], flags=zmq.NOBLOCK)
             answered += 1
         self.served += answered
         return answered
-
-    def _answer(self, request_bytes: bytes) -> bytes:
-        response = engine_pb2.ReplayResponse(last_seq=self.store.last_seq)
-        request = engine_pb2.ReplayRequest()
-        try:
-            request.ParseFromString(request_bytes)
-        except DecodeError:
-            log.warning("replay: undecodable request (%d bytes) answered with last_seq only", len(request_bytes))
-            return response.SerializeToString()
-        if request.shard_id != self.shard_id:
-            log.warning("replay: request for shard %d on shard %d", request.shard_id, self.shard_id)
-            return response.SerializeToString()
-        # Serialized outputs are concatenated as repeated-field entries, so nothing is parsed again here.
-        body = b"".join(_repeated_field(1, data) for data in self.store.outputs_from(request.from_seq, request.limit))
-        return body + response.SerializeToString()
 
     def close(self) -> None:
         """Close the socket."""

@@ -15,7 +15,7 @@ import pytest
 import zmq
 
 from common.engine_feed import EngineFeed
-from common.errors import ChainBroken, Timeout
+from common.errors import ChainBroken, ConfigInvalid, Timeout
 from common.wal import list_segments
 from exchange.v1 import engine_pb2
 
@@ -163,6 +163,24 @@ def test_subscriber_resuming_mid_chain_with_a_wrong_hash_halts(
     with pytest.raises(ChainBroken, match="prev_hash"):
         collect(forged, until_seq=50)
     forged.close()
+
+
+def test_subscriber_with_a_wrong_shard_id_halts_saying_so(
+    matcher: MatcherProcess, orders_producer: OrdersProducer, zmq_context: zmq.Context
+) -> None:
+    """A feed configured for shard 4 against shard 3's endpoints halts with ConfigInvalid naming the shard served,
+    on that poll and every later one, instead of a misleading "history not available"."""
+    matcher.start()
+    orders_producer.send(OrderFlow(seed=88).batch(5))
+    eventually(lambda: matcher.metric("matcher_outputs_total") == 5)
+    feed = EngineFeed(
+        zmq_context, sub_endpoint=matcher.pub_endpoint, replay_endpoint=matcher.replay_endpoint, shard_id=4,
+    )
+    for _ in range(2):
+        with pytest.raises(ConfigInvalid, match="serves shard 3, not shard 4"):
+            feed.poll(timeout_ms=10)
+    feed.close()
+    assert matcher.signal(signal.SIGTERM) == 0
 
 
 def test_malformed_and_duplicate_inputs_are_skipped_and_the_next_is_processed(
