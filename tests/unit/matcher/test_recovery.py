@@ -149,7 +149,7 @@ def test_rejected_input_record_moves_the_offset_on(tmp_path: Path) -> None:
 def test_replay_store_serves_same_bytes_from_ring_and_from_wal(tmp_path: Path) -> None:
     """Outputs older than the ring come from the WAL through the sparse index; both paths return identical bytes."""
     shell = Shell(tmp_path / "wal")
-    total = REPLAY_INDEX_STRIDE * 3 + 7
+    total = REPLAY_INDEX_STRIDE * 15 + 7
     shell.apply(range(1, total + 1))
     _, recovered = recover_into(tmp_path)
     store: ReplayStore = recovered.store
@@ -211,7 +211,7 @@ def test_replay_empty_answers_say_why(tmp_path: Path) -> None:
 
 def test_replay_of_truncated_history_answers_history_gone(tmp_path: Path) -> None:
     """After the WAL segments holding the oldest outputs are deleted, asking for them answers HISTORY_GONE with the
-    oldest seq still kept, while newer outputs are still served."""
+    oldest seq still kept, and every output still on disk, from the very first one kept, is still served."""
     shell = Shell(tmp_path / "wal", segment_bytes_max=16_384)
     for start in range(1, 601, 50):
         shell.apply(range(start, start + 50))
@@ -229,6 +229,7 @@ def test_replay_of_truncated_history_answers_history_gone(tmp_path: Path) -> Non
 
     assert (gone.status, len(gone.outputs)) == (engine_pb2.REPLAY_STATUS_HISTORY_GONE, 0)
     assert f"oldest seq kept is {cold.oldest_seq}" in gone.detail
-    assert cold.oldest_seq > 1
+    first_kept = next(record.lsn for record in store.wal.read(store.wal.first_lsn))  # seq == lsn in this shell
+    assert cold.oldest_seq == first_kept > 1
     assert kept.status == engine_pb2.REPLAY_STATUS_OK
     assert [o.seq for o in kept.outputs] == list(range(cold.oldest_seq, cold.oldest_seq + 5))
