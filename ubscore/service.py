@@ -176,9 +176,12 @@ class UbscoreService:
 
     def _take_outputs(self, batch: Batch) -> None:
         for feed in self.feeds:
+            room = self.config.batch_records_max - batch.inputs
+            if room <= 0:
+                return
             try:
-                outputs = feed.poll(timeout_ms=0)
-            except Timeout as error:  # the matcher is down: orders queue in Kafka, the rest goes on
+                outputs = feed.poll(timeout_ms=0, outputs_max=room)
+            except Timeout as error:  # the replay endpoint is down: nothing was lost, the rest goes on
                 log.warning("feed shard %d: %s", feed.shard_id, error)
                 continue
             for output in outputs:
