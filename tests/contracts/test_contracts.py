@@ -128,10 +128,20 @@ def test_grpc_stubs_import_and_expose_every_rpc() -> None:
             assert callable(getattr(servicer, method.name))
 
 
+def test_every_rpc_but_client_streaming_has_a_rest_binding() -> None:
+    """grpc-gateway cannot carry a client stream over HTTP/1; every other RPC must be reachable over REST."""
+    for service in ALL_SERVICES:
+        for method in service.methods:
+            has_binding = method.GetOptions().HasExtension(annotations_pb2.http)
+            assert has_binding != method.client_streaming, method.full_name
+
+
 def _http_paths() -> set[str]:
     paths = set()
     for service in ALL_SERVICES:
         for method in service.methods:
+            if not method.GetOptions().HasExtension(annotations_pb2.http):
+                continue
             rule = method.GetOptions().Extensions[annotations_pb2.http]
             for binding in [rule, *rule.additional_bindings]:
                 paths.add(getattr(binding, binding.WhichOneof("pattern")))

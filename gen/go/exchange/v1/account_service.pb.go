@@ -22,6 +22,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// TransferDirection says whether funds enter or leave the exchange.
+type TransferDirection int32
+
+const (
+	// TRANSFER_DIRECTION_UNSPECIFIED is never returned.
+	TransferDirection_TRANSFER_DIRECTION_UNSPECIFIED TransferDirection = 0
+	// TRANSFER_DIRECTION_IN is a deposit.
+	TransferDirection_TRANSFER_DIRECTION_IN TransferDirection = 1
+	// TRANSFER_DIRECTION_OUT is a withdrawal.
+	TransferDirection_TRANSFER_DIRECTION_OUT TransferDirection = 2
+)
+
+// Enum value maps for TransferDirection.
+var (
+	TransferDirection_name = map[int32]string{
+		0: "TRANSFER_DIRECTION_UNSPECIFIED",
+		1: "TRANSFER_DIRECTION_IN",
+		2: "TRANSFER_DIRECTION_OUT",
+	}
+	TransferDirection_value = map[string]int32{
+		"TRANSFER_DIRECTION_UNSPECIFIED": 0,
+		"TRANSFER_DIRECTION_IN":          1,
+		"TRANSFER_DIRECTION_OUT":         2,
+	}
+)
+
+func (x TransferDirection) Enum() *TransferDirection {
+	p := new(TransferDirection)
+	*p = x
+	return p
+}
+
+func (x TransferDirection) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TransferDirection) Descriptor() protoreflect.EnumDescriptor {
+	return file_exchange_v1_account_service_proto_enumTypes[0].Descriptor()
+}
+
+func (TransferDirection) Type() protoreflect.EnumType {
+	return &file_exchange_v1_account_service_proto_enumTypes[0]
+}
+
+func (x TransferDirection) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TransferDirection.Descriptor instead.
+func (TransferDirection) EnumDescriptor() ([]byte, []int) {
+	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{0}
+}
+
 // TransferStatus is the outcome of a transfer request.
 type TransferStatus int32
 
@@ -63,11 +116,11 @@ func (x TransferStatus) String() string {
 }
 
 func (TransferStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_exchange_v1_account_service_proto_enumTypes[0].Descriptor()
+	return file_exchange_v1_account_service_proto_enumTypes[1].Descriptor()
 }
 
 func (TransferStatus) Type() protoreflect.EnumType {
-	return &file_exchange_v1_account_service_proto_enumTypes[0]
+	return &file_exchange_v1_account_service_proto_enumTypes[1]
 }
 
 func (x TransferStatus) Number() protoreflect.EnumNumber {
@@ -76,7 +129,7 @@ func (x TransferStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TransferStatus.Descriptor instead.
 func (TransferStatus) EnumDescriptor() ([]byte, []int) {
-	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{0}
+	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{1}
 }
 
 // Balance is one asset's balance.
@@ -87,7 +140,9 @@ type Balance struct {
 	// Free to trade or withdraw.
 	Available string `protobuf:"bytes,2,opt,name=available,proto3" json:"available,omitempty"`
 	// Locked by open orders.
-	Frozen        string `protobuf:"bytes,3,opt,name=frozen,proto3" json:"frozen,omitempty"`
+	Frozen string `protobuf:"bytes,3,opt,name=frozen,proto3" json:"frozen,omitempty"`
+	// The balance's version (bumped on every change), to order updates.
+	Version       uint64 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -141,6 +196,13 @@ func (x *Balance) GetFrozen() string {
 		return x.Frozen
 	}
 	return ""
+}
+
+func (x *Balance) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
 }
 
 // GetBalancesRequest has no fields: the account comes from the API key.
@@ -226,24 +288,144 @@ func (x *GetBalancesResponse) GetBalances() []*Balance {
 	return nil
 }
 
+// Transfer is a deposit or withdrawal request and its outcome.
+type Transfer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The idempotency key.
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The account.
+	UserId uint64 `protobuf:"varint,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The asset.
+	Asset string `protobuf:"bytes,3,opt,name=asset,proto3" json:"asset,omitempty"`
+	// The amount, a decimal string.
+	Amount string `protobuf:"bytes,4,opt,name=amount,proto3" json:"amount,omitempty"`
+	// In or out.
+	Direction TransferDirection `protobuf:"varint,5,opt,name=direction,proto3,enum=exchange.v1.TransferDirection" json:"direction,omitempty"`
+	// The outcome so far.
+	Status TransferStatus `protobuf:"varint,6,opt,name=status,proto3,enum=exchange.v1.TransferStatus" json:"status,omitempty"`
+	// Why it was refused.
+	Reason RejectReason `protobuf:"varint,7,opt,name=reason,proto3,enum=exchange.v1.RejectReason" json:"reason,omitempty"`
+	// When the gateway accepted the request, nanoseconds since the Unix epoch.
+	CreatedNs int64 `protobuf:"varint,8,opt,name=created_ns,json=createdNs,proto3" json:"created_ns,omitempty"`
+	// When UBSCore applied or refused it (0 while pending), nanoseconds since the Unix epoch.
+	CompletedNs   int64 `protobuf:"varint,9,opt,name=completed_ns,json=completedNs,proto3" json:"completed_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Transfer) Reset() {
+	*x = Transfer{}
+	mi := &file_exchange_v1_account_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Transfer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Transfer) ProtoMessage() {}
+
+func (x *Transfer) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_account_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Transfer.ProtoReflect.Descriptor instead.
+func (*Transfer) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Transfer) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *Transfer) GetUserId() uint64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+func (x *Transfer) GetAsset() string {
+	if x != nil {
+		return x.Asset
+	}
+	return ""
+}
+
+func (x *Transfer) GetAmount() string {
+	if x != nil {
+		return x.Amount
+	}
+	return ""
+}
+
+func (x *Transfer) GetDirection() TransferDirection {
+	if x != nil {
+		return x.Direction
+	}
+	return TransferDirection_TRANSFER_DIRECTION_UNSPECIFIED
+}
+
+func (x *Transfer) GetStatus() TransferStatus {
+	if x != nil {
+		return x.Status
+	}
+	return TransferStatus_TRANSFER_STATUS_UNSPECIFIED
+}
+
+func (x *Transfer) GetReason() RejectReason {
+	if x != nil {
+		return x.Reason
+	}
+	return RejectReason_REJECT_REASON_UNSPECIFIED
+}
+
+func (x *Transfer) GetCreatedNs() int64 {
+	if x != nil {
+		return x.CreatedNs
+	}
+	return 0
+}
+
+func (x *Transfer) GetCompletedNs() int64 {
+	if x != nil {
+		return x.CompletedNs
+	}
+	return 0
+}
+
 // TransferInRequest is a deposit.
 type TransferInRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The idempotency key, unique per account.
+	// The idempotency key (required, 1 to 64 characters of [A-Za-z0-9._:-]), unique per account.
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The account credited.
-	AccountId uint64 `protobuf:"varint,2,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	UserId uint64 `protobuf:"varint,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// The asset, e.g. USDT.
 	Asset string `protobuf:"bytes,3,opt,name=asset,proto3" json:"asset,omitempty"`
 	// The amount, a positive decimal string.
-	Amount        string `protobuf:"bytes,4,opt,name=amount,proto3" json:"amount,omitempty"`
+	Amount string `protobuf:"bytes,4,opt,name=amount,proto3" json:"amount,omitempty"`
+	// If > 0, wait up to this long (at most 5000 ms) for UBSCore's outcome; 0 answers once the request is queued.
+	ResultWaitMs  uint32 `protobuf:"varint,5,opt,name=result_wait_ms,json=resultWaitMs,proto3" json:"result_wait_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TransferInRequest) Reset() {
 	*x = TransferInRequest{}
-	mi := &file_exchange_v1_account_service_proto_msgTypes[3]
+	mi := &file_exchange_v1_account_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -255,7 +437,7 @@ func (x *TransferInRequest) String() string {
 func (*TransferInRequest) ProtoMessage() {}
 
 func (x *TransferInRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_account_service_proto_msgTypes[3]
+	mi := &file_exchange_v1_account_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -268,7 +450,7 @@ func (x *TransferInRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferInRequest.ProtoReflect.Descriptor instead.
 func (*TransferInRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{3}
+	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TransferInRequest) GetRequestId() string {
@@ -278,9 +460,9 @@ func (x *TransferInRequest) GetRequestId() string {
 	return ""
 }
 
-func (x *TransferInRequest) GetAccountId() uint64 {
+func (x *TransferInRequest) GetUserId() uint64 {
 	if x != nil {
-		return x.AccountId
+		return x.UserId
 	}
 	return 0
 }
@@ -299,20 +481,25 @@ func (x *TransferInRequest) GetAmount() string {
 	return ""
 }
 
-// TransferInResponse says the deposit was queued.
+func (x *TransferInRequest) GetResultWaitMs() uint32 {
+	if x != nil {
+		return x.ResultWaitMs
+	}
+	return 0
+}
+
+// TransferInResponse says the deposit was queued (PENDING) or, with result_wait_ms, what became of it.
 type TransferInResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The idempotency key.
-	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	// PENDING when queued.
-	Status        TransferStatus `protobuf:"varint,2,opt,name=status,proto3,enum=exchange.v1.TransferStatus" json:"status,omitempty"`
+	// The transfer.
+	Transfer      *Transfer `protobuf:"bytes,1,opt,name=transfer,proto3" json:"transfer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TransferInResponse) Reset() {
 	*x = TransferInResponse{}
-	mi := &file_exchange_v1_account_service_proto_msgTypes[4]
+	mi := &file_exchange_v1_account_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -324,7 +511,7 @@ func (x *TransferInResponse) String() string {
 func (*TransferInResponse) ProtoMessage() {}
 
 func (x *TransferInResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_account_service_proto_msgTypes[4]
+	mi := &file_exchange_v1_account_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -337,41 +524,36 @@ func (x *TransferInResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferInResponse.ProtoReflect.Descriptor instead.
 func (*TransferInResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{4}
+	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{5}
 }
 
-func (x *TransferInResponse) GetRequestId() string {
+func (x *TransferInResponse) GetTransfer() *Transfer {
 	if x != nil {
-		return x.RequestId
+		return x.Transfer
 	}
-	return ""
-}
-
-func (x *TransferInResponse) GetStatus() TransferStatus {
-	if x != nil {
-		return x.Status
-	}
-	return TransferStatus_TRANSFER_STATUS_UNSPECIFIED
+	return nil
 }
 
 // TransferOutRequest is a withdrawal.
 type TransferOutRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The idempotency key, unique per account.
+	// The idempotency key (required, 1 to 64 characters of [A-Za-z0-9._:-]), unique per account.
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The account debited.
-	AccountId uint64 `protobuf:"varint,2,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	UserId uint64 `protobuf:"varint,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// The asset.
 	Asset string `protobuf:"bytes,3,opt,name=asset,proto3" json:"asset,omitempty"`
 	// The amount, a positive decimal string.
-	Amount        string `protobuf:"bytes,4,opt,name=amount,proto3" json:"amount,omitempty"`
+	Amount string `protobuf:"bytes,4,opt,name=amount,proto3" json:"amount,omitempty"`
+	// If > 0, wait up to this long (at most 5000 ms) for UBSCore's outcome; 0 answers once the request is queued.
+	ResultWaitMs  uint32 `protobuf:"varint,5,opt,name=result_wait_ms,json=resultWaitMs,proto3" json:"result_wait_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TransferOutRequest) Reset() {
 	*x = TransferOutRequest{}
-	mi := &file_exchange_v1_account_service_proto_msgTypes[5]
+	mi := &file_exchange_v1_account_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -383,7 +565,7 @@ func (x *TransferOutRequest) String() string {
 func (*TransferOutRequest) ProtoMessage() {}
 
 func (x *TransferOutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_account_service_proto_msgTypes[5]
+	mi := &file_exchange_v1_account_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -396,7 +578,7 @@ func (x *TransferOutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferOutRequest.ProtoReflect.Descriptor instead.
 func (*TransferOutRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{5}
+	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TransferOutRequest) GetRequestId() string {
@@ -406,9 +588,9 @@ func (x *TransferOutRequest) GetRequestId() string {
 	return ""
 }
 
-func (x *TransferOutRequest) GetAccountId() uint64 {
+func (x *TransferOutRequest) GetUserId() uint64 {
 	if x != nil {
-		return x.AccountId
+		return x.UserId
 	}
 	return 0
 }
@@ -427,20 +609,25 @@ func (x *TransferOutRequest) GetAmount() string {
 	return ""
 }
 
-// TransferOutResponse says the withdrawal was queued.
+func (x *TransferOutRequest) GetResultWaitMs() uint32 {
+	if x != nil {
+		return x.ResultWaitMs
+	}
+	return 0
+}
+
+// TransferOutResponse says the withdrawal was queued (PENDING) or, with result_wait_ms, what became of it.
 type TransferOutResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The idempotency key.
-	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	// PENDING when queued.
-	Status        TransferStatus `protobuf:"varint,2,opt,name=status,proto3,enum=exchange.v1.TransferStatus" json:"status,omitempty"`
+	// The transfer.
+	Transfer      *Transfer `protobuf:"bytes,1,opt,name=transfer,proto3" json:"transfer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TransferOutResponse) Reset() {
 	*x = TransferOutResponse{}
-	mi := &file_exchange_v1_account_service_proto_msgTypes[6]
+	mi := &file_exchange_v1_account_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -452,7 +639,7 @@ func (x *TransferOutResponse) String() string {
 func (*TransferOutResponse) ProtoMessage() {}
 
 func (x *TransferOutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_account_service_proto_msgTypes[6]
+	mi := &file_exchange_v1_account_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,21 +652,14 @@ func (x *TransferOutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferOutResponse.ProtoReflect.Descriptor instead.
 func (*TransferOutResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{6}
+	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{7}
 }
 
-func (x *TransferOutResponse) GetRequestId() string {
+func (x *TransferOutResponse) GetTransfer() *Transfer {
 	if x != nil {
-		return x.RequestId
+		return x.Transfer
 	}
-	return ""
-}
-
-func (x *TransferOutResponse) GetStatus() TransferStatus {
-	if x != nil {
-		return x.Status
-	}
-	return TransferStatus_TRANSFER_STATUS_UNSPECIFIED
+	return nil
 }
 
 // GetTransferRequest names a transfer.
@@ -487,15 +667,15 @@ type GetTransferRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The idempotency key of the transfer.
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	// The account the transfer was for (operators may name any account).
-	AccountId     uint64 `protobuf:"varint,2,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// The account the transfer was for (0: the caller's; operators may name any account).
+	UserId        uint64 `protobuf:"varint,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetTransferRequest) Reset() {
 	*x = GetTransferRequest{}
-	mi := &file_exchange_v1_account_service_proto_msgTypes[7]
+	mi := &file_exchange_v1_account_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -507,7 +687,7 @@ func (x *GetTransferRequest) String() string {
 func (*GetTransferRequest) ProtoMessage() {}
 
 func (x *GetTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_account_service_proto_msgTypes[7]
+	mi := &file_exchange_v1_account_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -520,7 +700,7 @@ func (x *GetTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransferRequest.ProtoReflect.Descriptor instead.
 func (*GetTransferRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{7}
+	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetTransferRequest) GetRequestId() string {
@@ -530,29 +710,25 @@ func (x *GetTransferRequest) GetRequestId() string {
 	return ""
 }
 
-func (x *GetTransferRequest) GetAccountId() uint64 {
+func (x *GetTransferRequest) GetUserId() uint64 {
 	if x != nil {
-		return x.AccountId
+		return x.UserId
 	}
 	return 0
 }
 
-// GetTransferResponse carries the transfer's outcome.
+// GetTransferResponse carries the transfer.
 type GetTransferResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The idempotency key.
-	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	// The outcome.
-	Status TransferStatus `protobuf:"varint,2,opt,name=status,proto3,enum=exchange.v1.TransferStatus" json:"status,omitempty"`
-	// Why it was refused.
-	Reason        RejectReason `protobuf:"varint,3,opt,name=reason,proto3,enum=exchange.v1.RejectReason" json:"reason,omitempty"`
+	// The transfer.
+	Transfer      *Transfer `protobuf:"bytes,1,opt,name=transfer,proto3" json:"transfer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetTransferResponse) Reset() {
 	*x = GetTransferResponse{}
-	mi := &file_exchange_v1_account_service_proto_msgTypes[8]
+	mi := &file_exchange_v1_account_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -564,7 +740,7 @@ func (x *GetTransferResponse) String() string {
 func (*GetTransferResponse) ProtoMessage() {}
 
 func (x *GetTransferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_account_service_proto_msgTypes[8]
+	mi := &file_exchange_v1_account_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -577,28 +753,14 @@ func (x *GetTransferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransferResponse.ProtoReflect.Descriptor instead.
 func (*GetTransferResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{8}
+	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{9}
 }
 
-func (x *GetTransferResponse) GetRequestId() string {
+func (x *GetTransferResponse) GetTransfer() *Transfer {
 	if x != nil {
-		return x.RequestId
+		return x.Transfer
 	}
-	return ""
-}
-
-func (x *GetTransferResponse) GetStatus() TransferStatus {
-	if x != nil {
-		return x.Status
-	}
-	return TransferStatus_TRANSFER_STATUS_UNSPECIFIED
-}
-
-func (x *GetTransferResponse) GetReason() RejectReason {
-	if x != nil {
-		return x.Reason
-	}
-	return RejectReason_REJECT_REASON_UNSPECIFIED
+	return nil
 }
 
 // LedgerEntry is one balance event of the caller.
@@ -625,14 +787,24 @@ type LedgerEntry struct {
 	// The transfer that caused it, if any.
 	RequestId string `protobuf:"bytes,10,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// When it happened, nanoseconds since the Unix epoch.
-	TsEventNs     int64 `protobuf:"varint,11,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
+	TsEventNs int64 `protobuf:"varint,11,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
+	// The balance's version after it (0 on a refusal).
+	Version uint64 `protobuf:"varint,12,opt,name=version,proto3" json:"version,omitempty"`
+	// On FUNDS_UNLOCKED: why.
+	UnlockCause FundsUnlockCause `protobuf:"varint,13,opt,name=unlock_cause,json=unlockCause,proto3,enum=exchange.v1.FundsUnlockCause" json:"unlock_cause,omitempty"`
+	// On refusals: why.
+	RejectReason RejectReason `protobuf:"varint,14,opt,name=reject_reason,json=rejectReason,proto3,enum=exchange.v1.RejectReason" json:"reject_reason,omitempty"`
+	// The caller's id of the order that caused it, if any.
+	ClientOrderId string `protobuf:"bytes,15,opt,name=client_order_id,json=clientOrderId,proto3" json:"client_order_id,omitempty"`
+	// The market of the order or trade that caused it, if any.
+	Symbol        string `protobuf:"bytes,16,opt,name=symbol,proto3" json:"symbol,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LedgerEntry) Reset() {
 	*x = LedgerEntry{}
-	mi := &file_exchange_v1_account_service_proto_msgTypes[9]
+	mi := &file_exchange_v1_account_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -644,7 +816,7 @@ func (x *LedgerEntry) String() string {
 func (*LedgerEntry) ProtoMessage() {}
 
 func (x *LedgerEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_account_service_proto_msgTypes[9]
+	mi := &file_exchange_v1_account_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -657,7 +829,7 @@ func (x *LedgerEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LedgerEntry.ProtoReflect.Descriptor instead.
 func (*LedgerEntry) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{9}
+	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LedgerEntry) GetEventId() uint64 {
@@ -737,20 +909,61 @@ func (x *LedgerEntry) GetTsEventNs() int64 {
 	return 0
 }
 
-// ListLedgerRequest filters the ledger.
+func (x *LedgerEntry) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *LedgerEntry) GetUnlockCause() FundsUnlockCause {
+	if x != nil {
+		return x.UnlockCause
+	}
+	return FundsUnlockCause_FUNDS_UNLOCK_CAUSE_UNSPECIFIED
+}
+
+func (x *LedgerEntry) GetRejectReason() RejectReason {
+	if x != nil {
+		return x.RejectReason
+	}
+	return RejectReason_REJECT_REASON_UNSPECIFIED
+}
+
+func (x *LedgerEntry) GetClientOrderId() string {
+	if x != nil {
+		return x.ClientOrderId
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetSymbol() string {
+	if x != nil {
+		return x.Symbol
+	}
+	return ""
+}
+
+// ListLedgerRequest filters the ledger, newest first within [start_time_ns, end_time_ns).
 type ListLedgerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only this asset (empty: all).
 	Asset string `protobuf:"bytes,1,opt,name=asset,proto3" json:"asset,omitempty"`
-	// Most entries returned (default 100, at most 1000).
-	Limit         uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Most entries in one page (default 100, at most 1000).
+	PageSize uint32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only entries at or after this time, nanoseconds since the Unix epoch (0: no lower bound).
+	StartTimeNs int64 `protobuf:"varint,4,opt,name=start_time_ns,json=startTimeNs,proto3" json:"start_time_ns,omitempty"`
+	// Only entries before this time, nanoseconds since the Unix epoch (0: now).
+	EndTimeNs     int64 `protobuf:"varint,5,opt,name=end_time_ns,json=endTimeNs,proto3" json:"end_time_ns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListLedgerRequest) Reset() {
 	*x = ListLedgerRequest{}
-	mi := &file_exchange_v1_account_service_proto_msgTypes[10]
+	mi := &file_exchange_v1_account_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -762,7 +975,7 @@ func (x *ListLedgerRequest) String() string {
 func (*ListLedgerRequest) ProtoMessage() {}
 
 func (x *ListLedgerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_account_service_proto_msgTypes[10]
+	mi := &file_exchange_v1_account_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -775,7 +988,7 @@ func (x *ListLedgerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLedgerRequest.ProtoReflect.Descriptor instead.
 func (*ListLedgerRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{10}
+	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListLedgerRequest) GetAsset() string {
@@ -785,25 +998,48 @@ func (x *ListLedgerRequest) GetAsset() string {
 	return ""
 }
 
-func (x *ListLedgerRequest) GetLimit() uint32 {
+func (x *ListLedgerRequest) GetPageSize() uint32 {
 	if x != nil {
-		return x.Limit
+		return x.PageSize
 	}
 	return 0
 }
 
-// ListLedgerResponse carries ledger entries, newest first.
+func (x *ListLedgerRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListLedgerRequest) GetStartTimeNs() int64 {
+	if x != nil {
+		return x.StartTimeNs
+	}
+	return 0
+}
+
+func (x *ListLedgerRequest) GetEndTimeNs() int64 {
+	if x != nil {
+		return x.EndTimeNs
+	}
+	return 0
+}
+
+// ListLedgerResponse carries one page of ledger entries, newest first.
 type ListLedgerResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The entries.
-	Entries       []*LedgerEntry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	Entries []*LedgerEntry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// Pass as page_token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListLedgerResponse) Reset() {
 	*x = ListLedgerResponse{}
-	mi := &file_exchange_v1_account_service_proto_msgTypes[11]
+	mi := &file_exchange_v1_account_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +1051,7 @@ func (x *ListLedgerResponse) String() string {
 func (*ListLedgerResponse) ProtoMessage() {}
 
 func (x *ListLedgerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_account_service_proto_msgTypes[11]
+	mi := &file_exchange_v1_account_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +1064,7 @@ func (x *ListLedgerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLedgerResponse.ProtoReflect.Descriptor instead.
 func (*ListLedgerResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{11}
+	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListLedgerResponse) GetEntries() []*LedgerEntry {
@@ -838,50 +1074,230 @@ func (x *ListLedgerResponse) GetEntries() []*LedgerEntry {
 	return nil
 }
 
+func (x *ListLedgerResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// StreamUserDataRequest opens the caller's private stream.
+type StreamUserDataRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only events of these markets' orders and fills (empty: all); balance changes are always sent.
+	Symbols       []string `protobuf:"bytes,1,rep,name=symbols,proto3" json:"symbols,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamUserDataRequest) Reset() {
+	*x = StreamUserDataRequest{}
+	mi := &file_exchange_v1_account_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamUserDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamUserDataRequest) ProtoMessage() {}
+
+func (x *StreamUserDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_account_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamUserDataRequest.ProtoReflect.Descriptor instead.
+func (*StreamUserDataRequest) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *StreamUserDataRequest) GetSymbols() []string {
+	if x != nil {
+		return x.Symbols
+	}
+	return nil
+}
+
+// StreamUserDataResponse is one event of the caller's private stream.
+type StreamUserDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The event.
+	//
+	// Types that are valid to be assigned to Event:
+	//
+	//	*StreamUserDataResponse_OrderUpdate
+	//	*StreamUserDataResponse_Fill
+	//	*StreamUserDataResponse_BalanceChange
+	//	*StreamUserDataResponse_Heartbeat
+	Event         isStreamUserDataResponse_Event `protobuf_oneof:"event"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamUserDataResponse) Reset() {
+	*x = StreamUserDataResponse{}
+	mi := &file_exchange_v1_account_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamUserDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamUserDataResponse) ProtoMessage() {}
+
+func (x *StreamUserDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_account_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamUserDataResponse.ProtoReflect.Descriptor instead.
+func (*StreamUserDataResponse) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *StreamUserDataResponse) GetEvent() isStreamUserDataResponse_Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *StreamUserDataResponse) GetOrderUpdate() *Order {
+	if x != nil {
+		if x, ok := x.Event.(*StreamUserDataResponse_OrderUpdate); ok {
+			return x.OrderUpdate
+		}
+	}
+	return nil
+}
+
+func (x *StreamUserDataResponse) GetFill() *Fill {
+	if x != nil {
+		if x, ok := x.Event.(*StreamUserDataResponse_Fill); ok {
+			return x.Fill
+		}
+	}
+	return nil
+}
+
+func (x *StreamUserDataResponse) GetBalanceChange() *LedgerEntry {
+	if x != nil {
+		if x, ok := x.Event.(*StreamUserDataResponse_BalanceChange); ok {
+			return x.BalanceChange
+		}
+	}
+	return nil
+}
+
+func (x *StreamUserDataResponse) GetHeartbeat() *Heartbeat {
+	if x != nil {
+		if x, ok := x.Event.(*StreamUserDataResponse_Heartbeat); ok {
+			return x.Heartbeat
+		}
+	}
+	return nil
+}
+
+type isStreamUserDataResponse_Event interface {
+	isStreamUserDataResponse_Event()
+}
+
+type StreamUserDataResponse_OrderUpdate struct {
+	// An order of the caller changed (accepted, filled, canceled, expired, rejected).
+	OrderUpdate *Order `protobuf:"bytes,1,opt,name=order_update,json=orderUpdate,proto3,oneof"`
+}
+
+type StreamUserDataResponse_Fill struct {
+	// An order of the caller traded.
+	Fill *Fill `protobuf:"bytes,2,opt,name=fill,proto3,oneof"`
+}
+
+type StreamUserDataResponse_BalanceChange struct {
+	// A balance of the caller changed (or a transfer was refused).
+	BalanceChange *LedgerEntry `protobuf:"bytes,3,opt,name=balance_change,json=balanceChange,proto3,oneof"`
+}
+
+type StreamUserDataResponse_Heartbeat struct {
+	// Sent when the stream opens and then every 15 s with no other event, so a client can tell a quiet stream from
+	// a dead one.
+	Heartbeat *Heartbeat `protobuf:"bytes,4,opt,name=heartbeat,proto3,oneof"`
+}
+
+func (*StreamUserDataResponse_OrderUpdate) isStreamUserDataResponse_Event() {}
+
+func (*StreamUserDataResponse_Fill) isStreamUserDataResponse_Event() {}
+
+func (*StreamUserDataResponse_BalanceChange) isStreamUserDataResponse_Event() {}
+
+func (*StreamUserDataResponse_Heartbeat) isStreamUserDataResponse_Event() {}
+
 var File_exchange_v1_account_service_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_account_service_proto_rawDesc = "" +
 	"\n" +
-	"!exchange/v1/account_service.proto\x12\vexchange.v1\x1a\x19exchange/v1/balance.proto\x1a\x18exchange/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"U\n" +
+	"!exchange/v1/account_service.proto\x12\vexchange.v1\x1a\x19exchange/v1/balance.proto\x1a\x18exchange/v1/common.proto\x1a!exchange/v1/trading_service.proto\x1a\x1cgoogle/api/annotations.proto\"o\n" +
 	"\aBalance\x12\x14\n" +
 	"\x05asset\x18\x01 \x01(\tR\x05asset\x12\x1c\n" +
 	"\tavailable\x18\x02 \x01(\tR\tavailable\x12\x16\n" +
-	"\x06frozen\x18\x03 \x01(\tR\x06frozen\"\x14\n" +
+	"\x06frozen\x18\x03 \x01(\tR\x06frozen\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\x04R\aversion\"\x14\n" +
 	"\x12GetBalancesRequest\"G\n" +
 	"\x13GetBalancesResponse\x120\n" +
-	"\bbalances\x18\x01 \x03(\v2\x14.exchange.v1.BalanceR\bbalances\"\x7f\n" +
+	"\bbalances\x18\x01 \x03(\v2\x14.exchange.v1.BalanceR\bbalances\"\xd8\x02\n" +
+	"\bTransfer\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\x04R\x06userId\x12\x14\n" +
+	"\x05asset\x18\x03 \x01(\tR\x05asset\x12\x16\n" +
+	"\x06amount\x18\x04 \x01(\tR\x06amount\x12<\n" +
+	"\tdirection\x18\x05 \x01(\x0e2\x1e.exchange.v1.TransferDirectionR\tdirection\x123\n" +
+	"\x06status\x18\x06 \x01(\x0e2\x1b.exchange.v1.TransferStatusR\x06status\x121\n" +
+	"\x06reason\x18\a \x01(\x0e2\x19.exchange.v1.RejectReasonR\x06reason\x12\x1d\n" +
+	"\n" +
+	"created_ns\x18\b \x01(\x03R\tcreatedNs\x12!\n" +
+	"\fcompleted_ns\x18\t \x01(\x03R\vcompletedNs\"\x9f\x01\n" +
 	"\x11TransferInRequest\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1d\n" +
-	"\n" +
-	"account_id\x18\x02 \x01(\x04R\taccountId\x12\x14\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\x04R\x06userId\x12\x14\n" +
 	"\x05asset\x18\x03 \x01(\tR\x05asset\x12\x16\n" +
-	"\x06amount\x18\x04 \x01(\tR\x06amount\"h\n" +
-	"\x12TransferInResponse\x12\x1d\n" +
-	"\n" +
-	"request_id\x18\x01 \x01(\tR\trequestId\x123\n" +
-	"\x06status\x18\x02 \x01(\x0e2\x1b.exchange.v1.TransferStatusR\x06status\"\x80\x01\n" +
+	"\x06amount\x18\x04 \x01(\tR\x06amount\x12$\n" +
+	"\x0eresult_wait_ms\x18\x05 \x01(\rR\fresultWaitMs\"G\n" +
+	"\x12TransferInResponse\x121\n" +
+	"\btransfer\x18\x01 \x01(\v2\x15.exchange.v1.TransferR\btransfer\"\xa0\x01\n" +
 	"\x12TransferOutRequest\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1d\n" +
-	"\n" +
-	"account_id\x18\x02 \x01(\x04R\taccountId\x12\x14\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\x04R\x06userId\x12\x14\n" +
 	"\x05asset\x18\x03 \x01(\tR\x05asset\x12\x16\n" +
-	"\x06amount\x18\x04 \x01(\tR\x06amount\"i\n" +
-	"\x13TransferOutResponse\x12\x1d\n" +
-	"\n" +
-	"request_id\x18\x01 \x01(\tR\trequestId\x123\n" +
-	"\x06status\x18\x02 \x01(\x0e2\x1b.exchange.v1.TransferStatusR\x06status\"R\n" +
+	"\x06amount\x18\x04 \x01(\tR\x06amount\x12$\n" +
+	"\x0eresult_wait_ms\x18\x05 \x01(\rR\fresultWaitMs\"H\n" +
+	"\x13TransferOutResponse\x121\n" +
+	"\btransfer\x18\x01 \x01(\v2\x15.exchange.v1.TransferR\btransfer\"L\n" +
 	"\x12GetTransferRequest\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1d\n" +
-	"\n" +
-	"account_id\x18\x02 \x01(\x04R\taccountId\"\x9c\x01\n" +
-	"\x13GetTransferResponse\x12\x1d\n" +
-	"\n" +
-	"request_id\x18\x01 \x01(\tR\trequestId\x123\n" +
-	"\x06status\x18\x02 \x01(\x0e2\x1b.exchange.v1.TransferStatusR\x06status\x121\n" +
-	"\x06reason\x18\x03 \x01(\x0e2\x19.exchange.v1.RejectReasonR\x06reason\"\xe8\x02\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\x04R\x06userId\"H\n" +
+	"\x13GetTransferResponse\x121\n" +
+	"\btransfer\x18\x01 \x01(\v2\x15.exchange.v1.TransferR\btransfer\"\xc4\x04\n" +
 	"\vLedgerEntry\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\x04R\aeventId\x12\x14\n" +
 	"\x05asset\x18\x02 \x01(\tR\x05asset\x121\n" +
@@ -895,17 +1311,39 @@ const file_exchange_v1_account_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\n" +
 	" \x01(\tR\trequestId\x12\x1e\n" +
-	"\vts_event_ns\x18\v \x01(\x03R\ttsEventNs\"?\n" +
+	"\vts_event_ns\x18\v \x01(\x03R\ttsEventNs\x12\x18\n" +
+	"\aversion\x18\f \x01(\x04R\aversion\x12@\n" +
+	"\funlock_cause\x18\r \x01(\x0e2\x1d.exchange.v1.FundsUnlockCauseR\vunlockCause\x12>\n" +
+	"\rreject_reason\x18\x0e \x01(\x0e2\x19.exchange.v1.RejectReasonR\frejectReason\x12&\n" +
+	"\x0fclient_order_id\x18\x0f \x01(\tR\rclientOrderId\x12\x16\n" +
+	"\x06symbol\x18\x10 \x01(\tR\x06symbol\"\xa9\x01\n" +
 	"\x11ListLedgerRequest\x12\x14\n" +
-	"\x05asset\x18\x01 \x01(\tR\x05asset\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\rR\x05limit\"H\n" +
+	"\x05asset\x18\x01 \x01(\tR\x05asset\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\"\n" +
+	"\rstart_time_ns\x18\x04 \x01(\x03R\vstartTimeNs\x12\x1e\n" +
+	"\vend_time_ns\x18\x05 \x01(\x03R\tendTimeNs\"p\n" +
 	"\x12ListLedgerResponse\x122\n" +
-	"\aentries\x18\x01 \x03(\v2\x18.exchange.v1.LedgerEntryR\aentries*\x8b\x01\n" +
+	"\aentries\x18\x01 \x03(\v2\x18.exchange.v1.LedgerEntryR\aentries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"1\n" +
+	"\x15StreamUserDataRequest\x12\x18\n" +
+	"\asymbols\x18\x01 \x03(\tR\asymbols\"\xfe\x01\n" +
+	"\x16StreamUserDataResponse\x127\n" +
+	"\forder_update\x18\x01 \x01(\v2\x12.exchange.v1.OrderH\x00R\vorderUpdate\x12'\n" +
+	"\x04fill\x18\x02 \x01(\v2\x11.exchange.v1.FillH\x00R\x04fill\x12A\n" +
+	"\x0ebalance_change\x18\x03 \x01(\v2\x18.exchange.v1.LedgerEntryH\x00R\rbalanceChange\x126\n" +
+	"\theartbeat\x18\x04 \x01(\v2\x16.exchange.v1.HeartbeatH\x00R\theartbeatB\a\n" +
+	"\x05event*n\n" +
+	"\x11TransferDirection\x12\"\n" +
+	"\x1eTRANSFER_DIRECTION_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15TRANSFER_DIRECTION_IN\x10\x01\x12\x1a\n" +
+	"\x16TRANSFER_DIRECTION_OUT\x10\x02*\x8b\x01\n" +
 	"\x0eTransferStatus\x12\x1f\n" +
 	"\x1bTRANSFER_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17TRANSFER_STATUS_PENDING\x10\x01\x12\x1d\n" +
 	"\x19TRANSFER_STATUS_COMPLETED\x10\x02\x12\x1c\n" +
-	"\x18TRANSFER_STATUS_REJECTED\x10\x032\xe5\x04\n" +
+	"\x18TRANSFER_STATUS_REJECTED\x10\x032\xe1\x05\n" +
 	"\x0eAccountService\x12i\n" +
 	"\vGetBalances\x12\x1f.exchange.v1.GetBalancesRequest\x1a .exchange.v1.GetBalancesResponse\"\x17\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/balances\x90\x02\x01\x12\x80\x01\n" +
 	"\n" +
@@ -914,7 +1352,8 @@ const file_exchange_v1_account_service_proto_rawDesc = "" +
 	"\vGetTransfer\x12\x1f.exchange.v1.GetTransferRequest\x1a .exchange.v1.GetTransferResponse\"%\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/transfers/{request_id}\x90\x02\x01\x12d\n" +
 	"\n" +
 	"ListLedger\x12\x1e.exchange.v1.ListLedgerRequest\x1a\x1f.exchange.v1.ListLedgerResponse\"\x15\x82\xd3\xe4\x93\x02\f\x12\n" +
-	"/v1/ledger\x90\x02\x01B\xb9\x01\n" +
+	"/v1/ledger\x90\x02\x01\x12z\n" +
+	"\x0eStreamUserData\x12\".exchange.v1.StreamUserDataRequest\x1a#.exchange.v1.StreamUserDataResponse\"\x1d\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/account/stream\x90\x02\x010\x01B\xb9\x01\n" +
 	"\x0fcom.exchange.v1B\x13AccountServiceProtoP\x01ZDgithub.com/exchange-core/exchange-core/gen/go/exchange/v1;exchangev1\xa2\x02\x03EXX\xaa\x02\vExchange.V1\xca\x02\vExchange\\V1\xe2\x02\x17Exchange\\V1\\GPBMetadata\xea\x02\fExchange::V1b\x06proto3"
 
 var (
@@ -929,48 +1368,66 @@ func file_exchange_v1_account_service_proto_rawDescGZIP() []byte {
 	return file_exchange_v1_account_service_proto_rawDescData
 }
 
-var file_exchange_v1_account_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_exchange_v1_account_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_exchange_v1_account_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_exchange_v1_account_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_exchange_v1_account_service_proto_goTypes = []any{
-	(TransferStatus)(0),         // 0: exchange.v1.TransferStatus
-	(*Balance)(nil),             // 1: exchange.v1.Balance
-	(*GetBalancesRequest)(nil),  // 2: exchange.v1.GetBalancesRequest
-	(*GetBalancesResponse)(nil), // 3: exchange.v1.GetBalancesResponse
-	(*TransferInRequest)(nil),   // 4: exchange.v1.TransferInRequest
-	(*TransferInResponse)(nil),  // 5: exchange.v1.TransferInResponse
-	(*TransferOutRequest)(nil),  // 6: exchange.v1.TransferOutRequest
-	(*TransferOutResponse)(nil), // 7: exchange.v1.TransferOutResponse
-	(*GetTransferRequest)(nil),  // 8: exchange.v1.GetTransferRequest
-	(*GetTransferResponse)(nil), // 9: exchange.v1.GetTransferResponse
-	(*LedgerEntry)(nil),         // 10: exchange.v1.LedgerEntry
-	(*ListLedgerRequest)(nil),   // 11: exchange.v1.ListLedgerRequest
-	(*ListLedgerResponse)(nil),  // 12: exchange.v1.ListLedgerResponse
-	(RejectReason)(0),           // 13: exchange.v1.RejectReason
-	(BalanceEventType)(0),       // 14: exchange.v1.BalanceEventType
+	(TransferDirection)(0),         // 0: exchange.v1.TransferDirection
+	(TransferStatus)(0),            // 1: exchange.v1.TransferStatus
+	(*Balance)(nil),                // 2: exchange.v1.Balance
+	(*GetBalancesRequest)(nil),     // 3: exchange.v1.GetBalancesRequest
+	(*GetBalancesResponse)(nil),    // 4: exchange.v1.GetBalancesResponse
+	(*Transfer)(nil),               // 5: exchange.v1.Transfer
+	(*TransferInRequest)(nil),      // 6: exchange.v1.TransferInRequest
+	(*TransferInResponse)(nil),     // 7: exchange.v1.TransferInResponse
+	(*TransferOutRequest)(nil),     // 8: exchange.v1.TransferOutRequest
+	(*TransferOutResponse)(nil),    // 9: exchange.v1.TransferOutResponse
+	(*GetTransferRequest)(nil),     // 10: exchange.v1.GetTransferRequest
+	(*GetTransferResponse)(nil),    // 11: exchange.v1.GetTransferResponse
+	(*LedgerEntry)(nil),            // 12: exchange.v1.LedgerEntry
+	(*ListLedgerRequest)(nil),      // 13: exchange.v1.ListLedgerRequest
+	(*ListLedgerResponse)(nil),     // 14: exchange.v1.ListLedgerResponse
+	(*StreamUserDataRequest)(nil),  // 15: exchange.v1.StreamUserDataRequest
+	(*StreamUserDataResponse)(nil), // 16: exchange.v1.StreamUserDataResponse
+	(RejectReason)(0),              // 17: exchange.v1.RejectReason
+	(BalanceEventType)(0),          // 18: exchange.v1.BalanceEventType
+	(FundsUnlockCause)(0),          // 19: exchange.v1.FundsUnlockCause
+	(*Order)(nil),                  // 20: exchange.v1.Order
+	(*Fill)(nil),                   // 21: exchange.v1.Fill
+	(*Heartbeat)(nil),              // 22: exchange.v1.Heartbeat
 }
 var file_exchange_v1_account_service_proto_depIdxs = []int32{
-	1,  // 0: exchange.v1.GetBalancesResponse.balances:type_name -> exchange.v1.Balance
-	0,  // 1: exchange.v1.TransferInResponse.status:type_name -> exchange.v1.TransferStatus
-	0,  // 2: exchange.v1.TransferOutResponse.status:type_name -> exchange.v1.TransferStatus
-	0,  // 3: exchange.v1.GetTransferResponse.status:type_name -> exchange.v1.TransferStatus
-	13, // 4: exchange.v1.GetTransferResponse.reason:type_name -> exchange.v1.RejectReason
-	14, // 5: exchange.v1.LedgerEntry.type:type_name -> exchange.v1.BalanceEventType
-	10, // 6: exchange.v1.ListLedgerResponse.entries:type_name -> exchange.v1.LedgerEntry
-	2,  // 7: exchange.v1.AccountService.GetBalances:input_type -> exchange.v1.GetBalancesRequest
-	4,  // 8: exchange.v1.AccountService.TransferIn:input_type -> exchange.v1.TransferInRequest
-	6,  // 9: exchange.v1.AccountService.TransferOut:input_type -> exchange.v1.TransferOutRequest
-	8,  // 10: exchange.v1.AccountService.GetTransfer:input_type -> exchange.v1.GetTransferRequest
-	11, // 11: exchange.v1.AccountService.ListLedger:input_type -> exchange.v1.ListLedgerRequest
-	3,  // 12: exchange.v1.AccountService.GetBalances:output_type -> exchange.v1.GetBalancesResponse
-	5,  // 13: exchange.v1.AccountService.TransferIn:output_type -> exchange.v1.TransferInResponse
-	7,  // 14: exchange.v1.AccountService.TransferOut:output_type -> exchange.v1.TransferOutResponse
-	9,  // 15: exchange.v1.AccountService.GetTransfer:output_type -> exchange.v1.GetTransferResponse
-	12, // 16: exchange.v1.AccountService.ListLedger:output_type -> exchange.v1.ListLedgerResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	2,  // 0: exchange.v1.GetBalancesResponse.balances:type_name -> exchange.v1.Balance
+	0,  // 1: exchange.v1.Transfer.direction:type_name -> exchange.v1.TransferDirection
+	1,  // 2: exchange.v1.Transfer.status:type_name -> exchange.v1.TransferStatus
+	17, // 3: exchange.v1.Transfer.reason:type_name -> exchange.v1.RejectReason
+	5,  // 4: exchange.v1.TransferInResponse.transfer:type_name -> exchange.v1.Transfer
+	5,  // 5: exchange.v1.TransferOutResponse.transfer:type_name -> exchange.v1.Transfer
+	5,  // 6: exchange.v1.GetTransferResponse.transfer:type_name -> exchange.v1.Transfer
+	18, // 7: exchange.v1.LedgerEntry.type:type_name -> exchange.v1.BalanceEventType
+	19, // 8: exchange.v1.LedgerEntry.unlock_cause:type_name -> exchange.v1.FundsUnlockCause
+	17, // 9: exchange.v1.LedgerEntry.reject_reason:type_name -> exchange.v1.RejectReason
+	12, // 10: exchange.v1.ListLedgerResponse.entries:type_name -> exchange.v1.LedgerEntry
+	20, // 11: exchange.v1.StreamUserDataResponse.order_update:type_name -> exchange.v1.Order
+	21, // 12: exchange.v1.StreamUserDataResponse.fill:type_name -> exchange.v1.Fill
+	12, // 13: exchange.v1.StreamUserDataResponse.balance_change:type_name -> exchange.v1.LedgerEntry
+	22, // 14: exchange.v1.StreamUserDataResponse.heartbeat:type_name -> exchange.v1.Heartbeat
+	3,  // 15: exchange.v1.AccountService.GetBalances:input_type -> exchange.v1.GetBalancesRequest
+	6,  // 16: exchange.v1.AccountService.TransferIn:input_type -> exchange.v1.TransferInRequest
+	8,  // 17: exchange.v1.AccountService.TransferOut:input_type -> exchange.v1.TransferOutRequest
+	10, // 18: exchange.v1.AccountService.GetTransfer:input_type -> exchange.v1.GetTransferRequest
+	13, // 19: exchange.v1.AccountService.ListLedger:input_type -> exchange.v1.ListLedgerRequest
+	15, // 20: exchange.v1.AccountService.StreamUserData:input_type -> exchange.v1.StreamUserDataRequest
+	4,  // 21: exchange.v1.AccountService.GetBalances:output_type -> exchange.v1.GetBalancesResponse
+	7,  // 22: exchange.v1.AccountService.TransferIn:output_type -> exchange.v1.TransferInResponse
+	9,  // 23: exchange.v1.AccountService.TransferOut:output_type -> exchange.v1.TransferOutResponse
+	11, // 24: exchange.v1.AccountService.GetTransfer:output_type -> exchange.v1.GetTransferResponse
+	14, // 25: exchange.v1.AccountService.ListLedger:output_type -> exchange.v1.ListLedgerResponse
+	16, // 26: exchange.v1.AccountService.StreamUserData:output_type -> exchange.v1.StreamUserDataResponse
+	21, // [21:27] is the sub-list for method output_type
+	15, // [15:21] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_account_service_proto_init() }
@@ -980,13 +1437,20 @@ func file_exchange_v1_account_service_proto_init() {
 	}
 	file_exchange_v1_balance_proto_init()
 	file_exchange_v1_common_proto_init()
+	file_exchange_v1_trading_service_proto_init()
+	file_exchange_v1_account_service_proto_msgTypes[14].OneofWrappers = []any{
+		(*StreamUserDataResponse_OrderUpdate)(nil),
+		(*StreamUserDataResponse_Fill)(nil),
+		(*StreamUserDataResponse_BalanceChange)(nil),
+		(*StreamUserDataResponse_Heartbeat)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exchange_v1_account_service_proto_rawDesc), len(file_exchange_v1_account_service_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   12,
+			NumEnums:      2,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

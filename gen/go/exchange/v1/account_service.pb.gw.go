@@ -252,6 +252,34 @@ func local_request_AccountService_ListLedger_0(ctx context.Context, marshaler ru
 	return msg, metadata, err
 }
 
+var filter_AccountService_StreamUserData_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
+
+func request_AccountService_StreamUserData_0(ctx context.Context, marshaler runtime.Marshaler, client AccountServiceClient, req *http.Request, pathParams map[string]string) (AccountService_StreamUserDataClient, runtime.ServerMetadata, error) {
+	var (
+		protoReq StreamUserDataRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_AccountService_StreamUserData_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	stream, err := client.StreamUserData(ctx, &protoReq)
+	if err != nil {
+		return nil, metadata, err
+	}
+	header, err := stream.Header()
+	if err != nil {
+		return nil, metadata, err
+	}
+	metadata.HeaderMD = header
+	return stream, metadata, nil
+}
+
 // RegisterAccountServiceHandlerServer registers the http handlers for service AccountService to "mux".
 // UnaryRPC     :call AccountServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -397,6 +425,13 @@ func RegisterAccountServiceHandlerServer(ctx context.Context, mux *runtime.Serve
 			return
 		}
 		forward_AccountService_ListLedger_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+
+	mux.Handle(http.MethodGet, pattern_AccountService_StreamUserData_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		err := status.Error(codes.Unimplemented, "streaming calls are not yet supported in the in-process transport")
+		_, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+		return
 	})
 
 	return nil
@@ -557,25 +592,44 @@ func RegisterAccountServiceHandlerClient(ctx context.Context, mux *runtime.Serve
 		}
 		forward_AccountService_ListLedger_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_AccountService_StreamUserData_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/exchange.v1.AccountService/StreamUserData", runtime.WithHTTPPathPattern("/v1/account/stream"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_AccountService_StreamUserData_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AccountService_StreamUserData_0(annotatedContext, mux, outboundMarshaler, w, req, func() (proto.Message, error) { return resp.Recv() }, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
 var (
-	pattern_AccountService_GetBalances_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "balances"}, ""))
-	pattern_AccountService_TransferIn_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "transfers", "in"}, ""))
-	pattern_AccountService_TransferIn_1  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0}, []string{"transfer_in"}, ""))
-	pattern_AccountService_TransferOut_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "transfers", "out"}, ""))
-	pattern_AccountService_TransferOut_1 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0}, []string{"transfer_out"}, ""))
-	pattern_AccountService_GetTransfer_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "transfers", "request_id"}, ""))
-	pattern_AccountService_ListLedger_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "ledger"}, ""))
+	pattern_AccountService_GetBalances_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "balances"}, ""))
+	pattern_AccountService_TransferIn_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "transfers", "in"}, ""))
+	pattern_AccountService_TransferIn_1     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0}, []string{"transfer_in"}, ""))
+	pattern_AccountService_TransferOut_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "transfers", "out"}, ""))
+	pattern_AccountService_TransferOut_1    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0}, []string{"transfer_out"}, ""))
+	pattern_AccountService_GetTransfer_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "transfers", "request_id"}, ""))
+	pattern_AccountService_ListLedger_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "ledger"}, ""))
+	pattern_AccountService_StreamUserData_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "account", "stream"}, ""))
 )
 
 var (
-	forward_AccountService_GetBalances_0 = runtime.ForwardResponseMessage
-	forward_AccountService_TransferIn_0  = runtime.ForwardResponseMessage
-	forward_AccountService_TransferIn_1  = runtime.ForwardResponseMessage
-	forward_AccountService_TransferOut_0 = runtime.ForwardResponseMessage
-	forward_AccountService_TransferOut_1 = runtime.ForwardResponseMessage
-	forward_AccountService_GetTransfer_0 = runtime.ForwardResponseMessage
-	forward_AccountService_ListLedger_0  = runtime.ForwardResponseMessage
+	forward_AccountService_GetBalances_0    = runtime.ForwardResponseMessage
+	forward_AccountService_TransferIn_0     = runtime.ForwardResponseMessage
+	forward_AccountService_TransferIn_1     = runtime.ForwardResponseMessage
+	forward_AccountService_TransferOut_0    = runtime.ForwardResponseMessage
+	forward_AccountService_TransferOut_1    = runtime.ForwardResponseMessage
+	forward_AccountService_GetTransfer_0    = runtime.ForwardResponseMessage
+	forward_AccountService_ListLedger_0     = runtime.ForwardResponseMessage
+	forward_AccountService_StreamUserData_0 = runtime.ForwardResponseStream
 )

@@ -19,30 +19,35 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AccountService_GetBalances_FullMethodName = "/exchange.v1.AccountService/GetBalances"
-	AccountService_TransferIn_FullMethodName  = "/exchange.v1.AccountService/TransferIn"
-	AccountService_TransferOut_FullMethodName = "/exchange.v1.AccountService/TransferOut"
-	AccountService_GetTransfer_FullMethodName = "/exchange.v1.AccountService/GetTransfer"
-	AccountService_ListLedger_FullMethodName  = "/exchange.v1.AccountService/ListLedger"
+	AccountService_GetBalances_FullMethodName    = "/exchange.v1.AccountService/GetBalances"
+	AccountService_TransferIn_FullMethodName     = "/exchange.v1.AccountService/TransferIn"
+	AccountService_TransferOut_FullMethodName    = "/exchange.v1.AccountService/TransferOut"
+	AccountService_GetTransfer_FullMethodName    = "/exchange.v1.AccountService/GetTransfer"
+	AccountService_ListLedger_FullMethodName     = "/exchange.v1.AccountService/ListLedger"
+	AccountService_StreamUserData_FullMethodName = "/exchange.v1.AccountService/StreamUserData"
 )
 
 // AccountServiceClient is the client API for AccountService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// AccountService shows balances and the ledger of the caller's account, and moves funds in and out
-// (transfers need the operator role: they stand for a custody system crediting or paying out).
+// AccountService shows balances and the ledger of the caller's account, streams the caller's own events, and moves
+// funds in and out (transfers need the operator role: they stand for a custody system crediting or paying out).
 type AccountServiceClient interface {
 	// GetBalances returns the caller's balance of every asset it holds.
 	GetBalances(ctx context.Context, in *GetBalancesRequest, opts ...grpc.CallOption) (*GetBalancesResponse, error)
-	// TransferIn queues a deposit to an account. Repeating a request_id returns the first outcome.
+	// TransferIn queues a deposit to an account. request_id is required: repeating it returns the first outcome.
 	TransferIn(ctx context.Context, in *TransferInRequest, opts ...grpc.CallOption) (*TransferInResponse, error)
 	// TransferOut queues a withdrawal from an account; it is refused later if the balance does not cover it.
+	// request_id is required: repeating it returns the first outcome.
 	TransferOut(ctx context.Context, in *TransferOutRequest, opts ...grpc.CallOption) (*TransferOutResponse, error)
-	// GetTransfer returns the outcome of a transfer request.
+	// GetTransfer returns a transfer request and its outcome.
 	GetTransfer(ctx context.Context, in *GetTransferRequest, opts ...grpc.CallOption) (*GetTransferResponse, error)
-	// ListLedger returns the caller's balance events, newest first.
+	// ListLedger returns the caller's balance events, newest first, a page at a time.
 	ListLedger(ctx context.Context, in *ListLedgerRequest, opts ...grpc.CallOption) (*ListLedgerResponse, error)
+	// StreamUserData streams the caller's own order updates, fills and balance changes as they happen (the private
+	// user-data stream).
+	StreamUserData(ctx context.Context, in *StreamUserDataRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamUserDataResponse], error)
 }
 
 type accountServiceClient struct {
@@ -103,23 +108,46 @@ func (c *accountServiceClient) ListLedger(ctx context.Context, in *ListLedgerReq
 	return out, nil
 }
 
+func (c *accountServiceClient) StreamUserData(ctx context.Context, in *StreamUserDataRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamUserDataResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AccountService_ServiceDesc.Streams[0], AccountService_StreamUserData_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StreamUserDataRequest, StreamUserDataResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AccountService_StreamUserDataClient = grpc.ServerStreamingClient[StreamUserDataResponse]
+
 // AccountServiceServer is the server API for AccountService service.
 // All implementations must embed UnimplementedAccountServiceServer
 // for forward compatibility.
 //
-// AccountService shows balances and the ledger of the caller's account, and moves funds in and out
-// (transfers need the operator role: they stand for a custody system crediting or paying out).
+// AccountService shows balances and the ledger of the caller's account, streams the caller's own events, and moves
+// funds in and out (transfers need the operator role: they stand for a custody system crediting or paying out).
 type AccountServiceServer interface {
 	// GetBalances returns the caller's balance of every asset it holds.
 	GetBalances(context.Context, *GetBalancesRequest) (*GetBalancesResponse, error)
-	// TransferIn queues a deposit to an account. Repeating a request_id returns the first outcome.
+	// TransferIn queues a deposit to an account. request_id is required: repeating it returns the first outcome.
 	TransferIn(context.Context, *TransferInRequest) (*TransferInResponse, error)
 	// TransferOut queues a withdrawal from an account; it is refused later if the balance does not cover it.
+	// request_id is required: repeating it returns the first outcome.
 	TransferOut(context.Context, *TransferOutRequest) (*TransferOutResponse, error)
-	// GetTransfer returns the outcome of a transfer request.
+	// GetTransfer returns a transfer request and its outcome.
 	GetTransfer(context.Context, *GetTransferRequest) (*GetTransferResponse, error)
-	// ListLedger returns the caller's balance events, newest first.
+	// ListLedger returns the caller's balance events, newest first, a page at a time.
 	ListLedger(context.Context, *ListLedgerRequest) (*ListLedgerResponse, error)
+	// StreamUserData streams the caller's own order updates, fills and balance changes as they happen (the private
+	// user-data stream).
+	StreamUserData(*StreamUserDataRequest, grpc.ServerStreamingServer[StreamUserDataResponse]) error
 	mustEmbedUnimplementedAccountServiceServer()
 }
 
@@ -144,6 +172,9 @@ func (UnimplementedAccountServiceServer) GetTransfer(context.Context, *GetTransf
 }
 func (UnimplementedAccountServiceServer) ListLedger(context.Context, *ListLedgerRequest) (*ListLedgerResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListLedger not implemented")
+}
+func (UnimplementedAccountServiceServer) StreamUserData(*StreamUserDataRequest, grpc.ServerStreamingServer[StreamUserDataResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method StreamUserData not implemented")
 }
 func (UnimplementedAccountServiceServer) mustEmbedUnimplementedAccountServiceServer() {}
 func (UnimplementedAccountServiceServer) testEmbeddedByValue()                        {}
@@ -256,6 +287,17 @@ func _AccountService_ListLedger_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccountService_StreamUserData_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamUserDataRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AccountServiceServer).StreamUserData(m, &grpc.GenericServerStream[StreamUserDataRequest, StreamUserDataResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AccountService_StreamUserDataServer = grpc.ServerStreamingServer[StreamUserDataResponse]
+
 // AccountService_ServiceDesc is the grpc.ServiceDesc for AccountService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -284,6 +326,12 @@ var AccountService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AccountService_ListLedger_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "StreamUserData",
+			Handler:       _AccountService_StreamUserData_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "exchange/v1/account_service.proto",
 }

@@ -90,15 +90,17 @@ const (
 	BalanceEventType_BALANCE_EVENT_TYPE_DEPOSIT_REJECTED BalanceEventType = 4
 	// BALANCE_EVENT_TYPE_FUNDS_LOCKED: available moved to frozen for an order.
 	BalanceEventType_BALANCE_EVENT_TYPE_FUNDS_LOCKED BalanceEventType = 5
-	// BALANCE_EVENT_TYPE_FUNDS_UNLOCKED: frozen moved back to available (cancel, expiry, price improvement).
+	// BALANCE_EVENT_TYPE_FUNDS_UNLOCKED: frozen moved back to available; `unlock_cause` says why.
 	BalanceEventType_BALANCE_EVENT_TYPE_FUNDS_UNLOCKED BalanceEventType = 6
 	// BALANCE_EVENT_TYPE_TRADE_DEBITED: frozen decreased by what a fill paid.
 	BalanceEventType_BALANCE_EVENT_TYPE_TRADE_DEBITED BalanceEventType = 7
 	// BALANCE_EVENT_TYPE_TRADE_CREDITED: available increased by what a fill received, net of fee.
 	BalanceEventType_BALANCE_EVENT_TYPE_TRADE_CREDITED BalanceEventType = 8
-	// BALANCE_EVENT_TYPE_FEE_COLLECTED: the fee account's available increased by a fill's fee.
+	// BALANCE_EVENT_TYPE_FEE_COLLECTED: the fee account's available increased by a fill's fee. The fee account is the
+	// system user `fee_account_user_id` of config/markets.yaml (user ids below 1000 are reserved for system accounts).
 	BalanceEventType_BALANCE_EVENT_TYPE_FEE_COLLECTED BalanceEventType = 9
-	// BALANCE_EVENT_TYPE_ORDER_REJECTED: an order was refused by UBSCore; no balance changed.
+	// BALANCE_EVENT_TYPE_ORDER_REJECTED: an order was refused by UBSCore before any lock; no balance changed. The
+	// event carries the refused request (`order`), so the order history can show the refusal by client order id.
 	BalanceEventType_BALANCE_EVENT_TYPE_ORDER_REJECTED BalanceEventType = 10
 )
 
@@ -159,11 +161,78 @@ func (BalanceEventType) EnumDescriptor() ([]byte, []int) {
 	return file_exchange_v1_balance_proto_rawDescGZIP(), []int{1}
 }
 
+// FundsUnlockCause says why frozen funds went back to available (on BALANCE_EVENT_TYPE_FUNDS_UNLOCKED).
+type FundsUnlockCause int32
+
+const (
+	// FUNDS_UNLOCK_CAUSE_UNSPECIFIED is never emitted on an unlock.
+	FundsUnlockCause_FUNDS_UNLOCK_CAUSE_UNSPECIFIED FundsUnlockCause = 0
+	// FUNDS_UNLOCK_CAUSE_CANCELED: the order was canceled; its whole remaining lock is released.
+	FundsUnlockCause_FUNDS_UNLOCK_CAUSE_CANCELED FundsUnlockCause = 1
+	// FUNDS_UNLOCK_CAUSE_EXPIRED: the order expired (IOC/FOK remainder, market order out of book, self-trade).
+	FundsUnlockCause_FUNDS_UNLOCK_CAUSE_EXPIRED FundsUnlockCause = 2
+	// FUNDS_UNLOCK_CAUSE_REJECTED: the matcher rejected the order (post-only would take, invalid for the matcher).
+	FundsUnlockCause_FUNDS_UNLOCK_CAUSE_REJECTED FundsUnlockCause = 3
+	// FUNDS_UNLOCK_CAUSE_PRICE_IMPROVEMENT: a buy filled below its limit; the difference is released at fill time.
+	FundsUnlockCause_FUNDS_UNLOCK_CAUSE_PRICE_IMPROVEMENT FundsUnlockCause = 4
+	// FUNDS_UNLOCK_CAUSE_FILLED: the order filled completely and a remainder of its lock was left (a market buy's
+	// unspent budget).
+	FundsUnlockCause_FUNDS_UNLOCK_CAUSE_FILLED FundsUnlockCause = 5
+)
+
+// Enum value maps for FundsUnlockCause.
+var (
+	FundsUnlockCause_name = map[int32]string{
+		0: "FUNDS_UNLOCK_CAUSE_UNSPECIFIED",
+		1: "FUNDS_UNLOCK_CAUSE_CANCELED",
+		2: "FUNDS_UNLOCK_CAUSE_EXPIRED",
+		3: "FUNDS_UNLOCK_CAUSE_REJECTED",
+		4: "FUNDS_UNLOCK_CAUSE_PRICE_IMPROVEMENT",
+		5: "FUNDS_UNLOCK_CAUSE_FILLED",
+	}
+	FundsUnlockCause_value = map[string]int32{
+		"FUNDS_UNLOCK_CAUSE_UNSPECIFIED":       0,
+		"FUNDS_UNLOCK_CAUSE_CANCELED":          1,
+		"FUNDS_UNLOCK_CAUSE_EXPIRED":           2,
+		"FUNDS_UNLOCK_CAUSE_REJECTED":          3,
+		"FUNDS_UNLOCK_CAUSE_PRICE_IMPROVEMENT": 4,
+		"FUNDS_UNLOCK_CAUSE_FILLED":            5,
+	}
+)
+
+func (x FundsUnlockCause) Enum() *FundsUnlockCause {
+	p := new(FundsUnlockCause)
+	*p = x
+	return p
+}
+
+func (x FundsUnlockCause) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FundsUnlockCause) Descriptor() protoreflect.EnumDescriptor {
+	return file_exchange_v1_balance_proto_enumTypes[2].Descriptor()
+}
+
+func (FundsUnlockCause) Type() protoreflect.EnumType {
+	return &file_exchange_v1_balance_proto_enumTypes[2]
+}
+
+func (x FundsUnlockCause) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FundsUnlockCause.Descriptor instead.
+func (FundsUnlockCause) EnumDescriptor() ([]byte, []int) {
+	return file_exchange_v1_balance_proto_rawDescGZIP(), []int{2}
+}
+
 // BalanceRequest is a deposit or withdrawal, produced by the gateway on Kafka `balance.operations`
 // (keyed by user id) and consumed by UBSCore.
 type BalanceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The client's idempotency key, unique per user: a repeat has the outcome of the first.
+	// The client's idempotency key (required, at most 64 characters), unique per user: a repeat has the outcome of
+	// the first and changes nothing.
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The account credited or debited.
 	UserId uint64 `protobuf:"varint,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
@@ -270,10 +339,11 @@ func (x *BalanceRequest) GetProducerSeq() uint64 {
 }
 
 // BalanceEvent is one balance change applied by UBSCore (or one refusal), produced on Kafka `balance.events`
-// (keyed by user id) and consumed by Settlement, which builds the ledger from these alone.
+// (keyed by user id) and consumed by Settlement, which builds the ledger from these alone. The ledger is keyed by
+// `event_id` (refusals carry no version).
 type BalanceEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// UBSCore's sequence of the event, dense from 1: a consumer ignores what it already applied.
+	// UBSCore's sequence of the event, dense from 1 per UBSCore: a consumer ignores what it already applied.
 	EventId uint64 `protobuf:"varint,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// The account.
 	UserId uint64 `protobuf:"varint,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
@@ -289,7 +359,7 @@ type BalanceEvent struct {
 	AvailableUnits int64 `protobuf:"varint,7,opt,name=available_units,json=availableUnits,proto3" json:"available_units,omitempty"`
 	// Frozen balance after the change.
 	FrozenUnits int64 `protobuf:"varint,8,opt,name=frozen_units,json=frozenUnits,proto3" json:"frozen_units,omitempty"`
-	// Version of the (user, asset) balance after the change, dense from 1; 0 on a refusal.
+	// Version of the (user, asset) balance after the change, dense from 1; 0 on a refusal (nothing changed).
 	Version uint64 `protobuf:"varint,9,opt,name=version,proto3" json:"version,omitempty"`
 	// The transfer request that caused it, if any.
 	RequestId string `protobuf:"bytes,10,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
@@ -300,7 +370,17 @@ type BalanceEvent struct {
 	// Why a request was refused, on *_REJECTED events.
 	RejectReason RejectReason `protobuf:"varint,13,opt,name=reject_reason,json=rejectReason,proto3,enum=exchange.v1.RejectReason" json:"reject_reason,omitempty"`
 	// When the cause happened (copied from the input), nanoseconds since the Unix epoch.
-	TsEventNs     int64 `protobuf:"varint,14,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
+	TsEventNs int64 `protobuf:"varint,14,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
+	// The owner's id of the order that caused it, if any (locks, unlocks, trades and ORDER_REJECTED).
+	ClientOrderId string `protobuf:"bytes,15,opt,name=client_order_id,json=clientOrderId,proto3" json:"client_order_id,omitempty"`
+	// The market of the order or trade that caused it, if any.
+	Symbol string `protobuf:"bytes,16,opt,name=symbol,proto3" json:"symbol,omitempty"`
+	// On BALANCE_EVENT_TYPE_FUNDS_UNLOCKED: why the funds were released.
+	UnlockCause FundsUnlockCause `protobuf:"varint,17,opt,name=unlock_cause,json=unlockCause,proto3,enum=exchange.v1.FundsUnlockCause" json:"unlock_cause,omitempty"`
+	// On BALANCE_EVENT_TYPE_ORDER_REJECTED: the refused order request as UBSCore received it.
+	Order *OrderRequest `protobuf:"bytes,18,opt,name=order,proto3" json:"order,omitempty"`
+	// On transfer events: deposit or withdrawal (so a refusal's direction is known without a balance change).
+	Operation     BalanceOperation `protobuf:"varint,19,opt,name=operation,proto3,enum=exchange.v1.BalanceOperation" json:"operation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -433,11 +513,46 @@ func (x *BalanceEvent) GetTsEventNs() int64 {
 	return 0
 }
 
+func (x *BalanceEvent) GetClientOrderId() string {
+	if x != nil {
+		return x.ClientOrderId
+	}
+	return ""
+}
+
+func (x *BalanceEvent) GetSymbol() string {
+	if x != nil {
+		return x.Symbol
+	}
+	return ""
+}
+
+func (x *BalanceEvent) GetUnlockCause() FundsUnlockCause {
+	if x != nil {
+		return x.UnlockCause
+	}
+	return FundsUnlockCause_FUNDS_UNLOCK_CAUSE_UNSPECIFIED
+}
+
+func (x *BalanceEvent) GetOrder() *OrderRequest {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
+func (x *BalanceEvent) GetOperation() BalanceOperation {
+	if x != nil {
+		return x.Operation
+	}
+	return BalanceOperation_BALANCE_OPERATION_UNSPECIFIED
+}
+
 var File_exchange_v1_balance_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_balance_proto_rawDesc = "" +
 	"\n" +
-	"\x19exchange/v1/balance.proto\x12\vexchange.v1\x1a\x18exchange/v1/common.proto\"\xa7\x02\n" +
+	"\x19exchange/v1/balance.proto\x12\vexchange.v1\x1a\x18exchange/v1/common.proto\x1a\x19exchange/v1/ubscore.proto\"\xa7\x02\n" +
 	"\x0eBalanceRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x17\n" +
@@ -448,7 +563,7 @@ const file_exchange_v1_balance_proto_rawDesc = "" +
 	"\vts_event_ns\x18\x06 \x01(\x03R\ttsEventNs\x12\x1f\n" +
 	"\vproducer_id\x18\a \x01(\tR\n" +
 	"producerId\x12!\n" +
-	"\fproducer_seq\x18\b \x01(\x04R\vproducerSeq\"\x8d\x04\n" +
+	"\fproducer_seq\x18\b \x01(\x04R\vproducerSeq\"\xfd\x05\n" +
 	"\fBalanceEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\x04R\aeventId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\x04R\x06userId\x12\x19\n" +
@@ -465,7 +580,12 @@ const file_exchange_v1_balance_proto_rawDesc = "" +
 	"\border_id\x18\v \x01(\x04R\aorderId\x12\x19\n" +
 	"\btrade_id\x18\f \x01(\x04R\atradeId\x12>\n" +
 	"\rreject_reason\x18\r \x01(\x0e2\x19.exchange.v1.RejectReasonR\frejectReason\x12\x1e\n" +
-	"\vts_event_ns\x18\x0e \x01(\x03R\ttsEventNs*|\n" +
+	"\vts_event_ns\x18\x0e \x01(\x03R\ttsEventNs\x12&\n" +
+	"\x0fclient_order_id\x18\x0f \x01(\tR\rclientOrderId\x12\x16\n" +
+	"\x06symbol\x18\x10 \x01(\tR\x06symbol\x12@\n" +
+	"\funlock_cause\x18\x11 \x01(\x0e2\x1d.exchange.v1.FundsUnlockCauseR\vunlockCause\x12/\n" +
+	"\x05order\x18\x12 \x01(\v2\x19.exchange.v1.OrderRequestR\x05order\x12;\n" +
+	"\toperation\x18\x13 \x01(\x0e2\x1d.exchange.v1.BalanceOperationR\toperation*|\n" +
 	"\x10BalanceOperation\x12!\n" +
 	"\x1dBALANCE_OPERATION_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dBALANCE_OPERATION_TRANSFER_IN\x10\x01\x12\"\n" +
@@ -482,7 +602,14 @@ const file_exchange_v1_balance_proto_rawDesc = "" +
 	"!BALANCE_EVENT_TYPE_TRADE_CREDITED\x10\b\x12$\n" +
 	" BALANCE_EVENT_TYPE_FEE_COLLECTED\x10\t\x12%\n" +
 	"!BALANCE_EVENT_TYPE_ORDER_REJECTED\x10\n" +
-	"B\xb2\x01\n" +
+	"*\xe1\x01\n" +
+	"\x10FundsUnlockCause\x12\"\n" +
+	"\x1eFUNDS_UNLOCK_CAUSE_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\x1bFUNDS_UNLOCK_CAUSE_CANCELED\x10\x01\x12\x1e\n" +
+	"\x1aFUNDS_UNLOCK_CAUSE_EXPIRED\x10\x02\x12\x1f\n" +
+	"\x1bFUNDS_UNLOCK_CAUSE_REJECTED\x10\x03\x12(\n" +
+	"$FUNDS_UNLOCK_CAUSE_PRICE_IMPROVEMENT\x10\x04\x12\x1d\n" +
+	"\x19FUNDS_UNLOCK_CAUSE_FILLED\x10\x05B\xb2\x01\n" +
 	"\x0fcom.exchange.v1B\fBalanceProtoP\x01ZDgithub.com/exchange-core/exchange-core/gen/go/exchange/v1;exchangev1\xa2\x02\x03EXX\xaa\x02\vExchange.V1\xca\x02\vExchange\\V1\xe2\x02\x17Exchange\\V1\\GPBMetadata\xea\x02\fExchange::V1b\x06proto3"
 
 var (
@@ -497,24 +624,29 @@ func file_exchange_v1_balance_proto_rawDescGZIP() []byte {
 	return file_exchange_v1_balance_proto_rawDescData
 }
 
-var file_exchange_v1_balance_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_exchange_v1_balance_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_exchange_v1_balance_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_exchange_v1_balance_proto_goTypes = []any{
 	(BalanceOperation)(0),  // 0: exchange.v1.BalanceOperation
 	(BalanceEventType)(0),  // 1: exchange.v1.BalanceEventType
-	(*BalanceRequest)(nil), // 2: exchange.v1.BalanceRequest
-	(*BalanceEvent)(nil),   // 3: exchange.v1.BalanceEvent
-	(RejectReason)(0),      // 4: exchange.v1.RejectReason
+	(FundsUnlockCause)(0),  // 2: exchange.v1.FundsUnlockCause
+	(*BalanceRequest)(nil), // 3: exchange.v1.BalanceRequest
+	(*BalanceEvent)(nil),   // 4: exchange.v1.BalanceEvent
+	(RejectReason)(0),      // 5: exchange.v1.RejectReason
+	(*OrderRequest)(nil),   // 6: exchange.v1.OrderRequest
 }
 var file_exchange_v1_balance_proto_depIdxs = []int32{
 	0, // 0: exchange.v1.BalanceRequest.operation:type_name -> exchange.v1.BalanceOperation
 	1, // 1: exchange.v1.BalanceEvent.type:type_name -> exchange.v1.BalanceEventType
-	4, // 2: exchange.v1.BalanceEvent.reject_reason:type_name -> exchange.v1.RejectReason
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	5, // 2: exchange.v1.BalanceEvent.reject_reason:type_name -> exchange.v1.RejectReason
+	2, // 3: exchange.v1.BalanceEvent.unlock_cause:type_name -> exchange.v1.FundsUnlockCause
+	6, // 4: exchange.v1.BalanceEvent.order:type_name -> exchange.v1.OrderRequest
+	0, // 5: exchange.v1.BalanceEvent.operation:type_name -> exchange.v1.BalanceOperation
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_balance_proto_init() }
@@ -523,12 +655,13 @@ func file_exchange_v1_balance_proto_init() {
 		return
 	}
 	file_exchange_v1_common_proto_init()
+	file_exchange_v1_ubscore_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exchange_v1_balance_proto_rawDesc), len(file_exchange_v1_balance_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,

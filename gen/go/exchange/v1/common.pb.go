@@ -326,9 +326,9 @@ const (
 	RejectReason_REJECT_REASON_RATE_LIMITED RejectReason = 1003
 	// REJECT_REASON_INVALID_AMOUNT: an amount is malformed, zero, negative, too precise or out of range.
 	RejectReason_REJECT_REASON_INVALID_AMOUNT RejectReason = 1004
-	// REJECT_REASON_INVALID_PRICE: the price is not a positive multiple of the market's tick.
+	// REJECT_REASON_INVALID_PRICE: the price is not a positive multiple of the market's tick, or above its maximum.
 	RejectReason_REJECT_REASON_INVALID_PRICE RejectReason = 1005
-	// REJECT_REASON_INVALID_QUANTITY: the quantity is not a multiple of the lot or is below the minimum.
+	// REJECT_REASON_INVALID_QUANTITY: the quantity is not a multiple of the lot, below the minimum or above the maximum.
 	RejectReason_REJECT_REASON_INVALID_QUANTITY RejectReason = 1006
 	// REJECT_REASON_BELOW_MIN_NOTIONAL: price times quantity is below the market's minimum notional.
 	RejectReason_REJECT_REASON_BELOW_MIN_NOTIONAL RejectReason = 1007
@@ -340,6 +340,14 @@ const (
 	RejectReason_REJECT_REASON_INVALID_ORDER RejectReason = 1010
 	// REJECT_REASON_MISSING_FIELD: a required field is empty.
 	RejectReason_REJECT_REASON_MISSING_FIELD RejectReason = 1011
+	// REJECT_REASON_INVALID_REQUEST: the request is malformed otherwise (unknown parameter, bad page token or range).
+	RejectReason_REJECT_REASON_INVALID_REQUEST RejectReason = 1012
+	// REJECT_REASON_NOT_FOUND: no such order or transfer among the caller's own.
+	RejectReason_REJECT_REASON_NOT_FOUND RejectReason = 1013
+	// REJECT_REASON_SERVICE_UNAVAILABLE: a service behind the gateway is down or refusing load; retry later.
+	RejectReason_REJECT_REASON_SERVICE_UNAVAILABLE RejectReason = 1014
+	// REJECT_REASON_TIMEOUT: no answer within the deadline; the outcome is unknown (look the request up by its id).
+	RejectReason_REJECT_REASON_TIMEOUT RejectReason = 1015
 	// REJECT_REASON_INSUFFICIENT_FUNDS: the available balance does not cover the lock or the withdrawal.
 	RejectReason_REJECT_REASON_INSUFFICIENT_FUNDS RejectReason = 2001
 	// REJECT_REASON_BALANCE_OVERFLOW: the credit would take a balance beyond int64.
@@ -348,6 +356,33 @@ const (
 	RejectReason_REJECT_REASON_ORDER_NOT_OPEN RejectReason = 2003
 	// REJECT_REASON_DUPLICATE_REQUEST: the idempotency key was already used for a different request.
 	RejectReason_REJECT_REASON_DUPLICATE_REQUEST RejectReason = 2004
+	// REJECT_REASON_UBSCORE_UNKNOWN_MARKET: UBSCore has no market with that symbol.
+	RejectReason_REJECT_REASON_UBSCORE_UNKNOWN_MARKET RejectReason = 2005
+	// REJECT_REASON_UBSCORE_INVALID_ORDER: an impossible combination of side, type, time in force, post-only and amounts.
+	RejectReason_REJECT_REASON_UBSCORE_INVALID_ORDER RejectReason = 2006
+	// REJECT_REASON_UBSCORE_PRICE_OFF_TICK: the price is not a multiple of the market's tick.
+	RejectReason_REJECT_REASON_UBSCORE_PRICE_OFF_TICK RejectReason = 2007
+	// REJECT_REASON_UBSCORE_PRICE_OUT_OF_RANGE: the price is not positive or is above the market's maximum.
+	RejectReason_REJECT_REASON_UBSCORE_PRICE_OUT_OF_RANGE RejectReason = 2008
+	// REJECT_REASON_UBSCORE_QUANTITY_OFF_LOT: the quantity is not a multiple of the market's lot.
+	RejectReason_REJECT_REASON_UBSCORE_QUANTITY_OFF_LOT RejectReason = 2009
+	// REJECT_REASON_UBSCORE_QUANTITY_OUT_OF_RANGE: the quantity is below the market's minimum or above its maximum.
+	RejectReason_REJECT_REASON_UBSCORE_QUANTITY_OUT_OF_RANGE RejectReason = 2010
+	// REJECT_REASON_UBSCORE_BELOW_MIN_NOTIONAL: price times quantity is below the market's minimum notional.
+	RejectReason_REJECT_REASON_UBSCORE_BELOW_MIN_NOTIONAL RejectReason = 2011
+	// REJECT_REASON_UBSCORE_BUDGET_OUT_OF_RANGE: a market buy's quote budget is below the minimum notional or above the
+	// market's maximum notional.
+	RejectReason_REJECT_REASON_UBSCORE_BUDGET_OUT_OF_RANGE RejectReason = 2012
+	// REJECT_REASON_UBSCORE_BUSY: UBSCore is shedding load (WAL, Kafka or the matcher feed is behind); retry later.
+	RejectReason_REJECT_REASON_UBSCORE_BUSY RejectReason = 2013
+	// REJECT_REASON_UBSCORE_UNKNOWN_ASSET: a transfer names an asset UBSCore does not know.
+	RejectReason_REJECT_REASON_UBSCORE_UNKNOWN_ASSET RejectReason = 2014
+	// REJECT_REASON_UBSCORE_INVALID_AMOUNT: a transfer amount is not positive.
+	RejectReason_REJECT_REASON_UBSCORE_INVALID_AMOUNT RejectReason = 2015
+	// REJECT_REASON_UBSCORE_DEADLINE_EXCEEDED: the request reached UBSCore after its deadline and was not applied.
+	RejectReason_REJECT_REASON_UBSCORE_DEADLINE_EXCEEDED RejectReason = 2016
+	// REJECT_REASON_UBSCORE_MISSING_FIELD: a required field (user, idempotency key, client order id) is empty.
+	RejectReason_REJECT_REASON_UBSCORE_MISSING_FIELD RejectReason = 2017
 	// REJECT_REASON_UNKNOWN_ORDER: the matcher has no open order with that id.
 	RejectReason_REJECT_REASON_UNKNOWN_ORDER RejectReason = 3001
 	// REJECT_REASON_POST_ONLY_WOULD_TAKE: a post-only order would have traded at once.
@@ -362,12 +397,22 @@ const (
 	RejectReason_REJECT_REASON_SELF_TRADE_PREVENTED RejectReason = 3006
 	// REJECT_REASON_NO_LIQUIDITY: a market order found nothing (more) to trade against.
 	RejectReason_REJECT_REASON_NO_LIQUIDITY RejectReason = 3007
-	// REJECT_REASON_MATCHER_INVALID_ORDER: the matcher found the order malformed (off tick or lot).
+	// REJECT_REASON_MATCHER_INVALID_ORDER: the matcher found the order malformed (off tick or lot, not positive, an
+	// impossible combination), or a market buy's budget cannot buy one lot at the best ask (then the order EXPIRES).
 	RejectReason_REJECT_REASON_MATCHER_INVALID_ORDER RejectReason = 3008
 	// REJECT_REASON_IOC_NOT_FILLED: the unfilled rest of an immediate-or-cancel order expired.
 	RejectReason_REJECT_REASON_IOC_NOT_FILLED RejectReason = 3009
 	// REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID: the user already has an open order with this client order id.
 	RejectReason_REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID RejectReason = 3010
+	// REJECT_REASON_MATCHER_OUT_OF_RANGE: a price, quantity or budget is beyond the market's maxima, or a fill total
+	// would leave int64; the matcher refused the order before changing anything.
+	RejectReason_REJECT_REASON_MATCHER_OUT_OF_RANGE RejectReason = 3011
+	// REJECT_REASON_MATCHER_INVALID_FIELD: a field the matcher cannot read (an enum value it does not know, an empty
+	// symbol, a zero user or order id).
+	RejectReason_REJECT_REASON_MATCHER_INVALID_FIELD RejectReason = 3012
+	// REJECT_REASON_MATCHER_INTERNAL_ERROR: the matcher failed on this command (a bug, logged with its traceback); the
+	// order is refused so that its funds are released, and the same input always gets the same refusal.
+	RejectReason_REJECT_REASON_MATCHER_INTERNAL_ERROR RejectReason = 3013
 )
 
 // Enum value maps for RejectReason.
@@ -385,10 +430,27 @@ var (
 		1009: "REJECT_REASON_UNKNOWN_ASSET",
 		1010: "REJECT_REASON_INVALID_ORDER",
 		1011: "REJECT_REASON_MISSING_FIELD",
+		1012: "REJECT_REASON_INVALID_REQUEST",
+		1013: "REJECT_REASON_NOT_FOUND",
+		1014: "REJECT_REASON_SERVICE_UNAVAILABLE",
+		1015: "REJECT_REASON_TIMEOUT",
 		2001: "REJECT_REASON_INSUFFICIENT_FUNDS",
 		2002: "REJECT_REASON_BALANCE_OVERFLOW",
 		2003: "REJECT_REASON_ORDER_NOT_OPEN",
 		2004: "REJECT_REASON_DUPLICATE_REQUEST",
+		2005: "REJECT_REASON_UBSCORE_UNKNOWN_MARKET",
+		2006: "REJECT_REASON_UBSCORE_INVALID_ORDER",
+		2007: "REJECT_REASON_UBSCORE_PRICE_OFF_TICK",
+		2008: "REJECT_REASON_UBSCORE_PRICE_OUT_OF_RANGE",
+		2009: "REJECT_REASON_UBSCORE_QUANTITY_OFF_LOT",
+		2010: "REJECT_REASON_UBSCORE_QUANTITY_OUT_OF_RANGE",
+		2011: "REJECT_REASON_UBSCORE_BELOW_MIN_NOTIONAL",
+		2012: "REJECT_REASON_UBSCORE_BUDGET_OUT_OF_RANGE",
+		2013: "REJECT_REASON_UBSCORE_BUSY",
+		2014: "REJECT_REASON_UBSCORE_UNKNOWN_ASSET",
+		2015: "REJECT_REASON_UBSCORE_INVALID_AMOUNT",
+		2016: "REJECT_REASON_UBSCORE_DEADLINE_EXCEEDED",
+		2017: "REJECT_REASON_UBSCORE_MISSING_FIELD",
 		3001: "REJECT_REASON_UNKNOWN_ORDER",
 		3002: "REJECT_REASON_POST_ONLY_WOULD_TAKE",
 		3003: "REJECT_REASON_FOK_NOT_FILLABLE",
@@ -399,34 +461,57 @@ var (
 		3008: "REJECT_REASON_MATCHER_INVALID_ORDER",
 		3009: "REJECT_REASON_IOC_NOT_FILLED",
 		3010: "REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID",
+		3011: "REJECT_REASON_MATCHER_OUT_OF_RANGE",
+		3012: "REJECT_REASON_MATCHER_INVALID_FIELD",
+		3013: "REJECT_REASON_MATCHER_INTERNAL_ERROR",
 	}
 	RejectReason_value = map[string]int32{
-		"REJECT_REASON_UNSPECIFIED":               0,
-		"REJECT_REASON_UNAUTHENTICATED":           1001,
-		"REJECT_REASON_PERMISSION_DENIED":         1002,
-		"REJECT_REASON_RATE_LIMITED":              1003,
-		"REJECT_REASON_INVALID_AMOUNT":            1004,
-		"REJECT_REASON_INVALID_PRICE":             1005,
-		"REJECT_REASON_INVALID_QUANTITY":          1006,
-		"REJECT_REASON_BELOW_MIN_NOTIONAL":        1007,
-		"REJECT_REASON_UNKNOWN_MARKET":            1008,
-		"REJECT_REASON_UNKNOWN_ASSET":             1009,
-		"REJECT_REASON_INVALID_ORDER":             1010,
-		"REJECT_REASON_MISSING_FIELD":             1011,
-		"REJECT_REASON_INSUFFICIENT_FUNDS":        2001,
-		"REJECT_REASON_BALANCE_OVERFLOW":          2002,
-		"REJECT_REASON_ORDER_NOT_OPEN":            2003,
-		"REJECT_REASON_DUPLICATE_REQUEST":         2004,
-		"REJECT_REASON_UNKNOWN_ORDER":             3001,
-		"REJECT_REASON_POST_ONLY_WOULD_TAKE":      3002,
-		"REJECT_REASON_FOK_NOT_FILLABLE":          3003,
-		"REJECT_REASON_DUPLICATE_ORDER_ID":        3004,
-		"REJECT_REASON_MATCHER_UNKNOWN_MARKET":    3005,
-		"REJECT_REASON_SELF_TRADE_PREVENTED":      3006,
-		"REJECT_REASON_NO_LIQUIDITY":              3007,
-		"REJECT_REASON_MATCHER_INVALID_ORDER":     3008,
-		"REJECT_REASON_IOC_NOT_FILLED":            3009,
-		"REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID": 3010,
+		"REJECT_REASON_UNSPECIFIED":                   0,
+		"REJECT_REASON_UNAUTHENTICATED":               1001,
+		"REJECT_REASON_PERMISSION_DENIED":             1002,
+		"REJECT_REASON_RATE_LIMITED":                  1003,
+		"REJECT_REASON_INVALID_AMOUNT":                1004,
+		"REJECT_REASON_INVALID_PRICE":                 1005,
+		"REJECT_REASON_INVALID_QUANTITY":              1006,
+		"REJECT_REASON_BELOW_MIN_NOTIONAL":            1007,
+		"REJECT_REASON_UNKNOWN_MARKET":                1008,
+		"REJECT_REASON_UNKNOWN_ASSET":                 1009,
+		"REJECT_REASON_INVALID_ORDER":                 1010,
+		"REJECT_REASON_MISSING_FIELD":                 1011,
+		"REJECT_REASON_INVALID_REQUEST":               1012,
+		"REJECT_REASON_NOT_FOUND":                     1013,
+		"REJECT_REASON_SERVICE_UNAVAILABLE":           1014,
+		"REJECT_REASON_TIMEOUT":                       1015,
+		"REJECT_REASON_INSUFFICIENT_FUNDS":            2001,
+		"REJECT_REASON_BALANCE_OVERFLOW":              2002,
+		"REJECT_REASON_ORDER_NOT_OPEN":                2003,
+		"REJECT_REASON_DUPLICATE_REQUEST":             2004,
+		"REJECT_REASON_UBSCORE_UNKNOWN_MARKET":        2005,
+		"REJECT_REASON_UBSCORE_INVALID_ORDER":         2006,
+		"REJECT_REASON_UBSCORE_PRICE_OFF_TICK":        2007,
+		"REJECT_REASON_UBSCORE_PRICE_OUT_OF_RANGE":    2008,
+		"REJECT_REASON_UBSCORE_QUANTITY_OFF_LOT":      2009,
+		"REJECT_REASON_UBSCORE_QUANTITY_OUT_OF_RANGE": 2010,
+		"REJECT_REASON_UBSCORE_BELOW_MIN_NOTIONAL":    2011,
+		"REJECT_REASON_UBSCORE_BUDGET_OUT_OF_RANGE":   2012,
+		"REJECT_REASON_UBSCORE_BUSY":                  2013,
+		"REJECT_REASON_UBSCORE_UNKNOWN_ASSET":         2014,
+		"REJECT_REASON_UBSCORE_INVALID_AMOUNT":        2015,
+		"REJECT_REASON_UBSCORE_DEADLINE_EXCEEDED":     2016,
+		"REJECT_REASON_UBSCORE_MISSING_FIELD":         2017,
+		"REJECT_REASON_UNKNOWN_ORDER":                 3001,
+		"REJECT_REASON_POST_ONLY_WOULD_TAKE":          3002,
+		"REJECT_REASON_FOK_NOT_FILLABLE":              3003,
+		"REJECT_REASON_DUPLICATE_ORDER_ID":            3004,
+		"REJECT_REASON_MATCHER_UNKNOWN_MARKET":        3005,
+		"REJECT_REASON_SELF_TRADE_PREVENTED":          3006,
+		"REJECT_REASON_NO_LIQUIDITY":                  3007,
+		"REJECT_REASON_MATCHER_INVALID_ORDER":         3008,
+		"REJECT_REASON_IOC_NOT_FILLED":                3009,
+		"REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID":     3010,
+		"REJECT_REASON_MATCHER_OUT_OF_RANGE":          3011,
+		"REJECT_REASON_MATCHER_INVALID_FIELD":         3012,
+		"REJECT_REASON_MATCHER_INTERNAL_ERROR":        3013,
 	}
 )
 
@@ -457,11 +542,59 @@ func (RejectReason) EnumDescriptor() ([]byte, []int) {
 	return file_exchange_v1_common_proto_rawDescGZIP(), []int{5}
 }
 
+// Heartbeat says a server stream is alive when it has nothing else to send.
+type Heartbeat struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The server's time, nanoseconds since the Unix epoch.
+	ServerTimeNs  int64 `protobuf:"varint,1,opt,name=server_time_ns,json=serverTimeNs,proto3" json:"server_time_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Heartbeat) Reset() {
+	*x = Heartbeat{}
+	mi := &file_exchange_v1_common_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Heartbeat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Heartbeat) ProtoMessage() {}
+
+func (x *Heartbeat) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_common_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
+func (*Heartbeat) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_common_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Heartbeat) GetServerTimeNs() int64 {
+	if x != nil {
+		return x.ServerTimeNs
+	}
+	return 0
+}
+
 var File_exchange_v1_common_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_common_proto_rawDesc = "" +
 	"\n" +
-	"\x18exchange/v1/common.proto\x12\vexchange.v1*9\n" +
+	"\x18exchange/v1/common.proto\x12\vexchange.v1\"1\n" +
+	"\tHeartbeat\x12$\n" +
+	"\x0eserver_time_ns\x18\x01 \x01(\x03R\fserverTimeNs*9\n" +
 	"\x04Side\x12\x14\n" +
 	"\x10SIDE_UNSPECIFIED\x10\x00\x12\f\n" +
 	"\bSIDE_BUY\x10\x01\x12\r\n" +
@@ -487,7 +620,7 @@ const file_exchange_v1_common_proto_rawDesc = "" +
 	"\x1bSELF_TRADE_MODE_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cSELF_TRADE_MODE_EXPIRE_TAKER\x10\x01\x12 \n" +
 	"\x1cSELF_TRADE_MODE_EXPIRE_MAKER\x10\x02\x12\x1f\n" +
-	"\x1bSELF_TRADE_MODE_EXPIRE_BOTH\x10\x03*\xce\a\n" +
+	"\x1bSELF_TRADE_MODE_EXPIRE_BOTH\x10\x03*\x8d\x0e\n" +
 	"\fRejectReason\x12\x1d\n" +
 	"\x19REJECT_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1dREJECT_REASON_UNAUTHENTICATED\x10\xe9\a\x12$\n" +
@@ -500,11 +633,28 @@ const file_exchange_v1_common_proto_rawDesc = "" +
 	"\x1cREJECT_REASON_UNKNOWN_MARKET\x10\xf0\a\x12 \n" +
 	"\x1bREJECT_REASON_UNKNOWN_ASSET\x10\xf1\a\x12 \n" +
 	"\x1bREJECT_REASON_INVALID_ORDER\x10\xf2\a\x12 \n" +
-	"\x1bREJECT_REASON_MISSING_FIELD\x10\xf3\a\x12%\n" +
+	"\x1bREJECT_REASON_MISSING_FIELD\x10\xf3\a\x12\"\n" +
+	"\x1dREJECT_REASON_INVALID_REQUEST\x10\xf4\a\x12\x1c\n" +
+	"\x17REJECT_REASON_NOT_FOUND\x10\xf5\a\x12&\n" +
+	"!REJECT_REASON_SERVICE_UNAVAILABLE\x10\xf6\a\x12\x1a\n" +
+	"\x15REJECT_REASON_TIMEOUT\x10\xf7\a\x12%\n" +
 	" REJECT_REASON_INSUFFICIENT_FUNDS\x10\xd1\x0f\x12#\n" +
 	"\x1eREJECT_REASON_BALANCE_OVERFLOW\x10\xd2\x0f\x12!\n" +
 	"\x1cREJECT_REASON_ORDER_NOT_OPEN\x10\xd3\x0f\x12$\n" +
-	"\x1fREJECT_REASON_DUPLICATE_REQUEST\x10\xd4\x0f\x12 \n" +
+	"\x1fREJECT_REASON_DUPLICATE_REQUEST\x10\xd4\x0f\x12)\n" +
+	"$REJECT_REASON_UBSCORE_UNKNOWN_MARKET\x10\xd5\x0f\x12(\n" +
+	"#REJECT_REASON_UBSCORE_INVALID_ORDER\x10\xd6\x0f\x12)\n" +
+	"$REJECT_REASON_UBSCORE_PRICE_OFF_TICK\x10\xd7\x0f\x12-\n" +
+	"(REJECT_REASON_UBSCORE_PRICE_OUT_OF_RANGE\x10\xd8\x0f\x12+\n" +
+	"&REJECT_REASON_UBSCORE_QUANTITY_OFF_LOT\x10\xd9\x0f\x120\n" +
+	"+REJECT_REASON_UBSCORE_QUANTITY_OUT_OF_RANGE\x10\xda\x0f\x12-\n" +
+	"(REJECT_REASON_UBSCORE_BELOW_MIN_NOTIONAL\x10\xdb\x0f\x12.\n" +
+	")REJECT_REASON_UBSCORE_BUDGET_OUT_OF_RANGE\x10\xdc\x0f\x12\x1f\n" +
+	"\x1aREJECT_REASON_UBSCORE_BUSY\x10\xdd\x0f\x12(\n" +
+	"#REJECT_REASON_UBSCORE_UNKNOWN_ASSET\x10\xde\x0f\x12)\n" +
+	"$REJECT_REASON_UBSCORE_INVALID_AMOUNT\x10\xdf\x0f\x12,\n" +
+	"'REJECT_REASON_UBSCORE_DEADLINE_EXCEEDED\x10\xe0\x0f\x12(\n" +
+	"#REJECT_REASON_UBSCORE_MISSING_FIELD\x10\xe1\x0f\x12 \n" +
 	"\x1bREJECT_REASON_UNKNOWN_ORDER\x10\xb9\x17\x12'\n" +
 	"\"REJECT_REASON_POST_ONLY_WOULD_TAKE\x10\xba\x17\x12#\n" +
 	"\x1eREJECT_REASON_FOK_NOT_FILLABLE\x10\xbb\x17\x12%\n" +
@@ -514,7 +664,10 @@ const file_exchange_v1_common_proto_rawDesc = "" +
 	"\x1aREJECT_REASON_NO_LIQUIDITY\x10\xbf\x17\x12(\n" +
 	"#REJECT_REASON_MATCHER_INVALID_ORDER\x10\xc0\x17\x12!\n" +
 	"\x1cREJECT_REASON_IOC_NOT_FILLED\x10\xc1\x17\x12,\n" +
-	"'REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID\x10\xc2\x17B\xb1\x01\n" +
+	"'REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID\x10\xc2\x17\x12'\n" +
+	"\"REJECT_REASON_MATCHER_OUT_OF_RANGE\x10\xc3\x17\x12(\n" +
+	"#REJECT_REASON_MATCHER_INVALID_FIELD\x10\xc4\x17\x12)\n" +
+	"$REJECT_REASON_MATCHER_INTERNAL_ERROR\x10\xc5\x17B\xb1\x01\n" +
 	"\x0fcom.exchange.v1B\vCommonProtoP\x01ZDgithub.com/exchange-core/exchange-core/gen/go/exchange/v1;exchangev1\xa2\x02\x03EXX\xaa\x02\vExchange.V1\xca\x02\vExchange\\V1\xe2\x02\x17Exchange\\V1\\GPBMetadata\xea\x02\fExchange::V1b\x06proto3"
 
 var (
@@ -530,6 +683,7 @@ func file_exchange_v1_common_proto_rawDescGZIP() []byte {
 }
 
 var file_exchange_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_exchange_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
 var file_exchange_v1_common_proto_goTypes = []any{
 	(Side)(0),          // 0: exchange.v1.Side
 	(OrderType)(0),     // 1: exchange.v1.OrderType
@@ -537,6 +691,7 @@ var file_exchange_v1_common_proto_goTypes = []any{
 	(OrderStatus)(0),   // 3: exchange.v1.OrderStatus
 	(SelfTradeMode)(0), // 4: exchange.v1.SelfTradeMode
 	(RejectReason)(0),  // 5: exchange.v1.RejectReason
+	(*Heartbeat)(nil),  // 6: exchange.v1.Heartbeat
 }
 var file_exchange_v1_common_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for method output_type
@@ -557,13 +712,14 @@ func file_exchange_v1_common_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exchange_v1_common_proto_rawDesc), len(file_exchange_v1_common_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   0,
+			NumMessages:   1,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_exchange_v1_common_proto_goTypes,
 		DependencyIndexes: file_exchange_v1_common_proto_depIdxs,
 		EnumInfos:         file_exchange_v1_common_proto_enumTypes,
+		MessageInfos:      file_exchange_v1_common_proto_msgTypes,
 	}.Build()
 	File_exchange_v1_common_proto = out.File
 	file_exchange_v1_common_proto_goTypes = nil

@@ -42,7 +42,15 @@ type MarketInfo struct {
 	// Maker fee rate, a decimal fraction (0.001 = 0.1 %).
 	MakerFeeRate string `protobuf:"bytes,8,opt,name=maker_fee_rate,json=makerFeeRate,proto3" json:"maker_fee_rate,omitempty"`
 	// Taker fee rate, a decimal fraction.
-	TakerFeeRate  string `protobuf:"bytes,9,opt,name=taker_fee_rate,json=takerFeeRate,proto3" json:"taker_fee_rate,omitempty"`
+	TakerFeeRate string `protobuf:"bytes,9,opt,name=taker_fee_rate,json=takerFeeRate,proto3" json:"taker_fee_rate,omitempty"`
+	// Largest price.
+	MaxPrice string `protobuf:"bytes,10,opt,name=max_price,json=maxPrice,proto3" json:"max_price,omitempty"`
+	// Largest quantity of one order.
+	MaxQuantity string `protobuf:"bytes,11,opt,name=max_quantity,json=maxQuantity,proto3" json:"max_quantity,omitempty"`
+	// Decimal places of the base asset's smallest unit.
+	BaseScale uint32 `protobuf:"varint,12,opt,name=base_scale,json=baseScale,proto3" json:"base_scale,omitempty"`
+	// Decimal places of the quote asset's smallest unit.
+	QuoteScale    uint32 `protobuf:"varint,13,opt,name=quote_scale,json=quoteScale,proto3" json:"quote_scale,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -138,6 +146,34 @@ func (x *MarketInfo) GetTakerFeeRate() string {
 		return x.TakerFeeRate
 	}
 	return ""
+}
+
+func (x *MarketInfo) GetMaxPrice() string {
+	if x != nil {
+		return x.MaxPrice
+	}
+	return ""
+}
+
+func (x *MarketInfo) GetMaxQuantity() string {
+	if x != nil {
+		return x.MaxQuantity
+	}
+	return ""
+}
+
+func (x *MarketInfo) GetBaseScale() uint32 {
+	if x != nil {
+		return x.BaseScale
+	}
+	return 0
+}
+
+func (x *MarketInfo) GetQuoteScale() uint32 {
+	if x != nil {
+		return x.QuoteScale
+	}
+	return 0
 }
 
 // ListMarketsRequest has no fields.
@@ -497,13 +533,19 @@ func (x *PublicTrade) GetTsEventNs() int64 {
 	return 0
 }
 
-// ListTradesRequest names a market.
+// ListTradesRequest names a market; trades come newest first within [start_time_ns, end_time_ns).
 type ListTradesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The market.
 	Symbol string `protobuf:"bytes,1,opt,name=symbol,proto3" json:"symbol,omitempty"`
-	// Most trades returned (default 100, at most 1000).
-	Limit         uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Most trades in one page (default 100, at most 1000).
+	PageSize uint32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only trades at or after this time, nanoseconds since the Unix epoch (0: no lower bound).
+	StartTimeNs int64 `protobuf:"varint,4,opt,name=start_time_ns,json=startTimeNs,proto3" json:"start_time_ns,omitempty"`
+	// Only trades before this time, nanoseconds since the Unix epoch (0: now).
+	EndTimeNs     int64 `protobuf:"varint,5,opt,name=end_time_ns,json=endTimeNs,proto3" json:"end_time_ns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -545,18 +587,41 @@ func (x *ListTradesRequest) GetSymbol() string {
 	return ""
 }
 
-func (x *ListTradesRequest) GetLimit() uint32 {
+func (x *ListTradesRequest) GetPageSize() uint32 {
 	if x != nil {
-		return x.Limit
+		return x.PageSize
 	}
 	return 0
 }
 
-// ListTradesResponse carries trades, newest first.
+func (x *ListTradesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListTradesRequest) GetStartTimeNs() int64 {
+	if x != nil {
+		return x.StartTimeNs
+	}
+	return 0
+}
+
+func (x *ListTradesRequest) GetEndTimeNs() int64 {
+	if x != nil {
+		return x.EndTimeNs
+	}
+	return 0
+}
+
+// ListTradesResponse carries one page of trades, newest first.
 type ListTradesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The trades.
-	Trades        []*PublicTrade `protobuf:"bytes,1,rep,name=trades,proto3" json:"trades,omitempty"`
+	Trades []*PublicTrade `protobuf:"bytes,1,rep,name=trades,proto3" json:"trades,omitempty"`
+	// Pass as page_token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -598,11 +663,20 @@ func (x *ListTradesResponse) GetTrades() []*PublicTrade {
 	return nil
 }
 
+func (x *ListTradesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // StreamMarketDataRequest names the markets to follow.
 type StreamMarketDataRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Markets to follow (empty: all).
-	Symbols       []string `protobuf:"bytes,1,rep,name=symbols,proto3" json:"symbols,omitempty"`
+	Symbols []string `protobuf:"bytes,1,rep,name=symbols,proto3" json:"symbols,omitempty"`
+	// Levels per side in the opening snapshots (default 20, at most 500); deltas cover every level.
+	Depth         uint32 `protobuf:"varint,2,opt,name=depth,proto3" json:"depth,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -644,6 +718,77 @@ func (x *StreamMarketDataRequest) GetSymbols() []string {
 	return nil
 }
 
+func (x *StreamMarketDataRequest) GetDepth() uint32 {
+	if x != nil {
+		return x.Depth
+	}
+	return 0
+}
+
+// BookSnapshot is a market's aggregated book at one matcher output sequence.
+type BookSnapshot struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The market.
+	Symbol string `protobuf:"bytes,1,opt,name=symbol,proto3" json:"symbol,omitempty"`
+	// Bids, best (highest) first.
+	Bids []*PriceLevel `protobuf:"bytes,2,rep,name=bids,proto3" json:"bids,omitempty"`
+	// Asks, best (lowest) first.
+	Asks          []*PriceLevel `protobuf:"bytes,3,rep,name=asks,proto3" json:"asks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BookSnapshot) Reset() {
+	*x = BookSnapshot{}
+	mi := &file_exchange_v1_market_data_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BookSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BookSnapshot) ProtoMessage() {}
+
+func (x *BookSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_market_data_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BookSnapshot.ProtoReflect.Descriptor instead.
+func (*BookSnapshot) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_market_data_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *BookSnapshot) GetSymbol() string {
+	if x != nil {
+		return x.Symbol
+	}
+	return ""
+}
+
+func (x *BookSnapshot) GetBids() []*PriceLevel {
+	if x != nil {
+		return x.Bids
+	}
+	return nil
+}
+
+func (x *BookSnapshot) GetAsks() []*PriceLevel {
+	if x != nil {
+		return x.Asks
+	}
+	return nil
+}
+
 // BookUpdate is a change of one price level.
 type BookUpdate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -661,7 +806,7 @@ type BookUpdate struct {
 
 func (x *BookUpdate) Reset() {
 	*x = BookUpdate{}
-	mi := &file_exchange_v1_market_data_service_proto_msgTypes[10]
+	mi := &file_exchange_v1_market_data_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +818,7 @@ func (x *BookUpdate) String() string {
 func (*BookUpdate) ProtoMessage() {}
 
 func (x *BookUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_market_data_service_proto_msgTypes[10]
+	mi := &file_exchange_v1_market_data_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +831,7 @@ func (x *BookUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BookUpdate.ProtoReflect.Descriptor instead.
 func (*BookUpdate) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_market_data_service_proto_rawDescGZIP(), []int{10}
+	return file_exchange_v1_market_data_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *BookUpdate) GetSymbol() string {
@@ -728,6 +873,8 @@ type StreamMarketDataResponse struct {
 	//
 	//	*StreamMarketDataResponse_BookUpdate
 	//	*StreamMarketDataResponse_Trade
+	//	*StreamMarketDataResponse_BookSnapshot
+	//	*StreamMarketDataResponse_Heartbeat
 	Event         isStreamMarketDataResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -735,7 +882,7 @@ type StreamMarketDataResponse struct {
 
 func (x *StreamMarketDataResponse) Reset() {
 	*x = StreamMarketDataResponse{}
-	mi := &file_exchange_v1_market_data_service_proto_msgTypes[11]
+	mi := &file_exchange_v1_market_data_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -747,7 +894,7 @@ func (x *StreamMarketDataResponse) String() string {
 func (*StreamMarketDataResponse) ProtoMessage() {}
 
 func (x *StreamMarketDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_market_data_service_proto_msgTypes[11]
+	mi := &file_exchange_v1_market_data_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -760,7 +907,7 @@ func (x *StreamMarketDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamMarketDataResponse.ProtoReflect.Descriptor instead.
 func (*StreamMarketDataResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_market_data_service_proto_rawDescGZIP(), []int{11}
+	return file_exchange_v1_market_data_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StreamMarketDataResponse) GetSeq() uint64 {
@@ -795,6 +942,24 @@ func (x *StreamMarketDataResponse) GetTrade() *PublicTrade {
 	return nil
 }
 
+func (x *StreamMarketDataResponse) GetBookSnapshot() *BookSnapshot {
+	if x != nil {
+		if x, ok := x.Event.(*StreamMarketDataResponse_BookSnapshot); ok {
+			return x.BookSnapshot
+		}
+	}
+	return nil
+}
+
+func (x *StreamMarketDataResponse) GetHeartbeat() *Heartbeat {
+	if x != nil {
+		if x, ok := x.Event.(*StreamMarketDataResponse_Heartbeat); ok {
+			return x.Heartbeat
+		}
+	}
+	return nil
+}
+
 type isStreamMarketDataResponse_Event interface {
 	isStreamMarketDataResponse_Event()
 }
@@ -809,15 +974,112 @@ type StreamMarketDataResponse_Trade struct {
 	Trade *PublicTrade `protobuf:"bytes,3,opt,name=trade,proto3,oneof"`
 }
 
+type StreamMarketDataResponse_BookSnapshot struct {
+	// The book of a market when the stream opened (before any of its deltas).
+	BookSnapshot *BookSnapshot `protobuf:"bytes,4,opt,name=book_snapshot,json=bookSnapshot,proto3,oneof"`
+}
+
+type StreamMarketDataResponse_Heartbeat struct {
+	// Sent every 15 s with no other event.
+	Heartbeat *Heartbeat `protobuf:"bytes,5,opt,name=heartbeat,proto3,oneof"`
+}
+
 func (*StreamMarketDataResponse_BookUpdate) isStreamMarketDataResponse_Event() {}
 
 func (*StreamMarketDataResponse_Trade) isStreamMarketDataResponse_Event() {}
+
+func (*StreamMarketDataResponse_BookSnapshot) isStreamMarketDataResponse_Event() {}
+
+func (*StreamMarketDataResponse_Heartbeat) isStreamMarketDataResponse_Event() {}
+
+// GetServerTimeRequest has no fields.
+type GetServerTimeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetServerTimeRequest) Reset() {
+	*x = GetServerTimeRequest{}
+	mi := &file_exchange_v1_market_data_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetServerTimeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetServerTimeRequest) ProtoMessage() {}
+
+func (x *GetServerTimeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_market_data_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetServerTimeRequest.ProtoReflect.Descriptor instead.
+func (*GetServerTimeRequest) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_market_data_service_proto_rawDescGZIP(), []int{13}
+}
+
+// GetServerTimeResponse carries the server's clock.
+type GetServerTimeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Nanoseconds since the Unix epoch.
+	ServerTimeNs  int64 `protobuf:"varint,1,opt,name=server_time_ns,json=serverTimeNs,proto3" json:"server_time_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetServerTimeResponse) Reset() {
+	*x = GetServerTimeResponse{}
+	mi := &file_exchange_v1_market_data_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetServerTimeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetServerTimeResponse) ProtoMessage() {}
+
+func (x *GetServerTimeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_market_data_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetServerTimeResponse.ProtoReflect.Descriptor instead.
+func (*GetServerTimeResponse) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_market_data_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetServerTimeResponse) GetServerTimeNs() int64 {
+	if x != nil {
+		return x.ServerTimeNs
+	}
+	return 0
+}
 
 var File_exchange_v1_market_data_service_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_market_data_service_proto_rawDesc = "" +
 	"\n" +
-	"%exchange/v1/market_data_service.proto\x12\vexchange.v1\x1a\x18exchange/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"\x9c\x02\n" +
+	"%exchange/v1/market_data_service.proto\x12\vexchange.v1\x1a\x18exchange/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"\x9c\x03\n" +
 	"\n" +
 	"MarketInfo\x12\x16\n" +
 	"\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1d\n" +
@@ -830,7 +1092,14 @@ const file_exchange_v1_market_data_service_proto_rawDesc = "" +
 	"\fmin_quantity\x18\x06 \x01(\tR\vminQuantity\x12!\n" +
 	"\fmin_notional\x18\a \x01(\tR\vminNotional\x12$\n" +
 	"\x0emaker_fee_rate\x18\b \x01(\tR\fmakerFeeRate\x12$\n" +
-	"\x0etaker_fee_rate\x18\t \x01(\tR\ftakerFeeRate\"\x14\n" +
+	"\x0etaker_fee_rate\x18\t \x01(\tR\ftakerFeeRate\x12\x1b\n" +
+	"\tmax_price\x18\n" +
+	" \x01(\tR\bmaxPrice\x12!\n" +
+	"\fmax_quantity\x18\v \x01(\tR\vmaxQuantity\x12\x1d\n" +
+	"\n" +
+	"base_scale\x18\f \x01(\rR\tbaseScale\x12\x1f\n" +
+	"\vquote_scale\x18\r \x01(\rR\n" +
+	"quoteScale\"\x14\n" +
 	"\x12ListMarketsRequest\"H\n" +
 	"\x13ListMarketsResponse\x121\n" +
 	"\amarkets\x18\x01 \x03(\v2\x17.exchange.v1.MarketInfoR\amarkets\">\n" +
@@ -853,33 +1122,50 @@ const file_exchange_v1_market_data_service_proto_rawDesc = "" +
 	"\bquantity\x18\x04 \x01(\tR\bquantity\x120\n" +
 	"\n" +
 	"taker_side\x18\x05 \x01(\x0e2\x11.exchange.v1.SideR\ttakerSide\x12\x1e\n" +
-	"\vts_event_ns\x18\x06 \x01(\x03R\ttsEventNs\"A\n" +
+	"\vts_event_ns\x18\x06 \x01(\x03R\ttsEventNs\"\xab\x01\n" +
 	"\x11ListTradesRequest\x12\x16\n" +
-	"\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\rR\x05limit\"F\n" +
+	"\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\"\n" +
+	"\rstart_time_ns\x18\x04 \x01(\x03R\vstartTimeNs\x12\x1e\n" +
+	"\vend_time_ns\x18\x05 \x01(\x03R\tendTimeNs\"n\n" +
 	"\x12ListTradesResponse\x120\n" +
-	"\x06trades\x18\x01 \x03(\v2\x18.exchange.v1.PublicTradeR\x06trades\"3\n" +
+	"\x06trades\x18\x01 \x03(\v2\x18.exchange.v1.PublicTradeR\x06trades\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"I\n" +
 	"\x17StreamMarketDataRequest\x12\x18\n" +
-	"\asymbols\x18\x01 \x03(\tR\asymbols\"}\n" +
+	"\asymbols\x18\x01 \x03(\tR\asymbols\x12\x14\n" +
+	"\x05depth\x18\x02 \x01(\rR\x05depth\"\x80\x01\n" +
+	"\fBookSnapshot\x12\x16\n" +
+	"\x06symbol\x18\x01 \x01(\tR\x06symbol\x12+\n" +
+	"\x04bids\x18\x02 \x03(\v2\x17.exchange.v1.PriceLevelR\x04bids\x12+\n" +
+	"\x04asks\x18\x03 \x03(\v2\x17.exchange.v1.PriceLevelR\x04asks\"}\n" +
 	"\n" +
 	"BookUpdate\x12\x16\n" +
 	"\x06symbol\x18\x01 \x01(\tR\x06symbol\x12%\n" +
 	"\x04side\x18\x02 \x01(\x0e2\x11.exchange.v1.SideR\x04side\x12\x14\n" +
 	"\x05price\x18\x03 \x01(\tR\x05price\x12\x1a\n" +
-	"\bquantity\x18\x04 \x01(\tR\bquantity\"\xa3\x01\n" +
+	"\bquantity\x18\x04 \x01(\tR\bquantity\"\x9d\x02\n" +
 	"\x18StreamMarketDataResponse\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12:\n" +
 	"\vbook_update\x18\x02 \x01(\v2\x17.exchange.v1.BookUpdateH\x00R\n" +
 	"bookUpdate\x120\n" +
-	"\x05trade\x18\x03 \x01(\v2\x18.exchange.v1.PublicTradeH\x00R\x05tradeB\a\n" +
-	"\x05event2\xe9\x03\n" +
+	"\x05trade\x18\x03 \x01(\v2\x18.exchange.v1.PublicTradeH\x00R\x05trade\x12@\n" +
+	"\rbook_snapshot\x18\x04 \x01(\v2\x19.exchange.v1.BookSnapshotH\x00R\fbookSnapshot\x126\n" +
+	"\theartbeat\x18\x05 \x01(\v2\x16.exchange.v1.HeartbeatH\x00R\theartbeatB\a\n" +
+	"\x05event\"\x16\n" +
+	"\x14GetServerTimeRequest\"=\n" +
+	"\x15GetServerTimeResponse\x12$\n" +
+	"\x0eserver_time_ns\x18\x01 \x01(\x03R\fserverTimeNs2\xd6\x04\n" +
 	"\x11MarketDataService\x12h\n" +
 	"\vListMarkets\x12\x1f.exchange.v1.ListMarketsRequest\x1a .exchange.v1.ListMarketsResponse\"\x16\x82\xd3\xe4\x93\x02\r\x12\v/v1/markets\x90\x02\x01\x12y\n" +
 	"\fGetOrderBook\x12 .exchange.v1.GetOrderBookRequest\x1a!.exchange.v1.GetOrderBookResponse\"$\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/markets/{symbol}/book\x90\x02\x01\x12u\n" +
 	"\n" +
 	"ListTrades\x12\x1e.exchange.v1.ListTradesRequest\x1a\x1f.exchange.v1.ListTradesResponse\"&\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/markets/{symbol}/trades\x90\x02\x01\x12x\n" +
 	"\x10StreamMarketData\x12$.exchange.v1.StreamMarketDataRequest\x1a%.exchange.v1.StreamMarketDataResponse\"\x15\x82\xd3\xe4\x93\x02\f\x12\n" +
-	"/v1/stream\x90\x02\x010\x01B\xbc\x01\n" +
+	"/v1/stream\x90\x02\x010\x01\x12k\n" +
+	"\rGetServerTime\x12!.exchange.v1.GetServerTimeRequest\x1a\".exchange.v1.GetServerTimeResponse\"\x13\x82\xd3\xe4\x93\x02\n" +
+	"\x12\b/v1/time\x90\x02\x01B\xbc\x01\n" +
 	"\x0fcom.exchange.v1B\x16MarketDataServiceProtoP\x01ZDgithub.com/exchange-core/exchange-core/gen/go/exchange/v1;exchangev1\xa2\x02\x03EXX\xaa\x02\vExchange.V1\xca\x02\vExchange\\V1\xe2\x02\x17Exchange\\V1\\GPBMetadata\xea\x02\fExchange::V1b\x06proto3"
 
 var (
@@ -894,7 +1180,7 @@ func file_exchange_v1_market_data_service_proto_rawDescGZIP() []byte {
 	return file_exchange_v1_market_data_service_proto_rawDescData
 }
 
-var file_exchange_v1_market_data_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_exchange_v1_market_data_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_exchange_v1_market_data_service_proto_goTypes = []any{
 	(*MarketInfo)(nil),               // 0: exchange.v1.MarketInfo
 	(*ListMarketsRequest)(nil),       // 1: exchange.v1.ListMarketsRequest
@@ -906,32 +1192,42 @@ var file_exchange_v1_market_data_service_proto_goTypes = []any{
 	(*ListTradesRequest)(nil),        // 7: exchange.v1.ListTradesRequest
 	(*ListTradesResponse)(nil),       // 8: exchange.v1.ListTradesResponse
 	(*StreamMarketDataRequest)(nil),  // 9: exchange.v1.StreamMarketDataRequest
-	(*BookUpdate)(nil),               // 10: exchange.v1.BookUpdate
-	(*StreamMarketDataResponse)(nil), // 11: exchange.v1.StreamMarketDataResponse
-	(Side)(0),                        // 12: exchange.v1.Side
+	(*BookSnapshot)(nil),             // 10: exchange.v1.BookSnapshot
+	(*BookUpdate)(nil),               // 11: exchange.v1.BookUpdate
+	(*StreamMarketDataResponse)(nil), // 12: exchange.v1.StreamMarketDataResponse
+	(*GetServerTimeRequest)(nil),     // 13: exchange.v1.GetServerTimeRequest
+	(*GetServerTimeResponse)(nil),    // 14: exchange.v1.GetServerTimeResponse
+	(Side)(0),                        // 15: exchange.v1.Side
+	(*Heartbeat)(nil),                // 16: exchange.v1.Heartbeat
 }
 var file_exchange_v1_market_data_service_proto_depIdxs = []int32{
 	0,  // 0: exchange.v1.ListMarketsResponse.markets:type_name -> exchange.v1.MarketInfo
 	3,  // 1: exchange.v1.GetOrderBookResponse.bids:type_name -> exchange.v1.PriceLevel
 	3,  // 2: exchange.v1.GetOrderBookResponse.asks:type_name -> exchange.v1.PriceLevel
-	12, // 3: exchange.v1.PublicTrade.taker_side:type_name -> exchange.v1.Side
+	15, // 3: exchange.v1.PublicTrade.taker_side:type_name -> exchange.v1.Side
 	6,  // 4: exchange.v1.ListTradesResponse.trades:type_name -> exchange.v1.PublicTrade
-	12, // 5: exchange.v1.BookUpdate.side:type_name -> exchange.v1.Side
-	10, // 6: exchange.v1.StreamMarketDataResponse.book_update:type_name -> exchange.v1.BookUpdate
-	6,  // 7: exchange.v1.StreamMarketDataResponse.trade:type_name -> exchange.v1.PublicTrade
-	1,  // 8: exchange.v1.MarketDataService.ListMarkets:input_type -> exchange.v1.ListMarketsRequest
-	4,  // 9: exchange.v1.MarketDataService.GetOrderBook:input_type -> exchange.v1.GetOrderBookRequest
-	7,  // 10: exchange.v1.MarketDataService.ListTrades:input_type -> exchange.v1.ListTradesRequest
-	9,  // 11: exchange.v1.MarketDataService.StreamMarketData:input_type -> exchange.v1.StreamMarketDataRequest
-	2,  // 12: exchange.v1.MarketDataService.ListMarkets:output_type -> exchange.v1.ListMarketsResponse
-	5,  // 13: exchange.v1.MarketDataService.GetOrderBook:output_type -> exchange.v1.GetOrderBookResponse
-	8,  // 14: exchange.v1.MarketDataService.ListTrades:output_type -> exchange.v1.ListTradesResponse
-	11, // 15: exchange.v1.MarketDataService.StreamMarketData:output_type -> exchange.v1.StreamMarketDataResponse
-	12, // [12:16] is the sub-list for method output_type
-	8,  // [8:12] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	3,  // 5: exchange.v1.BookSnapshot.bids:type_name -> exchange.v1.PriceLevel
+	3,  // 6: exchange.v1.BookSnapshot.asks:type_name -> exchange.v1.PriceLevel
+	15, // 7: exchange.v1.BookUpdate.side:type_name -> exchange.v1.Side
+	11, // 8: exchange.v1.StreamMarketDataResponse.book_update:type_name -> exchange.v1.BookUpdate
+	6,  // 9: exchange.v1.StreamMarketDataResponse.trade:type_name -> exchange.v1.PublicTrade
+	10, // 10: exchange.v1.StreamMarketDataResponse.book_snapshot:type_name -> exchange.v1.BookSnapshot
+	16, // 11: exchange.v1.StreamMarketDataResponse.heartbeat:type_name -> exchange.v1.Heartbeat
+	1,  // 12: exchange.v1.MarketDataService.ListMarkets:input_type -> exchange.v1.ListMarketsRequest
+	4,  // 13: exchange.v1.MarketDataService.GetOrderBook:input_type -> exchange.v1.GetOrderBookRequest
+	7,  // 14: exchange.v1.MarketDataService.ListTrades:input_type -> exchange.v1.ListTradesRequest
+	9,  // 15: exchange.v1.MarketDataService.StreamMarketData:input_type -> exchange.v1.StreamMarketDataRequest
+	13, // 16: exchange.v1.MarketDataService.GetServerTime:input_type -> exchange.v1.GetServerTimeRequest
+	2,  // 17: exchange.v1.MarketDataService.ListMarkets:output_type -> exchange.v1.ListMarketsResponse
+	5,  // 18: exchange.v1.MarketDataService.GetOrderBook:output_type -> exchange.v1.GetOrderBookResponse
+	8,  // 19: exchange.v1.MarketDataService.ListTrades:output_type -> exchange.v1.ListTradesResponse
+	12, // 20: exchange.v1.MarketDataService.StreamMarketData:output_type -> exchange.v1.StreamMarketDataResponse
+	14, // 21: exchange.v1.MarketDataService.GetServerTime:output_type -> exchange.v1.GetServerTimeResponse
+	17, // [17:22] is the sub-list for method output_type
+	12, // [12:17] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_market_data_service_proto_init() }
@@ -940,9 +1236,11 @@ func file_exchange_v1_market_data_service_proto_init() {
 		return
 	}
 	file_exchange_v1_common_proto_init()
-	file_exchange_v1_market_data_service_proto_msgTypes[11].OneofWrappers = []any{
+	file_exchange_v1_market_data_service_proto_msgTypes[12].OneofWrappers = []any{
 		(*StreamMarketDataResponse_BookUpdate)(nil),
 		(*StreamMarketDataResponse_Trade)(nil),
+		(*StreamMarketDataResponse_BookSnapshot)(nil),
+		(*StreamMarketDataResponse_Heartbeat)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -950,7 +1248,7 @@ func file_exchange_v1_market_data_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exchange_v1_market_data_service_proto_rawDesc), len(file_exchange_v1_market_data_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -190,6 +190,27 @@ func request_MarketDataService_StreamMarketData_0(ctx context.Context, marshaler
 	return stream, metadata, nil
 }
 
+func request_MarketDataService_GetServerTime_0(ctx context.Context, marshaler runtime.Marshaler, client MarketDataServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetServerTimeRequest
+		metadata runtime.ServerMetadata
+	)
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.GetServerTime(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_MarketDataService_GetServerTime_0(ctx context.Context, marshaler runtime.Marshaler, server MarketDataServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetServerTimeRequest
+		metadata runtime.ServerMetadata
+	)
+	msg, err := server.GetServerTime(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterMarketDataServiceHandlerServer registers the http handlers for service MarketDataService to "mux".
 // UnaryRPC     :call MarketDataServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -262,6 +283,26 @@ func RegisterMarketDataServiceHandlerServer(ctx context.Context, mux *runtime.Se
 		_, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
 		runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 		return
+	})
+	mux.Handle(http.MethodGet, pattern_MarketDataService_GetServerTime_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/exchange.v1.MarketDataService/GetServerTime", runtime.WithHTTPPathPattern("/v1/time"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_MarketDataService_GetServerTime_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_MarketDataService_GetServerTime_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 
 	return nil
@@ -371,6 +412,23 @@ func RegisterMarketDataServiceHandlerClient(ctx context.Context, mux *runtime.Se
 		}
 		forward_MarketDataService_StreamMarketData_0(annotatedContext, mux, outboundMarshaler, w, req, func() (proto.Message, error) { return resp.Recv() }, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_MarketDataService_GetServerTime_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/exchange.v1.MarketDataService/GetServerTime", runtime.WithHTTPPathPattern("/v1/time"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_MarketDataService_GetServerTime_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_MarketDataService_GetServerTime_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -379,6 +437,7 @@ var (
 	pattern_MarketDataService_GetOrderBook_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "markets", "symbol", "book"}, ""))
 	pattern_MarketDataService_ListTrades_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "markets", "symbol", "trades"}, ""))
 	pattern_MarketDataService_StreamMarketData_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "stream"}, ""))
+	pattern_MarketDataService_GetServerTime_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "time"}, ""))
 )
 
 var (
@@ -386,4 +445,5 @@ var (
 	forward_MarketDataService_GetOrderBook_0     = runtime.ForwardResponseMessage
 	forward_MarketDataService_ListTrades_0       = runtime.ForwardResponseMessage
 	forward_MarketDataService_StreamMarketData_0 = runtime.ForwardResponseStream
+	forward_MarketDataService_GetServerTime_0    = runtime.ForwardResponseMessage
 )

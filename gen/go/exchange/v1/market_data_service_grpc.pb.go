@@ -23,6 +23,7 @@ const (
 	MarketDataService_GetOrderBook_FullMethodName     = "/exchange.v1.MarketDataService/GetOrderBook"
 	MarketDataService_ListTrades_FullMethodName       = "/exchange.v1.MarketDataService/ListTrades"
 	MarketDataService_StreamMarketData_FullMethodName = "/exchange.v1.MarketDataService/StreamMarketData"
+	MarketDataService_GetServerTime_FullMethodName    = "/exchange.v1.MarketDataService/GetServerTime"
 )
 
 // MarketDataServiceClient is the client API for MarketDataService service.
@@ -37,8 +38,11 @@ type MarketDataServiceClient interface {
 	GetOrderBook(ctx context.Context, in *GetOrderBookRequest, opts ...grpc.CallOption) (*GetOrderBookResponse, error)
 	// ListTrades returns the most recent public trades of one market, newest first.
 	ListTrades(ctx context.Context, in *ListTradesRequest, opts ...grpc.CallOption) (*ListTradesResponse, error)
-	// StreamMarketData streams book changes and trades of the named markets as they happen.
+	// StreamMarketData streams the named markets: first a book snapshot of each, then every book change and trade as
+	// it happens. A client too slow to keep up is cut off with RESOURCE_EXHAUSTED rather than slowing others.
 	StreamMarketData(ctx context.Context, in *StreamMarketDataRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamMarketDataResponse], error)
+	// GetServerTime returns the server's clock (and is the cheapest call, for latency checks).
+	GetServerTime(ctx context.Context, in *GetServerTimeRequest, opts ...grpc.CallOption) (*GetServerTimeResponse, error)
 }
 
 type marketDataServiceClient struct {
@@ -98,6 +102,16 @@ func (c *marketDataServiceClient) StreamMarketData(ctx context.Context, in *Stre
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type MarketDataService_StreamMarketDataClient = grpc.ServerStreamingClient[StreamMarketDataResponse]
 
+func (c *marketDataServiceClient) GetServerTime(ctx context.Context, in *GetServerTimeRequest, opts ...grpc.CallOption) (*GetServerTimeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetServerTimeResponse)
+	err := c.cc.Invoke(ctx, MarketDataService_GetServerTime_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MarketDataServiceServer is the server API for MarketDataService service.
 // All implementations must embed UnimplementedMarketDataServiceServer
 // for forward compatibility.
@@ -110,8 +124,11 @@ type MarketDataServiceServer interface {
 	GetOrderBook(context.Context, *GetOrderBookRequest) (*GetOrderBookResponse, error)
 	// ListTrades returns the most recent public trades of one market, newest first.
 	ListTrades(context.Context, *ListTradesRequest) (*ListTradesResponse, error)
-	// StreamMarketData streams book changes and trades of the named markets as they happen.
+	// StreamMarketData streams the named markets: first a book snapshot of each, then every book change and trade as
+	// it happens. A client too slow to keep up is cut off with RESOURCE_EXHAUSTED rather than slowing others.
 	StreamMarketData(*StreamMarketDataRequest, grpc.ServerStreamingServer[StreamMarketDataResponse]) error
+	// GetServerTime returns the server's clock (and is the cheapest call, for latency checks).
+	GetServerTime(context.Context, *GetServerTimeRequest) (*GetServerTimeResponse, error)
 	mustEmbedUnimplementedMarketDataServiceServer()
 }
 
@@ -133,6 +150,9 @@ func (UnimplementedMarketDataServiceServer) ListTrades(context.Context, *ListTra
 }
 func (UnimplementedMarketDataServiceServer) StreamMarketData(*StreamMarketDataRequest, grpc.ServerStreamingServer[StreamMarketDataResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method StreamMarketData not implemented")
+}
+func (UnimplementedMarketDataServiceServer) GetServerTime(context.Context, *GetServerTimeRequest) (*GetServerTimeResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetServerTime not implemented")
 }
 func (UnimplementedMarketDataServiceServer) mustEmbedUnimplementedMarketDataServiceServer() {}
 func (UnimplementedMarketDataServiceServer) testEmbeddedByValue()                           {}
@@ -220,6 +240,24 @@ func _MarketDataService_StreamMarketData_Handler(srv interface{}, stream grpc.Se
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type MarketDataService_StreamMarketDataServer = grpc.ServerStreamingServer[StreamMarketDataResponse]
 
+func _MarketDataService_GetServerTime_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetServerTimeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MarketDataServiceServer).GetServerTime(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MarketDataService_GetServerTime_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MarketDataServiceServer).GetServerTime(ctx, req.(*GetServerTimeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MarketDataService_ServiceDesc is the grpc.ServiceDesc for MarketDataService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -238,6 +276,10 @@ var MarketDataService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListTrades",
 			Handler:    _MarketDataService_ListTrades_Handler,
+		},
+		{
+			MethodName: "GetServerTime",
+			Handler:    _MarketDataService_GetServerTime_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -25,7 +25,7 @@ const (
 // Order is an order as the API shows it.
 type Order struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The id UBSCore assigned.
+	// The id UBSCore assigned; 0 when UBSCore refused the order (then it is known by client_order_id only).
 	OrderId uint64 `protobuf:"varint,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
 	// The caller's id for the order.
 	ClientOrderId string `protobuf:"bytes,2,opt,name=client_order_id,json=clientOrderId,proto3" json:"client_order_id,omitempty"`
@@ -56,7 +56,11 @@ type Order struct {
 	// When it was accepted, nanoseconds since the Unix epoch.
 	CreatedNs int64 `protobuf:"varint,15,opt,name=created_ns,json=createdNs,proto3" json:"created_ns,omitempty"`
 	// When it last changed, nanoseconds since the Unix epoch.
-	UpdatedNs     int64 `protobuf:"varint,16,opt,name=updated_ns,json=updatedNs,proto3" json:"updated_ns,omitempty"`
+	UpdatedNs int64 `protobuf:"varint,16,opt,name=updated_ns,json=updatedNs,proto3" json:"updated_ns,omitempty"`
+	// Quantity still open ("0" once final).
+	RemainingQuantity string `protobuf:"bytes,17,opt,name=remaining_quantity,json=remainingQuantity,proto3" json:"remaining_quantity,omitempty"`
+	// Self-trade prevention mode.
+	SelfTradeMode SelfTradeMode `protobuf:"varint,18,opt,name=self_trade_mode,json=selfTradeMode,proto3,enum=exchange.v1.SelfTradeMode" json:"self_trade_mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -203,6 +207,20 @@ func (x *Order) GetUpdatedNs() int64 {
 	return 0
 }
 
+func (x *Order) GetRemainingQuantity() string {
+	if x != nil {
+		return x.RemainingQuantity
+	}
+	return ""
+}
+
+func (x *Order) GetSelfTradeMode() SelfTradeMode {
+	if x != nil {
+		return x.SelfTradeMode
+	}
+	return SelfTradeMode_SELF_TRADE_MODE_UNSPECIFIED
+}
+
 // PlaceOrderRequest describes a new order.
 type PlaceOrderRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -222,10 +240,14 @@ type PlaceOrderRequest struct {
 	QuoteQuantity string `protobuf:"bytes,7,opt,name=quote_quantity,json=quoteQuantity,proto3" json:"quote_quantity,omitempty"`
 	// Rest only: reject the order if any part would trade at once.
 	PostOnly bool `protobuf:"varint,8,opt,name=post_only,json=postOnly,proto3" json:"post_only,omitempty"`
-	// The caller's id for the order, unique per account (recommended: makes retries safe).
+	// The caller's id for the order (required; 1 to 64 characters of [A-Za-z0-9._:-]), unique per account: a repeat
+	// returns the first outcome and places nothing.
 	ClientOrderId string `protobuf:"bytes,9,opt,name=client_order_id,json=clientOrderId,proto3" json:"client_order_id,omitempty"`
 	// Self-trade prevention; default EXPIRE_TAKER.
 	SelfTradeMode SelfTradeMode `protobuf:"varint,10,opt,name=self_trade_mode,json=selfTradeMode,proto3,enum=exchange.v1.SelfTradeMode" json:"self_trade_mode,omitempty"`
+	// If > 0, wait up to this long (at most 5000 ms) for the matcher's first result and return the order's state and
+	// fills in the response (useful for IOC, FOK and market orders); 0 answers as soon as UBSCore accepted it.
+	ResultWaitMs  uint32 `protobuf:"varint,11,opt,name=result_wait_ms,json=resultWaitMs,proto3" json:"result_wait_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -330,6 +352,13 @@ func (x *PlaceOrderRequest) GetSelfTradeMode() SelfTradeMode {
 	return SelfTradeMode_SELF_TRADE_MODE_UNSPECIFIED
 }
 
+func (x *PlaceOrderRequest) GetResultWaitMs() uint32 {
+	if x != nil {
+		return x.ResultWaitMs
+	}
+	return 0
+}
+
 // PlaceOrderResponse says the order was accepted and queued for matching; fills follow as order updates.
 type PlaceOrderResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -339,12 +368,18 @@ type PlaceOrderResponse struct {
 	ClientOrderId string `protobuf:"bytes,2,opt,name=client_order_id,json=clientOrderId,proto3" json:"client_order_id,omitempty"`
 	// The market.
 	Symbol string `protobuf:"bytes,3,opt,name=symbol,proto3" json:"symbol,omitempty"`
-	// NEW once accepted.
+	// NEW once accepted; the matcher's result when result_wait_ms was set and it came in time.
 	Status OrderStatus `protobuf:"varint,4,opt,name=status,proto3,enum=exchange.v1.OrderStatus" json:"status,omitempty"`
 	// Amount locked for the order, in the locked asset.
 	Locked string `protobuf:"bytes,5,opt,name=locked,proto3" json:"locked,omitempty"`
 	// The asset locked.
-	LockedAsset   string `protobuf:"bytes,6,opt,name=locked_asset,json=lockedAsset,proto3" json:"locked_asset,omitempty"`
+	LockedAsset string `protobuf:"bytes,6,opt,name=locked_asset,json=lockedAsset,proto3" json:"locked_asset,omitempty"`
+	// With result_wait_ms: the order after the matcher's first result (absent if it did not come in time).
+	Order *Order `protobuf:"bytes,7,opt,name=order,proto3" json:"order,omitempty"`
+	// With result_wait_ms: the fills of that first result.
+	Fills []*Fill `protobuf:"bytes,8,rep,name=fills,proto3" json:"fills,omitempty"`
+	// True when this repeats the outcome of an earlier request with the same client_order_id.
+	Duplicate     bool `protobuf:"varint,9,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -421,10 +456,474 @@ func (x *PlaceOrderResponse) GetLockedAsset() string {
 	return ""
 }
 
-// CancelOrderRequest names the order to cancel.
+func (x *PlaceOrderResponse) GetOrder() *Order {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
+func (x *PlaceOrderResponse) GetFills() []*Fill {
+	if x != nil {
+		return x.Fills
+	}
+	return nil
+}
+
+func (x *PlaceOrderResponse) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
+// PlaceOrdersRequest is a batch of new orders.
+type PlaceOrdersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The orders, at most 1000; each is placed on its own (one refusal does not stop the others).
+	Orders        []*PlaceOrderRequest `protobuf:"bytes,1,rep,name=orders,proto3" json:"orders,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlaceOrdersRequest) Reset() {
+	*x = PlaceOrdersRequest{}
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlaceOrdersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlaceOrdersRequest) ProtoMessage() {}
+
+func (x *PlaceOrdersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlaceOrdersRequest.ProtoReflect.Descriptor instead.
+func (*PlaceOrdersRequest) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PlaceOrdersRequest) GetOrders() []*PlaceOrderRequest {
+	if x != nil {
+		return x.Orders
+	}
+	return nil
+}
+
+// OrderError is why one order of a batch or stream was refused.
+type OrderError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The machine-readable reason.
+	Reason RejectReason `protobuf:"varint,1,opt,name=reason,proto3,enum=exchange.v1.RejectReason" json:"reason,omitempty"`
+	// A human-readable explanation.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// The field at fault, if one is (proto name, e.g. "price").
+	Field         string `protobuf:"bytes,3,opt,name=field,proto3" json:"field,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrderError) Reset() {
+	*x = OrderError{}
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrderError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrderError) ProtoMessage() {}
+
+func (x *OrderError) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrderError.ProtoReflect.Descriptor instead.
+func (*OrderError) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *OrderError) GetReason() RejectReason {
+	if x != nil {
+		return x.Reason
+	}
+	return RejectReason_REJECT_REASON_UNSPECIFIED
+}
+
+func (x *OrderError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *OrderError) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+// PlaceOrderResult is the outcome of one order of a batch or stream.
+type PlaceOrderResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller's id for the order, copied from the request.
+	ClientOrderId string `protobuf:"bytes,1,opt,name=client_order_id,json=clientOrderId,proto3" json:"client_order_id,omitempty"`
+	// The outcome.
+	//
+	// Types that are valid to be assigned to Outcome:
+	//
+	//	*PlaceOrderResult_Accepted
+	//	*PlaceOrderResult_Error
+	Outcome       isPlaceOrderResult_Outcome `protobuf_oneof:"outcome"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlaceOrderResult) Reset() {
+	*x = PlaceOrderResult{}
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlaceOrderResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlaceOrderResult) ProtoMessage() {}
+
+func (x *PlaceOrderResult) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlaceOrderResult.ProtoReflect.Descriptor instead.
+func (*PlaceOrderResult) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PlaceOrderResult) GetClientOrderId() string {
+	if x != nil {
+		return x.ClientOrderId
+	}
+	return ""
+}
+
+func (x *PlaceOrderResult) GetOutcome() isPlaceOrderResult_Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return nil
+}
+
+func (x *PlaceOrderResult) GetAccepted() *PlaceOrderResponse {
+	if x != nil {
+		if x, ok := x.Outcome.(*PlaceOrderResult_Accepted); ok {
+			return x.Accepted
+		}
+	}
+	return nil
+}
+
+func (x *PlaceOrderResult) GetError() *OrderError {
+	if x != nil {
+		if x, ok := x.Outcome.(*PlaceOrderResult_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isPlaceOrderResult_Outcome interface {
+	isPlaceOrderResult_Outcome()
+}
+
+type PlaceOrderResult_Accepted struct {
+	// Accepted.
+	Accepted *PlaceOrderResponse `protobuf:"bytes,2,opt,name=accepted,proto3,oneof"`
+}
+
+type PlaceOrderResult_Error struct {
+	// Refused.
+	Error *OrderError `protobuf:"bytes,3,opt,name=error,proto3,oneof"`
+}
+
+func (*PlaceOrderResult_Accepted) isPlaceOrderResult_Outcome() {}
+
+func (*PlaceOrderResult_Error) isPlaceOrderResult_Outcome() {}
+
+// PlaceOrdersResponse has one result per order, in request order.
+type PlaceOrdersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The results.
+	Results       []*PlaceOrderResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlaceOrdersResponse) Reset() {
+	*x = PlaceOrdersResponse{}
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlaceOrdersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlaceOrdersResponse) ProtoMessage() {}
+
+func (x *PlaceOrdersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlaceOrdersResponse.ProtoReflect.Descriptor instead.
+func (*PlaceOrdersResponse) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PlaceOrdersResponse) GetResults() []*PlaceOrderResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// StreamOrdersRequest is one command on the order-entry stream.
+type StreamOrdersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The command.
+	//
+	// Types that are valid to be assigned to Command:
+	//
+	//	*StreamOrdersRequest_Place
+	//	*StreamOrdersRequest_Cancel
+	Command       isStreamOrdersRequest_Command `protobuf_oneof:"command"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamOrdersRequest) Reset() {
+	*x = StreamOrdersRequest{}
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamOrdersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamOrdersRequest) ProtoMessage() {}
+
+func (x *StreamOrdersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamOrdersRequest.ProtoReflect.Descriptor instead.
+func (*StreamOrdersRequest) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *StreamOrdersRequest) GetCommand() isStreamOrdersRequest_Command {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *StreamOrdersRequest) GetPlace() *PlaceOrderRequest {
+	if x != nil {
+		if x, ok := x.Command.(*StreamOrdersRequest_Place); ok {
+			return x.Place
+		}
+	}
+	return nil
+}
+
+func (x *StreamOrdersRequest) GetCancel() *CancelOrderRequest {
+	if x != nil {
+		if x, ok := x.Command.(*StreamOrdersRequest_Cancel); ok {
+			return x.Cancel
+		}
+	}
+	return nil
+}
+
+type isStreamOrdersRequest_Command interface {
+	isStreamOrdersRequest_Command()
+}
+
+type StreamOrdersRequest_Place struct {
+	// Place an order.
+	Place *PlaceOrderRequest `protobuf:"bytes,1,opt,name=place,proto3,oneof"`
+}
+
+type StreamOrdersRequest_Cancel struct {
+	// Cancel an order.
+	Cancel *CancelOrderRequest `protobuf:"bytes,2,opt,name=cancel,proto3,oneof"`
+}
+
+func (*StreamOrdersRequest_Place) isStreamOrdersRequest_Command() {}
+
+func (*StreamOrdersRequest_Cancel) isStreamOrdersRequest_Command() {}
+
+// StreamOrdersResponse answers one StreamOrdersRequest, in order.
+type StreamOrdersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer.
+	//
+	// Types that are valid to be assigned to Outcome:
+	//
+	//	*StreamOrdersResponse_Place
+	//	*StreamOrdersResponse_Cancel
+	//	*StreamOrdersResponse_CancelError
+	Outcome       isStreamOrdersResponse_Outcome `protobuf_oneof:"outcome"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamOrdersResponse) Reset() {
+	*x = StreamOrdersResponse{}
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamOrdersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamOrdersResponse) ProtoMessage() {}
+
+func (x *StreamOrdersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamOrdersResponse.ProtoReflect.Descriptor instead.
+func (*StreamOrdersResponse) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *StreamOrdersResponse) GetOutcome() isStreamOrdersResponse_Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return nil
+}
+
+func (x *StreamOrdersResponse) GetPlace() *PlaceOrderResult {
+	if x != nil {
+		if x, ok := x.Outcome.(*StreamOrdersResponse_Place); ok {
+			return x.Place
+		}
+	}
+	return nil
+}
+
+func (x *StreamOrdersResponse) GetCancel() *CancelOrderResponse {
+	if x != nil {
+		if x, ok := x.Outcome.(*StreamOrdersResponse_Cancel); ok {
+			return x.Cancel
+		}
+	}
+	return nil
+}
+
+func (x *StreamOrdersResponse) GetCancelError() *OrderError {
+	if x != nil {
+		if x, ok := x.Outcome.(*StreamOrdersResponse_CancelError); ok {
+			return x.CancelError
+		}
+	}
+	return nil
+}
+
+type isStreamOrdersResponse_Outcome interface {
+	isStreamOrdersResponse_Outcome()
+}
+
+type StreamOrdersResponse_Place struct {
+	// The outcome of a place.
+	Place *PlaceOrderResult `protobuf:"bytes,1,opt,name=place,proto3,oneof"`
+}
+
+type StreamOrdersResponse_Cancel struct {
+	// A cancel was queued.
+	Cancel *CancelOrderResponse `protobuf:"bytes,2,opt,name=cancel,proto3,oneof"`
+}
+
+type StreamOrdersResponse_CancelError struct {
+	// A cancel was refused.
+	CancelError *OrderError `protobuf:"bytes,3,opt,name=cancel_error,json=cancelError,proto3,oneof"`
+}
+
+func (*StreamOrdersResponse_Place) isStreamOrdersResponse_Outcome() {}
+
+func (*StreamOrdersResponse_Cancel) isStreamOrdersResponse_Outcome() {}
+
+func (*StreamOrdersResponse_CancelError) isStreamOrdersResponse_Outcome() {}
+
+// CancelOrderRequest names the order to cancel, by order id or (if 0) by client order id.
 type CancelOrderRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The market of the order.
+	// The market of the order (optional; checked when given).
 	Symbol string `protobuf:"bytes,1,opt,name=symbol,proto3" json:"symbol,omitempty"`
 	// The order id; 0 to cancel by client_order_id.
 	OrderId uint64 `protobuf:"varint,2,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
@@ -436,7 +935,7 @@ type CancelOrderRequest struct {
 
 func (x *CancelOrderRequest) Reset() {
 	*x = CancelOrderRequest{}
-	mi := &file_exchange_v1_trading_service_proto_msgTypes[3]
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -448,7 +947,7 @@ func (x *CancelOrderRequest) String() string {
 func (*CancelOrderRequest) ProtoMessage() {}
 
 func (x *CancelOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_trading_service_proto_msgTypes[3]
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -461,7 +960,7 @@ func (x *CancelOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelOrderRequest.ProtoReflect.Descriptor instead.
 func (*CancelOrderRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{3}
+	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CancelOrderRequest) GetSymbol() string {
@@ -489,14 +988,18 @@ func (x *CancelOrderRequest) GetClientOrderId() string {
 type CancelOrderResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The order to be canceled.
-	OrderId       uint64 `protobuf:"varint,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	OrderId uint64 `protobuf:"varint,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	// The caller's id of that order.
+	ClientOrderId string `protobuf:"bytes,2,opt,name=client_order_id,json=clientOrderId,proto3" json:"client_order_id,omitempty"`
+	// The market of that order.
+	Symbol        string `protobuf:"bytes,3,opt,name=symbol,proto3" json:"symbol,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CancelOrderResponse) Reset() {
 	*x = CancelOrderResponse{}
-	mi := &file_exchange_v1_trading_service_proto_msgTypes[4]
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -508,7 +1011,7 @@ func (x *CancelOrderResponse) String() string {
 func (*CancelOrderResponse) ProtoMessage() {}
 
 func (x *CancelOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_trading_service_proto_msgTypes[4]
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -521,7 +1024,7 @@ func (x *CancelOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelOrderResponse.ProtoReflect.Descriptor instead.
 func (*CancelOrderResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{4}
+	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CancelOrderResponse) GetOrderId() uint64 {
@@ -531,18 +1034,34 @@ func (x *CancelOrderResponse) GetOrderId() uint64 {
 	return 0
 }
 
-// GetOrderRequest names one order of the caller.
+func (x *CancelOrderResponse) GetClientOrderId() string {
+	if x != nil {
+		return x.ClientOrderId
+	}
+	return ""
+}
+
+func (x *CancelOrderResponse) GetSymbol() string {
+	if x != nil {
+		return x.Symbol
+	}
+	return ""
+}
+
+// GetOrderRequest names one order of the caller: by order_id, or (if 0) by client_order_id.
 type GetOrderRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The order id.
-	OrderId       uint64 `protobuf:"varint,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	OrderId uint64 `protobuf:"varint,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	// The caller's id of the order; also finds orders UBSCore refused (they have no order id).
+	ClientOrderId string `protobuf:"bytes,2,opt,name=client_order_id,json=clientOrderId,proto3" json:"client_order_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetOrderRequest) Reset() {
 	*x = GetOrderRequest{}
-	mi := &file_exchange_v1_trading_service_proto_msgTypes[5]
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -554,7 +1073,7 @@ func (x *GetOrderRequest) String() string {
 func (*GetOrderRequest) ProtoMessage() {}
 
 func (x *GetOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_trading_service_proto_msgTypes[5]
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -567,7 +1086,7 @@ func (x *GetOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrderRequest.ProtoReflect.Descriptor instead.
 func (*GetOrderRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{5}
+	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetOrderRequest) GetOrderId() uint64 {
@@ -575,6 +1094,13 @@ func (x *GetOrderRequest) GetOrderId() uint64 {
 		return x.OrderId
 	}
 	return 0
+}
+
+func (x *GetOrderRequest) GetClientOrderId() string {
+	if x != nil {
+		return x.ClientOrderId
+	}
+	return ""
 }
 
 // GetOrderResponse carries the order.
@@ -588,7 +1114,7 @@ type GetOrderResponse struct {
 
 func (x *GetOrderResponse) Reset() {
 	*x = GetOrderResponse{}
-	mi := &file_exchange_v1_trading_service_proto_msgTypes[6]
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -600,7 +1126,7 @@ func (x *GetOrderResponse) String() string {
 func (*GetOrderResponse) ProtoMessage() {}
 
 func (x *GetOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_trading_service_proto_msgTypes[6]
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -613,7 +1139,7 @@ func (x *GetOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrderResponse.ProtoReflect.Descriptor instead.
 func (*GetOrderResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{6}
+	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetOrderResponse) GetOrder() *Order {
@@ -623,22 +1149,31 @@ func (x *GetOrderResponse) GetOrder() *Order {
 	return nil
 }
 
-// ListOrdersRequest filters the caller's orders.
+// ListOrdersRequest filters the caller's orders. With open_only the open orders are listed by symbol and order id;
+// otherwise the order history is listed newest first within [start_time_ns, end_time_ns).
 type ListOrdersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only this market (empty: all).
 	Symbol string `protobuf:"bytes,1,opt,name=symbol,proto3" json:"symbol,omitempty"`
 	// Only open orders (NEW, PARTIALLY_FILLED).
 	OpenOnly bool `protobuf:"varint,2,opt,name=open_only,json=openOnly,proto3" json:"open_only,omitempty"`
-	// Most orders returned (default 100, at most 1000).
-	Limit         uint32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Most orders in one page (default 100, at most 1000).
+	PageSize uint32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only orders created at or after this time, nanoseconds since the Unix epoch (0: no lower bound).
+	StartTimeNs int64 `protobuf:"varint,5,opt,name=start_time_ns,json=startTimeNs,proto3" json:"start_time_ns,omitempty"`
+	// Only orders created before this time, nanoseconds since the Unix epoch (0: now).
+	EndTimeNs int64 `protobuf:"varint,6,opt,name=end_time_ns,json=endTimeNs,proto3" json:"end_time_ns,omitempty"`
+	// Only orders in one of these states (empty: all). Applied to each page, so a page may hold fewer than page_size.
+	Statuses      []OrderStatus `protobuf:"varint,7,rep,packed,name=statuses,proto3,enum=exchange.v1.OrderStatus" json:"statuses,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListOrdersRequest) Reset() {
 	*x = ListOrdersRequest{}
-	mi := &file_exchange_v1_trading_service_proto_msgTypes[7]
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -650,7 +1185,7 @@ func (x *ListOrdersRequest) String() string {
 func (*ListOrdersRequest) ProtoMessage() {}
 
 func (x *ListOrdersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_trading_service_proto_msgTypes[7]
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -663,7 +1198,7 @@ func (x *ListOrdersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrdersRequest.ProtoReflect.Descriptor instead.
 func (*ListOrdersRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{7}
+	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListOrdersRequest) GetSymbol() string {
@@ -680,25 +1215,55 @@ func (x *ListOrdersRequest) GetOpenOnly() bool {
 	return false
 }
 
-func (x *ListOrdersRequest) GetLimit() uint32 {
+func (x *ListOrdersRequest) GetPageSize() uint32 {
 	if x != nil {
-		return x.Limit
+		return x.PageSize
 	}
 	return 0
 }
 
-// ListOrdersResponse carries the orders, newest first.
+func (x *ListOrdersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListOrdersRequest) GetStartTimeNs() int64 {
+	if x != nil {
+		return x.StartTimeNs
+	}
+	return 0
+}
+
+func (x *ListOrdersRequest) GetEndTimeNs() int64 {
+	if x != nil {
+		return x.EndTimeNs
+	}
+	return 0
+}
+
+func (x *ListOrdersRequest) GetStatuses() []OrderStatus {
+	if x != nil {
+		return x.Statuses
+	}
+	return nil
+}
+
+// ListOrdersResponse carries one page of orders.
 type ListOrdersResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The orders.
-	Orders        []*Order `protobuf:"bytes,1,rep,name=orders,proto3" json:"orders,omitempty"`
+	Orders []*Order `protobuf:"bytes,1,rep,name=orders,proto3" json:"orders,omitempty"`
+	// Pass as page_token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListOrdersResponse) Reset() {
 	*x = ListOrdersResponse{}
-	mi := &file_exchange_v1_trading_service_proto_msgTypes[8]
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -710,7 +1275,7 @@ func (x *ListOrdersResponse) String() string {
 func (*ListOrdersResponse) ProtoMessage() {}
 
 func (x *ListOrdersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_trading_service_proto_msgTypes[8]
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +1288,7 @@ func (x *ListOrdersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrdersResponse.ProtoReflect.Descriptor instead.
 func (*ListOrdersResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{8}
+	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListOrdersResponse) GetOrders() []*Order {
@@ -731,6 +1296,13 @@ func (x *ListOrdersResponse) GetOrders() []*Order {
 		return x.Orders
 	}
 	return nil
+}
+
+func (x *ListOrdersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // Fill is one trade seen from the caller's side.
@@ -757,14 +1329,16 @@ type Fill struct {
 	// Whether the caller's order was the resting one.
 	IsMaker bool `protobuf:"varint,10,opt,name=is_maker,json=isMaker,proto3" json:"is_maker,omitempty"`
 	// When it executed, nanoseconds since the Unix epoch.
-	TsEventNs     int64 `protobuf:"varint,11,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
+	TsEventNs int64 `protobuf:"varint,11,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
+	// The caller's id of the order.
+	ClientOrderId string `protobuf:"bytes,12,opt,name=client_order_id,json=clientOrderId,proto3" json:"client_order_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Fill) Reset() {
 	*x = Fill{}
-	mi := &file_exchange_v1_trading_service_proto_msgTypes[9]
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -776,7 +1350,7 @@ func (x *Fill) String() string {
 func (*Fill) ProtoMessage() {}
 
 func (x *Fill) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_trading_service_proto_msgTypes[9]
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -789,7 +1363,7 @@ func (x *Fill) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fill.ProtoReflect.Descriptor instead.
 func (*Fill) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{9}
+	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Fill) GetTradeId() uint64 {
@@ -869,20 +1443,33 @@ func (x *Fill) GetTsEventNs() int64 {
 	return 0
 }
 
-// ListFillsRequest filters the caller's fills.
+func (x *Fill) GetClientOrderId() string {
+	if x != nil {
+		return x.ClientOrderId
+	}
+	return ""
+}
+
+// ListFillsRequest filters the caller's fills, newest first within [start_time_ns, end_time_ns).
 type ListFillsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only this market (empty: all).
 	Symbol string `protobuf:"bytes,1,opt,name=symbol,proto3" json:"symbol,omitempty"`
-	// Most fills returned (default 100, at most 1000).
-	Limit         uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Most fills in one page (default 100, at most 1000).
+	PageSize uint32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only fills at or after this time, nanoseconds since the Unix epoch (0: no lower bound).
+	StartTimeNs int64 `protobuf:"varint,4,opt,name=start_time_ns,json=startTimeNs,proto3" json:"start_time_ns,omitempty"`
+	// Only fills before this time, nanoseconds since the Unix epoch (0: now).
+	EndTimeNs     int64 `protobuf:"varint,5,opt,name=end_time_ns,json=endTimeNs,proto3" json:"end_time_ns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListFillsRequest) Reset() {
 	*x = ListFillsRequest{}
-	mi := &file_exchange_v1_trading_service_proto_msgTypes[10]
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -894,7 +1481,7 @@ func (x *ListFillsRequest) String() string {
 func (*ListFillsRequest) ProtoMessage() {}
 
 func (x *ListFillsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_trading_service_proto_msgTypes[10]
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -907,7 +1494,7 @@ func (x *ListFillsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFillsRequest.ProtoReflect.Descriptor instead.
 func (*ListFillsRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{10}
+	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListFillsRequest) GetSymbol() string {
@@ -917,25 +1504,48 @@ func (x *ListFillsRequest) GetSymbol() string {
 	return ""
 }
 
-func (x *ListFillsRequest) GetLimit() uint32 {
+func (x *ListFillsRequest) GetPageSize() uint32 {
 	if x != nil {
-		return x.Limit
+		return x.PageSize
 	}
 	return 0
 }
 
-// ListFillsResponse carries the fills, newest first.
+func (x *ListFillsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListFillsRequest) GetStartTimeNs() int64 {
+	if x != nil {
+		return x.StartTimeNs
+	}
+	return 0
+}
+
+func (x *ListFillsRequest) GetEndTimeNs() int64 {
+	if x != nil {
+		return x.EndTimeNs
+	}
+	return 0
+}
+
+// ListFillsResponse carries one page of fills, newest first.
 type ListFillsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The fills.
-	Fills         []*Fill `protobuf:"bytes,1,rep,name=fills,proto3" json:"fills,omitempty"`
+	Fills []*Fill `protobuf:"bytes,1,rep,name=fills,proto3" json:"fills,omitempty"`
+	// Pass as page_token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListFillsResponse) Reset() {
 	*x = ListFillsResponse{}
-	mi := &file_exchange_v1_trading_service_proto_msgTypes[11]
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -947,7 +1557,7 @@ func (x *ListFillsResponse) String() string {
 func (*ListFillsResponse) ProtoMessage() {}
 
 func (x *ListFillsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_trading_service_proto_msgTypes[11]
+	mi := &file_exchange_v1_trading_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -960,7 +1570,7 @@ func (x *ListFillsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFillsResponse.ProtoReflect.Descriptor instead.
 func (*ListFillsResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{11}
+	return file_exchange_v1_trading_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListFillsResponse) GetFills() []*Fill {
@@ -970,11 +1580,18 @@ func (x *ListFillsResponse) GetFills() []*Fill {
 	return nil
 }
 
+func (x *ListFillsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_exchange_v1_trading_service_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_trading_service_proto_rawDesc = "" +
 	"\n" +
-	"!exchange/v1/trading_service.proto\x12\vexchange.v1\x1a\x18exchange/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"\xf4\x04\n" +
+	"!exchange/v1/trading_service.proto\x12\vexchange.v1\x1a\x18exchange/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"\xe7\x05\n" +
 	"\x05Order\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\x04R\aorderId\x12&\n" +
 	"\x0fclient_order_id\x18\x02 \x01(\tR\rclientOrderId\x12\x16\n" +
@@ -995,7 +1612,9 @@ const file_exchange_v1_trading_service_proto_rawDesc = "" +
 	"\n" +
 	"created_ns\x18\x0f \x01(\x03R\tcreatedNs\x12\x1d\n" +
 	"\n" +
-	"updated_ns\x18\x10 \x01(\x03R\tupdatedNs\"\xa9\x03\n" +
+	"updated_ns\x18\x10 \x01(\x03R\tupdatedNs\x12-\n" +
+	"\x12remaining_quantity\x18\x11 \x01(\tR\x11remainingQuantity\x12B\n" +
+	"\x0fself_trade_mode\x18\x12 \x01(\x0e2\x1a.exchange.v1.SelfTradeModeR\rselfTradeMode\"\xcf\x03\n" +
 	"\x11PlaceOrderRequest\x12\x16\n" +
 	"\x06symbol\x18\x01 \x01(\tR\x06symbol\x12%\n" +
 	"\x04side\x18\x02 \x01(\x0e2\x11.exchange.v1.SideR\x04side\x125\n" +
@@ -1008,30 +1627,66 @@ const file_exchange_v1_trading_service_proto_rawDesc = "" +
 	"\tpost_only\x18\b \x01(\bR\bpostOnly\x12&\n" +
 	"\x0fclient_order_id\x18\t \x01(\tR\rclientOrderId\x12B\n" +
 	"\x0fself_trade_mode\x18\n" +
-	" \x01(\x0e2\x1a.exchange.v1.SelfTradeModeR\rselfTradeMode\"\xdc\x01\n" +
+	" \x01(\x0e2\x1a.exchange.v1.SelfTradeModeR\rselfTradeMode\x12$\n" +
+	"\x0eresult_wait_ms\x18\v \x01(\rR\fresultWaitMs\"\xcd\x02\n" +
 	"\x12PlaceOrderResponse\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\x04R\aorderId\x12&\n" +
 	"\x0fclient_order_id\x18\x02 \x01(\tR\rclientOrderId\x12\x16\n" +
 	"\x06symbol\x18\x03 \x01(\tR\x06symbol\x120\n" +
 	"\x06status\x18\x04 \x01(\x0e2\x18.exchange.v1.OrderStatusR\x06status\x12\x16\n" +
 	"\x06locked\x18\x05 \x01(\tR\x06locked\x12!\n" +
-	"\flocked_asset\x18\x06 \x01(\tR\vlockedAsset\"o\n" +
+	"\flocked_asset\x18\x06 \x01(\tR\vlockedAsset\x12(\n" +
+	"\x05order\x18\a \x01(\v2\x12.exchange.v1.OrderR\x05order\x12'\n" +
+	"\x05fills\x18\b \x03(\v2\x11.exchange.v1.FillR\x05fills\x12\x1c\n" +
+	"\tduplicate\x18\t \x01(\bR\tduplicate\"L\n" +
+	"\x12PlaceOrdersRequest\x126\n" +
+	"\x06orders\x18\x01 \x03(\v2\x1e.exchange.v1.PlaceOrderRequestR\x06orders\"o\n" +
+	"\n" +
+	"OrderError\x121\n" +
+	"\x06reason\x18\x01 \x01(\x0e2\x19.exchange.v1.RejectReasonR\x06reason\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
+	"\x05field\x18\x03 \x01(\tR\x05field\"\xb5\x01\n" +
+	"\x10PlaceOrderResult\x12&\n" +
+	"\x0fclient_order_id\x18\x01 \x01(\tR\rclientOrderId\x12=\n" +
+	"\baccepted\x18\x02 \x01(\v2\x1f.exchange.v1.PlaceOrderResponseH\x00R\baccepted\x12/\n" +
+	"\x05error\x18\x03 \x01(\v2\x17.exchange.v1.OrderErrorH\x00R\x05errorB\t\n" +
+	"\aoutcome\"N\n" +
+	"\x13PlaceOrdersResponse\x127\n" +
+	"\aresults\x18\x01 \x03(\v2\x1d.exchange.v1.PlaceOrderResultR\aresults\"\x93\x01\n" +
+	"\x13StreamOrdersRequest\x126\n" +
+	"\x05place\x18\x01 \x01(\v2\x1e.exchange.v1.PlaceOrderRequestH\x00R\x05place\x129\n" +
+	"\x06cancel\x18\x02 \x01(\v2\x1f.exchange.v1.CancelOrderRequestH\x00R\x06cancelB\t\n" +
+	"\acommand\"\xd2\x01\n" +
+	"\x14StreamOrdersResponse\x125\n" +
+	"\x05place\x18\x01 \x01(\v2\x1d.exchange.v1.PlaceOrderResultH\x00R\x05place\x12:\n" +
+	"\x06cancel\x18\x02 \x01(\v2 .exchange.v1.CancelOrderResponseH\x00R\x06cancel\x12<\n" +
+	"\fcancel_error\x18\x03 \x01(\v2\x17.exchange.v1.OrderErrorH\x00R\vcancelErrorB\t\n" +
+	"\aoutcome\"o\n" +
 	"\x12CancelOrderRequest\x12\x16\n" +
 	"\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x19\n" +
 	"\border_id\x18\x02 \x01(\x04R\aorderId\x12&\n" +
-	"\x0fclient_order_id\x18\x03 \x01(\tR\rclientOrderId\"0\n" +
+	"\x0fclient_order_id\x18\x03 \x01(\tR\rclientOrderId\"p\n" +
 	"\x13CancelOrderResponse\x12\x19\n" +
-	"\border_id\x18\x01 \x01(\x04R\aorderId\",\n" +
+	"\border_id\x18\x01 \x01(\x04R\aorderId\x12&\n" +
+	"\x0fclient_order_id\x18\x02 \x01(\tR\rclientOrderId\x12\x16\n" +
+	"\x06symbol\x18\x03 \x01(\tR\x06symbol\"T\n" +
 	"\x0fGetOrderRequest\x12\x19\n" +
-	"\border_id\x18\x01 \x01(\x04R\aorderId\"<\n" +
+	"\border_id\x18\x01 \x01(\x04R\aorderId\x12&\n" +
+	"\x0fclient_order_id\x18\x02 \x01(\tR\rclientOrderId\"<\n" +
 	"\x10GetOrderResponse\x12(\n" +
-	"\x05order\x18\x01 \x01(\v2\x12.exchange.v1.OrderR\x05order\"^\n" +
+	"\x05order\x18\x01 \x01(\v2\x12.exchange.v1.OrderR\x05order\"\xfe\x01\n" +
 	"\x11ListOrdersRequest\x12\x16\n" +
 	"\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1b\n" +
-	"\topen_only\x18\x02 \x01(\bR\bopenOnly\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\rR\x05limit\"@\n" +
+	"\topen_only\x18\x02 \x01(\bR\bopenOnly\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\x12\"\n" +
+	"\rstart_time_ns\x18\x05 \x01(\x03R\vstartTimeNs\x12\x1e\n" +
+	"\vend_time_ns\x18\x06 \x01(\x03R\tendTimeNs\x124\n" +
+	"\bstatuses\x18\a \x03(\x0e2\x18.exchange.v1.OrderStatusR\bstatuses\"h\n" +
 	"\x12ListOrdersResponse\x12*\n" +
-	"\x06orders\x18\x01 \x03(\v2\x12.exchange.v1.OrderR\x06orders\"\xbe\x02\n" +
+	"\x06orders\x18\x01 \x03(\v2\x12.exchange.v1.OrderR\x06orders\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe6\x02\n" +
 	"\x04Fill\x12\x19\n" +
 	"\btrade_id\x18\x01 \x01(\x04R\atradeId\x12\x19\n" +
 	"\border_id\x18\x02 \x01(\x04R\aorderId\x12\x16\n" +
@@ -1044,18 +1699,26 @@ const file_exchange_v1_trading_service_proto_rawDesc = "" +
 	"\tfee_asset\x18\t \x01(\tR\bfeeAsset\x12\x19\n" +
 	"\bis_maker\x18\n" +
 	" \x01(\bR\aisMaker\x12\x1e\n" +
-	"\vts_event_ns\x18\v \x01(\x03R\ttsEventNs\"@\n" +
+	"\vts_event_ns\x18\v \x01(\x03R\ttsEventNs\x12&\n" +
+	"\x0fclient_order_id\x18\f \x01(\tR\rclientOrderId\"\xaa\x01\n" +
 	"\x10ListFillsRequest\x12\x16\n" +
-	"\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\rR\x05limit\"<\n" +
+	"\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\"\n" +
+	"\rstart_time_ns\x18\x04 \x01(\x03R\vstartTimeNs\x12\x1e\n" +
+	"\vend_time_ns\x18\x05 \x01(\x03R\tendTimeNs\"d\n" +
 	"\x11ListFillsResponse\x12'\n" +
-	"\x05fills\x18\x01 \x03(\v2\x11.exchange.v1.FillR\x05fills2\xad\x04\n" +
+	"\x05fills\x18\x01 \x03(\v2\x11.exchange.v1.FillR\x05fills\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xa0\x06\n" +
 	"\x0eTradingService\x12u\n" +
 	"\n" +
 	"PlaceOrder\x12\x1e.exchange.v1.PlaceOrderRequest\x1a\x1f.exchange.v1.PlaceOrderResponse\"&\x82\xd3\xe4\x93\x02\x1d:\x01*Z\f:\x01*\"\a/orders\"\n" +
-	"/v1/orders\x90\x02\x02\x12q\n" +
-	"\vCancelOrder\x12\x1f.exchange.v1.CancelOrderRequest\x1a .exchange.v1.CancelOrderResponse\"\x1f\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/orders/cancel\x90\x02\x02\x12i\n" +
-	"\bGetOrder\x12\x1c.exchange.v1.GetOrderRequest\x1a\x1d.exchange.v1.GetOrderResponse\" \x82\xd3\xe4\x93\x02\x17\x12\x15/v1/orders/{order_id}\x90\x02\x01\x12d\n" +
+	"/v1/orders\x90\x02\x02\x12p\n" +
+	"\vPlaceOrders\x12\x1f.exchange.v1.PlaceOrdersRequest\x1a .exchange.v1.PlaceOrdersResponse\"\x1e\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/orders/batch\x90\x02\x02\x12W\n" +
+	"\fStreamOrders\x12 .exchange.v1.StreamOrdersRequest\x1a!.exchange.v1.StreamOrdersResponse(\x010\x01\x12q\n" +
+	"\vCancelOrder\x12\x1f.exchange.v1.CancelOrderRequest\x1a .exchange.v1.CancelOrderResponse\"\x1f\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/orders/cancel\x90\x02\x02\x12\x90\x01\n" +
+	"\bGetOrder\x12\x1c.exchange.v1.GetOrderRequest\x1a\x1d.exchange.v1.GetOrderResponse\"G\x82\xd3\xe4\x93\x02>Z%\x12#/v1/client_orders/{client_order_id}\x12\x15/v1/orders/{order_id}\x90\x02\x01\x12d\n" +
 	"\n" +
 	"ListOrders\x12\x1e.exchange.v1.ListOrdersRequest\x1a\x1f.exchange.v1.ListOrdersResponse\"\x15\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/orders\x90\x02\x01\x12`\n" +
@@ -1074,57 +1737,81 @@ func file_exchange_v1_trading_service_proto_rawDescGZIP() []byte {
 	return file_exchange_v1_trading_service_proto_rawDescData
 }
 
-var file_exchange_v1_trading_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_exchange_v1_trading_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_exchange_v1_trading_service_proto_goTypes = []any{
-	(*Order)(nil),               // 0: exchange.v1.Order
-	(*PlaceOrderRequest)(nil),   // 1: exchange.v1.PlaceOrderRequest
-	(*PlaceOrderResponse)(nil),  // 2: exchange.v1.PlaceOrderResponse
-	(*CancelOrderRequest)(nil),  // 3: exchange.v1.CancelOrderRequest
-	(*CancelOrderResponse)(nil), // 4: exchange.v1.CancelOrderResponse
-	(*GetOrderRequest)(nil),     // 5: exchange.v1.GetOrderRequest
-	(*GetOrderResponse)(nil),    // 6: exchange.v1.GetOrderResponse
-	(*ListOrdersRequest)(nil),   // 7: exchange.v1.ListOrdersRequest
-	(*ListOrdersResponse)(nil),  // 8: exchange.v1.ListOrdersResponse
-	(*Fill)(nil),                // 9: exchange.v1.Fill
-	(*ListFillsRequest)(nil),    // 10: exchange.v1.ListFillsRequest
-	(*ListFillsResponse)(nil),   // 11: exchange.v1.ListFillsResponse
-	(Side)(0),                   // 12: exchange.v1.Side
-	(OrderType)(0),              // 13: exchange.v1.OrderType
-	(TimeInForce)(0),            // 14: exchange.v1.TimeInForce
-	(OrderStatus)(0),            // 15: exchange.v1.OrderStatus
-	(RejectReason)(0),           // 16: exchange.v1.RejectReason
-	(SelfTradeMode)(0),          // 17: exchange.v1.SelfTradeMode
+	(*Order)(nil),                // 0: exchange.v1.Order
+	(*PlaceOrderRequest)(nil),    // 1: exchange.v1.PlaceOrderRequest
+	(*PlaceOrderResponse)(nil),   // 2: exchange.v1.PlaceOrderResponse
+	(*PlaceOrdersRequest)(nil),   // 3: exchange.v1.PlaceOrdersRequest
+	(*OrderError)(nil),           // 4: exchange.v1.OrderError
+	(*PlaceOrderResult)(nil),     // 5: exchange.v1.PlaceOrderResult
+	(*PlaceOrdersResponse)(nil),  // 6: exchange.v1.PlaceOrdersResponse
+	(*StreamOrdersRequest)(nil),  // 7: exchange.v1.StreamOrdersRequest
+	(*StreamOrdersResponse)(nil), // 8: exchange.v1.StreamOrdersResponse
+	(*CancelOrderRequest)(nil),   // 9: exchange.v1.CancelOrderRequest
+	(*CancelOrderResponse)(nil),  // 10: exchange.v1.CancelOrderResponse
+	(*GetOrderRequest)(nil),      // 11: exchange.v1.GetOrderRequest
+	(*GetOrderResponse)(nil),     // 12: exchange.v1.GetOrderResponse
+	(*ListOrdersRequest)(nil),    // 13: exchange.v1.ListOrdersRequest
+	(*ListOrdersResponse)(nil),   // 14: exchange.v1.ListOrdersResponse
+	(*Fill)(nil),                 // 15: exchange.v1.Fill
+	(*ListFillsRequest)(nil),     // 16: exchange.v1.ListFillsRequest
+	(*ListFillsResponse)(nil),    // 17: exchange.v1.ListFillsResponse
+	(Side)(0),                    // 18: exchange.v1.Side
+	(OrderType)(0),               // 19: exchange.v1.OrderType
+	(TimeInForce)(0),             // 20: exchange.v1.TimeInForce
+	(OrderStatus)(0),             // 21: exchange.v1.OrderStatus
+	(RejectReason)(0),            // 22: exchange.v1.RejectReason
+	(SelfTradeMode)(0),           // 23: exchange.v1.SelfTradeMode
 }
 var file_exchange_v1_trading_service_proto_depIdxs = []int32{
-	12, // 0: exchange.v1.Order.side:type_name -> exchange.v1.Side
-	13, // 1: exchange.v1.Order.order_type:type_name -> exchange.v1.OrderType
-	14, // 2: exchange.v1.Order.time_in_force:type_name -> exchange.v1.TimeInForce
-	15, // 3: exchange.v1.Order.status:type_name -> exchange.v1.OrderStatus
-	16, // 4: exchange.v1.Order.reason:type_name -> exchange.v1.RejectReason
-	12, // 5: exchange.v1.PlaceOrderRequest.side:type_name -> exchange.v1.Side
-	13, // 6: exchange.v1.PlaceOrderRequest.order_type:type_name -> exchange.v1.OrderType
-	14, // 7: exchange.v1.PlaceOrderRequest.time_in_force:type_name -> exchange.v1.TimeInForce
-	17, // 8: exchange.v1.PlaceOrderRequest.self_trade_mode:type_name -> exchange.v1.SelfTradeMode
-	15, // 9: exchange.v1.PlaceOrderResponse.status:type_name -> exchange.v1.OrderStatus
-	0,  // 10: exchange.v1.GetOrderResponse.order:type_name -> exchange.v1.Order
-	0,  // 11: exchange.v1.ListOrdersResponse.orders:type_name -> exchange.v1.Order
-	12, // 12: exchange.v1.Fill.side:type_name -> exchange.v1.Side
-	9,  // 13: exchange.v1.ListFillsResponse.fills:type_name -> exchange.v1.Fill
-	1,  // 14: exchange.v1.TradingService.PlaceOrder:input_type -> exchange.v1.PlaceOrderRequest
-	3,  // 15: exchange.v1.TradingService.CancelOrder:input_type -> exchange.v1.CancelOrderRequest
-	5,  // 16: exchange.v1.TradingService.GetOrder:input_type -> exchange.v1.GetOrderRequest
-	7,  // 17: exchange.v1.TradingService.ListOrders:input_type -> exchange.v1.ListOrdersRequest
-	10, // 18: exchange.v1.TradingService.ListFills:input_type -> exchange.v1.ListFillsRequest
-	2,  // 19: exchange.v1.TradingService.PlaceOrder:output_type -> exchange.v1.PlaceOrderResponse
-	4,  // 20: exchange.v1.TradingService.CancelOrder:output_type -> exchange.v1.CancelOrderResponse
-	6,  // 21: exchange.v1.TradingService.GetOrder:output_type -> exchange.v1.GetOrderResponse
-	8,  // 22: exchange.v1.TradingService.ListOrders:output_type -> exchange.v1.ListOrdersResponse
-	11, // 23: exchange.v1.TradingService.ListFills:output_type -> exchange.v1.ListFillsResponse
-	19, // [19:24] is the sub-list for method output_type
-	14, // [14:19] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	18, // 0: exchange.v1.Order.side:type_name -> exchange.v1.Side
+	19, // 1: exchange.v1.Order.order_type:type_name -> exchange.v1.OrderType
+	20, // 2: exchange.v1.Order.time_in_force:type_name -> exchange.v1.TimeInForce
+	21, // 3: exchange.v1.Order.status:type_name -> exchange.v1.OrderStatus
+	22, // 4: exchange.v1.Order.reason:type_name -> exchange.v1.RejectReason
+	23, // 5: exchange.v1.Order.self_trade_mode:type_name -> exchange.v1.SelfTradeMode
+	18, // 6: exchange.v1.PlaceOrderRequest.side:type_name -> exchange.v1.Side
+	19, // 7: exchange.v1.PlaceOrderRequest.order_type:type_name -> exchange.v1.OrderType
+	20, // 8: exchange.v1.PlaceOrderRequest.time_in_force:type_name -> exchange.v1.TimeInForce
+	23, // 9: exchange.v1.PlaceOrderRequest.self_trade_mode:type_name -> exchange.v1.SelfTradeMode
+	21, // 10: exchange.v1.PlaceOrderResponse.status:type_name -> exchange.v1.OrderStatus
+	0,  // 11: exchange.v1.PlaceOrderResponse.order:type_name -> exchange.v1.Order
+	15, // 12: exchange.v1.PlaceOrderResponse.fills:type_name -> exchange.v1.Fill
+	1,  // 13: exchange.v1.PlaceOrdersRequest.orders:type_name -> exchange.v1.PlaceOrderRequest
+	22, // 14: exchange.v1.OrderError.reason:type_name -> exchange.v1.RejectReason
+	2,  // 15: exchange.v1.PlaceOrderResult.accepted:type_name -> exchange.v1.PlaceOrderResponse
+	4,  // 16: exchange.v1.PlaceOrderResult.error:type_name -> exchange.v1.OrderError
+	5,  // 17: exchange.v1.PlaceOrdersResponse.results:type_name -> exchange.v1.PlaceOrderResult
+	1,  // 18: exchange.v1.StreamOrdersRequest.place:type_name -> exchange.v1.PlaceOrderRequest
+	9,  // 19: exchange.v1.StreamOrdersRequest.cancel:type_name -> exchange.v1.CancelOrderRequest
+	5,  // 20: exchange.v1.StreamOrdersResponse.place:type_name -> exchange.v1.PlaceOrderResult
+	10, // 21: exchange.v1.StreamOrdersResponse.cancel:type_name -> exchange.v1.CancelOrderResponse
+	4,  // 22: exchange.v1.StreamOrdersResponse.cancel_error:type_name -> exchange.v1.OrderError
+	0,  // 23: exchange.v1.GetOrderResponse.order:type_name -> exchange.v1.Order
+	21, // 24: exchange.v1.ListOrdersRequest.statuses:type_name -> exchange.v1.OrderStatus
+	0,  // 25: exchange.v1.ListOrdersResponse.orders:type_name -> exchange.v1.Order
+	18, // 26: exchange.v1.Fill.side:type_name -> exchange.v1.Side
+	15, // 27: exchange.v1.ListFillsResponse.fills:type_name -> exchange.v1.Fill
+	1,  // 28: exchange.v1.TradingService.PlaceOrder:input_type -> exchange.v1.PlaceOrderRequest
+	3,  // 29: exchange.v1.TradingService.PlaceOrders:input_type -> exchange.v1.PlaceOrdersRequest
+	7,  // 30: exchange.v1.TradingService.StreamOrders:input_type -> exchange.v1.StreamOrdersRequest
+	9,  // 31: exchange.v1.TradingService.CancelOrder:input_type -> exchange.v1.CancelOrderRequest
+	11, // 32: exchange.v1.TradingService.GetOrder:input_type -> exchange.v1.GetOrderRequest
+	13, // 33: exchange.v1.TradingService.ListOrders:input_type -> exchange.v1.ListOrdersRequest
+	16, // 34: exchange.v1.TradingService.ListFills:input_type -> exchange.v1.ListFillsRequest
+	2,  // 35: exchange.v1.TradingService.PlaceOrder:output_type -> exchange.v1.PlaceOrderResponse
+	6,  // 36: exchange.v1.TradingService.PlaceOrders:output_type -> exchange.v1.PlaceOrdersResponse
+	8,  // 37: exchange.v1.TradingService.StreamOrders:output_type -> exchange.v1.StreamOrdersResponse
+	10, // 38: exchange.v1.TradingService.CancelOrder:output_type -> exchange.v1.CancelOrderResponse
+	12, // 39: exchange.v1.TradingService.GetOrder:output_type -> exchange.v1.GetOrderResponse
+	14, // 40: exchange.v1.TradingService.ListOrders:output_type -> exchange.v1.ListOrdersResponse
+	17, // 41: exchange.v1.TradingService.ListFills:output_type -> exchange.v1.ListFillsResponse
+	35, // [35:42] is the sub-list for method output_type
+	28, // [28:35] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_trading_service_proto_init() }
@@ -1133,13 +1820,26 @@ func file_exchange_v1_trading_service_proto_init() {
 		return
 	}
 	file_exchange_v1_common_proto_init()
+	file_exchange_v1_trading_service_proto_msgTypes[5].OneofWrappers = []any{
+		(*PlaceOrderResult_Accepted)(nil),
+		(*PlaceOrderResult_Error)(nil),
+	}
+	file_exchange_v1_trading_service_proto_msgTypes[7].OneofWrappers = []any{
+		(*StreamOrdersRequest_Place)(nil),
+		(*StreamOrdersRequest_Cancel)(nil),
+	}
+	file_exchange_v1_trading_service_proto_msgTypes[8].OneofWrappers = []any{
+		(*StreamOrdersResponse_Place)(nil),
+		(*StreamOrdersResponse_Cancel)(nil),
+		(*StreamOrdersResponse_CancelError)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exchange_v1_trading_service_proto_rawDesc), len(file_exchange_v1_trading_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

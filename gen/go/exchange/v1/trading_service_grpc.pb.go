@@ -19,11 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	TradingService_PlaceOrder_FullMethodName  = "/exchange.v1.TradingService/PlaceOrder"
-	TradingService_CancelOrder_FullMethodName = "/exchange.v1.TradingService/CancelOrder"
-	TradingService_GetOrder_FullMethodName    = "/exchange.v1.TradingService/GetOrder"
-	TradingService_ListOrders_FullMethodName  = "/exchange.v1.TradingService/ListOrders"
-	TradingService_ListFills_FullMethodName   = "/exchange.v1.TradingService/ListFills"
+	TradingService_PlaceOrder_FullMethodName   = "/exchange.v1.TradingService/PlaceOrder"
+	TradingService_PlaceOrders_FullMethodName  = "/exchange.v1.TradingService/PlaceOrders"
+	TradingService_StreamOrders_FullMethodName = "/exchange.v1.TradingService/StreamOrders"
+	TradingService_CancelOrder_FullMethodName  = "/exchange.v1.TradingService/CancelOrder"
+	TradingService_GetOrder_FullMethodName     = "/exchange.v1.TradingService/GetOrder"
+	TradingService_ListOrders_FullMethodName   = "/exchange.v1.TradingService/ListOrders"
+	TradingService_ListFills_FullMethodName    = "/exchange.v1.TradingService/ListFills"
 )
 
 // TradingServiceClient is the client API for TradingService service.
@@ -33,16 +35,20 @@ const (
 // TradingService places, cancels and lists orders and fills of the caller's own account (from the API key).
 // Amounts are decimal strings ("0.5", "45000.00") in the market's assets.
 type TradingServiceClient interface {
-	// PlaceOrder locks funds in UBSCore, then queues the order for matching. Repeating a client_order_id returns the
-	// first outcome.
+	// PlaceOrder locks funds in UBSCore, then queues the order for matching. client_order_id is required: repeating
+	// it returns the first outcome and places nothing, so a retry after a timeout is safe.
 	PlaceOrder(ctx context.Context, in *PlaceOrderRequest, opts ...grpc.CallOption) (*PlaceOrderResponse, error)
+	// PlaceOrders places up to 1000 orders in one call (for high-rate clients); each has its own outcome, in order.
+	PlaceOrders(ctx context.Context, in *PlaceOrdersRequest, opts ...grpc.CallOption) (*PlaceOrdersResponse, error)
+	// StreamOrders is order entry over one bidirectional stream: each request gets one response, in order.
+	StreamOrders(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[StreamOrdersRequest, StreamOrdersResponse], error)
 	// CancelOrder queues a cancel of an open order, by order id or client order id.
 	CancelOrder(ctx context.Context, in *CancelOrderRequest, opts ...grpc.CallOption) (*CancelOrderResponse, error)
-	// GetOrder returns one order of the caller.
+	// GetOrder returns one order of the caller, by order id or by client order id.
 	GetOrder(ctx context.Context, in *GetOrderRequest, opts ...grpc.CallOption) (*GetOrderResponse, error)
-	// ListOrders returns the caller's orders, newest first.
+	// ListOrders returns the caller's orders, newest first, a page at a time.
 	ListOrders(ctx context.Context, in *ListOrdersRequest, opts ...grpc.CallOption) (*ListOrdersResponse, error)
-	// ListFills returns the caller's trades, newest first.
+	// ListFills returns the caller's trades, newest first, a page at a time.
 	ListFills(ctx context.Context, in *ListFillsRequest, opts ...grpc.CallOption) (*ListFillsResponse, error)
 }
 
@@ -63,6 +69,29 @@ func (c *tradingServiceClient) PlaceOrder(ctx context.Context, in *PlaceOrderReq
 	}
 	return out, nil
 }
+
+func (c *tradingServiceClient) PlaceOrders(ctx context.Context, in *PlaceOrdersRequest, opts ...grpc.CallOption) (*PlaceOrdersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PlaceOrdersResponse)
+	err := c.cc.Invoke(ctx, TradingService_PlaceOrders_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tradingServiceClient) StreamOrders(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[StreamOrdersRequest, StreamOrdersResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &TradingService_ServiceDesc.Streams[0], TradingService_StreamOrders_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StreamOrdersRequest, StreamOrdersResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TradingService_StreamOrdersClient = grpc.BidiStreamingClient[StreamOrdersRequest, StreamOrdersResponse]
 
 func (c *tradingServiceClient) CancelOrder(ctx context.Context, in *CancelOrderRequest, opts ...grpc.CallOption) (*CancelOrderResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -111,16 +140,20 @@ func (c *tradingServiceClient) ListFills(ctx context.Context, in *ListFillsReque
 // TradingService places, cancels and lists orders and fills of the caller's own account (from the API key).
 // Amounts are decimal strings ("0.5", "45000.00") in the market's assets.
 type TradingServiceServer interface {
-	// PlaceOrder locks funds in UBSCore, then queues the order for matching. Repeating a client_order_id returns the
-	// first outcome.
+	// PlaceOrder locks funds in UBSCore, then queues the order for matching. client_order_id is required: repeating
+	// it returns the first outcome and places nothing, so a retry after a timeout is safe.
 	PlaceOrder(context.Context, *PlaceOrderRequest) (*PlaceOrderResponse, error)
+	// PlaceOrders places up to 1000 orders in one call (for high-rate clients); each has its own outcome, in order.
+	PlaceOrders(context.Context, *PlaceOrdersRequest) (*PlaceOrdersResponse, error)
+	// StreamOrders is order entry over one bidirectional stream: each request gets one response, in order.
+	StreamOrders(grpc.BidiStreamingServer[StreamOrdersRequest, StreamOrdersResponse]) error
 	// CancelOrder queues a cancel of an open order, by order id or client order id.
 	CancelOrder(context.Context, *CancelOrderRequest) (*CancelOrderResponse, error)
-	// GetOrder returns one order of the caller.
+	// GetOrder returns one order of the caller, by order id or by client order id.
 	GetOrder(context.Context, *GetOrderRequest) (*GetOrderResponse, error)
-	// ListOrders returns the caller's orders, newest first.
+	// ListOrders returns the caller's orders, newest first, a page at a time.
 	ListOrders(context.Context, *ListOrdersRequest) (*ListOrdersResponse, error)
-	// ListFills returns the caller's trades, newest first.
+	// ListFills returns the caller's trades, newest first, a page at a time.
 	ListFills(context.Context, *ListFillsRequest) (*ListFillsResponse, error)
 	mustEmbedUnimplementedTradingServiceServer()
 }
@@ -134,6 +167,12 @@ type UnimplementedTradingServiceServer struct{}
 
 func (UnimplementedTradingServiceServer) PlaceOrder(context.Context, *PlaceOrderRequest) (*PlaceOrderResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method PlaceOrder not implemented")
+}
+func (UnimplementedTradingServiceServer) PlaceOrders(context.Context, *PlaceOrdersRequest) (*PlaceOrdersResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PlaceOrders not implemented")
+}
+func (UnimplementedTradingServiceServer) StreamOrders(grpc.BidiStreamingServer[StreamOrdersRequest, StreamOrdersResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method StreamOrders not implemented")
 }
 func (UnimplementedTradingServiceServer) CancelOrder(context.Context, *CancelOrderRequest) (*CancelOrderResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CancelOrder not implemented")
@@ -185,6 +224,31 @@ func _TradingService_PlaceOrder_Handler(srv interface{}, ctx context.Context, de
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _TradingService_PlaceOrders_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PlaceOrdersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TradingServiceServer).PlaceOrders(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TradingService_PlaceOrders_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TradingServiceServer).PlaceOrders(ctx, req.(*PlaceOrdersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TradingService_StreamOrders_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(TradingServiceServer).StreamOrders(&grpc.GenericServerStream[StreamOrdersRequest, StreamOrdersResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TradingService_StreamOrdersServer = grpc.BidiStreamingServer[StreamOrdersRequest, StreamOrdersResponse]
 
 func _TradingService_CancelOrder_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CancelOrderRequest)
@@ -270,6 +334,10 @@ var TradingService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _TradingService_PlaceOrder_Handler,
 		},
 		{
+			MethodName: "PlaceOrders",
+			Handler:    _TradingService_PlaceOrders_Handler,
+		},
+		{
 			MethodName: "CancelOrder",
 			Handler:    _TradingService_CancelOrder_Handler,
 		},
@@ -286,6 +354,13 @@ var TradingService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _TradingService_ListFills_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "StreamOrders",
+			Handler:       _TradingService_StreamOrders_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "exchange/v1/trading_service.proto",
 }

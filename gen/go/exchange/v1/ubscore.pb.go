@@ -27,7 +27,8 @@ type OrderRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The owner, taken from the API key.
 	UserId uint64 `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	// The owner's id for the order, unique per user: a repeat returns the first outcome.
+	// The owner's id for the order (required, at most 64 characters), unique per user: a repeat returns the first
+	// outcome and changes nothing.
 	ClientOrderId string `protobuf:"bytes,2,opt,name=client_order_id,json=clientOrderId,proto3" json:"client_order_id,omitempty"`
 	// The market symbol.
 	Symbol string `protobuf:"bytes,3,opt,name=symbol,proto3" json:"symbol,omitempty"`
@@ -249,20 +250,20 @@ func (x *CancelRequest) GetTsEventNs() int64 {
 	return 0
 }
 
-// UbscoreRequest is the Aeron request envelope from a gateway to UBSCore.
+// UbscoreRequest is the Aeron request from a gateway to UBSCore. The correlation id and the response channel are
+// carried by the request/response framing of common/aeron/request_response.py, not here.
 type UbscoreRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The requester's id for matching the response, unique per requester.
-	CorrelationId uint64 `protobuf:"varint,1,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
-	// The Aeron stream id on which the requester listens for the response.
-	ResponseStreamId int32 `protobuf:"varint,2,opt,name=response_stream_id,json=responseStreamId,proto3" json:"response_stream_id,omitempty"`
 	// The request.
 	//
 	// Types that are valid to be assigned to Body:
 	//
 	//	*UbscoreRequest_PlaceOrder
 	//	*UbscoreRequest_CancelOrder
-	Body          isUbscoreRequest_Body `protobuf_oneof:"body"`
+	Body isUbscoreRequest_Body `protobuf_oneof:"body"`
+	// UBSCore refuses (REJECT_REASON_UBSCORE_DEADLINE_EXCEEDED) a request it reads after this time, nanoseconds since
+	// the Unix epoch, so a request the gateway already gave up on is never applied; 0 means no deadline.
+	DeadlineNs    int64 `protobuf:"varint,5,opt,name=deadline_ns,json=deadlineNs,proto3" json:"deadline_ns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -297,20 +298,6 @@ func (*UbscoreRequest) Descriptor() ([]byte, []int) {
 	return file_exchange_v1_ubscore_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *UbscoreRequest) GetCorrelationId() uint64 {
-	if x != nil {
-		return x.CorrelationId
-	}
-	return 0
-}
-
-func (x *UbscoreRequest) GetResponseStreamId() int32 {
-	if x != nil {
-		return x.ResponseStreamId
-	}
-	return 0
-}
-
 func (x *UbscoreRequest) GetBody() isUbscoreRequest_Body {
 	if x != nil {
 		return x.Body
@@ -334,6 +321,13 @@ func (x *UbscoreRequest) GetCancelOrder() *CancelRequest {
 		}
 	}
 	return nil
+}
+
+func (x *UbscoreRequest) GetDeadlineNs() int64 {
+	if x != nil {
+		return x.DeadlineNs
+	}
+	return 0
 }
 
 type isUbscoreRequest_Body interface {
@@ -364,7 +358,11 @@ type OrderAccepted struct {
 	// The asset locked (quote for a buy, base for a sell).
 	LockedAssetId uint32 `protobuf:"varint,3,opt,name=locked_asset_id,json=lockedAssetId,proto3" json:"locked_asset_id,omitempty"`
 	// The amount locked, smallest units.
-	LockedUnits   int64 `protobuf:"varint,4,opt,name=locked_units,json=lockedUnits,proto3" json:"locked_units,omitempty"`
+	LockedUnits int64 `protobuf:"varint,4,opt,name=locked_units,json=lockedUnits,proto3" json:"locked_units,omitempty"`
+	// The market.
+	Symbol string `protobuf:"bytes,5,opt,name=symbol,proto3" json:"symbol,omitempty"`
+	// True when this answers a repeat of an earlier request with the same client order id (nothing changed now).
+	Duplicate     bool `protobuf:"varint,6,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -427,11 +425,29 @@ func (x *OrderAccepted) GetLockedUnits() int64 {
 	return 0
 }
 
+func (x *OrderAccepted) GetSymbol() string {
+	if x != nil {
+		return x.Symbol
+	}
+	return ""
+}
+
+func (x *OrderAccepted) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
 // CancelAccepted says UBSCore queued the cancel; the outcome arrives as an order update.
 type CancelAccepted struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The order to be canceled.
-	OrderId       uint64 `protobuf:"varint,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	OrderId uint64 `protobuf:"varint,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	// The owner's id of that order.
+	ClientOrderId string `protobuf:"bytes,2,opt,name=client_order_id,json=clientOrderId,proto3" json:"client_order_id,omitempty"`
+	// The market of that order.
+	Symbol        string `protobuf:"bytes,3,opt,name=symbol,proto3" json:"symbol,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -471,6 +487,20 @@ func (x *CancelAccepted) GetOrderId() uint64 {
 		return x.OrderId
 	}
 	return 0
+}
+
+func (x *CancelAccepted) GetClientOrderId() string {
+	if x != nil {
+		return x.ClientOrderId
+	}
+	return ""
+}
+
+func (x *CancelAccepted) GetSymbol() string {
+	if x != nil {
+		return x.Symbol
+	}
+	return ""
 }
 
 // Rejected says UBSCore refused the request; nothing was changed.
@@ -528,11 +558,10 @@ func (x *Rejected) GetMessage() string {
 	return ""
 }
 
-// UbscoreResponse is UBSCore's answer to one UbscoreRequest, sent on the requester's response stream.
+// UbscoreResponse is UBSCore's answer to one UbscoreRequest, sent on the requester's response stream (the
+// correlation id is in the framing).
 type UbscoreResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The correlation id of the request answered.
-	CorrelationId uint64 `protobuf:"varint,1,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
 	// The outcome.
 	//
 	// Types that are valid to be assigned to Outcome:
@@ -573,13 +602,6 @@ func (x *UbscoreResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use UbscoreResponse.ProtoReflect.Descriptor instead.
 func (*UbscoreResponse) Descriptor() ([]byte, []int) {
 	return file_exchange_v1_ubscore_proto_rawDescGZIP(), []int{6}
-}
-
-func (x *UbscoreResponse) GetCorrelationId() uint64 {
-	if x != nil {
-		return x.CorrelationId
-	}
-	return 0
 }
 
 func (x *UbscoreResponse) GetOutcome() isUbscoreResponse_Outcome {
@@ -667,30 +689,33 @@ const file_exchange_v1_ubscore_proto_rawDesc = "" +
 	"\border_id\x18\x02 \x01(\x04R\aorderId\x12&\n" +
 	"\x0fclient_order_id\x18\x03 \x01(\tR\rclientOrderId\x12\x16\n" +
 	"\x06symbol\x18\x04 \x01(\tR\x06symbol\x12\x1e\n" +
-	"\vts_event_ns\x18\x05 \x01(\x03R\ttsEventNs\"\xec\x01\n" +
-	"\x0eUbscoreRequest\x12%\n" +
-	"\x0ecorrelation_id\x18\x01 \x01(\x04R\rcorrelationId\x12,\n" +
-	"\x12response_stream_id\x18\x02 \x01(\x05R\x10responseStreamId\x12<\n" +
+	"\vts_event_ns\x18\x05 \x01(\x03R\ttsEventNs\"\xe8\x01\n" +
+	"\x0eUbscoreRequest\x12<\n" +
 	"\vplace_order\x18\x03 \x01(\v2\x19.exchange.v1.OrderRequestH\x00R\n" +
 	"placeOrder\x12?\n" +
-	"\fcancel_order\x18\x04 \x01(\v2\x1a.exchange.v1.CancelRequestH\x00R\vcancelOrderB\x06\n" +
-	"\x04body\"\x9d\x01\n" +
+	"\fcancel_order\x18\x04 \x01(\v2\x1a.exchange.v1.CancelRequestH\x00R\vcancelOrder\x12\x1f\n" +
+	"\vdeadline_ns\x18\x05 \x01(\x03R\n" +
+	"deadlineNsB\x06\n" +
+	"\x04bodyJ\x04\b\x01\x10\x02J\x04\b\x02\x10\x03R\x0ecorrelation_idR\x12response_stream_id\"\xd3\x01\n" +
 	"\rOrderAccepted\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\x04R\aorderId\x12&\n" +
 	"\x0fclient_order_id\x18\x02 \x01(\tR\rclientOrderId\x12&\n" +
 	"\x0flocked_asset_id\x18\x03 \x01(\rR\rlockedAssetId\x12!\n" +
-	"\flocked_units\x18\x04 \x01(\x03R\vlockedUnits\"+\n" +
+	"\flocked_units\x18\x04 \x01(\x03R\vlockedUnits\x12\x16\n" +
+	"\x06symbol\x18\x05 \x01(\tR\x06symbol\x12\x1c\n" +
+	"\tduplicate\x18\x06 \x01(\bR\tduplicate\"k\n" +
 	"\x0eCancelAccepted\x12\x19\n" +
-	"\border_id\x18\x01 \x01(\x04R\aorderId\"W\n" +
+	"\border_id\x18\x01 \x01(\x04R\aorderId\x12&\n" +
+	"\x0fclient_order_id\x18\x02 \x01(\tR\rclientOrderId\x12\x16\n" +
+	"\x06symbol\x18\x03 \x01(\tR\x06symbol\"W\n" +
 	"\bRejected\x121\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x19.exchange.v1.RejectReasonR\x06reason\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\x85\x02\n" +
-	"\x0fUbscoreResponse\x12%\n" +
-	"\x0ecorrelation_id\x18\x01 \x01(\x04R\rcorrelationId\x12C\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xf4\x01\n" +
+	"\x0fUbscoreResponse\x12C\n" +
 	"\x0eorder_accepted\x18\x02 \x01(\v2\x1a.exchange.v1.OrderAcceptedH\x00R\rorderAccepted\x12F\n" +
 	"\x0fcancel_accepted\x18\x03 \x01(\v2\x1b.exchange.v1.CancelAcceptedH\x00R\x0ecancelAccepted\x123\n" +
 	"\brejected\x18\x04 \x01(\v2\x15.exchange.v1.RejectedH\x00R\brejectedB\t\n" +
-	"\aoutcomeB\xb2\x01\n" +
+	"\aoutcomeJ\x04\b\x01\x10\x02R\x0ecorrelation_idB\xb2\x01\n" +
 	"\x0fcom.exchange.v1B\fUbscoreProtoP\x01ZDgithub.com/exchange-core/exchange-core/gen/go/exchange/v1;exchangev1\xa2\x02\x03EXX\xaa\x02\vExchange.V1\xca\x02\vExchange\\V1\xe2\x02\x17Exchange\\V1\\GPBMetadata\xea\x02\fExchange::V1b\x06proto3"
 
 var (

@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from exchange.v1 import balance_pb2 as exchange_dot_v1_dot_balance__pb2
 from exchange.v1 import common_pb2 as exchange_dot_v1_dot_common__pb2
+from exchange.v1 import trading_service_pb2 as exchange_dot_v1_dot_trading__service__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!exchange/v1/account_service.proto\x12\x0b\x65xchange.v1\x1a\x19\x65xchange/v1/balance.proto\x1a\x18\x65xchange/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"U\n\x07\x42\x61lance\x12\x14\n\x05\x61sset\x18\x01 \x01(\tR\x05\x61sset\x12\x1c\n\tavailable\x18\x02 \x01(\tR\tavailable\x12\x16\n\x06\x66rozen\x18\x03 \x01(\tR\x06\x66rozen\"\x14\n\x12GetBalancesRequest\"G\n\x13GetBalancesResponse\x12\x30\n\x08\x62\x61lances\x18\x01 \x03(\x0b\x32\x14.exchange.v1.BalanceR\x08\x62\x61lances\"\x7f\n\x11TransferInRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x1d\n\naccount_id\x18\x02 \x01(\x04R\taccountId\x12\x14\n\x05\x61sset\x18\x03 \x01(\tR\x05\x61sset\x12\x16\n\x06\x61mount\x18\x04 \x01(\tR\x06\x61mount\"h\n\x12TransferInResponse\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x33\n\x06status\x18\x02 \x01(\x0e\x32\x1b.exchange.v1.TransferStatusR\x06status\"\x80\x01\n\x12TransferOutRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x1d\n\naccount_id\x18\x02 \x01(\x04R\taccountId\x12\x14\n\x05\x61sset\x18\x03 \x01(\tR\x05\x61sset\x12\x16\n\x06\x61mount\x18\x04 \x01(\tR\x06\x61mount\"i\n\x13TransferOutResponse\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x33\n\x06status\x18\x02 \x01(\x0e\x32\x1b.exchange.v1.TransferStatusR\x06status\"R\n\x12GetTransferRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x1d\n\naccount_id\x18\x02 \x01(\x04R\taccountId\"\x9c\x01\n\x13GetTransferResponse\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x33\n\x06status\x18\x02 \x01(\x0e\x32\x1b.exchange.v1.TransferStatusR\x06status\x12\x31\n\x06reason\x18\x03 \x01(\x0e\x32\x19.exchange.v1.RejectReasonR\x06reason\"\xe8\x02\n\x0bLedgerEntry\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\x04R\x07\x65ventId\x12\x14\n\x05\x61sset\x18\x02 \x01(\tR\x05\x61sset\x12\x31\n\x04type\x18\x03 \x01(\x0e\x32\x1d.exchange.v1.BalanceEventTypeR\x04type\x12\'\n\x0f\x64\x65lta_available\x18\x04 \x01(\tR\x0e\x64\x65ltaAvailable\x12!\n\x0c\x64\x65lta_frozen\x18\x05 \x01(\tR\x0b\x64\x65ltaFrozen\x12\x1c\n\tavailable\x18\x06 \x01(\tR\tavailable\x12\x16\n\x06\x66rozen\x18\x07 \x01(\tR\x06\x66rozen\x12\x19\n\x08order_id\x18\x08 \x01(\x04R\x07orderId\x12\x19\n\x08trade_id\x18\t \x01(\x04R\x07tradeId\x12\x1d\n\nrequest_id\x18\n \x01(\tR\trequestId\x12\x1e\n\x0bts_event_ns\x18\x0b \x01(\x03R\ttsEventNs\"?\n\x11ListLedgerRequest\x12\x14\n\x05\x61sset\x18\x01 \x01(\tR\x05\x61sset\x12\x14\n\x05limit\x18\x02 \x01(\rR\x05limit\"H\n\x12ListLedgerResponse\x12\x32\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.exchange.v1.LedgerEntryR\x07\x65ntries*\x8b\x01\n\x0eTransferStatus\x12\x1f\n\x1bTRANSFER_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17TRANSFER_STATUS_PENDING\x10\x01\x12\x1d\n\x19TRANSFER_STATUS_COMPLETED\x10\x02\x12\x1c\n\x18TRANSFER_STATUS_REJECTED\x10\x03\x32\xe5\x04\n\x0e\x41\x63\x63ountService\x12i\n\x0bGetBalances\x12\x1f.exchange.v1.GetBalancesRequest\x1a .exchange.v1.GetBalancesResponse\"\x17\x90\x02\x01\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/balances\x12\x80\x01\n\nTransferIn\x12\x1e.exchange.v1.TransferInRequest\x1a\x1f.exchange.v1.TransferInResponse\"1\x90\x02\x02\x82\xd3\xe4\x93\x02(\"\x10/v1/transfers/in:\x01*Z\x11\"\x0c/transfer_in:\x01*\x12\x85\x01\n\x0bTransferOut\x12\x1f.exchange.v1.TransferOutRequest\x1a .exchange.v1.TransferOutResponse\"3\x90\x02\x02\x82\xd3\xe4\x93\x02*\"\x11/v1/transfers/out:\x01*Z\x12\"\r/transfer_out:\x01*\x12w\n\x0bGetTransfer\x12\x1f.exchange.v1.GetTransferRequest\x1a .exchange.v1.GetTransferResponse\"%\x90\x02\x01\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/transfers/{request_id}\x12\x64\n\nListLedger\x12\x1e.exchange.v1.ListLedgerRequest\x1a\x1f.exchange.v1.ListLedgerResponse\"\x15\x90\x02\x01\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/ledgerB\xb9\x01\n\x0f\x63om.exchange.v1B\x13\x41\x63\x63ountServiceProtoP\x01ZDgithub.com/exchange-core/exchange-core/gen/go/exchange/v1;exchangev1\xa2\x02\x03\x45XX\xaa\x02\x0b\x45xchange.V1\xca\x02\x0b\x45xchange\\V1\xe2\x02\x17\x45xchange\\V1\\GPBMetadata\xea\x02\x0c\x45xchange::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!exchange/v1/account_service.proto\x12\x0b\x65xchange.v1\x1a\x19\x65xchange/v1/balance.proto\x1a\x18\x65xchange/v1/common.proto\x1a!exchange/v1/trading_service.proto\x1a\x1cgoogle/api/annotations.proto\"o\n\x07\x42\x61lance\x12\x14\n\x05\x61sset\x18\x01 \x01(\tR\x05\x61sset\x12\x1c\n\tavailable\x18\x02 \x01(\tR\tavailable\x12\x16\n\x06\x66rozen\x18\x03 \x01(\tR\x06\x66rozen\x12\x18\n\x07version\x18\x04 \x01(\x04R\x07version\"\x14\n\x12GetBalancesRequest\"G\n\x13GetBalancesResponse\x12\x30\n\x08\x62\x61lances\x18\x01 \x03(\x0b\x32\x14.exchange.v1.BalanceR\x08\x62\x61lances\"\xd8\x02\n\x08Transfer\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x17\n\x07user_id\x18\x02 \x01(\x04R\x06userId\x12\x14\n\x05\x61sset\x18\x03 \x01(\tR\x05\x61sset\x12\x16\n\x06\x61mount\x18\x04 \x01(\tR\x06\x61mount\x12<\n\tdirection\x18\x05 \x01(\x0e\x32\x1e.exchange.v1.TransferDirectionR\tdirection\x12\x33\n\x06status\x18\x06 \x01(\x0e\x32\x1b.exchange.v1.TransferStatusR\x06status\x12\x31\n\x06reason\x18\x07 \x01(\x0e\x32\x19.exchange.v1.RejectReasonR\x06reason\x12\x1d\n\ncreated_ns\x18\x08 \x01(\x03R\tcreatedNs\x12!\n\x0c\x63ompleted_ns\x18\t \x01(\x03R\x0b\x63ompletedNs\"\x9f\x01\n\x11TransferInRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x17\n\x07user_id\x18\x02 \x01(\x04R\x06userId\x12\x14\n\x05\x61sset\x18\x03 \x01(\tR\x05\x61sset\x12\x16\n\x06\x61mount\x18\x04 \x01(\tR\x06\x61mount\x12$\n\x0eresult_wait_ms\x18\x05 \x01(\rR\x0cresultWaitMs\"G\n\x12TransferInResponse\x12\x31\n\x08transfer\x18\x01 \x01(\x0b\x32\x15.exchange.v1.TransferR\x08transfer\"\xa0\x01\n\x12TransferOutRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x17\n\x07user_id\x18\x02 \x01(\x04R\x06userId\x12\x14\n\x05\x61sset\x18\x03 \x01(\tR\x05\x61sset\x12\x16\n\x06\x61mount\x18\x04 \x01(\tR\x06\x61mount\x12$\n\x0eresult_wait_ms\x18\x05 \x01(\rR\x0cresultWaitMs\"H\n\x13TransferOutResponse\x12\x31\n\x08transfer\x18\x01 \x01(\x0b\x32\x15.exchange.v1.TransferR\x08transfer\"L\n\x12GetTransferRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x17\n\x07user_id\x18\x02 \x01(\x04R\x06userId\"H\n\x13GetTransferResponse\x12\x31\n\x08transfer\x18\x01 \x01(\x0b\x32\x15.exchange.v1.TransferR\x08transfer\"\xc4\x04\n\x0bLedgerEntry\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\x04R\x07\x65ventId\x12\x14\n\x05\x61sset\x18\x02 \x01(\tR\x05\x61sset\x12\x31\n\x04type\x18\x03 \x01(\x0e\x32\x1d.exchange.v1.BalanceEventTypeR\x04type\x12\'\n\x0f\x64\x65lta_available\x18\x04 \x01(\tR\x0e\x64\x65ltaAvailable\x12!\n\x0c\x64\x65lta_frozen\x18\x05 \x01(\tR\x0b\x64\x65ltaFrozen\x12\x1c\n\tavailable\x18\x06 \x01(\tR\tavailable\x12\x16\n\x06\x66rozen\x18\x07 \x01(\tR\x06\x66rozen\x12\x19\n\x08order_id\x18\x08 \x01(\x04R\x07orderId\x12\x19\n\x08trade_id\x18\t \x01(\x04R\x07tradeId\x12\x1d\n\nrequest_id\x18\n \x01(\tR\trequestId\x12\x1e\n\x0bts_event_ns\x18\x0b \x01(\x03R\ttsEventNs\x12\x18\n\x07version\x18\x0c \x01(\x04R\x07version\x12@\n\x0cunlock_cause\x18\r \x01(\x0e\x32\x1d.exchange.v1.FundsUnlockCauseR\x0bunlockCause\x12>\n\rreject_reason\x18\x0e \x01(\x0e\x32\x19.exchange.v1.RejectReasonR\x0crejectReason\x12&\n\x0f\x63lient_order_id\x18\x0f \x01(\tR\rclientOrderId\x12\x16\n\x06symbol\x18\x10 \x01(\tR\x06symbol\"\xa9\x01\n\x11ListLedgerRequest\x12\x14\n\x05\x61sset\x18\x01 \x01(\tR\x05\x61sset\x12\x1b\n\tpage_size\x18\x02 \x01(\rR\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\x12\"\n\rstart_time_ns\x18\x04 \x01(\x03R\x0bstartTimeNs\x12\x1e\n\x0b\x65nd_time_ns\x18\x05 \x01(\x03R\tendTimeNs\"p\n\x12ListLedgerResponse\x12\x32\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.exchange.v1.LedgerEntryR\x07\x65ntries\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"1\n\x15StreamUserDataRequest\x12\x18\n\x07symbols\x18\x01 \x03(\tR\x07symbols\"\xfe\x01\n\x16StreamUserDataResponse\x12\x37\n\x0corder_update\x18\x01 \x01(\x0b\x32\x12.exchange.v1.OrderH\x00R\x0borderUpdate\x12\'\n\x04\x66ill\x18\x02 \x01(\x0b\x32\x11.exchange.v1.FillH\x00R\x04\x66ill\x12\x41\n\x0e\x62\x61lance_change\x18\x03 \x01(\x0b\x32\x18.exchange.v1.LedgerEntryH\x00R\rbalanceChange\x12\x36\n\theartbeat\x18\x04 \x01(\x0b\x32\x16.exchange.v1.HeartbeatH\x00R\theartbeatB\x07\n\x05\x65vent*n\n\x11TransferDirection\x12\"\n\x1eTRANSFER_DIRECTION_UNSPECIFIED\x10\x00\x12\x19\n\x15TRANSFER_DIRECTION_IN\x10\x01\x12\x1a\n\x16TRANSFER_DIRECTION_OUT\x10\x02*\x8b\x01\n\x0eTransferStatus\x12\x1f\n\x1bTRANSFER_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17TRANSFER_STATUS_PENDING\x10\x01\x12\x1d\n\x19TRANSFER_STATUS_COMPLETED\x10\x02\x12\x1c\n\x18TRANSFER_STATUS_REJECTED\x10\x03\x32\xe1\x05\n\x0e\x41\x63\x63ountService\x12i\n\x0bGetBalances\x12\x1f.exchange.v1.GetBalancesRequest\x1a .exchange.v1.GetBalancesResponse\"\x17\x90\x02\x01\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/balances\x12\x80\x01\n\nTransferIn\x12\x1e.exchange.v1.TransferInRequest\x1a\x1f.exchange.v1.TransferInResponse\"1\x90\x02\x02\x82\xd3\xe4\x93\x02(\"\x10/v1/transfers/in:\x01*Z\x11\"\x0c/transfer_in:\x01*\x12\x85\x01\n\x0bTransferOut\x12\x1f.exchange.v1.TransferOutRequest\x1a .exchange.v1.TransferOutResponse\"3\x90\x02\x02\x82\xd3\xe4\x93\x02*\"\x11/v1/transfers/out:\x01*Z\x12\"\r/transfer_out:\x01*\x12w\n\x0bGetTransfer\x12\x1f.exchange.v1.GetTransferRequest\x1a .exchange.v1.GetTransferResponse\"%\x90\x02\x01\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/transfers/{request_id}\x12\x64\n\nListLedger\x12\x1e.exchange.v1.ListLedgerRequest\x1a\x1f.exchange.v1.ListLedgerResponse\"\x15\x90\x02\x01\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/ledger\x12z\n\x0eStreamUserData\x12\".exchange.v1.StreamUserDataRequest\x1a#.exchange.v1.StreamUserDataResponse\"\x1d\x90\x02\x01\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/account/stream0\x01\x42\xb9\x01\n\x0f\x63om.exchange.v1B\x13\x41\x63\x63ountServiceProtoP\x01ZDgithub.com/exchange-core/exchange-core/gen/go/exchange/v1;exchangev1\xa2\x02\x03\x45XX\xaa\x02\x0b\x45xchange.V1\xca\x02\x0b\x45xchange\\V1\xe2\x02\x17\x45xchange\\V1\\GPBMetadata\xea\x02\x0c\x45xchange::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,32 +46,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACCOUNTSERVICE'].methods_by_name['GetTransfer']._serialized_options = b'\220\002\001\202\323\344\223\002\034\022\032/v1/transfers/{request_id}'
   _globals['_ACCOUNTSERVICE'].methods_by_name['ListLedger']._loaded_options = None
   _globals['_ACCOUNTSERVICE'].methods_by_name['ListLedger']._serialized_options = b'\220\002\001\202\323\344\223\002\014\022\n/v1/ledger'
-  _globals['_TRANSFERSTATUS']._serialized_start=1534
-  _globals['_TRANSFERSTATUS']._serialized_end=1673
-  _globals['_BALANCE']._serialized_start=133
-  _globals['_BALANCE']._serialized_end=218
-  _globals['_GETBALANCESREQUEST']._serialized_start=220
-  _globals['_GETBALANCESREQUEST']._serialized_end=240
-  _globals['_GETBALANCESRESPONSE']._serialized_start=242
-  _globals['_GETBALANCESRESPONSE']._serialized_end=313
-  _globals['_TRANSFERINREQUEST']._serialized_start=315
-  _globals['_TRANSFERINREQUEST']._serialized_end=442
-  _globals['_TRANSFERINRESPONSE']._serialized_start=444
-  _globals['_TRANSFERINRESPONSE']._serialized_end=548
-  _globals['_TRANSFEROUTREQUEST']._serialized_start=551
-  _globals['_TRANSFEROUTREQUEST']._serialized_end=679
-  _globals['_TRANSFEROUTRESPONSE']._serialized_start=681
-  _globals['_TRANSFEROUTRESPONSE']._serialized_end=786
-  _globals['_GETTRANSFERREQUEST']._serialized_start=788
-  _globals['_GETTRANSFERREQUEST']._serialized_end=870
-  _globals['_GETTRANSFERRESPONSE']._serialized_start=873
-  _globals['_GETTRANSFERRESPONSE']._serialized_end=1029
-  _globals['_LEDGERENTRY']._serialized_start=1032
-  _globals['_LEDGERENTRY']._serialized_end=1392
-  _globals['_LISTLEDGERREQUEST']._serialized_start=1394
-  _globals['_LISTLEDGERREQUEST']._serialized_end=1457
-  _globals['_LISTLEDGERRESPONSE']._serialized_start=1459
-  _globals['_LISTLEDGERRESPONSE']._serialized_end=1531
-  _globals['_ACCOUNTSERVICE']._serialized_start=1676
-  _globals['_ACCOUNTSERVICE']._serialized_end=2289
+  _globals['_ACCOUNTSERVICE'].methods_by_name['StreamUserData']._loaded_options = None
+  _globals['_ACCOUNTSERVICE'].methods_by_name['StreamUserData']._serialized_options = b'\220\002\001\202\323\344\223\002\024\022\022/v1/account/stream'
+  _globals['_TRANSFERDIRECTION']._serialized_start=2524
+  _globals['_TRANSFERDIRECTION']._serialized_end=2634
+  _globals['_TRANSFERSTATUS']._serialized_start=2637
+  _globals['_TRANSFERSTATUS']._serialized_end=2776
+  _globals['_BALANCE']._serialized_start=168
+  _globals['_BALANCE']._serialized_end=279
+  _globals['_GETBALANCESREQUEST']._serialized_start=281
+  _globals['_GETBALANCESREQUEST']._serialized_end=301
+  _globals['_GETBALANCESRESPONSE']._serialized_start=303
+  _globals['_GETBALANCESRESPONSE']._serialized_end=374
+  _globals['_TRANSFER']._serialized_start=377
+  _globals['_TRANSFER']._serialized_end=721
+  _globals['_TRANSFERINREQUEST']._serialized_start=724
+  _globals['_TRANSFERINREQUEST']._serialized_end=883
+  _globals['_TRANSFERINRESPONSE']._serialized_start=885
+  _globals['_TRANSFERINRESPONSE']._serialized_end=956
+  _globals['_TRANSFEROUTREQUEST']._serialized_start=959
+  _globals['_TRANSFEROUTREQUEST']._serialized_end=1119
+  _globals['_TRANSFEROUTRESPONSE']._serialized_start=1121
+  _globals['_TRANSFEROUTRESPONSE']._serialized_end=1193
+  _globals['_GETTRANSFERREQUEST']._serialized_start=1195
+  _globals['_GETTRANSFERREQUEST']._serialized_end=1271
+  _globals['_GETTRANSFERRESPONSE']._serialized_start=1273
+  _globals['_GETTRANSFERRESPONSE']._serialized_end=1345
+  _globals['_LEDGERENTRY']._serialized_start=1348
+  _globals['_LEDGERENTRY']._serialized_end=1928
+  _globals['_LISTLEDGERREQUEST']._serialized_start=1931
+  _globals['_LISTLEDGERREQUEST']._serialized_end=2100
+  _globals['_LISTLEDGERRESPONSE']._serialized_start=2102
+  _globals['_LISTLEDGERRESPONSE']._serialized_end=2214
+  _globals['_STREAMUSERDATAREQUEST']._serialized_start=2216
+  _globals['_STREAMUSERDATAREQUEST']._serialized_end=2265
+  _globals['_STREAMUSERDATARESPONSE']._serialized_start=2268
+  _globals['_STREAMUSERDATARESPONSE']._serialized_end=2522
+  _globals['_ACCOUNTSERVICE']._serialized_start=2779
+  _globals['_ACCOUNTSERVICE']._serialized_end=3516
 # @@protoc_insertion_point(module_scope)

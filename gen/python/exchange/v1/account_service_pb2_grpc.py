@@ -26,8 +26,8 @@ if _version_not_supported:
 
 
 class AccountServiceStub:
-    """AccountService shows balances and the ledger of the caller's account, and moves funds in and out
-    (transfers need the operator role: they stand for a custody system crediting or paying out).
+    """AccountService shows balances and the ledger of the caller's account, streams the caller's own events, and moves
+    funds in and out (transfers need the operator role: they stand for a custody system crediting or paying out).
     """
 
     def __init__(self, channel):
@@ -61,11 +61,16 @@ class AccountServiceStub:
                 request_serializer=exchange_dot_v1_dot_account__service__pb2.ListLedgerRequest.SerializeToString,
                 response_deserializer=exchange_dot_v1_dot_account__service__pb2.ListLedgerResponse.FromString,
                 _registered_method=True)
+        self.StreamUserData = channel.unary_stream(
+                '/exchange.v1.AccountService/StreamUserData',
+                request_serializer=exchange_dot_v1_dot_account__service__pb2.StreamUserDataRequest.SerializeToString,
+                response_deserializer=exchange_dot_v1_dot_account__service__pb2.StreamUserDataResponse.FromString,
+                _registered_method=True)
 
 
 class AccountServiceServicer:
-    """AccountService shows balances and the ledger of the caller's account, and moves funds in and out
-    (transfers need the operator role: they stand for a custody system crediting or paying out).
+    """AccountService shows balances and the ledger of the caller's account, streams the caller's own events, and moves
+    funds in and out (transfers need the operator role: they stand for a custody system crediting or paying out).
     """
 
     def GetBalances(self, request, context):
@@ -76,7 +81,7 @@ class AccountServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def TransferIn(self, request, context):
-        """TransferIn queues a deposit to an account. Repeating a request_id returns the first outcome.
+        """TransferIn queues a deposit to an account. request_id is required: repeating it returns the first outcome.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -84,20 +89,29 @@ class AccountServiceServicer:
 
     def TransferOut(self, request, context):
         """TransferOut queues a withdrawal from an account; it is refused later if the balance does not cover it.
+        request_id is required: repeating it returns the first outcome.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetTransfer(self, request, context):
-        """GetTransfer returns the outcome of a transfer request.
+        """GetTransfer returns a transfer request and its outcome.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListLedger(self, request, context):
-        """ListLedger returns the caller's balance events, newest first.
+        """ListLedger returns the caller's balance events, newest first, a page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamUserData(self, request, context):
+        """StreamUserData streams the caller's own order updates, fills and balance changes as they happen (the private
+        user-data stream).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -131,6 +145,11 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     request_deserializer=exchange_dot_v1_dot_account__service__pb2.ListLedgerRequest.FromString,
                     response_serializer=exchange_dot_v1_dot_account__service__pb2.ListLedgerResponse.SerializeToString,
             ),
+            'StreamUserData': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamUserData,
+                    request_deserializer=exchange_dot_v1_dot_account__service__pb2.StreamUserDataRequest.FromString,
+                    response_serializer=exchange_dot_v1_dot_account__service__pb2.StreamUserDataResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'exchange.v1.AccountService', rpc_method_handlers)
@@ -140,8 +159,8 @@ def add_AccountServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AccountService:
-    """AccountService shows balances and the ledger of the caller's account, and moves funds in and out
-    (transfers need the operator role: they stand for a custody system crediting or paying out).
+    """AccountService shows balances and the ledger of the caller's account, streams the caller's own events, and moves
+    funds in and out (transfers need the operator role: they stand for a custody system crediting or paying out).
     """
 
     @staticmethod
@@ -269,6 +288,33 @@ class AccountService:
             '/exchange.v1.AccountService/ListLedger',
             exchange_dot_v1_dot_account__service__pb2.ListLedgerRequest.SerializeToString,
             exchange_dot_v1_dot_account__service__pb2.ListLedgerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamUserData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/exchange.v1.AccountService/StreamUserData',
+            exchange_dot_v1_dot_account__service__pb2.StreamUserDataRequest.SerializeToString,
+            exchange_dot_v1_dot_account__service__pb2.StreamUserDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

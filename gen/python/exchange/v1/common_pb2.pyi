@@ -1,6 +1,7 @@
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
-from typing import ClassVar as _ClassVar
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Optional as _Optional
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -54,10 +55,27 @@ class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECT_REASON_UNKNOWN_ASSET: _ClassVar[RejectReason]
     REJECT_REASON_INVALID_ORDER: _ClassVar[RejectReason]
     REJECT_REASON_MISSING_FIELD: _ClassVar[RejectReason]
+    REJECT_REASON_INVALID_REQUEST: _ClassVar[RejectReason]
+    REJECT_REASON_NOT_FOUND: _ClassVar[RejectReason]
+    REJECT_REASON_SERVICE_UNAVAILABLE: _ClassVar[RejectReason]
+    REJECT_REASON_TIMEOUT: _ClassVar[RejectReason]
     REJECT_REASON_INSUFFICIENT_FUNDS: _ClassVar[RejectReason]
     REJECT_REASON_BALANCE_OVERFLOW: _ClassVar[RejectReason]
     REJECT_REASON_ORDER_NOT_OPEN: _ClassVar[RejectReason]
     REJECT_REASON_DUPLICATE_REQUEST: _ClassVar[RejectReason]
+    REJECT_REASON_UBSCORE_UNKNOWN_MARKET: _ClassVar[RejectReason]
+    REJECT_REASON_UBSCORE_INVALID_ORDER: _ClassVar[RejectReason]
+    REJECT_REASON_UBSCORE_PRICE_OFF_TICK: _ClassVar[RejectReason]
+    REJECT_REASON_UBSCORE_PRICE_OUT_OF_RANGE: _ClassVar[RejectReason]
+    REJECT_REASON_UBSCORE_QUANTITY_OFF_LOT: _ClassVar[RejectReason]
+    REJECT_REASON_UBSCORE_QUANTITY_OUT_OF_RANGE: _ClassVar[RejectReason]
+    REJECT_REASON_UBSCORE_BELOW_MIN_NOTIONAL: _ClassVar[RejectReason]
+    REJECT_REASON_UBSCORE_BUDGET_OUT_OF_RANGE: _ClassVar[RejectReason]
+    REJECT_REASON_UBSCORE_BUSY: _ClassVar[RejectReason]
+    REJECT_REASON_UBSCORE_UNKNOWN_ASSET: _ClassVar[RejectReason]
+    REJECT_REASON_UBSCORE_INVALID_AMOUNT: _ClassVar[RejectReason]
+    REJECT_REASON_UBSCORE_DEADLINE_EXCEEDED: _ClassVar[RejectReason]
+    REJECT_REASON_UBSCORE_MISSING_FIELD: _ClassVar[RejectReason]
     REJECT_REASON_UNKNOWN_ORDER: _ClassVar[RejectReason]
     REJECT_REASON_POST_ONLY_WOULD_TAKE: _ClassVar[RejectReason]
     REJECT_REASON_FOK_NOT_FILLABLE: _ClassVar[RejectReason]
@@ -68,6 +86,9 @@ class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECT_REASON_MATCHER_INVALID_ORDER: _ClassVar[RejectReason]
     REJECT_REASON_IOC_NOT_FILLED: _ClassVar[RejectReason]
     REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID: _ClassVar[RejectReason]
+    REJECT_REASON_MATCHER_OUT_OF_RANGE: _ClassVar[RejectReason]
+    REJECT_REASON_MATCHER_INVALID_FIELD: _ClassVar[RejectReason]
+    REJECT_REASON_MATCHER_INTERNAL_ERROR: _ClassVar[RejectReason]
 SIDE_UNSPECIFIED: Side
 SIDE_BUY: Side
 SIDE_SELL: Side
@@ -101,10 +122,27 @@ REJECT_REASON_UNKNOWN_MARKET: RejectReason
 REJECT_REASON_UNKNOWN_ASSET: RejectReason
 REJECT_REASON_INVALID_ORDER: RejectReason
 REJECT_REASON_MISSING_FIELD: RejectReason
+REJECT_REASON_INVALID_REQUEST: RejectReason
+REJECT_REASON_NOT_FOUND: RejectReason
+REJECT_REASON_SERVICE_UNAVAILABLE: RejectReason
+REJECT_REASON_TIMEOUT: RejectReason
 REJECT_REASON_INSUFFICIENT_FUNDS: RejectReason
 REJECT_REASON_BALANCE_OVERFLOW: RejectReason
 REJECT_REASON_ORDER_NOT_OPEN: RejectReason
 REJECT_REASON_DUPLICATE_REQUEST: RejectReason
+REJECT_REASON_UBSCORE_UNKNOWN_MARKET: RejectReason
+REJECT_REASON_UBSCORE_INVALID_ORDER: RejectReason
+REJECT_REASON_UBSCORE_PRICE_OFF_TICK: RejectReason
+REJECT_REASON_UBSCORE_PRICE_OUT_OF_RANGE: RejectReason
+REJECT_REASON_UBSCORE_QUANTITY_OFF_LOT: RejectReason
+REJECT_REASON_UBSCORE_QUANTITY_OUT_OF_RANGE: RejectReason
+REJECT_REASON_UBSCORE_BELOW_MIN_NOTIONAL: RejectReason
+REJECT_REASON_UBSCORE_BUDGET_OUT_OF_RANGE: RejectReason
+REJECT_REASON_UBSCORE_BUSY: RejectReason
+REJECT_REASON_UBSCORE_UNKNOWN_ASSET: RejectReason
+REJECT_REASON_UBSCORE_INVALID_AMOUNT: RejectReason
+REJECT_REASON_UBSCORE_DEADLINE_EXCEEDED: RejectReason
+REJECT_REASON_UBSCORE_MISSING_FIELD: RejectReason
 REJECT_REASON_UNKNOWN_ORDER: RejectReason
 REJECT_REASON_POST_ONLY_WOULD_TAKE: RejectReason
 REJECT_REASON_FOK_NOT_FILLABLE: RejectReason
@@ -115,3 +153,12 @@ REJECT_REASON_NO_LIQUIDITY: RejectReason
 REJECT_REASON_MATCHER_INVALID_ORDER: RejectReason
 REJECT_REASON_IOC_NOT_FILLED: RejectReason
 REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID: RejectReason
+REJECT_REASON_MATCHER_OUT_OF_RANGE: RejectReason
+REJECT_REASON_MATCHER_INVALID_FIELD: RejectReason
+REJECT_REASON_MATCHER_INTERNAL_ERROR: RejectReason
+
+class Heartbeat(_message.Message):
+    __slots__ = ("server_time_ns",)
+    SERVER_TIME_NS_FIELD_NUMBER: _ClassVar[int]
+    server_time_ns: int
+    def __init__(self, server_time_ns: _Optional[int] = ...) -> None: ...

@@ -26,7 +26,7 @@ from exchange.v1 import common_pb2 as exchange_dot_v1_dot_common__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%exchange/v1/market_data_service.proto\x12\x0b\x65xchange.v1\x1a\x18\x65xchange/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"\x9c\x02\n\nMarketInfo\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1d\n\nbase_asset\x18\x02 \x01(\tR\tbaseAsset\x12\x1f\n\x0bquote_asset\x18\x03 \x01(\tR\nquoteAsset\x12\x12\n\x04tick\x18\x04 \x01(\tR\x04tick\x12\x10\n\x03lot\x18\x05 \x01(\tR\x03lot\x12!\n\x0cmin_quantity\x18\x06 \x01(\tR\x0bminQuantity\x12!\n\x0cmin_notional\x18\x07 \x01(\tR\x0bminNotional\x12$\n\x0emaker_fee_rate\x18\x08 \x01(\tR\x0cmakerFeeRate\x12$\n\x0etaker_fee_rate\x18\t \x01(\tR\x0ctakerFeeRate\"\x14\n\x12ListMarketsRequest\"H\n\x13ListMarketsResponse\x12\x31\n\x07markets\x18\x01 \x03(\x0b\x32\x17.exchange.v1.MarketInfoR\x07markets\">\n\nPriceLevel\x12\x14\n\x05price\x18\x01 \x01(\tR\x05price\x12\x1a\n\x08quantity\x18\x02 \x01(\tR\x08quantity\"C\n\x13GetOrderBookRequest\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x14\n\x05\x64\x65pth\x18\x02 \x01(\rR\x05\x64\x65pth\"\x9a\x01\n\x14GetOrderBookResponse\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12+\n\x04\x62ids\x18\x02 \x03(\x0b\x32\x17.exchange.v1.PriceLevelR\x04\x62ids\x12+\n\x04\x61sks\x18\x03 \x03(\x0b\x32\x17.exchange.v1.PriceLevelR\x04\x61sks\x12\x10\n\x03seq\x18\x04 \x01(\x04R\x03seq\"\xc4\x01\n\x0bPublicTrade\x12\x19\n\x08trade_id\x18\x01 \x01(\x04R\x07tradeId\x12\x16\n\x06symbol\x18\x02 \x01(\tR\x06symbol\x12\x14\n\x05price\x18\x03 \x01(\tR\x05price\x12\x1a\n\x08quantity\x18\x04 \x01(\tR\x08quantity\x12\x30\n\ntaker_side\x18\x05 \x01(\x0e\x32\x11.exchange.v1.SideR\ttakerSide\x12\x1e\n\x0bts_event_ns\x18\x06 \x01(\x03R\ttsEventNs\"A\n\x11ListTradesRequest\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x14\n\x05limit\x18\x02 \x01(\rR\x05limit\"F\n\x12ListTradesResponse\x12\x30\n\x06trades\x18\x01 \x03(\x0b\x32\x18.exchange.v1.PublicTradeR\x06trades\"3\n\x17StreamMarketDataRequest\x12\x18\n\x07symbols\x18\x01 \x03(\tR\x07symbols\"}\n\nBookUpdate\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12%\n\x04side\x18\x02 \x01(\x0e\x32\x11.exchange.v1.SideR\x04side\x12\x14\n\x05price\x18\x03 \x01(\tR\x05price\x12\x1a\n\x08quantity\x18\x04 \x01(\tR\x08quantity\"\xa3\x01\n\x18StreamMarketDataResponse\x12\x10\n\x03seq\x18\x01 \x01(\x04R\x03seq\x12:\n\x0b\x62ook_update\x18\x02 \x01(\x0b\x32\x17.exchange.v1.BookUpdateH\x00R\nbookUpdate\x12\x30\n\x05trade\x18\x03 \x01(\x0b\x32\x18.exchange.v1.PublicTradeH\x00R\x05tradeB\x07\n\x05\x65vent2\xe9\x03\n\x11MarketDataService\x12h\n\x0bListMarkets\x12\x1f.exchange.v1.ListMarketsRequest\x1a .exchange.v1.ListMarketsResponse\"\x16\x90\x02\x01\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/markets\x12y\n\x0cGetOrderBook\x12 .exchange.v1.GetOrderBookRequest\x1a!.exchange.v1.GetOrderBookResponse\"$\x90\x02\x01\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/markets/{symbol}/book\x12u\n\nListTrades\x12\x1e.exchange.v1.ListTradesRequest\x1a\x1f.exchange.v1.ListTradesResponse\"&\x90\x02\x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/markets/{symbol}/trades\x12x\n\x10StreamMarketData\x12$.exchange.v1.StreamMarketDataRequest\x1a%.exchange.v1.StreamMarketDataResponse\"\x15\x90\x02\x01\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/stream0\x01\x42\xbc\x01\n\x0f\x63om.exchange.v1B\x16MarketDataServiceProtoP\x01ZDgithub.com/exchange-core/exchange-core/gen/go/exchange/v1;exchangev1\xa2\x02\x03\x45XX\xaa\x02\x0b\x45xchange.V1\xca\x02\x0b\x45xchange\\V1\xe2\x02\x17\x45xchange\\V1\\GPBMetadata\xea\x02\x0c\x45xchange::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%exchange/v1/market_data_service.proto\x12\x0b\x65xchange.v1\x1a\x18\x65xchange/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"\x9c\x03\n\nMarketInfo\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1d\n\nbase_asset\x18\x02 \x01(\tR\tbaseAsset\x12\x1f\n\x0bquote_asset\x18\x03 \x01(\tR\nquoteAsset\x12\x12\n\x04tick\x18\x04 \x01(\tR\x04tick\x12\x10\n\x03lot\x18\x05 \x01(\tR\x03lot\x12!\n\x0cmin_quantity\x18\x06 \x01(\tR\x0bminQuantity\x12!\n\x0cmin_notional\x18\x07 \x01(\tR\x0bminNotional\x12$\n\x0emaker_fee_rate\x18\x08 \x01(\tR\x0cmakerFeeRate\x12$\n\x0etaker_fee_rate\x18\t \x01(\tR\x0ctakerFeeRate\x12\x1b\n\tmax_price\x18\n \x01(\tR\x08maxPrice\x12!\n\x0cmax_quantity\x18\x0b \x01(\tR\x0bmaxQuantity\x12\x1d\n\nbase_scale\x18\x0c \x01(\rR\tbaseScale\x12\x1f\n\x0bquote_scale\x18\r \x01(\rR\nquoteScale\"\x14\n\x12ListMarketsRequest\"H\n\x13ListMarketsResponse\x12\x31\n\x07markets\x18\x01 \x03(\x0b\x32\x17.exchange.v1.MarketInfoR\x07markets\">\n\nPriceLevel\x12\x14\n\x05price\x18\x01 \x01(\tR\x05price\x12\x1a\n\x08quantity\x18\x02 \x01(\tR\x08quantity\"C\n\x13GetOrderBookRequest\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x14\n\x05\x64\x65pth\x18\x02 \x01(\rR\x05\x64\x65pth\"\x9a\x01\n\x14GetOrderBookResponse\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12+\n\x04\x62ids\x18\x02 \x03(\x0b\x32\x17.exchange.v1.PriceLevelR\x04\x62ids\x12+\n\x04\x61sks\x18\x03 \x03(\x0b\x32\x17.exchange.v1.PriceLevelR\x04\x61sks\x12\x10\n\x03seq\x18\x04 \x01(\x04R\x03seq\"\xc4\x01\n\x0bPublicTrade\x12\x19\n\x08trade_id\x18\x01 \x01(\x04R\x07tradeId\x12\x16\n\x06symbol\x18\x02 \x01(\tR\x06symbol\x12\x14\n\x05price\x18\x03 \x01(\tR\x05price\x12\x1a\n\x08quantity\x18\x04 \x01(\tR\x08quantity\x12\x30\n\ntaker_side\x18\x05 \x01(\x0e\x32\x11.exchange.v1.SideR\ttakerSide\x12\x1e\n\x0bts_event_ns\x18\x06 \x01(\x03R\ttsEventNs\"\xab\x01\n\x11ListTradesRequest\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1b\n\tpage_size\x18\x02 \x01(\rR\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\x12\"\n\rstart_time_ns\x18\x04 \x01(\x03R\x0bstartTimeNs\x12\x1e\n\x0b\x65nd_time_ns\x18\x05 \x01(\x03R\tendTimeNs\"n\n\x12ListTradesResponse\x12\x30\n\x06trades\x18\x01 \x03(\x0b\x32\x18.exchange.v1.PublicTradeR\x06trades\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"I\n\x17StreamMarketDataRequest\x12\x18\n\x07symbols\x18\x01 \x03(\tR\x07symbols\x12\x14\n\x05\x64\x65pth\x18\x02 \x01(\rR\x05\x64\x65pth\"\x80\x01\n\x0c\x42ookSnapshot\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12+\n\x04\x62ids\x18\x02 \x03(\x0b\x32\x17.exchange.v1.PriceLevelR\x04\x62ids\x12+\n\x04\x61sks\x18\x03 \x03(\x0b\x32\x17.exchange.v1.PriceLevelR\x04\x61sks\"}\n\nBookUpdate\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12%\n\x04side\x18\x02 \x01(\x0e\x32\x11.exchange.v1.SideR\x04side\x12\x14\n\x05price\x18\x03 \x01(\tR\x05price\x12\x1a\n\x08quantity\x18\x04 \x01(\tR\x08quantity\"\x9d\x02\n\x18StreamMarketDataResponse\x12\x10\n\x03seq\x18\x01 \x01(\x04R\x03seq\x12:\n\x0b\x62ook_update\x18\x02 \x01(\x0b\x32\x17.exchange.v1.BookUpdateH\x00R\nbookUpdate\x12\x30\n\x05trade\x18\x03 \x01(\x0b\x32\x18.exchange.v1.PublicTradeH\x00R\x05trade\x12@\n\rbook_snapshot\x18\x04 \x01(\x0b\x32\x19.exchange.v1.BookSnapshotH\x00R\x0c\x62ookSnapshot\x12\x36\n\theartbeat\x18\x05 \x01(\x0b\x32\x16.exchange.v1.HeartbeatH\x00R\theartbeatB\x07\n\x05\x65vent\"\x16\n\x14GetServerTimeRequest\"=\n\x15GetServerTimeResponse\x12$\n\x0eserver_time_ns\x18\x01 \x01(\x03R\x0cserverTimeNs2\xd6\x04\n\x11MarketDataService\x12h\n\x0bListMarkets\x12\x1f.exchange.v1.ListMarketsRequest\x1a .exchange.v1.ListMarketsResponse\"\x16\x90\x02\x01\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/markets\x12y\n\x0cGetOrderBook\x12 .exchange.v1.GetOrderBookRequest\x1a!.exchange.v1.GetOrderBookResponse\"$\x90\x02\x01\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/markets/{symbol}/book\x12u\n\nListTrades\x12\x1e.exchange.v1.ListTradesRequest\x1a\x1f.exchange.v1.ListTradesResponse\"&\x90\x02\x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/markets/{symbol}/trades\x12x\n\x10StreamMarketData\x12$.exchange.v1.StreamMarketDataRequest\x1a%.exchange.v1.StreamMarketDataResponse\"\x15\x90\x02\x01\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/stream0\x01\x12k\n\rGetServerTime\x12!.exchange.v1.GetServerTimeRequest\x1a\".exchange.v1.GetServerTimeResponse\"\x13\x90\x02\x01\x82\xd3\xe4\x93\x02\n\x12\x08/v1/timeB\xbc\x01\n\x0f\x63om.exchange.v1B\x16MarketDataServiceProtoP\x01ZDgithub.com/exchange-core/exchange-core/gen/go/exchange/v1;exchangev1\xa2\x02\x03\x45XX\xaa\x02\x0b\x45xchange.V1\xca\x02\x0b\x45xchange\\V1\xe2\x02\x17\x45xchange\\V1\\GPBMetadata\xea\x02\x0c\x45xchange::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,30 +42,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MARKETDATASERVICE'].methods_by_name['ListTrades']._serialized_options = b'\220\002\001\202\323\344\223\002\035\022\033/v1/markets/{symbol}/trades'
   _globals['_MARKETDATASERVICE'].methods_by_name['StreamMarketData']._loaded_options = None
   _globals['_MARKETDATASERVICE'].methods_by_name['StreamMarketData']._serialized_options = b'\220\002\001\202\323\344\223\002\014\022\n/v1/stream'
+  _globals['_MARKETDATASERVICE'].methods_by_name['GetServerTime']._loaded_options = None
+  _globals['_MARKETDATASERVICE'].methods_by_name['GetServerTime']._serialized_options = b'\220\002\001\202\323\344\223\002\n\022\010/v1/time'
   _globals['_MARKETINFO']._serialized_start=111
-  _globals['_MARKETINFO']._serialized_end=395
-  _globals['_LISTMARKETSREQUEST']._serialized_start=397
-  _globals['_LISTMARKETSREQUEST']._serialized_end=417
-  _globals['_LISTMARKETSRESPONSE']._serialized_start=419
-  _globals['_LISTMARKETSRESPONSE']._serialized_end=491
-  _globals['_PRICELEVEL']._serialized_start=493
-  _globals['_PRICELEVEL']._serialized_end=555
-  _globals['_GETORDERBOOKREQUEST']._serialized_start=557
-  _globals['_GETORDERBOOKREQUEST']._serialized_end=624
-  _globals['_GETORDERBOOKRESPONSE']._serialized_start=627
-  _globals['_GETORDERBOOKRESPONSE']._serialized_end=781
-  _globals['_PUBLICTRADE']._serialized_start=784
-  _globals['_PUBLICTRADE']._serialized_end=980
-  _globals['_LISTTRADESREQUEST']._serialized_start=982
-  _globals['_LISTTRADESREQUEST']._serialized_end=1047
-  _globals['_LISTTRADESRESPONSE']._serialized_start=1049
-  _globals['_LISTTRADESRESPONSE']._serialized_end=1119
-  _globals['_STREAMMARKETDATAREQUEST']._serialized_start=1121
-  _globals['_STREAMMARKETDATAREQUEST']._serialized_end=1172
-  _globals['_BOOKUPDATE']._serialized_start=1174
-  _globals['_BOOKUPDATE']._serialized_end=1299
-  _globals['_STREAMMARKETDATARESPONSE']._serialized_start=1302
-  _globals['_STREAMMARKETDATARESPONSE']._serialized_end=1465
-  _globals['_MARKETDATASERVICE']._serialized_start=1468
-  _globals['_MARKETDATASERVICE']._serialized_end=1957
+  _globals['_MARKETINFO']._serialized_end=523
+  _globals['_LISTMARKETSREQUEST']._serialized_start=525
+  _globals['_LISTMARKETSREQUEST']._serialized_end=545
+  _globals['_LISTMARKETSRESPONSE']._serialized_start=547
+  _globals['_LISTMARKETSRESPONSE']._serialized_end=619
+  _globals['_PRICELEVEL']._serialized_start=621
+  _globals['_PRICELEVEL']._serialized_end=683
+  _globals['_GETORDERBOOKREQUEST']._serialized_start=685
+  _globals['_GETORDERBOOKREQUEST']._serialized_end=752
+  _globals['_GETORDERBOOKRESPONSE']._serialized_start=755
+  _globals['_GETORDERBOOKRESPONSE']._serialized_end=909
+  _globals['_PUBLICTRADE']._serialized_start=912
+  _globals['_PUBLICTRADE']._serialized_end=1108
+  _globals['_LISTTRADESREQUEST']._serialized_start=1111
+  _globals['_LISTTRADESREQUEST']._serialized_end=1282
+  _globals['_LISTTRADESRESPONSE']._serialized_start=1284
+  _globals['_LISTTRADESRESPONSE']._serialized_end=1394
+  _globals['_STREAMMARKETDATAREQUEST']._serialized_start=1396
+  _globals['_STREAMMARKETDATAREQUEST']._serialized_end=1469
+  _globals['_BOOKSNAPSHOT']._serialized_start=1472
+  _globals['_BOOKSNAPSHOT']._serialized_end=1600
+  _globals['_BOOKUPDATE']._serialized_start=1602
+  _globals['_BOOKUPDATE']._serialized_end=1727
+  _globals['_STREAMMARKETDATARESPONSE']._serialized_start=1730
+  _globals['_STREAMMARKETDATARESPONSE']._serialized_end=2015
+  _globals['_GETSERVERTIMEREQUEST']._serialized_start=2017
+  _globals['_GETSERVERTIMEREQUEST']._serialized_end=2039
+  _globals['_GETSERVERTIMERESPONSE']._serialized_start=2041
+  _globals['_GETSERVERTIMERESPONSE']._serialized_end=2102
+  _globals['_MARKETDATASERVICE']._serialized_start=2105
+  _globals['_MARKETDATASERVICE']._serialized_end=2703
 # @@protoc_insertion_point(module_scope)

@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class MarketInfo(_message.Message):
-    __slots__ = ("symbol", "base_asset", "quote_asset", "tick", "lot", "min_quantity", "min_notional", "maker_fee_rate", "taker_fee_rate")
+    __slots__ = ("symbol", "base_asset", "quote_asset", "tick", "lot", "min_quantity", "min_notional", "maker_fee_rate", "taker_fee_rate", "max_price", "max_quantity", "base_scale", "quote_scale")
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     BASE_ASSET_FIELD_NUMBER: _ClassVar[int]
     QUOTE_ASSET_FIELD_NUMBER: _ClassVar[int]
@@ -19,6 +19,10 @@ class MarketInfo(_message.Message):
     MIN_NOTIONAL_FIELD_NUMBER: _ClassVar[int]
     MAKER_FEE_RATE_FIELD_NUMBER: _ClassVar[int]
     TAKER_FEE_RATE_FIELD_NUMBER: _ClassVar[int]
+    MAX_PRICE_FIELD_NUMBER: _ClassVar[int]
+    MAX_QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    BASE_SCALE_FIELD_NUMBER: _ClassVar[int]
+    QUOTE_SCALE_FIELD_NUMBER: _ClassVar[int]
     symbol: str
     base_asset: str
     quote_asset: str
@@ -28,7 +32,11 @@ class MarketInfo(_message.Message):
     min_notional: str
     maker_fee_rate: str
     taker_fee_rate: str
-    def __init__(self, symbol: _Optional[str] = ..., base_asset: _Optional[str] = ..., quote_asset: _Optional[str] = ..., tick: _Optional[str] = ..., lot: _Optional[str] = ..., min_quantity: _Optional[str] = ..., min_notional: _Optional[str] = ..., maker_fee_rate: _Optional[str] = ..., taker_fee_rate: _Optional[str] = ...) -> None: ...
+    max_price: str
+    max_quantity: str
+    base_scale: int
+    quote_scale: int
+    def __init__(self, symbol: _Optional[str] = ..., base_asset: _Optional[str] = ..., quote_asset: _Optional[str] = ..., tick: _Optional[str] = ..., lot: _Optional[str] = ..., min_quantity: _Optional[str] = ..., min_notional: _Optional[str] = ..., maker_fee_rate: _Optional[str] = ..., taker_fee_rate: _Optional[str] = ..., max_price: _Optional[str] = ..., max_quantity: _Optional[str] = ..., base_scale: _Optional[int] = ..., quote_scale: _Optional[int] = ...) -> None: ...
 
 class ListMarketsRequest(_message.Message):
     __slots__ = ()
@@ -85,24 +93,44 @@ class PublicTrade(_message.Message):
     def __init__(self, trade_id: _Optional[int] = ..., symbol: _Optional[str] = ..., price: _Optional[str] = ..., quantity: _Optional[str] = ..., taker_side: _Optional[_Union[_common_pb2.Side, str]] = ..., ts_event_ns: _Optional[int] = ...) -> None: ...
 
 class ListTradesRequest(_message.Message):
-    __slots__ = ("symbol", "limit")
+    __slots__ = ("symbol", "page_size", "page_token", "start_time_ns", "end_time_ns")
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
-    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_NS_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_NS_FIELD_NUMBER: _ClassVar[int]
     symbol: str
-    limit: int
-    def __init__(self, symbol: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    start_time_ns: int
+    end_time_ns: int
+    def __init__(self, symbol: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., start_time_ns: _Optional[int] = ..., end_time_ns: _Optional[int] = ...) -> None: ...
 
 class ListTradesResponse(_message.Message):
-    __slots__ = ("trades",)
+    __slots__ = ("trades", "next_page_token")
     TRADES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     trades: _containers.RepeatedCompositeFieldContainer[PublicTrade]
-    def __init__(self, trades: _Optional[_Iterable[_Union[PublicTrade, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, trades: _Optional[_Iterable[_Union[PublicTrade, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class StreamMarketDataRequest(_message.Message):
-    __slots__ = ("symbols",)
+    __slots__ = ("symbols", "depth")
     SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    DEPTH_FIELD_NUMBER: _ClassVar[int]
     symbols: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, symbols: _Optional[_Iterable[str]] = ...) -> None: ...
+    depth: int
+    def __init__(self, symbols: _Optional[_Iterable[str]] = ..., depth: _Optional[int] = ...) -> None: ...
+
+class BookSnapshot(_message.Message):
+    __slots__ = ("symbol", "bids", "asks")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    BIDS_FIELD_NUMBER: _ClassVar[int]
+    ASKS_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    bids: _containers.RepeatedCompositeFieldContainer[PriceLevel]
+    asks: _containers.RepeatedCompositeFieldContainer[PriceLevel]
+    def __init__(self, symbol: _Optional[str] = ..., bids: _Optional[_Iterable[_Union[PriceLevel, _Mapping]]] = ..., asks: _Optional[_Iterable[_Union[PriceLevel, _Mapping]]] = ...) -> None: ...
 
 class BookUpdate(_message.Message):
     __slots__ = ("symbol", "side", "price", "quantity")
@@ -117,11 +145,25 @@ class BookUpdate(_message.Message):
     def __init__(self, symbol: _Optional[str] = ..., side: _Optional[_Union[_common_pb2.Side, str]] = ..., price: _Optional[str] = ..., quantity: _Optional[str] = ...) -> None: ...
 
 class StreamMarketDataResponse(_message.Message):
-    __slots__ = ("seq", "book_update", "trade")
+    __slots__ = ("seq", "book_update", "trade", "book_snapshot", "heartbeat")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     BOOK_UPDATE_FIELD_NUMBER: _ClassVar[int]
     TRADE_FIELD_NUMBER: _ClassVar[int]
+    BOOK_SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     seq: int
     book_update: BookUpdate
     trade: PublicTrade
-    def __init__(self, seq: _Optional[int] = ..., book_update: _Optional[_Union[BookUpdate, _Mapping]] = ..., trade: _Optional[_Union[PublicTrade, _Mapping]] = ...) -> None: ...
+    book_snapshot: BookSnapshot
+    heartbeat: _common_pb2.Heartbeat
+    def __init__(self, seq: _Optional[int] = ..., book_update: _Optional[_Union[BookUpdate, _Mapping]] = ..., trade: _Optional[_Union[PublicTrade, _Mapping]] = ..., book_snapshot: _Optional[_Union[BookSnapshot, _Mapping]] = ..., heartbeat: _Optional[_Union[_common_pb2.Heartbeat, _Mapping]] = ...) -> None: ...
+
+class GetServerTimeRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetServerTimeResponse(_message.Message):
+    __slots__ = ("server_time_ns",)
+    SERVER_TIME_NS_FIELD_NUMBER: _ClassVar[int]
+    server_time_ns: int
+    def __init__(self, server_time_ns: _Optional[int] = ...) -> None: ...

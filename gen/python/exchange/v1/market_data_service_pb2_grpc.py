@@ -55,6 +55,11 @@ class MarketDataServiceStub:
                 request_serializer=exchange_dot_v1_dot_market__data__service__pb2.StreamMarketDataRequest.SerializeToString,
                 response_deserializer=exchange_dot_v1_dot_market__data__service__pb2.StreamMarketDataResponse.FromString,
                 _registered_method=True)
+        self.GetServerTime = channel.unary_unary(
+                '/exchange.v1.MarketDataService/GetServerTime',
+                request_serializer=exchange_dot_v1_dot_market__data__service__pb2.GetServerTimeRequest.SerializeToString,
+                response_deserializer=exchange_dot_v1_dot_market__data__service__pb2.GetServerTimeResponse.FromString,
+                _registered_method=True)
 
 
 class MarketDataServiceServicer:
@@ -83,7 +88,15 @@ class MarketDataServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StreamMarketData(self, request, context):
-        """StreamMarketData streams book changes and trades of the named markets as they happen.
+        """StreamMarketData streams the named markets: first a book snapshot of each, then every book change and trade as
+        it happens. A client too slow to keep up is cut off with RESOURCE_EXHAUSTED rather than slowing others.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetServerTime(self, request, context):
+        """GetServerTime returns the server's clock (and is the cheapest call, for latency checks).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -111,6 +124,11 @@ def add_MarketDataServiceServicer_to_server(servicer, server):
                     servicer.StreamMarketData,
                     request_deserializer=exchange_dot_v1_dot_market__data__service__pb2.StreamMarketDataRequest.FromString,
                     response_serializer=exchange_dot_v1_dot_market__data__service__pb2.StreamMarketDataResponse.SerializeToString,
+            ),
+            'GetServerTime': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetServerTime,
+                    request_deserializer=exchange_dot_v1_dot_market__data__service__pb2.GetServerTimeRequest.FromString,
+                    response_serializer=exchange_dot_v1_dot_market__data__service__pb2.GetServerTimeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -222,6 +240,33 @@ class MarketDataService:
             '/exchange.v1.MarketDataService/StreamMarketData',
             exchange_dot_v1_dot_market__data__service__pb2.StreamMarketDataRequest.SerializeToString,
             exchange_dot_v1_dot_market__data__service__pb2.StreamMarketDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetServerTime(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/exchange.v1.MarketDataService/GetServerTime',
+            exchange_dot_v1_dot_market__data__service__pb2.GetServerTimeRequest.SerializeToString,
+            exchange_dot_v1_dot_market__data__service__pb2.GetServerTimeResponse.FromString,
             options,
             channel_credentials,
             insecure,

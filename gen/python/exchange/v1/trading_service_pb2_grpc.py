@@ -41,6 +41,16 @@ class TradingServiceStub:
                 request_serializer=exchange_dot_v1_dot_trading__service__pb2.PlaceOrderRequest.SerializeToString,
                 response_deserializer=exchange_dot_v1_dot_trading__service__pb2.PlaceOrderResponse.FromString,
                 _registered_method=True)
+        self.PlaceOrders = channel.unary_unary(
+                '/exchange.v1.TradingService/PlaceOrders',
+                request_serializer=exchange_dot_v1_dot_trading__service__pb2.PlaceOrdersRequest.SerializeToString,
+                response_deserializer=exchange_dot_v1_dot_trading__service__pb2.PlaceOrdersResponse.FromString,
+                _registered_method=True)
+        self.StreamOrders = channel.stream_stream(
+                '/exchange.v1.TradingService/StreamOrders',
+                request_serializer=exchange_dot_v1_dot_trading__service__pb2.StreamOrdersRequest.SerializeToString,
+                response_deserializer=exchange_dot_v1_dot_trading__service__pb2.StreamOrdersResponse.FromString,
+                _registered_method=True)
         self.CancelOrder = channel.unary_unary(
                 '/exchange.v1.TradingService/CancelOrder',
                 request_serializer=exchange_dot_v1_dot_trading__service__pb2.CancelOrderRequest.SerializeToString,
@@ -69,8 +79,22 @@ class TradingServiceServicer:
     """
 
     def PlaceOrder(self, request, context):
-        """PlaceOrder locks funds in UBSCore, then queues the order for matching. Repeating a client_order_id returns the
-        first outcome.
+        """PlaceOrder locks funds in UBSCore, then queues the order for matching. client_order_id is required: repeating
+        it returns the first outcome and places nothing, so a retry after a timeout is safe.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PlaceOrders(self, request, context):
+        """PlaceOrders places up to 1000 orders in one call (for high-rate clients); each has its own outcome, in order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamOrders(self, request_iterator, context):
+        """StreamOrders is order entry over one bidirectional stream: each request gets one response, in order.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -84,21 +108,21 @@ class TradingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetOrder(self, request, context):
-        """GetOrder returns one order of the caller.
+        """GetOrder returns one order of the caller, by order id or by client order id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListOrders(self, request, context):
-        """ListOrders returns the caller's orders, newest first.
+        """ListOrders returns the caller's orders, newest first, a page at a time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListFills(self, request, context):
-        """ListFills returns the caller's trades, newest first.
+        """ListFills returns the caller's trades, newest first, a page at a time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -111,6 +135,16 @@ def add_TradingServiceServicer_to_server(servicer, server):
                     servicer.PlaceOrder,
                     request_deserializer=exchange_dot_v1_dot_trading__service__pb2.PlaceOrderRequest.FromString,
                     response_serializer=exchange_dot_v1_dot_trading__service__pb2.PlaceOrderResponse.SerializeToString,
+            ),
+            'PlaceOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlaceOrders,
+                    request_deserializer=exchange_dot_v1_dot_trading__service__pb2.PlaceOrdersRequest.FromString,
+                    response_serializer=exchange_dot_v1_dot_trading__service__pb2.PlaceOrdersResponse.SerializeToString,
+            ),
+            'StreamOrders': grpc.stream_stream_rpc_method_handler(
+                    servicer.StreamOrders,
+                    request_deserializer=exchange_dot_v1_dot_trading__service__pb2.StreamOrdersRequest.FromString,
+                    response_serializer=exchange_dot_v1_dot_trading__service__pb2.StreamOrdersResponse.SerializeToString,
             ),
             'CancelOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelOrder,
@@ -162,6 +196,60 @@ class TradingService:
             '/exchange.v1.TradingService/PlaceOrder',
             exchange_dot_v1_dot_trading__service__pb2.PlaceOrderRequest.SerializeToString,
             exchange_dot_v1_dot_trading__service__pb2.PlaceOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlaceOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/exchange.v1.TradingService/PlaceOrders',
+            exchange_dot_v1_dot_trading__service__pb2.PlaceOrdersRequest.SerializeToString,
+            exchange_dot_v1_dot_trading__service__pb2.PlaceOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamOrders(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/exchange.v1.TradingService/StreamOrders',
+            exchange_dot_v1_dot_trading__service__pb2.StreamOrdersRequest.SerializeToString,
+            exchange_dot_v1_dot_trading__service__pb2.StreamOrdersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -49,34 +49,40 @@ class CancelRequest(_message.Message):
     def __init__(self, user_id: _Optional[int] = ..., order_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., ts_event_ns: _Optional[int] = ...) -> None: ...
 
 class UbscoreRequest(_message.Message):
-    __slots__ = ("correlation_id", "response_stream_id", "place_order", "cancel_order")
-    CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
-    RESPONSE_STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("place_order", "cancel_order", "deadline_ns")
     PLACE_ORDER_FIELD_NUMBER: _ClassVar[int]
     CANCEL_ORDER_FIELD_NUMBER: _ClassVar[int]
-    correlation_id: int
-    response_stream_id: int
+    DEADLINE_NS_FIELD_NUMBER: _ClassVar[int]
     place_order: OrderRequest
     cancel_order: CancelRequest
-    def __init__(self, correlation_id: _Optional[int] = ..., response_stream_id: _Optional[int] = ..., place_order: _Optional[_Union[OrderRequest, _Mapping]] = ..., cancel_order: _Optional[_Union[CancelRequest, _Mapping]] = ...) -> None: ...
+    deadline_ns: int
+    def __init__(self, place_order: _Optional[_Union[OrderRequest, _Mapping]] = ..., cancel_order: _Optional[_Union[CancelRequest, _Mapping]] = ..., deadline_ns: _Optional[int] = ...) -> None: ...
 
 class OrderAccepted(_message.Message):
-    __slots__ = ("order_id", "client_order_id", "locked_asset_id", "locked_units")
+    __slots__ = ("order_id", "client_order_id", "locked_asset_id", "locked_units", "symbol", "duplicate")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     LOCKED_ASSET_ID_FIELD_NUMBER: _ClassVar[int]
     LOCKED_UNITS_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     order_id: int
     client_order_id: str
     locked_asset_id: int
     locked_units: int
-    def __init__(self, order_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., locked_asset_id: _Optional[int] = ..., locked_units: _Optional[int] = ...) -> None: ...
+    symbol: str
+    duplicate: bool
+    def __init__(self, order_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., locked_asset_id: _Optional[int] = ..., locked_units: _Optional[int] = ..., symbol: _Optional[str] = ..., duplicate: _Optional[bool] = ...) -> None: ...
 
 class CancelAccepted(_message.Message):
-    __slots__ = ("order_id",)
+    __slots__ = ("order_id", "client_order_id", "symbol")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
     order_id: int
-    def __init__(self, order_id: _Optional[int] = ...) -> None: ...
+    client_order_id: str
+    symbol: str
+    def __init__(self, order_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ...) -> None: ...
 
 class Rejected(_message.Message):
     __slots__ = ("reason", "message")
@@ -87,13 +93,11 @@ class Rejected(_message.Message):
     def __init__(self, reason: _Optional[_Union[_common_pb2.RejectReason, str]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class UbscoreResponse(_message.Message):
-    __slots__ = ("correlation_id", "order_accepted", "cancel_accepted", "rejected")
-    CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("order_accepted", "cancel_accepted", "rejected")
     ORDER_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     CANCEL_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     REJECTED_FIELD_NUMBER: _ClassVar[int]
-    correlation_id: int
     order_accepted: OrderAccepted
     cancel_accepted: CancelAccepted
     rejected: Rejected
-    def __init__(self, correlation_id: _Optional[int] = ..., order_accepted: _Optional[_Union[OrderAccepted, _Mapping]] = ..., cancel_accepted: _Optional[_Union[CancelAccepted, _Mapping]] = ..., rejected: _Optional[_Union[Rejected, _Mapping]] = ...) -> None: ...
+    def __init__(self, order_accepted: _Optional[_Union[OrderAccepted, _Mapping]] = ..., cancel_accepted: _Optional[_Union[CancelAccepted, _Mapping]] = ..., rejected: _Optional[_Union[Rejected, _Mapping]] = ...) -> None: ...
