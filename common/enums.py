@@ -115,3 +115,39 @@ class RejectReason(enum.IntEnum):
     DUPLICATE_CLIENT_ORDER_ID = 3010  # the user already has a resting order with this client order id: REJECTED
     MATCHER_OUT_OF_RANGE = 3011  # price, quantity or budget above the market's maxima: REJECTED before any change
     MATCHER_INVALID_FIELD = 3012  # unknown enum value, empty symbol, zero user or order id
+    MATCHER_INTERNAL_ERROR = 3013  # the matcher failed on the command (a bug): refused, logged
+
+
+class BalanceOperation(enum.IntEnum):
+    """What a `balance.operations` record asks UBSCore to do (proto: exchange.v1.BalanceOperation)."""
+
+    UNSPECIFIED = 0
+    TRANSFER_IN = 1
+    TRANSFER_OUT = 2
+
+
+class BalanceEventType(enum.IntEnum):
+    """The kind of one `balance.events` record, one per balance change or refusal (exchange.v1.BalanceEventType)."""
+
+    UNSPECIFIED = 0
+    DEPOSITED = 1
+    WITHDRAWN = 2
+    WITHDRAWAL_REJECTED = 3
+    DEPOSIT_REJECTED = 4
+    FUNDS_LOCKED = 5
+    FUNDS_UNLOCKED = 6
+    TRADE_DEBITED = 7
+    TRADE_CREDITED = 8
+    FEE_COLLECTED = 9  # credited to the fee account (common/markets.py fee_account_user_id)
+    ORDER_REJECTED = 10
+
+
+class FundsUnlockCause(enum.IntEnum):
+    """Why a FUNDS_UNLOCKED event released frozen funds (exchange.v1.FundsUnlockCause)."""
+
+    UNSPECIFIED = 0
+    CANCELED = 1
+    EXPIRED = 2
+    REJECTED = 3
+    PRICE_IMPROVEMENT = 4
+    FILLED = 5

@@ -8,7 +8,8 @@ One thread, one loop, at its own pace:
       -> apply to the core, seal the output into the hash chain
       -> append the batch's records to the WAL with ONE fsync (group commit)
       -> only then publish the outputs on ZeroMQ PUB
-    take a snapshot every `snapshot_outputs` outputs (and at a clean stop).
+    take a snapshot every `snapshot_outputs` outputs (a forked child writes it: matcher/snapshot_writer.py; the
+    WAL is trimmed once it is durable), and one in this thread at a clean stop.
 
 Replay requests are answered by the replay thread (matcher/replay.py), never by this loop, within a duty cycle.
 
@@ -29,12 +30,14 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from common.engine_chain import Chain
 from common.kafka import assign_from
 from common.snapshot import oldest_kept_snapshot_lsn, write_snapshot
-from matcher.codec import build_output, decode_command, parse_order_command
+from matcher.codec import decode_command, parse_order_command
 from matcher.config import MatcherConfig
 from matcher.engine import Engine
 from matcher.errors import InputRejected
+from matcher.execution import execute
 from matcher.metrics import MatcherMetrics
 from matcher.replay import ReplayServer, output_record, rejected_record
+from matcher.snapshot_writer import ForkedSnapshotWriter
 from matcher.state import InputPositions, Recovered, encode_state
 
 PUB_SNDHWM = 100_000
@@ -85,6 +88,7 @@ class MatcherService:
         self.publisher.setsockopt(zmq.SNDHWM, PUB_SNDHWM)
         self.publisher.setsockopt(zmq.LINGER, PUB_LINGER_MS)
         self.publisher.bind(config.pub_endpoint)
+        self.snapshots = ForkedSnapshotWriter(config.snapshot_dir)
         self.replay = ReplayServer(
             context,
             config.replay_endpoint,
@@ -118,8 +122,8 @@ class MatcherService:
                 self.process_batch(messages)
             else:
                 self._record_lag()  # keep the queue-depth gauge fresh while idle (cached watermarks: no broker call)
-            if self.outputs_since_snapshot >= self.config.snapshot_outputs:
-                self.take_snapshot()
+            self._snapshot_turn()
+        self._snapshot_finished(self.snapshots.wait())
         self.take_snapshot()
 
     def process_batch(self, messages: list[Message]) -> None:
@@ -179,12 +183,14 @@ class MatcherService:
         if not self.positions.is_new(partition, command_message.command_seq):
             self.metrics.inputs_duplicate.inc()
             return
-        result = self.engine.apply(command)
-        output = self.chain.seal(build_output(command_message, partition=partition, offset=offset, result=result))
+        executed = execute(self.engine, command, command_message, partition=partition, offset=offset)
+        if executed.failed:
+            self.metrics.commands_failed.inc()
+        output = self.chain.seal(executed.output)
         data = output.SerializeToString(deterministic=True)
         outcome.outputs.append((output.seq, len(outcome.records), data))
         outcome.records.append(output_record(output.seq, data))
-        outcome.trades += len(result.trades)
+        outcome.trades += executed.trades
 
     def _consumer_error(self, error: KafkaError) -> None:
         # An offset reset means inputs we never applied are gone from the topic: stop, an operator must decide.
@@ -192,12 +198,38 @@ class MatcherService:
             raise KafkaException(error)
         log.warning("kafka consumer: %s", error)
 
-    def take_snapshot(self) -> None:
-        """Write the state as of the last durable WAL record, then trim WAL segments nobody needs any more."""
+    def _snapshot_turn(self) -> None:
+        """Learn whether the snapshot child finished; start one (a fork: the loop's only pause) when due."""
+        self._snapshot_finished(self.snapshots.poll())
+        if self.outputs_since_snapshot < self.config.snapshot_outputs:
+            return
         lsn = self.wal.last_lsn
-        payload = encode_state(lsn=lsn, chain=self.chain, positions=self.positions, engine=self.engine)
-        write_snapshot(self.config.snapshot_dir, lsn, payload)
+        started_ns = time.monotonic_ns()
+        if self.snapshots.start(lsn, lambda: self._state_payload(lsn)):
+            self.metrics.snapshot_pause_seconds.observe((time.monotonic_ns() - started_ns) / 1e9)
+            self.outputs_since_snapshot = 0
+
+    def _state_payload(self, lsn: int) -> bytes:
+        return encode_state(
+            lsn=lsn, chain=self.chain, positions=self.positions, engine=self.engine, replay_index=list(self.store.index)
+        )
+
+    def _snapshot_finished(self, lsn: int | None) -> None:
+        if lsn is not None:
+            self.metrics.snapshots_written.inc()
+            self._trim_wal(lsn)
+
+    def take_snapshot(self) -> None:
+        """Write the state as of the last durable WAL record in this thread (at a clean stop), then trim the WAL."""
+        lsn = self.wal.last_lsn
+        started_ns = time.monotonic_ns()
+        write_snapshot(self.config.snapshot_dir, lsn, self._state_payload(lsn))
+        self.metrics.snapshot_pause_seconds.observe((time.monotonic_ns() - started_ns) / 1e9)
         self.outputs_since_snapshot = 0
+        self._snapshot_finished(lsn)
+
+    def _trim_wal(self, lsn: int) -> None:
+        """After the snapshot at `lsn` is durable: delete WAL segments nobody needs any more."""
         oldest = oldest_kept_snapshot_lsn(self.config.snapshot_dir) or 0
         keep_from_lsn = min(oldest + 1, max(1, lsn - self.config.wal_retain_records))
         if self.wal.truncate_before(keep_from_lsn):

@@ -28,7 +28,6 @@ from ubscore.metrics import UbscoreMetrics
 from ubscore.service import UbscoreService
 from ubscore.state import recover
 
-FEE_ACCOUNT_USER_ID_DEFAULT = 1  # config/markets.yaml `fee_account_user_id` (docs/decisions.md)
 FEED_IDLE_CHECK_MS = 5_000  # ask the replay endpoint for news after this much silence
 FEED_REPLAY_TIMEOUT_MS = 250  # short: a matcher that is down must not stall the loop for long
 
@@ -37,9 +36,8 @@ log = logging.getLogger("ubscore")
 
 def build_core(config: UbscoreConfig, catalog: MarketCatalog) -> UbsCore:
     """The core for these markets, assets and fee account."""
-    fee_account = getattr(catalog, "fee_account_user_id", FEE_ACCOUNT_USER_ID_DEFAULT)
     return UbsCore(catalog.markets.values(), [asset.asset_id for asset in catalog.assets.values()],
-                   fee_account_user_id=fee_account, keys_max=config.dedupe_keys_max)  # fmt: skip
+                   fee_account_user_id=catalog.fee_account_user_id, keys_max=config.dedupe_keys_max)  # fmt: skip
 
 
 def main(argv: list[str]) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from google.protobuf.message import DecodeError
 
+from common.enums import BalanceOperation
 from exchange.v1 import balance_pb2, engine_pb2, order_pb2, ubscore_pb2
 from ubscore.commands import (
     CancelRequest,
@@ -20,16 +21,7 @@ from ubscore.commands import (
     TransferRequest,
 )
 from ubscore.errors import InputRejected
-from ubscore.events import (
-    BalanceEvent,
-    BalanceOperation,
-    CancelAccepted,
-    CancelCommand,
-    OrderAccepted,
-    PlaceCommand,
-    Refused,
-    Reply,
-)
+from ubscore.events import BalanceEvent, CancelAccepted, CancelCommand, OrderAccepted, PlaceCommand, Refused, Reply
 
 INPUT_BYTES_MAX = 64 * 1024  # a request is ~100 bytes; anything this big is garbage
 KNOWN_OPERATIONS = frozenset((BalanceOperation.TRANSFER_IN, BalanceOperation.TRANSFER_OUT))

@@ -20,20 +20,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from common.enums import RejectReason
+from common.enums import BalanceEventType, BalanceOperation, RejectReason
 from common.markets import Market
 from ubscore.commands import CancelRequest, FeedOutput, PlaceRequest, TransferRequest
-from ubscore.events import (
-    BalanceEvent,
-    BalanceEventType,
-    BalanceOperation,
-    CancelAccepted,
-    CancelCommand,
-    Effects,
-    OrderAccepted,
-    PlaceCommand,
-    Refused,
-)
+from ubscore.events import BalanceEvent, CancelAccepted, CancelCommand, Effects, OrderAccepted, PlaceCommand, Refused
 from ubscore.ledger import Ledger
 from ubscore.orders import OpenOrder, OpenOrders
 from ubscore.risk import Lock, check_order, is_valid_key, market_limits

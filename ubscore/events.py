@@ -6,51 +6,19 @@
 - `OrderAccepted` / `CancelAccepted` / `Refused`: the answer to an Aeron request.
 - `Effects`: everything one input caused, in the order it must leave.
 
+The balance enums (`BalanceEventType`, `FundsUnlockCause`, `BalanceOperation`) are the shared mirrors in
+common/enums.py.
+
 Events are `NamedTuple`s, as in matcher/events.py: built on the hot path, immutable, compared by value, and much
 cheaper to build than frozen slotted dataclasses.
 """
 
 from __future__ import annotations
 
-import enum
 from typing import NamedTuple
 
+from common.enums import BalanceEventType, BalanceOperation, FundsUnlockCause
 from ubscore.commands import PlaceRequest
-
-
-class BalanceOperation(enum.IntEnum):
-    """Mirrors exchange.v1.BalanceOperation (BALANCE_OPERATION_ prefix dropped)."""
-
-    UNSPECIFIED = 0
-    TRANSFER_IN = 1
-    TRANSFER_OUT = 2
-
-
-class BalanceEventType(enum.IntEnum):
-    """Mirrors exchange.v1.BalanceEventType (BALANCE_EVENT_TYPE_ prefix dropped)."""
-
-    UNSPECIFIED = 0
-    DEPOSITED = 1
-    WITHDRAWN = 2
-    WITHDRAWAL_REJECTED = 3
-    DEPOSIT_REJECTED = 4
-    FUNDS_LOCKED = 5
-    FUNDS_UNLOCKED = 6
-    TRADE_DEBITED = 7
-    TRADE_CREDITED = 8
-    FEE_COLLECTED = 9
-    ORDER_REJECTED = 10
-
-
-class FundsUnlockCause(enum.IntEnum):
-    """Mirrors exchange.v1.FundsUnlockCause (FUNDS_UNLOCK_CAUSE_ prefix dropped)."""
-
-    UNSPECIFIED = 0
-    CANCELED = 1
-    EXPIRED = 2
-    REJECTED = 3
-    PRICE_IMPROVEMENT = 4
-    FILLED = 5
 
 
 class BalanceEvent(NamedTuple):

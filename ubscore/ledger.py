@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.enums import BalanceEventType
 from common.money import INT64_MAX
-from ubscore.events import BalanceEvent, BalanceEventType
+from ubscore.events import BalanceEvent
 
 
 @dataclass(slots=True)

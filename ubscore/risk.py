@@ -29,13 +29,10 @@ import re
 from typing import NamedTuple
 
 from common.enums import OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
-from common.markets import Market
-from common.money import INT64_MAX
+from common.markets import SYSTEM_USER_ID_END, Market
 from ubscore.commands import PlaceRequest
 
-SYSTEM_USER_ID_END = 1_000  # user ids 1..999 are system accounts (the fee account is one): they never trade
 IDEMPOTENCY_KEY_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # client order ids and transfer request ids
-AMOUNT_UNITS_MAX_DEFAULT = INT64_MAX // 2  # bound used while a market has no configured maxima
 STP_MODES = frozenset(int(mode) for mode in SelfTradeMode)
 LIMIT_TIFS = frozenset((TimeInForce.UNSPECIFIED, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK))
 
@@ -49,12 +46,8 @@ class Limits(NamedTuple):
 
 
 def market_limits(market: Market) -> Limits:
-    """The market's maxima (common/markets.py); int64-safe bounds for a market configured without them."""
-    return Limits(
-        getattr(market, "max_price_units", AMOUNT_UNITS_MAX_DEFAULT),
-        getattr(market, "max_qty_units", AMOUNT_UNITS_MAX_DEFAULT),
-        getattr(market, "max_notional_units", AMOUNT_UNITS_MAX_DEFAULT),
-    )
+    """The market's maxima (checked at config load so that no lock, fill total or fee can leave int64)."""
+    return Limits(market.max_price_units, market.max_qty_units, market.max_notional_units)
 
 
 class Lock(NamedTuple):

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from common.enums import OrderStatus, OrderType, Side
+from common.enums import BalanceEventType, FundsUnlockCause, OrderStatus, OrderType, Side
 from common.markets import Market
 from ubscore.commands import FeedTrade, FeedUpdate
-from ubscore.events import BalanceEvent, BalanceEventType, FundsUnlockCause
+from ubscore.events import BalanceEvent
 from ubscore.ledger import Ledger
 from ubscore.orders import OpenOrder, OpenOrders
 

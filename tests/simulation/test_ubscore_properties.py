@@ -16,8 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
 
-from common.enums import OrderType, SelfTradeMode, Side, TimeInForce
-from ubscore.events import BalanceEventType, FundsUnlockCause
+from common.enums import BalanceEventType, FundsUnlockCause, OrderType, SelfTradeMode, Side, TimeInForce
 
 from .ubscore_exchange import BTC, ETH, USDT, Exchange
 

@@ -6,8 +6,8 @@ BTC_USDT: price in USDT units (scale 6) per whole BTC, quantity in BTC units (sc
 
 from __future__ import annotations
 
-from common.enums import OrderType, RejectReason, Side, TimeInForce
-from ubscore.events import BalanceEventType, FundsUnlockCause, OrderAccepted, Refused
+from common.enums import BalanceEventType, FundsUnlockCause, OrderType, RejectReason, Side, TimeInForce
+from ubscore.events import OrderAccepted, Refused
 
 from .ubscore_exchange import BTC, FEE_ACCOUNT, USDT, Exchange
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 
 from common.engine_chain import Chain
-from common.enums import OrderType, SelfTradeMode, Side, TimeInForce
+from common.enums import BalanceOperation, OrderType, SelfTradeMode, Side, TimeInForce
 from common.markets import MarketCatalog, load_catalog
 from exchange.v1 import engine_pb2
 from matcher.codec import build_output, decode_command, parse_order_command
@@ -19,9 +19,9 @@ from matcher.engine import Engine
 from ubscore.codec import decode_output, encode_command
 from ubscore.commands import CancelRequest, PlaceRequest, TransferRequest
 from ubscore.core import UbsCore
-from ubscore.events import BalanceEvent, BalanceOperation, Effects
+from ubscore.events import BalanceEvent, Effects
 
-FEE_ACCOUNT = 1
+FEE_ACCOUNT = 1  # config/markets.yaml fee_account_user_id (checked in __post_init__)
 BTC, USDT, ETH = 1, 2, 3
 
 
@@ -41,8 +41,9 @@ class Exchange:
 
     def __post_init__(self) -> None:
         self.core = UbsCore(self.catalog.markets.values(), [a.asset_id for a in self.catalog.assets.values()],
-                            fee_account_user_id=FEE_ACCOUNT)  # fmt: skip
+                            fee_account_user_id=self.catalog.fee_account_user_id)  # fmt: skip
         self.engine = Engine(self.catalog.markets.values())
+        assert self.catalog.fee_account_user_id == FEE_ACCOUNT, self.catalog.fee_account_user_id
 
     def _tick(self) -> int:
         self.ts_ns += 1_000
@@ -110,7 +111,7 @@ class Exchange:
         """Replace the UBSCore core by one restored from a JSON round trip of its snapshot."""
         state = json.loads(json.dumps(self.core.snapshot(), sort_keys=True))
         fresh = UbsCore(self.catalog.markets.values(), [a.asset_id for a in self.catalog.assets.values()],
-                        fee_account_user_id=FEE_ACCOUNT)  # fmt: skip
+                        fee_account_user_id=self.catalog.fee_account_user_id)  # fmt: skip
         fresh.restore(state)
         assert fresh.snapshot() == self.core.snapshot()
         self.core = fresh

@@ -3,43 +3,17 @@ idempotency window (evicts by input time and by count, deterministically)."""
 
 from __future__ import annotations
 
-import enum
-
 import pytest
-from google.protobuf.descriptor import EnumDescriptor
 
+from common.enums import BalanceEventType
 from exchange.v1 import balance_pb2, order_pb2, ubscore_pb2
 from ubscore import codec
 from ubscore.commands import CancelRequest, PlaceRequest
 from ubscore.errors import InputRejected
-from ubscore.events import (
-    BalanceEvent,
-    BalanceEventType,
-    BalanceOperation,
-    CancelAccepted,
-    CancelCommand,
-    FundsUnlockCause,
-    OrderAccepted,
-    PlaceCommand,
-    Refused,
-)
+from ubscore.events import BalanceEvent, CancelAccepted, CancelCommand, OrderAccepted, PlaceCommand, Refused
 from ubscore.sequencer import IdempotencyWindow
 
 PLACE = PlaceRequest(1001, "c1", "BTC_USDT", 1, 1, 1, False, 45_000_000_000, 10_000, 0, 0, 5)
-
-
-@pytest.mark.parametrize(
-    ("python_enum", "proto_enum", "prefix"),
-    [
-        (BalanceOperation, balance_pb2.BalanceOperation.DESCRIPTOR, "BALANCE_OPERATION_"),
-        (BalanceEventType, balance_pb2.BalanceEventType.DESCRIPTOR, "BALANCE_EVENT_TYPE_"),
-        (FundsUnlockCause, balance_pb2.FundsUnlockCause.DESCRIPTOR, "FUNDS_UNLOCK_CAUSE_"),
-    ],
-)
-def test_balance_enum_mirrors_proto_both_ways(
-    python_enum: type[enum.IntEnum], proto_enum: EnumDescriptor, prefix: str
-) -> None:
-    assert {(prefix + m.name, int(m)) for m in python_enum} == {(v.name, v.number) for v in proto_enum.values}
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from common.enums import OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
+from common.enums import BalanceEventType, BalanceOperation, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 from common.markets import load_catalog
 from common.money import INT64_MAX
 from ubscore.commands import CancelRequest, PlaceRequest, TransferRequest
 from ubscore.core import UbsCore
-from ubscore.events import BalanceEventType, BalanceOperation, Refused
+from ubscore.events import Refused
 
 ALICE = 1001
 BTC, USDT = 1, 2
