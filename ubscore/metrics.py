@@ -26,6 +26,7 @@ class UbscoreMetrics:
     wal_fsync_seconds: Histogram = field(init=False)
     feed_last_seq: Gauge = field(init=False)
     feed_idle_seconds: Gauge = field(init=False)
+    feed_lag_outputs: Gauge = field(init=False)
     commands_in_flight: Gauge = field(init=False)
     kafka_unconfirmed: Gauge = field(init=False)
     operations_lag_records: Gauge = field(init=False)
@@ -58,6 +59,10 @@ class UbscoreMetrics:
         self.feed_idle_seconds = Gauge(
             "ubscore_feed_idle_seconds", "Time since the last output of the shard", ["shard"], registry=registry
         )
+        self.feed_lag_outputs = Gauge(
+            "ubscore_feed_lag_outputs", "Outputs of the shard known to exist and not applied yet", ["shard"],
+            registry=registry,
+        )  # fmt: skip
         self.commands_in_flight = Gauge(
             "ubscore_commands_in_flight", "Order commands sent that no matcher output answered yet (feed lag)",
             registry=registry,

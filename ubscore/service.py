@@ -58,6 +58,7 @@ SPIN_POLLS_MAX = 2_000  # empty polls before the loop starts to wait (latency wh
 IDLE_WAIT_MS = 1
 PRODUCE_WAIT_S = 0.05
 SNAPSHOT_FLUSH_TIMEOUT_S = 10.0
+GAUGES_INTERVAL_NS = 250_000_000  # gauges (lags, open orders) are refreshed at most this often
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,6 @@ class UbscoreService:
         self, *, config: UbscoreConfig, core: UbsCore, recovered: Recovered, consumer: Consumer, producer: Producer,
         server: ResponseServer | None, feeds: list[EngineFeed], metrics: UbscoreMetrics,
     ) -> None:  # fmt: skip
-        assert recovered.wal is not None
         self.config = config
         self.core = core
         self.wal = recovered.wal
@@ -99,6 +99,7 @@ class UbscoreService:
         self.inputs_since_snapshot = recovered.replayed_records
         self.last_fsync_ms = 0.0
         self.idle_polls = 0
+        self.gauges_ns = 0
         self.last_output_ns = {feed.shard_id: time.monotonic_ns() for feed in feeds}
 
     # --- lifecycle -------------------------------------------------------------------------------------------
@@ -336,18 +337,24 @@ class UbscoreService:
             self.producer.poll(0)
             if self.idle_polls > SPIN_POLLS_MAX:  # idle: wait a little instead of spinning a shared core
                 self.producer.poll(IDLE_WAIT_MS / 1e3)
-                self._update_gauges()
+        now_ns = time.monotonic_ns()
+        if now_ns - self.gauges_ns >= GAUGES_INTERVAL_NS:
+            self.gauges_ns = now_ns
+            self._update_gauges(now_ns)
         if self.inputs_since_snapshot >= self.config.snapshot_inputs:
             self.take_snapshot()
 
-    def _update_gauges(self) -> None:
+    def _update_gauges(self, now_ns: int) -> None:
         self.metrics.commands_in_flight.set(self.core.commands_in_flight)
         self.metrics.kafka_unconfirmed.labels(self.config.events_topic).set(self.outbox.events.unconfirmed)
         self.metrics.kafka_unconfirmed.labels(self.config.orders_topic).set(self.outbox.commands.unconfirmed)
         self.metrics.open_orders.set(len(self.core.orders))
-        now_ns = time.monotonic_ns()
-        for shard, last_ns in self.last_output_ns.items():
-            self.metrics.feed_idle_seconds.labels(str(shard)).set((now_ns - last_ns) / 1e9)
+        for feed in self.feeds:
+            shard = str(feed.shard_id)
+            applied_seq, _ = self.core.feed_positions.get(feed.shard_id, (0, b""))
+            known_seq = max(feed.goal_seq, feed.last_seq)  # the matcher's head as last learned, or what arrived
+            self.metrics.feed_lag_outputs.labels(shard).set(max(known_seq - applied_seq, 0))
+            self.metrics.feed_idle_seconds.labels(shard).set((now_ns - self.last_output_ns[feed.shard_id]) / 1e9)
         for partition, next_offset in self.positions.next_offsets.items():
             tp = TopicPartition(self.config.operations_topic, partition)
             low, high = self.consumer.get_watermark_offsets(tp, cached=True)

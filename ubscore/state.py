@@ -107,7 +107,7 @@ def encode_state(*, lsn: int, core: UbsCore, positions: Positions, delivered: tu
 class Recovered:
     """Where everything stands after snapshot + WAL replay, and what must be produced again."""
 
-    wal: Wal | None
+    wal: Wal
     positions: Positions
     delivered: tuple[int, int]
     snapshot_lsn: int

@@ -83,9 +83,11 @@ def test_order_locks_goes_through_the_matcher_and_the_trade_settles_both_users(
     fee = wait_for(events_reader, lambda e: e.user_id == FEE_ACCOUNT and e.asset_id == USDT)
     assert fee.available_units == 22_500_000
     events = events_reader()
+
     def last(user: int, asset: int) -> tuple[int, int]:
         event = [e for e in events if (e.user_id, e.asset_id) == (user, asset) and e.version][-1]
         return event.available_units, event.frozen_units
+
     assert last(ALICE, USDT) == (77_500_000_000, 0)
     assert last(ALICE, BTC) == (49_900_000, 0)
     assert last(BOB, BTC) == (50_000_000, 0)
@@ -147,3 +149,31 @@ def test_malformed_inputs_on_every_channel_are_counted_and_the_service_goes_on(
     assert stack.ubscore.metric("ubscore_refusals_total", "UBSCORE_DEADLINE_EXCEEDED") == 1
     assert "MALFORMED INPUT" in stack.ubscore.log_text()
     assert stack.ubscore.signal(signal.SIGTERM) == 0
+
+
+def test_orders_get_busy_while_the_matcher_lags_and_are_taken_again_once_it_catches_up(
+    stack: Stack, gateway_factory: Callable[[], Gateway], events_reader: Events
+) -> None:
+    """With at most 2 commands awaiting the matcher (which is down), the next order is refused UBSCORE_BUSY and
+    changes nothing; a cancel is still taken; once the matcher runs and answers, orders are accepted again."""
+    stack.ubscore.env["UBSCORE_IN_FLIGHT_MAX"] = "2"
+    stack.ubscore.start()
+    gateway = gateway_factory()
+    deposit = gateway.transfer(ALICE, USDT, 100_000_000_000, deposit=True)
+    wait_for(events_reader, lambda e: e.request_id == deposit)
+    for index in range(3):  # 0, 1, 2 in flight before each: all accepted
+        assert gateway.place(**limit(ALICE, f"q{index}", common_pb2.SIDE_BUY, PRICE_45K, 10_000)).HasField(
+            "order_accepted"
+        )
+    busy = gateway.place(**limit(ALICE, "q3", common_pb2.SIDE_BUY, PRICE_45K, 10_000))
+    assert busy.rejected.reason == common_pb2.REJECT_REASON_UBSCORE_BUSY, busy
+    assert "await the matcher" in busy.rejected.message
+    assert gateway.cancel(user_id=ALICE, client_order_id="q0").HasField("cancel_accepted")
+    assert not [e for e in events_reader() if e.client_order_id == "q3"]  # a busy refusal is not an outcome
+    eventually(lambda: stack.ubscore.metric("ubscore_commands_in_flight") == 4)
+    stack.matcher.start()
+    eventually(lambda: stack.ubscore.metric("ubscore_commands_in_flight") == 0)
+    assert stack.ubscore.metric("ubscore_feed_lag_outputs") == 0
+    retry = gateway.place(**limit(ALICE, "q3", common_pb2.SIDE_BUY, PRICE_45K, 10_000))
+    assert retry.HasField("order_accepted"), retry
+    assert stack.ubscore.metric("ubscore_refusals_total", 'reason="UBSCORE_BUSY"') == 1
