@@ -24,12 +24,13 @@ commit took over `wal_fsync_ms_max`. Cancels are still taken (they only reduce r
 from __future__ import annotations
 
 import logging
+import struct
 import time
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from common.aeron.errors import Undeliverable
+from common.aeron.errors import ConductorTimeout, DriverError, Undeliverable
 from common.aeron.request_response import Request, ResponseServer
 from common.engine_feed import EngineFeed
 from common.enums import RejectReason
@@ -235,8 +236,13 @@ class UbscoreService:
         if self.server is None:
             return
         while len(self.inbox) + batch.inputs < self.config.batch_records_max:
-            if self.server.poll(self.inbox.append) == 0:
-                break
+            try:
+                if self.server.poll(self.inbox.append) == 0:
+                    break
+            except (struct.error, UnicodeDecodeError) as error:  # the image moved past the bad fragment already
+                log.warning("MALFORMED INPUT aeron %s:%d: unreadable request framing: %s", self.config.aeron_channel,
+                            self.config.aeron_stream_id, error)  # fmt: skip
+                self.metrics.malformed.labels("aeron", "BAD_FRAMING").inc()
         now_ns = time.time_ns()
         for request in self.inbox:
             self._take_request(batch, request, busy, now_ns)
@@ -297,9 +303,14 @@ class UbscoreService:
         assert self.server is not None
         try:
             self.server.respond(request, payload, timeout_ms=REPLY_TIMEOUT_MS)
-        except Undeliverable as error:  # the gateway went away: it will retry with the same client order id
+        except (Undeliverable, ConductorTimeout) as error:  # gateway gone or slow: it retries with the same key
             log.warning("reply to %s:%d undeliverable: %s", request.response_channel, request.response_stream_id,
                         error)  # fmt: skip
+        except DriverError as error:  # a response channel the driver refuses: the request named a bad one
+            log.warning("MALFORMED INPUT aeron correlation %d: response channel %r stream %d: %s",
+                        request.correlation_id, request.response_channel, request.response_stream_id,
+                        error)  # fmt: skip
+            self.metrics.malformed.labels("aeron", "BAD_RESPONSE_CHANNEL").inc()
 
     def _produce(self, events: list[BalanceEvent], commands: list[PlaceCommand | CancelCommand]) -> None:
         orders_topic, events_topic, outbox = self.config.orders_topic, self.config.events_topic, self.outbox

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
+from common.aeron.request_response import encode_request
 from exchange.v1 import balance_pb2, common_pb2, order_pb2, ubscore_pb2
 
 from .conftest import Gateway, Stack, eventually
@@ -147,6 +148,15 @@ def test_malformed_inputs_on_every_channel_are_counted_and_the_service_goes_on(
     eventually(lambda: stack.ubscore.metric("ubscore_inputs_malformed_total", 'channel="kafka"') == 1)
     assert stack.ubscore.metric("ubscore_inputs_malformed_total", 'channel="aeron"') == 1
     assert stack.ubscore.metric("ubscore_refusals_total", "UBSCORE_DEADLINE_EXCEEDED") == 1
+    # Framing nobody can read, and a request naming a response channel the driver refuses: counted, skipped.
+    raw = gateway.client.add_exclusive_publication("aeron:ipc", stack.request_stream_id)
+    raw.wait_connected(timeout_ms=10_000)
+    assert raw.offer(b"\x01\x02") > 0
+    assert raw.offer(encode_request(7, "aeron:bogus?x=y", 5, b"")) > 0
+    eventually(lambda: stack.ubscore.metric("ubscore_inputs_malformed_total", "BAD_FRAMING") == 1)
+    eventually(lambda: stack.ubscore.metric("ubscore_inputs_malformed_total", "BAD_RESPONSE_CHANNEL") == 1)
+    raw.close()
+    assert gateway.cancel(user_id=ALICE, order_id=12345).rejected.reason == common_pb2.REJECT_REASON_ORDER_NOT_OPEN
     assert "MALFORMED INPUT" in stack.ubscore.log_text()
     assert stack.ubscore.signal(signal.SIGTERM) == 0
 
