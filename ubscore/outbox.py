@@ -1,4 +1,7 @@
-"""What UBSCore has produced to Kafka and what Kafka has acknowledged, as two watermarks.
+"""Producing UBSCore's outputs to Kafka, and what Kafka has acknowledged of them, as two watermarks.
+
+`Outbox.produce` sends `OrderCommand`s on `orders` (key: symbol, so one symbol stays in one partition, in order)
+and `BalanceEvent`s on `balance.events` (key: user), through the idempotent producer (acks=all) of common/kafka.py.
 
 Events (`event_id`) and commands (`command_seq`) are numbered densely, so "everything up to N is acknowledged" is
 one integer per kind. Acknowledgements arrive per partition, so out of order across partitions: each kind keeps
@@ -9,8 +12,21 @@ above them is produced again (consumers drop what they already have by `event_id
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from ubscore import codec
+from ubscore.events import BalanceEvent, CancelCommand, PlaceCommand
+
+FLUSH_TIMEOUT_S = 10.0  # the longest the producer may take to acknowledge what is queued (snapshots, full queue)
+PRODUCE_WAIT_S = 0.05
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -40,15 +56,54 @@ class Watermark:
         return len(self.sent)
 
 
-@dataclass(slots=True)
 class Outbox:
-    """The two watermarks and a record of delivery failures (fatal: the service stops and re-sends on start)."""
+    """Produces events and commands, keeps the two watermarks, and records delivery failures (fatal: the service
+    stops, and the restart produces again everything above the durable watermarks)."""
 
-    events: Watermark = field(default_factory=Watermark)
-    commands: Watermark = field(default_factory=Watermark)
-    failures: list[str] = field(default_factory=list)
-    durable: tuple[int, int] = (0, 0)  # the watermarks last written to the WAL
+    def __init__(self, producer: Producer, *, events_topic: str, orders_topic: str, delivered: tuple[int, int]):
+        self.producer = producer
+        self.events_topic = events_topic
+        self.orders_topic = orders_topic
+        self.events = Watermark(confirmed=delivered[0])
+        self.commands = Watermark(confirmed=delivered[1])
+        self.failures: list[str] = []
+        self.durable = delivered  # the watermarks last written to the WAL
 
     def changed(self) -> bool:
         """True when the watermarks moved since they were last made durable."""
         return (self.events.confirmed, self.commands.confirmed) != self.durable
+
+    def produce(self, events: list[BalanceEvent], commands: list[PlaceCommand | CancelCommand]) -> None:
+        """Hand the outputs of a durable batch to the producer (commands first: they are the time-critical ones)."""
+        for command in commands:
+            self.commands.sending(command.command_seq)
+            self._produce_one(self.orders_topic, command.symbol.encode(), codec.encode_command(command),
+                              self._acknowledger(self.commands, command.command_seq))  # fmt: skip
+        for event in events:
+            self.events.sending(event.event_id)
+            self._produce_one(self.events_topic, str(event.user_id).encode(), codec.encode_event(event),
+                              self._acknowledger(self.events, event.event_id))  # fmt: skip
+        self.producer.poll(0)
+
+    def _produce_one(self, topic: str, key: bytes, value: bytes, on_delivery: Callable[..., None]) -> None:
+        deadline_ns = time.monotonic_ns() + int(FLUSH_TIMEOUT_S * 1e9)
+        while True:
+            try:
+                self.producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                return
+            except BufferError:  # the producer's queue is full: wait for acknowledgements (bounded)
+                if time.monotonic_ns() > deadline_ns:
+                    raise
+                self.producer.poll(PRODUCE_WAIT_S)
+
+    def _acknowledger(self, watermark: Watermark, item_id: int) -> Callable[[KafkaError | None, Message], None]:
+        """A delivery callback: acknowledge `item_id`, or record the failure (the loop stops on it)."""
+
+        def on_delivery(error: KafkaError | None, _message: Message) -> None:
+            if error is not None:
+                log.critical("KAFKA DELIVERY FAILED for id %d: %s", item_id, error)
+                self.failures.append(f"{item_id}: {error}")
+                return
+            watermark.acknowledge(item_id)
+
+        return on_delivery

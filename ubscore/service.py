@@ -9,7 +9,8 @@ One thread owns everything (the Aeron client included, so its single-threaded ru
     -> apply each input to the core, in that order, and keep its WAL record
     -> append the batch to the WAL with ONE fsync (group commit)                ◄── durable before visible
     -> then: Aeron replies, OrderCommands on `orders` (key symbol), BalanceEvents on `balance.events` (key user)
-    snapshot every `snapshot_inputs` inputs (and at a clean stop), once Kafka has acknowledged all produced.
+    snapshot every `snapshot_inputs` inputs (and at a clean stop), once Kafka has acknowledged all produced;
+    a forked child encodes and writes it (matcher/snapshot_writer.py), so the loop pauses only for the fork.
 
 Nothing leaves before it is durable, so a crash loses nothing anyone saw. On restart (state.recover) the WAL tail
 is re-applied and every event or command above the durable delivery watermarks is produced again; consumers drop
@@ -26,6 +27,7 @@ from __future__ import annotations
 import logging
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -37,6 +39,7 @@ from common.enums import RejectReason
 from common.errors import Timeout
 from common.kafka import assign_from
 from common.snapshot import oldest_kept_snapshot_lsn, write_snapshot
+from matcher.snapshot_writer import ForkedSnapshotWriter  # general-purpose; belongs in common/ (see README)
 from ubscore import codec
 from ubscore.commands import PlaceRequest
 from ubscore.config import REPLY_TIMEOUT_MS, UbscoreConfig
@@ -44,7 +47,7 @@ from ubscore.core import UbsCore
 from ubscore.errors import InputRejected
 from ubscore.events import BalanceEvent, CancelCommand, Effects, OrderAccepted, PlaceCommand, Refused
 from ubscore.metrics import UbscoreMetrics
-from ubscore.outbox import Outbox
+from ubscore.outbox import FLUSH_TIMEOUT_S, Outbox
 from ubscore.state import (
     OUTPUT_RECORD,
     REQUEST_RECORD,
@@ -57,8 +60,6 @@ from ubscore.state import (
 
 SPIN_POLLS_MAX = 2_000  # empty polls before the loop starts to wait (latency while busy, little CPU while idle)
 IDLE_WAIT_MS = 1
-PRODUCE_WAIT_S = 0.05
-SNAPSHOT_FLUSH_TIMEOUT_S = 10.0
 GAUGES_INTERVAL_NS = 250_000_000  # gauges (lags, open orders) are refreshed at most this often
 SLOW_COMMIT_BUSY_NS = 1_000_000_000  # a slow group commit sheds orders for this long (then they are tried again)
 
@@ -93,8 +94,8 @@ class UbscoreService:
         self.server = server
         self.feeds = feeds
         self.metrics = metrics
-        self.outbox = Outbox(durable=recovered.delivered)
-        self.outbox.events.confirmed, self.outbox.commands.confirmed = recovered.delivered
+        self.outbox = Outbox(producer, events_topic=config.events_topic, orders_topic=config.orders_topic,
+                             delivered=recovered.delivered)  # fmt: skip
         self.resend = (recovered.resend_events, recovered.resend_commands)
         self.inbox: list[Request] = []
         self.stop_requested = False
@@ -103,6 +104,7 @@ class UbscoreService:
         self.slow_commit_until_ns = 0  # orders are refused BUSY until then, after a group commit over the bound
         self.idle_polls = 0
         self.gauges_ns = 0
+        self.snapshots = ForkedSnapshotWriter(config.snapshot_dir)
         self.last_output_ns = {feed.shard_id: time.monotonic_ns() for feed in feeds}
 
     # --- lifecycle -------------------------------------------------------------------------------------------
@@ -111,7 +113,7 @@ class UbscoreService:
         """Assign the owned partitions at our own offsets, and produce again what Kafka never acknowledged."""
         assign_from(self.consumer, self.config.operations_topic, self.positions.next_offsets)
         events, commands = self.resend
-        self._produce(events, commands)
+        self.outbox.produce(events, commands)
         self.resend = ([], [])
         log.info("consuming %s from %s; re-sent %d events, %d commands", self.config.operations_topic,
                  self.positions.next_offsets, len(events), len(commands))  # fmt: skip
@@ -302,7 +304,9 @@ class UbscoreService:
             self._reply(request, payload)
         for request, payload in batch.replies:
             self._reply(request, payload)
-        self._produce(batch.events, batch.commands)
+        self.outbox.produce(batch.events, batch.commands)
+        self.metrics.commands_out.inc(len(batch.commands))
+        self.metrics.events_out.inc(len(batch.events))
 
     def _reply(self, request: Request, payload: bytes) -> None:
         assert self.server is not None
@@ -316,31 +320,6 @@ class UbscoreService:
                         request.correlation_id, request.response_channel, request.response_stream_id,
                         error)  # fmt: skip
             self.metrics.malformed.labels("aeron", "BAD_RESPONSE_CHANNEL").inc()
-
-    def _produce(self, events: list[BalanceEvent], commands: list[PlaceCommand | CancelCommand]) -> None:
-        orders_topic, events_topic, outbox = self.config.orders_topic, self.config.events_topic, self.outbox
-        for command in commands:
-            outbox.commands.sending(command.command_seq)
-            self._produce_one(orders_topic, command.symbol.encode(), codec.encode_command(command),
-                              _acknowledger(outbox, outbox.commands.acknowledge, command.command_seq))  # fmt: skip
-        for event in events:
-            outbox.events.sending(event.event_id)
-            self._produce_one(events_topic, str(event.user_id).encode(), codec.encode_event(event),
-                              _acknowledger(outbox, outbox.events.acknowledge, event.event_id))  # fmt: skip
-        self.metrics.commands_out.inc(len(commands))
-        self.metrics.events_out.inc(len(events))
-        self.producer.poll(0)
-
-    def _produce_one(self, topic: str, key: bytes, value: bytes, on_delivery: object) -> None:
-        deadline_ns = time.monotonic_ns() + int(SNAPSHOT_FLUSH_TIMEOUT_S * 1e9)
-        while True:
-            try:
-                self.producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
-                return
-            except BufferError:  # the producer's queue is full: wait for acknowledgements (bounded)
-                if time.monotonic_ns() > deadline_ns:
-                    raise
-                self.producer.poll(PRODUCE_WAIT_S)
 
     # --- housekeeping ----------------------------------------------------------------------------------------
 
@@ -357,8 +336,7 @@ class UbscoreService:
         if now_ns - self.gauges_ns >= GAUGES_INTERVAL_NS:
             self.gauges_ns = now_ns
             self._update_gauges(now_ns)
-        if self.inputs_since_snapshot >= self.config.snapshot_inputs:
-            self.take_snapshot()
+        self._snapshot_turn()
 
     def _update_gauges(self, now_ns: int) -> None:
         self.metrics.commands_in_flight.set(self.core.commands_in_flight)
@@ -378,33 +356,41 @@ class UbscoreService:
                 start = next_offset if next_offset >= 0 else low
                 self.metrics.operations_lag_records.labels(str(partition)).set(max(high - start, 0))
 
-    def take_snapshot(self) -> bool:
-        """Snapshot the state once Kafka acknowledged everything produced; False (retry later) if it did not."""
-        self.producer.flush(SNAPSHOT_FLUSH_TIMEOUT_S)
+    def _snapshot_turn(self) -> None:
+        """Learn whether the snapshot child finished; start one (a fork: the loop's only pause) when due."""
+        self._snapshot_finished(self.snapshots.poll())
+        if self.inputs_since_snapshot < self.config.snapshot_inputs or self.snapshots.running is not None:
+            return
+        payload = self._snapshot_payload()
+        if payload is not None and self.snapshots.start(self.wal.last_lsn, payload):
+            self.inputs_since_snapshot = 0
+
+    def _snapshot_payload(self) -> Callable[[], bytes] | None:
+        """The encoder of the state as it stands, once Kafka acknowledged everything produced (else None: later)."""
+        self.producer.flush(FLUSH_TIMEOUT_S)
         if self.outbox.events.unconfirmed or self.outbox.commands.unconfirmed or self.outbox.failures:
             log.warning("snapshot postponed: Kafka has not acknowledged everything yet")
-            return False
-        delivered = (self.outbox.events.confirmed, self.outbox.commands.confirmed)
-        lsn = self.wal.last_lsn
+            return None
         problems = self.core.invariant_problems()
         assert not problems, problems[:10]  # checked here and in every test: money is conserved
-        write_snapshot(self.config.snapshot_dir, lsn, encode_state(lsn=lsn, core=self.core, positions=self.positions,
-                                                                   delivered=delivered))  # fmt: skip
-        self.inputs_since_snapshot = 0
-        oldest = oldest_kept_snapshot_lsn(self.config.snapshot_dir) or 0
-        self.wal.truncate_before(oldest + 1)
-        log.info("snapshot at lsn %d (events %d, commands %d delivered)", lsn, *delivered)
-        return True
+        lsn, delivered = self.wal.last_lsn, (self.outbox.events.confirmed, self.outbox.commands.confirmed)
+        return lambda: encode_state(lsn=lsn, core=self.core, positions=self.positions, delivered=delivered)
 
-
-def _acknowledger(outbox: Outbox, acknowledge: object, item_id: int) -> object:
-    """A delivery callback: acknowledge `item_id`, or record the failure (the loop stops on it)."""
-
-    def on_delivery(error: KafkaError | None, _message: Message) -> None:
-        if error is not None:
-            log.critical("KAFKA DELIVERY FAILED for id %d: %s", item_id, error)
-            outbox.failures.append(f"{item_id}: {error}")
+    def _snapshot_finished(self, lsn: int | None) -> None:
+        """After the snapshot at `lsn` is durable: delete the WAL segments below the oldest kept snapshot."""
+        if lsn is None:
             return
-        acknowledge(item_id)  # type: ignore[operator]
+        self.wal.truncate_before((oldest_kept_snapshot_lsn(self.config.snapshot_dir) or 0) + 1)
+        log.info("snapshot at lsn %d durable; WAL kept from lsn %d", lsn, self.wal.first_lsn)
 
-    return on_delivery
+    def take_snapshot(self) -> bool:
+        """At a clean stop: wait for a running child, then write the state in this thread; False if postponed."""
+        self._snapshot_finished(self.snapshots.wait())
+        payload = self._snapshot_payload()
+        if payload is None:
+            return False
+        lsn = self.wal.last_lsn
+        write_snapshot(self.config.snapshot_dir, lsn, payload())
+        self.inputs_since_snapshot = 0
+        self._snapshot_finished(lsn)
+        return True
