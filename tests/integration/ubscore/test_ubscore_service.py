@@ -159,6 +159,13 @@ def test_malformed_inputs_on_every_channel_are_counted_and_the_service_goes_on(
     assert gateway.cancel(user_id=ALICE, order_id=12345).rejected.reason == common_pb2.REJECT_REASON_ORDER_NOT_OPEN
     assert "MALFORMED INPUT" in stack.ubscore.log_text()
     assert stack.ubscore.signal(signal.SIGTERM) == 0
+    # After a restart the set-aside record is not read again (its offset is in the state), nor the deposit.
+    stack.ubscore.start()
+    second = gateway.transfer(ALICE, USDT, 7, deposit=True)
+    event = wait_for(events_reader, lambda e: e.request_id == second)
+    assert (event.available_units, event.version) == (12, 2)
+    assert stack.ubscore.metric("ubscore_inputs_malformed_total", 'channel="kafka"') == 0
+    assert len([e for e in events_reader() if e.request_id == deposit]) == 1
 
 
 def test_orders_get_busy_while_the_matcher_lags_and_are_taken_again_once_it_catches_up(
