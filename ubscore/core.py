@@ -112,6 +112,9 @@ class UbsCore:
         seen = self.order_keys.get(key)
         if seen is not None:
             return Effects(self._repeat_reply(request, seen.fingerprint, seen.outcome), [], [])
+        if key in self.orders.by_client_id:  # an order older than the window still rests under this key
+            message = f"client order id {request.client_order_id!r} belongs to an open order"
+            return Effects(Refused(RejectReason.DUPLICATE_REQUEST, message), [], [])
         market = self.markets.get(request.symbol)
         checked = check_order(request, market, self.limits.get(request.symbol))
         if not isinstance(checked, Lock):

@@ -59,6 +59,7 @@ class OpenOrders:
     def add(self, order: OpenOrder) -> None:
         """Record a newly funded order."""
         assert order.order_id not in self.by_id, order.order_id
+        assert (order.user_id, order.client_order_id) not in self.by_client_id, order
         self.by_id[order.order_id] = order
         self.by_client_id[(order.user_id, order.client_order_id)] = order.order_id
 

@@ -191,3 +191,17 @@ def test_snapshot_restore_mid_trade_gives_the_same_outcome() -> None:
     assert exchange.balance(ALICE, BTC) == (49_900_000, 0)
     assert exchange.core.counters.last_command_seq == 2
     assert not exchange.problems()
+
+
+def test_client_order_id_of_an_order_resting_beyond_the_window_cannot_be_reused() -> None:
+    """Keys leave the idempotency window, open orders do not: a resting order's client id stays taken."""
+    exchange = funded()
+    exchange.core.order_keys.keys_max = 1  # the window now forgets all but the newest key
+    exchange.place(ALICE, "BTC_USDT", Side.BUY, price=PRICE_45K, qty=10_000_000, coid="old")
+    exchange.place(ALICE, "BTC_USDT", Side.BUY, price=PRICE_45K, qty=10_000_000, coid="newer")
+    assert exchange.core.order_keys.get((ALICE, "old")) is None
+    again = exchange.place(ALICE, "BTC_USDT", Side.BUY, price=PRICE_45K, qty=10_000_000, coid="old")
+    assert again.reply.reason == RejectReason.DUPLICATE_REQUEST
+    assert (again.events, again.commands) == ([], [])
+    exchange.match()
+    assert exchange.cancel(ALICE, coid="old").reply.order_id == 1
