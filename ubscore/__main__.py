@@ -25,7 +25,7 @@ from ubscore import dump
 from ubscore.config import UbscoreConfig
 from ubscore.core import UbsCore
 from ubscore.metrics import UbscoreMetrics
-from ubscore.service import UbscoreService
+from ubscore.service import UbscoreService, tune_gc
 from ubscore.state import recover
 
 FEED_IDLE_CHECK_MS = 5_000  # ask the replay endpoint for news after this much silence
@@ -52,6 +52,7 @@ def main(argv: list[str]) -> int:
         core=core, wal_dir=config.wal_dir, snapshot_dir=config.snapshot_dir,
         partitions=config.operations_partitions, segment_bytes_max=config.wal_segment_bytes_max,
     )  # fmt: skip
+    tune_gc()
     metrics = UbscoreMetrics()
     if config.metrics_port:
         metrics.serve(config.metrics_port)

@@ -45,6 +45,7 @@ from matcher.engine import Engine
 from ubscore import codec
 from ubscore.commands import TransferRequest
 from ubscore.core import UbsCore
+from ubscore.service import tune_gc
 from ubscore.state import REQUEST_RECORD
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -317,6 +318,7 @@ def main() -> None:
         run_echo(args.aeron_dir)
         return
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))  # unwind through the finally blocks
+    tune_gc()  # as the service does
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="ubscore-bench-", dir=REPO_ROOT / ".local") as temp:
         state_dir = Path(temp)
