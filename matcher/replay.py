@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import zmq
 from google.protobuf.message import DecodeError
 
+from common.protowire import length_delimited
 from common.wal import Wal
 from exchange.v1 import engine_pb2
 
@@ -185,7 +186,7 @@ def answer_request(store: ReplayStore, shard_id: int, request_bytes: bytes) -> b
         log.warning("replay: %s: %s", engine_pb2.ReplayStatus.Name(status), detail)
     response = engine_pb2.ReplayResponse(last_seq=last_seq, status=status, detail=detail)
     # Serialized outputs are concatenated as repeated-field entries, so nothing is parsed again here.
-    return b"".join(_repeated_field(1, data) for data in outputs) + response.SerializeToString()
+    return b"".join(length_delimited(1, data) for data in outputs) + response.SerializeToString()
 
 
 def _lookup(store: ReplayStore, shard_id: int, request_bytes: bytes, last_seq: int) -> tuple[int, str, list[bytes]]:
@@ -309,19 +310,3 @@ class ReplayServer:
         elif self.thread.ident is None:
             self.socket.close(linger=0)
 
-
-def _repeated_field(field_number: int, data: bytes) -> bytes:
-    """Protobuf wire bytes of one length-delimited field entry."""
-    return _varint((field_number << 3) | 2) + _varint(len(data)) + data
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        bits = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(bits | 0x80)
-        else:
-            out.append(bits)
-            return bytes(out)
