@@ -23,4 +23,6 @@ def varint(value: int) -> bytes:
 
 def length_delimited(field_number: int, data: bytes) -> bytes:
     """One length-delimited field entry (a submessage, bytes or string; or one element of a repeated one)."""
+    if field_number < 16:  # a one-byte tag: skip one varint call on the hot path (feed and replay framing)
+        return bytes(((field_number << 3) | LENGTH_DELIMITED,)) + varint(len(data)) + data
     return varint((field_number << 3) | LENGTH_DELIMITED) + varint(len(data)) + data

@@ -116,6 +116,7 @@ class MatcherService:
             self.replay.check()
             messages = self.consumer.consume(num_messages=self.config.batch_records_max, timeout=timeout_s)
             if messages:
+                self.replay.loop_busy()
                 self.process_batch(messages)
             else:
                 self._record_lag()  # keep the queue-depth gauge fresh while idle (cached watermarks: no broker call)
