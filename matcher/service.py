@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import zmq
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from common.engine_chain import Chain
+from common.engine_feed import FEED_OUTPUTS_PER_MESSAGE_MAX, encode_feed_message, feed_topic
 from common.kafka import assign_from
 from common.snapshot import oldest_kept_snapshot_lsn, write_snapshot
 from matcher.codec import decode_command, parse_order_command
@@ -40,16 +42,10 @@ from matcher.replay import ReplayServer, output_record, rejected_record
 from matcher.snapshot_writer import ForkedSnapshotWriter
 from matcher.state import InputPositions, Recovered, encode_state
 
-PUB_SNDHWM = 100_000
+PUB_SNDHWM = 2_000  # messages of up to FEED_OUTPUTS_PER_MESSAGE_MAX outputs each
 PUB_LINGER_MS = 1_000
-FEED_TOPIC_PREFIX = b"engine."
 
 log = logging.getLogger(__name__)
-
-
-def feed_topic(shard_id: int) -> bytes:
-    """The first frame of every feed message of `shard_id` (subscribers filter on it)."""
-    return FEED_TOPIC_PREFIX + str(shard_id).encode()
 
 
 @dataclass(slots=True)
@@ -59,6 +55,7 @@ class BatchOutcome:
     records: list[bytes] = field(default_factory=list)
     outputs: list[tuple[int, int, bytes]] = field(default_factory=list)  # (seq, index in records, bytes)
     trades: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)  # commands read per kind (metrics once per batch)
 
 
 class MatcherService:
@@ -119,6 +116,7 @@ class MatcherService:
             self.replay.check()
             messages = self.consumer.consume(num_messages=self.config.batch_records_max, timeout=timeout_s)
             if messages:
+                self.replay.loop_busy()
                 self.process_batch(messages)
             else:
                 self._record_lag()  # keep the queue-depth gauge fresh while idle (cached watermarks: no broker call)
@@ -136,14 +134,18 @@ class MatcherService:
                 self._consumer_error(error)
                 continue
             self._apply_one(message, outcome)
+        for kind, count in outcome.kinds.items():
+            self.metrics.orders_in.labels(kind).inc(count)
         if not outcome.records:
             return
         started_ns = time.monotonic_ns()
         last_lsn = self.wal.append(outcome.records)
         self.metrics.wal_fsync_seconds.observe((time.monotonic_ns() - started_ns) / 1e9)
         first_lsn = last_lsn - len(outcome.records) + 1
-        for _, _, data in outcome.outputs:
-            self.publisher.send_multipart([self.topic, data], copy=False)
+        outputs = [data for _, _, data in outcome.outputs]
+        for start in range(0, len(outputs), FEED_OUTPUTS_PER_MESSAGE_MAX):
+            chunk = outputs[start : start + FEED_OUTPUTS_PER_MESSAGE_MAX]
+            self.publisher.send(encode_feed_message(self.topic, chunk), copy=True)  # one frame, copied: cheapest
         self.store.remember_batch([(seq, first_lsn + index, data) for seq, index, data in outcome.outputs])
         self.outputs_since_snapshot += len(outcome.outputs)
         self.metrics.outputs_out.inc(len(outcome.outputs))
@@ -179,17 +181,16 @@ class MatcherService:
             self.metrics.inputs_rejected.labels(rejection.reason).inc()
             outcome.records.append(rejected_record(partition, offset, rejection.reason, raw))
             return
-        self.metrics.orders_in.labels(command_message.WhichOneof("command")).inc()
+        outcome.kinds[command_message.WhichOneof("command")] += 1
         if not self.positions.is_new(partition, command_message.command_seq):
             self.metrics.inputs_duplicate.inc()
             return
         executed = execute(self.engine, command, command_message, partition=partition, offset=offset)
         if executed.failed:
             self.metrics.commands_failed.inc()
-        output = self.chain.seal(executed.output)
-        data = output.SerializeToString(deterministic=True)
-        outcome.outputs.append((output.seq, len(outcome.records), data))
-        outcome.records.append(output_record(output.seq, data))
+        seq, _, data = self.chain.seal_serialized(executed.output)  # serialized once, hashed from those bytes
+        outcome.outputs.append((seq, len(outcome.records), data))
+        outcome.records.append(output_record(seq, data))
         outcome.trades += executed.trades
 
     def _consumer_error(self, error: KafkaError) -> None:
