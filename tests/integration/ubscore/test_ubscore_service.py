@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from common.aeron.request_response import encode_request
 from exchange.v1 import balance_pb2, common_pb2, order_pb2, ubscore_pb2
 
-from .conftest import Gateway, Stack, eventually
+from .conftest import Gateway, ServiceProcess, Stack, eventually, free_port
 
 pytestmark = pytest.mark.integration
 
 ALICE, BOB, FEE_ACCOUNT = 1001, 1002, 1
-BTC, USDT = 1, 2
+BTC, USDT, ETH = 1, 2, 3
 PRICE_45K = 45_000_000_000
 HALF_BTC = 50_000_000
 T = balance_pb2  # event types and causes
@@ -194,3 +195,44 @@ def test_orders_get_busy_while_the_matcher_lags_and_are_taken_again_once_it_catc
     retry = gateway.place(**limit(ALICE, "q3", common_pb2.SIDE_BUY, PRICE_45K, 10_000))
     assert retry.HasField("order_accepted"), retry
     assert stack.ubscore.metric("ubscore_refusals_total", 'reason="UBSCORE_BUSY"') == 1
+
+
+def test_trades_of_two_matcher_shards_settle_through_both_feeds(
+    stack: Stack, gateway_factory: Callable[[], Gateway], events_reader: Events, tmp_path: Path
+) -> None:
+    """Shard 1 owns partitions 0-1 (BTC_USDT), shard 2 owns 2-3 (ETH_USDT): UBSCore follows both feeds and settles
+    a trade on each market, each feed position kept on its own."""
+    shards = []
+    for shard_id, partitions in ((1, "0,1"), (2, "2,3")):
+        env = dict(stack.matcher.env, MATCHER_SHARD_ID=str(shard_id), MATCHER_PARTITIONS=partitions,
+                   MATCHER_PUB_ENDPOINT=f"tcp://127.0.0.1:{free_port()}",
+                   MATCHER_REPLAY_ENDPOINT=f"tcp://127.0.0.1:{free_port()}", MATCHER_METRICS_PORT=str(free_port()),
+                   MATCHER_STATE_DIR=str(tmp_path / f"matcher-{shard_id}"))  # fmt: skip
+        shards.append(ServiceProcess("matcher", env, tmp_path / f"matcher-{shard_id}.log"))
+    stack.ubscore.env["UBSCORE_FEEDS"] = ",".join(
+        f"{s.env['MATCHER_SHARD_ID']}={s.env['MATCHER_PUB_ENDPOINT']}|{s.env['MATCHER_REPLAY_ENDPOINT']}"
+        for s in shards
+    )
+    try:
+        for shard in shards:
+            shard.start()
+        stack.ubscore.start()
+        gateway = gateway_factory()
+        gateway.transfer(ALICE, USDT, 100_000_000_000, deposit=True)
+        gateway.transfer(BOB, BTC, 100_000_000, deposit=True)
+        last = gateway.transfer(BOB, ETH, 1_000_000_000, deposit=True)
+        wait_for(events_reader, lambda e: e.request_id == last)
+        for symbol, price, qty in (("BTC_USDT", PRICE_45K, 10_000_000), ("ETH_USDT", 3_000_000_000, 100_000_000)):
+            sell = dict(limit(BOB, f"s-{symbol}", common_pb2.SIDE_SELL, price, qty), symbol=symbol)
+            buy = dict(limit(ALICE, f"b-{symbol}", common_pb2.SIDE_BUY, price, qty), symbol=symbol)
+            assert gateway.place(**sell).HasField("order_accepted")
+            assert gateway.place(**buy).HasField("order_accepted")
+        for symbol in ("BTC_USDT", "ETH_USDT"):
+            wait_for(events_reader, lambda e, s=symbol: e.type == T.BALANCE_EVENT_TYPE_FEE_COLLECTED and e.symbol == s)
+        eventually(lambda: stack.ubscore.metric("ubscore_commands_in_flight") == 0)
+        assert stack.ubscore.metric("ubscore_feed_outputs_total", 'shard="1"') == 2
+        assert stack.ubscore.metric("ubscore_feed_outputs_total", 'shard="2"') == 2
+    finally:
+        for shard in shards:
+            if shard.running():
+                shard.signal(signal.SIGKILL)
