@@ -23,7 +23,9 @@ from confluent_kafka import KafkaError, Message, Producer
 from ubscore import codec
 from ubscore.events import BalanceEvent, CancelCommand, PlaceCommand
 
-FLUSH_TIMEOUT_S = 10.0  # the longest the producer may take to acknowledge what is queued (snapshots, full queue)
+# The longest the loop blocks on the producer (snapshot flush, full queue): well inside the Aeron client's liveness
+# timeout (10 s), since the loop thread is the one that keeps the Aeron client alive.
+FLUSH_TIMEOUT_S = 2.0
 PRODUCE_WAIT_S = 0.05
 
 log = logging.getLogger(__name__)
