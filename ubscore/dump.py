@@ -17,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+from common.errors import WalCorrupt
 from common.wal import read_directory
 from ubscore.core import UbsCore
 from ubscore.state import Positions, apply_record, load_snapshot_into
@@ -28,6 +29,8 @@ def rebuild(core: UbsCore, state_dir: Path) -> dict[str, int]:
     snapshot_lsn, _ = load_snapshot_into(core, positions, state_dir / "snapshots")
     last_lsn, records = snapshot_lsn, 0
     for record in read_directory(state_dir / "wal", snapshot_lsn + 1):
+        if record.lsn != last_lsn + 1:  # a running UBSCore trimmed its WAL between our snapshot and this read
+            raise WalCorrupt(f"WAL jumps from lsn {last_lsn} to {record.lsn}: the state moved on, run the dump again")
         apply_record(core, positions, record.payload)
         last_lsn, records = record.lsn, records + 1
     return {"snapshot_lsn": snapshot_lsn, "wal_records": records, "last_lsn": last_lsn}
