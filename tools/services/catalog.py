@@ -92,7 +92,8 @@ def ubscore_spec(config: StackConfig) -> ServiceSpec:
         name="ubscore", argv=_python("ubscore"), env=env, infra=("kafka", "aeron"),
         needs=tuple(f"matcher-{shard}" for shard in range(config.matcher_shards)),
         probe=HttpProbe(url=_metrics(port)), health_note="metrics endpoint answers", metrics_url=_metrics(port),
-        lag_metrics=("ubscore_operations_lag_records",), endpoints=(f"metrics {_metrics(port)}",),
+        lag_metrics=("ubscore_operations_lag_records", "ubscore_feed_lag_outputs"),
+        endpoints=(f"metrics {_metrics(port)}",),
         enabled=enabled, disabled_reason=reason,
     )
 
