@@ -153,9 +153,7 @@ def _check_limit(request: PlaceRequest, rules: Rules) -> Lock | Refusal:
         return refusal
     notional = notional_units(price, qty, rules.base_scale)
     if notional < rules.min_notional_units:
-        return Refusal(
-            RejectReason.UBSCORE_BELOW_MIN_NOTIONAL, f"notional {notional} below {rules.min_notional_units}"
-        )
+        return Refusal(RejectReason.UBSCORE_BELOW_MIN_NOTIONAL, f"notional {notional} below {rules.min_notional_units}")
     if notional > rules.max_notional_units:
         return Refusal(
             RejectReason.UBSCORE_QUANTITY_OUT_OF_RANGE, f"notional {notional} above {rules.max_notional_units}"
