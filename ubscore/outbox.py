@@ -88,15 +88,21 @@ class Outbox:
         self.producer.poll(0)
 
     def _produce_one(self, topic: str, key: bytes, value: bytes, on_delivery: Callable[..., None]) -> None:
+        try:
+            self.producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+        except BufferError:  # the producer's queue is full: wait for acknowledgements (bounded)
+            self._produce_when_room(topic, key, value, on_delivery)
+
+    def _produce_when_room(self, topic: str, key: bytes, value: bytes, on_delivery: Callable[..., None]) -> None:
         deadline_ns = time.monotonic_ns() + int(FLUSH_TIMEOUT_S * 1e9)
         while True:
+            self.producer.poll(PRODUCE_WAIT_S)
             try:
                 self.producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
                 return
-            except BufferError:  # the producer's queue is full: wait for acknowledgements (bounded)
+            except BufferError:
                 if time.monotonic_ns() > deadline_ns:
                     raise
-                self.producer.poll(PRODUCE_WAIT_S)
 
     def _acknowledger(self, watermark: Watermark, item_id: int) -> Callable[[KafkaError | None, Message], None]:
         """A delivery callback: acknowledge `item_id`, or record the failure (the loop stops on it)."""
