@@ -24,7 +24,6 @@ from common.markets import MarketCatalog, load_catalog
 from ubscore import dump
 from ubscore.config import UbscoreConfig
 from ubscore.core import UbsCore
-from ubscore.group_commit import GIL_SWITCH_INTERVAL_S
 from ubscore.metrics import UbscoreMetrics
 from ubscore.service import UbscoreService, tune_gc
 from ubscore.state import recover
@@ -54,7 +53,6 @@ def main(argv: list[str]) -> int:
         partitions=config.operations_partitions, segment_bytes_max=config.wal_segment_bytes_max,
     )  # fmt: skip
     tune_gc()
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     metrics = UbscoreMetrics()
     if config.metrics_port:
         metrics.serve(config.metrics_port)

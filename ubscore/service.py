@@ -2,20 +2,15 @@
 
 One thread owns everything (the Aeron client included, so its single-threaded rules hold), and loops:
 
-    once the group commit in flight is durable: its Aeron replies, OrderCommands on `orders` (key symbol),
-      BalanceEvents on `balance.events` (key user)                              ◄── durable before visible
-    take inputs, up to a bounded batch: verified matcher outputs of every shard (EngineFeed), transfers from Kafka
+    take a bounded batch of inputs: verified matcher outputs of every shard (EngineFeed), transfers from Kafka
       `balance.operations` (owned partitions, assigned at the offsets of our own state), Aeron requests
     -> Aeron requests past their deadline (DEADLINE_EXCEEDED) or arriving while shedding load (BUSY, orders only),
-       and undecodable inputs of any channel, are refused (at once: they changed nothing) or set aside here:
-       counted, logged with their origin
-    -> apply each input to the core, in that order, and add its WAL record to the pending batch
-    -> no commit in flight: the pending batch goes to the WAL thread, ONE write + fsync (group_commit.py), while
-       the loop goes on taking and applying the next batch (adaptive group commit: each fsync takes whatever
-       arrived during the previous one)
-    snapshot every `snapshot_inputs` inputs (and at a clean stop), once Kafka has acknowledged all produced and no
-    commit is in flight or pending (new inputs wait meanwhile); a forked child encodes and writes it
-    (matcher/snapshot_writer.py), so the loop pauses only for the fork.
+       and undecodable inputs of any channel, are refused or set aside here: counted, logged with their origin
+    -> apply each input to the core, in that order, and keep its WAL record
+    -> append the batch to the WAL with ONE fsync (group commit)                ◄── durable before visible
+    -> then: Aeron replies, OrderCommands on `orders` (key symbol), BalanceEvents on `balance.events` (key user)
+    snapshot every `snapshot_inputs` inputs (and at a clean stop), once Kafka has acknowledged all produced;
+    a forked child encodes and writes it (matcher/snapshot_writer.py), so the loop pauses only for the fork.
 
 Nothing leaves before it is durable, so a crash loses nothing anyone saw. On restart (state.recover) the WAL tail
 is re-applied and every event or command above the durable delivery watermarks is produced again; consumers drop
@@ -39,7 +34,6 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from common.aeron.errors import ConductorTimeout, DriverError, Undeliverable
-from common.aeron.idle import BackoffIdleStrategy
 from common.aeron.request_response import Request, ResponseServer
 from common.engine_feed import EngineFeed
 from common.enums import RejectReason
@@ -53,7 +47,6 @@ from ubscore.config import REPLY_TIMEOUT_MS, UbscoreConfig
 from ubscore.core import UbsCore
 from ubscore.errors import InputRejected
 from ubscore.events import BalanceEvent, CancelCommand, Effects, OrderAccepted, PlaceCommand, Refused
-from ubscore.group_commit import GroupCommitter
 from ubscore.metrics import UbscoreMetrics
 from ubscore.outbox import FLUSH_TIMEOUT_S, Outbox
 from ubscore.state import (
@@ -66,13 +59,11 @@ from ubscore.state import (
     transfer_record,
 )
 
-# Idle: a few spins and yields, then sleeps of 50 us doubling to 250 us (a lone request waits at most that long to
-# be seen; a spinning loop would take a whole core of this 2-core machine from the clients and the WAL thread).
-IDLE_SPINS_MAX, IDLE_YIELDS_MAX, IDLE_PARK_NS_MIN, IDLE_PARK_NS_MAX = 20, 5, 50_000, 250_000
-COMMIT_WAIT_S = 0.001  # idle with a commit in flight: block on its fsync (GIL released) up to this long per turn
-# Kafka transfers, matcher feeds, producer acknowledgements and snapshots are looked at this often (and at every
-# turn while they yield inputs): none of them is latency-critical, and each look costs a few microseconds.
-HOUSEKEEPING_INTERVAL_NS = 1_000_000
+SPIN_POLLS_MAX = 2_000  # empty polls before the loop starts to wait (latency while busy, little CPU while idle)
+IDLE_WAIT_MS = 1
+# Kafka transfers and matcher feeds are looked at this often while quiet (and at every turn while they yield
+# inputs): neither is latency-critical, and each look costs microseconds of the turn that polls Aeron.
+QUIET_SOURCES_INTERVAL_NS = 1_000_000
 GAUGES_INTERVAL_NS = 250_000_000  # gauges (lags, open orders) are refreshed at most this often
 GC_GEN0_THRESHOLD = 100_000  # allocations between young collections (CPython's default: 700)
 SLOW_COMMIT_BUSY_NS = 1_000_000_000  # a slow group commit sheds orders for this long (then they are tried again)
@@ -98,6 +89,7 @@ class Batch:
 
     records: list[bytes] = field(default_factory=list)
     replies: list[tuple[Request, bytes]] = field(default_factory=list)
+    early_replies: list[tuple[Request, bytes]] = field(default_factory=list)  # refusals that changed nothing
     events: list[BalanceEvent] = field(default_factory=list)
     commands: list[PlaceCommand | CancelCommand] = field(default_factory=list)
     inputs: int = 0
@@ -113,9 +105,6 @@ class UbscoreService:
         self.config = config
         self.core = core
         self.wal = recovered.wal
-        self.committer = GroupCommitter(self.wal)
-        self.pending = Batch()  # applied to the core, not yet handed to the WAL thread
-        self.committing = Batch()  # in the WAL thread (meaningful while committer.in_flight)
         self.positions = recovered.positions
         self.consumer = consumer
         self.producer = producer
@@ -130,9 +119,8 @@ class UbscoreService:
         self.inputs_since_snapshot = recovered.replayed_records
         self.last_fsync_ms = 0.0
         self.slow_commit_until_ns = 0  # orders are refused BUSY until then, after a group commit over the bound
-        self.idle = BackoffIdleStrategy(spins_max=IDLE_SPINS_MAX, yields_max=IDLE_YIELDS_MAX,
-                                        park_period_ns_min=IDLE_PARK_NS_MIN, park_period_ns_max=IDLE_PARK_NS_MAX)
-        self.housekeeping_ns = 0
+        self.idle_polls = 0
+        self.quiet_sources_ns = 0
         self.more_inputs = True  # the feeds or Kafka gave inputs at their last look: look again at once
         self.gauges_ns = 0
         self.snapshots = ForkedSnapshotWriter(config.snapshot_dir)
@@ -160,8 +148,6 @@ class UbscoreService:
             self.run_once()
         if self.outbox.failures:
             raise KafkaException(f"Kafka delivery failed: {self.outbox.failures[:3]}")
-        while self.committer.in_flight or self.pending.records:  # what was applied becomes durable and is sent
-            self._commit_turn(wait_s=FLUSH_TIMEOUT_S)
         self.take_snapshot()
 
     def close(self) -> None:
@@ -171,50 +157,37 @@ class UbscoreService:
         if self.server is not None:
             self.server.close()
         self.consumer.close()
-        self.committer.close()
         self.wal.close()
 
     # --- one batch -------------------------------------------------------------------------------------------
 
     def run_once(self) -> int:
-        """Send what became durable, take and apply more inputs, start the next group commit; inputs taken."""
-        self._commit_turn()
-        taken = 0
+        """Gather, apply, make durable and send one batch; the number of inputs taken."""
+        batch = Batch()
+        busy = self.busy_reason()
         now_ns = time.monotonic_ns()
-        housekeeping = now_ns - self.housekeeping_ns >= HOUSEKEEPING_INTERVAL_NS
-        if housekeeping:
-            self.housekeeping_ns = now_ns
-        if not self._snapshot_due():  # else let the pipeline empty, so the snapshot matches the WAL
-            batch, before = self.pending, self.pending.inputs
-            busy = self.busy_reason()
-            if housekeeping or self.more_inputs:
-                self._take_outputs(batch)
-                self._take_transfers(batch)
-                self.more_inputs = batch.inputs > before
-            taken = self._take_requests(batch, busy) + batch.inputs - before
-            self._commit_turn()
-        self._after_batch(taken, housekeeping, now_ns)
-        return taken
-
-    def _commit_turn(self, wait_s: float = 0.0) -> None:
-        """Send the commit in flight once durable; then start the pending batch's commit if none is in flight."""
-        fsync_ms = self.committer.finished(wait_s)
-        if fsync_ms is not None:
-            self.last_fsync_ms = fsync_ms
-            if fsync_ms > self.config.wal_fsync_ms_max:
-                self.slow_commit_until_ns = time.monotonic_ns() + SLOW_COMMIT_BUSY_NS
-            self.metrics.wal_fsync_seconds.observe(fsync_ms / 1e3)
-            self.metrics.batch_records.observe(len(self.committing.records))
-            self._send(self.committing)
-        if self.committer.in_flight or not self.pending.records:
-            return
-        batch, self.pending = self.pending, Batch()
-        if self.outbox.changed():
-            durable = (self.outbox.events.confirmed, self.outbox.commands.confirmed)
-            batch.records.append(delivered_record(*durable))
-            self.outbox.durable = durable
-        self.committing = batch
-        self.committer.start(batch.records)
+        if self.more_inputs or now_ns - self.quiet_sources_ns >= QUIET_SOURCES_INTERVAL_NS:
+            self.quiet_sources_ns = now_ns
+            self._take_outputs(batch)
+            self._take_transfers(batch)
+            self.more_inputs = bool(batch.records)
+        self._take_requests(batch, busy)
+        if batch.records:
+            if self.outbox.changed():
+                durable = (self.outbox.events.confirmed, self.outbox.commands.confirmed)
+                batch.records.append(delivered_record(*durable))
+                self.outbox.durable = durable
+            started_ns = time.monotonic_ns()
+            self.wal.append(batch.records)
+            ended_ns = time.monotonic_ns()
+            self.last_fsync_ms = (ended_ns - started_ns) / 1e6
+            if self.last_fsync_ms > self.config.wal_fsync_ms_max:
+                self.slow_commit_until_ns = ended_ns + SLOW_COMMIT_BUSY_NS
+            self.metrics.wal_fsync_seconds.observe(self.last_fsync_ms / 1e3)
+            self.metrics.batch_records.observe(len(batch.records))
+        self._send(batch)
+        self._after_batch(batch)
+        return batch.inputs + len(batch.early_replies)
 
     def busy_reason(self) -> str:
         """Why orders are being refused now ("" when they are not)."""
@@ -289,10 +262,9 @@ class UbscoreService:
             if reason:
                 self.metrics.count(self.metrics.refusals, "transfer", RejectReason(reason).name)
 
-    def _take_requests(self, batch: Batch, busy: str) -> int:
-        """Take Aeron requests into `batch`; the number refused at once (not in the batch)."""
+    def _take_requests(self, batch: Batch, busy: str) -> None:
         if self.server is None:
-            return 0
+            return
         while len(self.inbox) + batch.inputs < self.config.batch_records_max:
             try:
                 if self.server.poll(self.inbox.append) == 0:
@@ -302,12 +274,9 @@ class UbscoreService:
                             self.config.aeron_stream_id, error)  # fmt: skip
                 self.metrics.malformed.labels("aeron", "BAD_FRAMING").inc()
         now_ns = time.time_ns()
-        inputs_before = batch.inputs
         for request in self.inbox:
             self._take_request(batch, request, busy, now_ns)
-        refused = len(self.inbox) - (batch.inputs - inputs_before)
         self.inbox.clear()
-        return refused
 
     def _take_request(self, batch: Batch, request: Request, busy: str, now_ns: int) -> None:
         try:
@@ -316,23 +285,22 @@ class UbscoreService:
             log.warning("MALFORMED INPUT aeron %s:%d correlation %d: %s", request.response_channel,
                         request.response_stream_id, request.correlation_id, rejection)  # fmt: skip
             self.metrics.malformed.labels("aeron", rejection.reason).inc()
-            self._refuse_early(request, "request", RejectReason.UBSCORE_INVALID_ORDER, f"malformed: {rejection}")
+            self._refuse_early(batch, request, "request", RejectReason.UBSCORE_INVALID_ORDER, f"malformed: {rejection}")
             return
         kind = "place" if type(body) is PlaceRequest else "cancel"
         if deadline_ns and now_ns > deadline_ns:
-            self._refuse_early(request, kind, RejectReason.UBSCORE_DEADLINE_EXCEEDED, "deadline passed")
+            self._refuse_early(batch, request, kind, RejectReason.UBSCORE_DEADLINE_EXCEEDED, "deadline passed")
             return
         if busy and kind == "place":
-            self._refuse_early(request, kind, RejectReason.UBSCORE_BUSY, busy)
+            self._refuse_early(batch, request, kind, RejectReason.UBSCORE_BUSY, busy)
             return
         effects = self.core.place(body) if kind == "place" else self.core.cancel(body)
         self._apply(batch, REQUEST_RECORD + request.payload, effects)
         batch.replies.append((request, codec.encode_reply(effects.reply)))
         self._count_reply(kind, effects)
 
-    def _refuse_early(self, request: Request, kind: str, reason: RejectReason, message: str) -> None:
-        """Refuse a request that changes nothing (nothing to make durable: the reply goes at once)."""
-        self._reply(request, codec.refusal_reply(reason, message))
+    def _refuse_early(self, batch: Batch, request: Request, kind: str, reason: RejectReason, message: str) -> None:
+        batch.early_replies.append((request, codec.refusal_reply(reason, message)))
         self.metrics.count(self.metrics.requests, kind, "refused")
         self.metrics.count(self.metrics.refusals, kind, reason.name)
 
@@ -355,6 +323,8 @@ class UbscoreService:
     # --- sending ---------------------------------------------------------------------------------------------
 
     def _send(self, batch: Batch) -> None:
+        for request, payload in batch.early_replies:
+            self._reply(request, payload)
         for request, payload in batch.replies:
             self._reply(request, payload)
         self.outbox.produce(batch.events, batch.commands)
@@ -376,18 +346,17 @@ class UbscoreService:
 
     # --- housekeeping ----------------------------------------------------------------------------------------
 
-    def _after_batch(self, taken: int, housekeeping: bool, now_ns: int) -> None:
-        self.inputs_since_snapshot += taken
-        if taken:
+    def _after_batch(self, batch: Batch) -> None:
+        self.inputs_since_snapshot += batch.inputs
+        if batch.inputs or batch.early_replies:
             self.metrics.flush_counts()
-            self.idle.reset()
-        elif self.committer.in_flight:  # nothing new: wait on the fsync, so its replies leave the moment it returns
-            self._commit_turn(wait_s=COMMIT_WAIT_S)
+            self.idle_polls = 0
         else:
-            self.idle.idle()
-        if not housekeeping:
-            return
-        self.producer.poll(0)  # delivery acknowledgements (Outbox.produce polls too, after every batch it sends)
+            self.idle_polls += 1
+            self.producer.poll(0)
+            if self.idle_polls > SPIN_POLLS_MAX:  # idle: wait a little instead of spinning a shared core
+                self.producer.poll(IDLE_WAIT_MS / 1e3)
+        now_ns = time.monotonic_ns()
         if now_ns - self.gauges_ns >= GAUGES_INTERVAL_NS:
             self.gauges_ns = now_ns
             self._update_gauges(now_ns)
@@ -411,16 +380,10 @@ class UbscoreService:
                 start = next_offset if next_offset >= 0 else low
                 self.metrics.operations_lag_records.labels(str(partition)).set(max(high - start, 0))
 
-    def _snapshot_due(self) -> bool:
-        """True when a snapshot should start (new inputs wait until the pipeline is empty and it has started)."""
-        return self.inputs_since_snapshot >= self.config.snapshot_inputs and self.snapshots.running is None
-
     def _snapshot_turn(self) -> None:
         """Learn whether the snapshot child finished; start one (a fork: the loop's only pause) when due."""
-        if self.committer.in_flight:  # the WAL belongs to the commit thread until its fsync returns
-            return
         self._snapshot_finished(self.snapshots.poll())
-        if not self._snapshot_due() or self.pending.records:
+        if self.inputs_since_snapshot < self.config.snapshot_inputs or self.snapshots.running is not None:
             return
         payload = self._snapshot_payload()
         if payload is not None and self.snapshots.start(self.wal.last_lsn, payload):

@@ -4,9 +4,9 @@ raw Aeron request/response round trip and the fsync rate, all measured in the sa
     .venv/bin/python -m tools.bench.ubscore_bench [--orders 50000] [--fills 20000] [--round-trips 5000]
 
 1. Durable validations/s (in-process): decode an `UbscoreRequest`, validate, lock, number, build the WAL record,
-   group-commit batches of `--batch-records-max` on the WAL thread as the service does (one fsync each, temp dir on
-   the state disk; the next batch is validated meanwhile), then encode the reply, the `OrderCommand` and the
-   `BalanceEvent` (the service's per-order work minus the transports). Reported as wall rate and as CPU time per
+   group-commit batches of `--batch-records-max` as the service does (one write + fsync each, temp dir on the state
+   disk), then encode the reply, the `OrderCommand` and the `BalanceEvent` (the service's per-order work minus the
+   transports). Reported as wall rate and as CPU time per
    order (time.process_time: the machine is shared, CPU time moves far less than wall time). `--profile N`
    prints the N costliest functions of that run (cProfile, by own time).
 2. Fills applied/s: matcher outputs with trades (made by the real matcher core), parsed and settled by the core.
@@ -51,7 +51,6 @@ from ubscore import codec
 from ubscore.commands import TransferRequest
 from ubscore.core import UbsCore
 from ubscore.events import Effects
-from ubscore.group_commit import GroupCommitter
 from ubscore.service import tune_gc
 from ubscore.state import REQUEST_RECORD
 
@@ -91,31 +90,24 @@ def order_payloads(count: int, *, crossing: bool) -> list[bytes]:
 
 
 def durable_validations(orders: int, batch_records_max: int, state_dir: Path, profile_top: int) -> dict[str, Any]:
-    """The service's per-order work with pipelined group commits; validations per second and CPU us per order."""
+    """The service's per-order work with group commits; validations per second and CPU us per order."""
     core, payloads = new_core(), order_payloads(orders, crossing=False)
     wal = Wal.open(state_dir / "validations-wal")
-    committer = GroupCommitter(wal)
     profiler = cProfile.Profile() if profile_top else None
-    committing: list[Effects] = []
     started_ns, started_cpu_s = time.perf_counter_ns(), time.process_time()
     if profiler is not None:
         profiler.enable()
-    for start in range(0, orders + batch_records_max, batch_records_max):
+    for start in range(0, orders, batch_records_max):
         records, applied = [], []
         for payload in payloads[start : start + batch_records_max]:
             _, request = codec.decode_request(payload)
             applied.append(core.place(request))
             records.append(REQUEST_RECORD + payload)
-        if committer.in_flight:  # the previous batch: once durable, its outputs are encoded (and would leave)
-            committer.finished(timeout_s=60.0)
-            encode_outputs(committing)
-        if records:
-            committer.start(records)
-        committing = applied
+        wal.append(records)
+        encode_outputs(applied)  # durable: what would leave now
     if profiler is not None:
         profiler.disable()
     elapsed_s, cpu_s = (time.perf_counter_ns() - started_ns) / 1e9, time.process_time() - started_cpu_s
-    committer.close()
     wal.close()
     assert core.counters.last_order_id == orders, core.counters.last_order_id
     if profiler is not None:
