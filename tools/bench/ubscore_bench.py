@@ -238,6 +238,8 @@ def aeron_round_trips(args: argparse.Namespace, state_dir: Path) -> dict[str, An
         metrics_port = free_port()
         raw = round_trips(aeron_dir, ECHO_STREAM, order_payloads(count, crossing=False), window=1)
         raw_window = round_trips(aeron_dir, ECHO_STREAM, order_payloads(count, crossing=False), window=args.window)
+        echo.kill()  # it spins: left running it would take a core of this 2-core machine from the UBSCore rows
+        echo.wait(timeout=60)
         env = dict(os.environ, UBSCORE_KAFKA_BOOTSTRAP=args.bootstrap, UBSCORE_OPERATIONS_TOPIC=topics[0],
                    UBSCORE_EVENTS_TOPIC=topics[1], UBSCORE_ORDERS_TOPIC=topics[2], UBSCORE_AERON_DIR=aeron_dir,
                    UBSCORE_AERON_STREAM_ID=str(REQUEST_STREAM), UBSCORE_FEEDS="",
@@ -260,8 +262,9 @@ def aeron_round_trips(args: argparse.Namespace, state_dir: Path) -> dict[str, An
         wal = wal_metrics(metrics_port)
     finally:
         for child in reversed(children):
-            child.send_signal(signal.SIGTERM if child is not children[0] else signal.SIGKILL)
-            child.wait(timeout=60)
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM if child is not children[0] else signal.SIGKILL)
+                child.wait(timeout=60)
         driver.stop()
         shutil.rmtree(aeron_dir, ignore_errors=True)
         for topic in topics:
