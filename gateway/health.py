@@ -1,0 +1,115 @@
+"""Dependency checks behind the standard gRPC health service (grpc.health.v1).
+
+A `HealthMonitor` runs every check each `interval_ms` on its own thread and sets the health status of the whole
+server ("") and of each exchange service: SERVING when every check passed, NOT_SERVING as soon as one fails.
+Checks are plain callables that raise when the dependency is unreachable; the gateway registers CQL and Kafka
+now, UBSCore (an Aeron ping through the UBSCore client) and the market feed plug in the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+
+from confluent_kafka.admin import AdminClient
+from grpc_health.v1 import health, health_pb2
+
+from common.errors import Unavailable
+from gateway.metrics import GatewayMetrics
+
+CHECK_INTERVAL_MS_DEFAULT = 2_000
+CHECK_TIMEOUT_S = 2.0
+CQL_PROBE = "SELECT release_version FROM system.local"
+
+log = logging.getLogger(__name__)
+
+Check = Callable[[], None]
+
+
+def cql_check(session: object) -> Check:
+    """A check that the CQL session answers a trivial query within CHECK_TIMEOUT_S."""
+
+    def check() -> None:
+        try:
+            session.execute(CQL_PROBE, timeout=CHECK_TIMEOUT_S)  # type: ignore[attr-defined]
+        except Exception as error:  # the driver raises many types (NoHostAvailable, OperationTimedOut, ...)
+            raise Unavailable(f"CQL: {error}") from error
+
+    return check
+
+
+def kafka_check(bootstrap: str, topic: str) -> Check:
+    """A check that the Kafka cluster answers a metadata request and has `topic`."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": int(CHECK_TIMEOUT_S * 1000)})
+
+    def check() -> None:
+        try:
+            metadata = admin.list_topics(topic=topic, timeout=CHECK_TIMEOUT_S)
+        except Exception as error:  # KafkaException on timeout or transport failure
+            raise Unavailable(f"Kafka {bootstrap}: {error}") from error
+        found = metadata.topics.get(topic)
+        if found is None or found.error is not None:
+            raise Unavailable(f"Kafka {bootstrap}: topic {topic} missing ({found.error if found else 'absent'})")
+
+    return check
+
+
+class HealthMonitor:
+    """Runs the checks periodically and publishes the verdict through a grpc_health HealthServicer."""
+
+    def __init__(
+        self,
+        checks: Mapping[str, Check],
+        *,
+        service_names: Iterable[str],
+        metrics: GatewayMetrics,
+        interval_ms: int = CHECK_INTERVAL_MS_DEFAULT,
+    ) -> None:
+        assert interval_ms > 0, interval_ms
+        self.checks = dict(checks)
+        self.service_names = ("", *service_names)
+        self.metrics = metrics
+        self.interval_ms = interval_ms
+        self.servicer = health.HealthServicer()
+        self.failures: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)  # until the first round passed
+
+    def run_checks(self) -> bool:
+        """Run every check once, publish the verdict, and return True if all passed."""
+        failures: dict[str, str] = {}
+        for name, check in self.checks.items():
+            try:
+                check()
+            except Exception as error:  # a check's failure is data here, whatever its type
+                failures[name] = str(error)
+            self.metrics.health_check_ok.labels(name).set(0 if name in failures else 1)
+        if failures != self.failures:
+            log.warning("health: %s", failures or "all checks pass")
+        self.failures = failures
+        serving = health_pb2.HealthCheckResponse.NOT_SERVING if failures else health_pb2.HealthCheckResponse.SERVING
+        self._set_all(serving)
+        return not failures
+
+    def start(self) -> None:
+        """Run a first round now, then every interval on a daemon thread."""
+        self.run_checks()
+        self._thread = threading.Thread(target=self._loop, name="health-monitor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and report NOT_SERVING (the server is going away)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=CHECK_TIMEOUT_S * (len(self.checks) + 1))
+        self.servicer.enter_graceful_shutdown()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_ms / 1000):
+            self.run_checks()
+
+    def _set_all(self, status: int) -> None:
+        for name in self.service_names:
+            self.servicer.set(name, status)
