@@ -126,9 +126,13 @@ class KeyCache:
             )
         return self.keys.get(key_id)
 
+    def check(self) -> None:
+        """Health check: raise unless the keys were loaded recently enough to be trusted."""
+        self.lookup("")
+
     def start(self) -> None:
-        """Load once now (raising if CQL is unreachable), then reload on a daemon thread."""
-        self.refresh()
+        """Try a first load now (a failure leaves the cache empty and health red), then reload on a daemon thread."""
+        self._reload()
         self._thread = threading.Thread(target=self._loop, name="api-key-cache", daemon=True)
         self._thread.start()
 
@@ -140,12 +144,15 @@ class KeyCache:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.refresh_ms / 1000):
-            try:
-                self.refresh()
-                self.refresh_failures = 0
-            except Exception as error:  # the driver raises many types; the cache keeps its last good copy
-                self.refresh_failures += 1
-                log.warning("API key reload failed (%d in a row): %s", self.refresh_failures, error)
+            self._reload()
+
+    def _reload(self) -> None:
+        try:
+            self.refresh()
+            self.refresh_failures = 0
+        except Exception as error:  # the driver raises many types; the cache keeps its last good copy
+            self.refresh_failures += 1
+            log.warning("API key reload failed (%d in a row): %s", self.refresh_failures, error)
 
 
 def authenticate(metadata: Mapping[str, str], cache: KeyCache) -> Principal:

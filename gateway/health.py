@@ -1,9 +1,10 @@
 """Dependency checks behind the standard gRPC health service (grpc.health.v1).
 
-A `HealthMonitor` runs every check each `interval_ms` on its own thread and sets the health status of the whole
-server ("") and of each exchange service: SERVING when every check passed, NOT_SERVING as soon as one fails.
-Checks are plain callables that raise when the dependency is unreachable; the gateway registers CQL and Kafka
-now, UBSCore (an Aeron ping through the UBSCore client) and the market feed plug in the same way.
+A `HealthMonitor` runs every check each `interval_ms` on its own thread and sets the health status of each
+exchange service (NOT_SERVING while a check it depends on fails) and of the whole server, "" (NOT_SERVING while
+any check fails). Checks are plain callables that raise when the dependency is unreachable, each registered with
+the services it affects: CQL, Kafka, the API key cache and the market feed now; UBSCore (an Aeron ping through
+the UBSCore client) plugs in the same way.
 """
 
 from __future__ import annotations
@@ -60,15 +61,18 @@ class HealthMonitor:
 
     def __init__(
         self,
-        checks: Mapping[str, Check],
+        checks: Mapping[str, tuple[Check, Iterable[str]]],
         *,
         service_names: Iterable[str],
         metrics: GatewayMetrics,
         interval_ms: int = CHECK_INTERVAL_MS_DEFAULT,
     ) -> None:
+        """`checks`: name -> (check, full names of the services that need it)."""
         assert interval_ms > 0, interval_ms
-        self.checks = dict(checks)
-        self.service_names = ("", *service_names)
+        self.checks = {name: (check, frozenset(services)) for name, (check, services) in checks.items()}
+        self.service_names = tuple(service_names)
+        for _, services in self.checks.values():
+            assert services <= set(self.service_names), services
         self.metrics = metrics
         self.interval_ms = interval_ms
         self.servicer = health.HealthServicer()
@@ -80,7 +84,7 @@ class HealthMonitor:
     def run_checks(self) -> bool:
         """Run every check once, publish the verdict, and return True if all passed."""
         failures: dict[str, str] = {}
-        for name, check in self.checks.items():
+        for name, (check, _) in self.checks.items():
             try:
                 check()
             except Exception as error:  # a check's failure is data here, whatever its type
@@ -89,8 +93,10 @@ class HealthMonitor:
         if failures != self.failures:
             log.warning("health: %s", failures or "all checks pass")
         self.failures = failures
-        serving = health_pb2.HealthCheckResponse.NOT_SERVING if failures else health_pb2.HealthCheckResponse.SERVING
-        self._set_all(serving)
+        broken = {service for name in failures for service in self.checks[name][1]}
+        for service in self.service_names:
+            self.servicer.set(service, _status(service not in broken))
+        self.servicer.set("", _status(not failures))
         return not failures
 
     def start(self) -> None:
@@ -111,5 +117,9 @@ class HealthMonitor:
             self.run_checks()
 
     def _set_all(self, status: int) -> None:
-        for name in self.service_names:
+        for name in ("", *self.service_names):
             self.servicer.set(name, status)
+
+
+def _status(serving: bool) -> int:
+    return health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING

@@ -1,0 +1,109 @@
+"""Build the whole gateway from its config (every object made here and passed down), start it, stop it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import grpc
+import zmq
+
+from common.engine_feed import EngineFeed
+from common.markets import load_catalog
+from exchange.v1 import account_service_pb2_grpc, trading_service_pb2_grpc
+from gateway.api_keys import ApiKeyStore
+from gateway.auth import AuthInterceptor, KeyCache, role_class_of
+from gateway.config import GatewayConfig
+from gateway.cql import connect
+from gateway.health import HealthMonitor, cql_check, kafka_check
+from gateway.interceptors import ErrorBoundaryInterceptor
+from gateway.market_data import MarketDataServicer
+from gateway.market_feed import MarketFeed
+from gateway.metrics import GatewayMetrics, MetricsInterceptor
+from gateway.rate_limit import RateLimiter, RateLimitInterceptor
+from gateway.server import GRACE_S, SERVICE_NAMES, Servicers, build_server
+
+TRADING, ACCOUNT, MARKET_DATA = SERVICE_NAMES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True, kw_only=True)
+class Gateway:
+    """A built gateway: `start()`, then `stop()`; `port` is the bound gRPC port."""
+
+    config: GatewayConfig
+    server: grpc.Server
+    port: int
+    metrics: GatewayMetrics
+    health: HealthMonitor
+    key_cache: KeyCache
+    market_feed: MarketFeed | None
+    cql_session: object
+    zmq_context: zmq.Context
+
+    def start(self) -> None:
+        """Load keys, start the feed, the health checks and the server."""
+        self.key_cache.start()
+        if self.market_feed is not None:
+            self.market_feed.start()
+        self.health.start()
+        self.server.start()
+        log.info("gateway ready: gRPC port %d", self.port, extra={"grpc_port": self.port})
+
+    def stop(self) -> None:
+        """Refuse new calls, let running ones finish (GRACE_S), then release everything."""
+        self.health.stop()
+        self.server.stop(GRACE_S).wait(GRACE_S + 1)
+        if self.market_feed is not None:
+            self.market_feed.stop()
+        self.key_cache.stop()
+        self.cql_session.cluster.shutdown()  # type: ignore[attr-defined]
+        self.zmq_context.destroy(linger=0)
+
+
+def build_gateway(config: GatewayConfig) -> Gateway:
+    """Every object of a gateway, wired; nothing started."""
+    catalog = load_catalog(config.markets_path)
+    metrics = GatewayMetrics()
+    session = connect(config.cql_hosts, config.cql_port)
+    key_cache = KeyCache(ApiKeyStore(session, config.cql_keyspace), refresh_ms=config.key_refresh_ms)
+    context = zmq.Context()
+    feed = None
+    checks = {
+        "cql": (cql_check(session), (TRADING, ACCOUNT)),
+        "kafka": (kafka_check(config.kafka_bootstrap, config.transfer_topic), (ACCOUNT,)),
+        "api_keys": (key_cache.check, SERVICE_NAMES),
+    }
+    if config.matcher_pub_endpoint:
+        feed = MarketFeed(
+            lambda: EngineFeed(
+                context, sub_endpoint=config.matcher_pub_endpoint, replay_endpoint=config.matcher_replay_endpoint,
+                shard_id=config.matcher_shard_id,
+            ),
+            catalog=catalog, metrics=metrics, queue_max=config.stream_queue_max,
+            subscribers_max=max(1, config.grpc_workers // 2),  # a stream holds a worker: keep half for unary calls
+        )
+        checks["market_feed"] = (feed.check, (MARKET_DATA,))
+    health = HealthMonitor(
+        checks, service_names=SERVICE_NAMES, metrics=metrics, interval_ms=config.health_interval_ms
+    )
+    servicers = Servicers(
+        trading=trading_service_pb2_grpc.TradingServiceServicer(),
+        account=account_service_pb2_grpc.AccountServiceServicer(),
+        market_data=MarketDataServicer(catalog, feed, heartbeat_ms=config.heartbeat_ms),
+    )
+    interceptors = [
+        MetricsInterceptor(metrics),
+        ErrorBoundaryInterceptor(),
+        AuthInterceptor(key_cache),
+        RateLimitInterceptor(RateLimiter(config.rate_limits), role_class_of),
+    ]
+    server, port = build_server(
+        address=config.grpc_address, workers=config.grpc_workers, servicers=servicers, interceptors=interceptors,
+        health=health,
+    )
+    return Gateway(
+        config=config, server=server, port=port, metrics=metrics, health=health, key_cache=key_cache,
+        market_feed=feed, cql_session=session, zmq_context=context,
+    )
