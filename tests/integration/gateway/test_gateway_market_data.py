@@ -1,0 +1,171 @@
+"""Market data from a real matcher subprocess through a real gateway: books, the stream, slow clients.
+
+Orders go to a private Kafka topic, a real matcher matches them and publishes its feed; the gateway builds its
+books from that feed (catching up from seq 1 through the replay endpoint). The oracle is a fresh matching
+engine fed the same inputs in the same order (read from the matcher's own verified outputs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import grpc
+import pytest
+import zmq
+
+from common.markets import load_catalog
+from common.money import parse_units
+from exchange.v1 import common_pb2, engine_pb2, market_data_service_pb2, market_data_service_pb2_grpc
+from gateway.app import Gateway
+from gateway.book import BookView
+from matcher.codec import decode_command
+from matcher.engine import Engine
+from tests.integration.gateway.calls import bearer, reason_of
+from tests.integration.gateway.conftest import eventually
+from tests.integration.matcher.conftest import MatcherProcess, OrdersProducer, collect, open_feed
+from tests.integration.matcher.orderflow import OrderFlow
+
+pytestmark = pytest.mark.integration
+CATALOG = load_catalog()
+SYMBOL = "BTC_USDT"
+DEPTH = 500
+
+
+def engine_depth(outputs: list[engine_pb2.EngineOutput], symbol: str) -> tuple[list, list]:
+    """The aggregated book of `symbol` after replaying the outputs' inputs through a fresh engine."""
+    engine = Engine(CATALOG.markets.values())
+    for output in outputs:
+        engine.apply(decode_command(output.input.command))
+    bids, asks = engine.depth(symbol, DEPTH)
+    return [tuple(level) for level in bids], [tuple(level) for level in asks]
+
+
+def as_units(levels: object, symbol: str) -> list[tuple[int, int]]:
+    """PriceLevels (decimal strings) back to (price_units, qty_units)."""
+    market = CATALOG.markets[symbol]
+    return [
+        (parse_units(level.price, market.quote_scale), parse_units(level.quantity, market.base_scale))
+        for level in levels  # type: ignore[attr-defined]
+    ]
+
+
+def start_gateway(gateway_factory: Callable[..., Gateway], matcher: MatcherProcess, **overrides: object) -> Gateway:
+    gateway = gateway_factory(
+        matcher_pub_endpoint=matcher.pub_endpoint, matcher_replay_endpoint=matcher.replay_endpoint,
+        matcher_shard_id=int(matcher.env["MATCHER_SHARD_ID"]), **overrides,
+    )
+    return gateway
+
+
+def test_book_and_stream_follow_the_matcher_exactly(
+    matcher: MatcherProcess, orders_producer: OrdersProducer, zmq_context: zmq.Context,
+    gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],
+    make_key: Callable[..., tuple[str, str]],
+) -> None:
+    """300 orders before the gateway starts (it catches up from seq 1), 300 more while a client streams: the
+    GetOrderBook answer, and the snapshot plus deltas of the stream, equal a fresh engine's book at each point."""
+    flow = OrderFlow(seed=5)
+    matcher.start()
+    oracle_feed = open_feed(zmq_context, matcher)
+    orders_producer.send(flow.batch(300))
+    outputs = collect(oracle_feed, until_seq=300)
+    key, key_id = make_key(1010, "read")
+    gateway = start_gateway(gateway_factory, matcher)
+    eventually(lambda: key_id in gateway.key_cache.keys and gateway.market_feed.seq == 300, timeout_ms=30_000)
+    stub = market_data_service_pb2_grpc.MarketDataServiceStub(channel_factory(gateway.port))
+
+    book = stub.GetOrderBook(market_data_service_pb2.GetOrderBookRequest(symbol=SYMBOL, depth=DEPTH),
+                             metadata=bearer(key))  # fmt: skip
+    assert book.seq == 300
+    assert (as_units(book.bids, SYMBOL), as_units(book.asks, SYMBOL)) == engine_depth(outputs, SYMBOL)
+    assert book.bids or book.asks  # not an empty book compared with an empty book
+
+    stream = stub.StreamMarketData(
+        market_data_service_pb2.StreamMarketDataRequest(symbols=[SYMBOL], depth=DEPTH), metadata=bearer(key), timeout=60
+    )
+    first = next(stream)
+    assert first.WhichOneof("event") == "book_snapshot"
+    assert first.seq == 300
+    view = BookView(SYMBOL)
+    for price, qty in as_units(first.book_snapshot.bids, SYMBOL):
+        view.apply(common_pb2.SIDE_BUY, price, qty)
+    for price, qty in as_units(first.book_snapshot.asks, SYMBOL):
+        view.apply(common_pb2.SIDE_SELL, price, qty)
+
+    orders_producer.send(flow.batch(300))
+    outputs += collect(oracle_feed, until_seq=600)
+    oracle_feed.close()
+    last_btc_seq = max(o.seq for o in outputs if any(d.symbol == SYMBOL for d in o.book_deltas))
+    trades = 0
+    market = CATALOG.markets[SYMBOL]
+    for message in stream:
+        kind = message.WhichOneof("event")
+        assert kind in ("book_update", "trade", "heartbeat"), kind
+        if kind == "book_update":
+            update = message.book_update
+            assert update.symbol == SYMBOL
+            view.apply(update.side, parse_units(update.price, market.quote_scale),
+                       parse_units(update.quantity, market.base_scale, allow_zero=True))  # fmt: skip
+        elif kind == "trade":
+            trades += 1
+        if message.seq >= last_btc_seq and kind == "book_update":
+            bids, asks = engine_depth(outputs, SYMBOL)
+            if view.depth(DEPTH) == (bids, asks):
+                break
+    stream.cancel()
+    assert view.depth(DEPTH) == engine_depth(outputs, SYMBOL)
+    assert trades > 0
+
+
+def test_slow_stream_client_is_cut_off_with_resource_exhausted(
+    matcher: MatcherProcess, orders_producer: OrdersProducer, gateway_factory: Callable[..., Gateway],
+    channel_factory: Callable[[int], grpc.Channel], make_key: Callable[..., tuple[str, str]],
+) -> None:
+    """A client that stops reading while thousands of book changes arrive is cut off (queue of 20 messages)
+    with RESOURCE_EXHAUSTED, while a second, reading client of the same gateway keeps up to the last seq."""
+    flow = OrderFlow(seed=6)
+    matcher.start()
+    key, key_id = make_key(1011, "read")
+    gateway = start_gateway(gateway_factory, matcher, stream_queue_max=20)
+    eventually(lambda: key_id in gateway.key_cache.keys and gateway.market_feed.ready.is_set(), timeout_ms=30_000)
+    stub = market_data_service_pb2_grpc.MarketDataServiceStub(channel_factory(gateway.port))
+    slow = stub.StreamMarketData(market_data_service_pb2.StreamMarketDataRequest(), metadata=bearer(key))
+    assert next(slow).WhichOneof("event") == "book_snapshot"  # subscribed; now it stops reading
+
+    orders_producer.send(flow.batch(3_000))
+    eventually(lambda: gateway.market_feed.seq == 3_000, timeout_ms=60_000)
+    eventually(lambda: gateway.metrics.registry.get_sample_value(
+        "gateway_stream_clients_cut_total", {"reason": "slow_consumer"}) == 1.0, timeout_ms=30_000)  # fmt: skip
+    with pytest.raises(grpc.RpcError) as caught:
+        for _ in slow:
+            pass
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
+    assert reason_of(caught.value) == "REJECT_REASON_RATE_LIMITED"  # type: ignore[arg-type]
+
+
+def test_book_requests_are_validated(
+    matcher: MatcherProcess, gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],
+    make_key: Callable[..., tuple[str, str]],
+) -> None:
+    """An unknown market and a depth above 500 are INVALID_ARGUMENT with the field named; ListMarkets carries the
+    config's steps as decimal strings."""
+    matcher.start()
+    key, key_id = make_key(1012, "read")
+    gateway = start_gateway(gateway_factory, matcher)
+    eventually(lambda: key_id in gateway.key_cache.keys and gateway.market_feed.ready.is_set(), timeout_ms=30_000)
+    stub = market_data_service_pb2_grpc.MarketDataServiceStub(channel_factory(gateway.port))
+    for request, reason in [
+        (market_data_service_pb2.GetOrderBookRequest(symbol="NOPE"), "REJECT_REASON_UNKNOWN_MARKET"),
+        (market_data_service_pb2.GetOrderBookRequest(symbol=SYMBOL, depth=501), "REJECT_REASON_INVALID_REQUEST"),
+    ]:
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.GetOrderBook(request, metadata=bearer(key))
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+        assert reason_of(caught.value) == reason  # type: ignore[arg-type]
+    markets = {m.symbol: m for m in stub.ListMarkets(market_data_service_pb2.ListMarketsRequest(),
+                                                     metadata=bearer(key)).markets}  # fmt: skip
+    btc = markets[SYMBOL]
+    assert (btc.tick, btc.lot, btc.min_notional) == ("0.010000", "0.00010000", "1.000000")
+    assert (btc.maker_fee_rate, btc.taker_fee_rate) == ("0.001000", "0.002000")
+    assert (btc.base_scale, btc.quote_scale) == (8, 6)
+    assert set(markets) == set(CATALOG.markets)
