@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import grpc
 import zmq
 
-from common.engine_feed import EngineFeed
+from common.engine_feed import EngineFeed, ReplayClient
 from common.markets import load_catalog
 from exchange.v1 import account_service_pb2_grpc, trading_service_pb2_grpc
 from gateway.api_keys import ApiKeyStore
@@ -81,6 +81,7 @@ def build_gateway(config: GatewayConfig) -> Gateway:
                 context, sub_endpoint=config.matcher_pub_endpoint, replay_endpoint=config.matcher_replay_endpoint,
                 shard_id=config.matcher_shard_id,
             ),
+            head_seq=lambda: matcher_head_seq(context, config),
             catalog=catalog, metrics=metrics, queue_max=config.stream_queue_max,
             subscribers_max=max(1, config.grpc_workers // 2),  # a stream holds a worker: keep half for unary calls
         )
@@ -107,3 +108,12 @@ def build_gateway(config: GatewayConfig) -> Gateway:
         config=config, server=server, port=port, metrics=metrics, health=health, key_cache=key_cache,
         market_feed=feed, cql_session=session, zmq_context=context,
     )
+
+
+def matcher_head_seq(context: zmq.Context, config: GatewayConfig) -> int:
+    """The last seq the matcher shard has published (asked of its replay endpoint); raises Timeout if silent."""
+    client = ReplayClient(context, config.matcher_replay_endpoint, shard_id=config.matcher_shard_id)
+    try:
+        return client.fetch(1, limit=1).last_seq
+    finally:
+        client.close()

@@ -9,11 +9,14 @@ A subscriber whose queue is full is cut off (`cut` set, removed from the fan-out
 RESOURCE_EXHAUSTED. One slow client never slows the feed or the other clients.
 
 At start the gateway knows no book: the feed starts at seq 0 and catches up through the matcher's replay
-endpoint from seq 1 (EngineFeed's start-up catch-up). Until that catch-up is done `ready` is unset and book
-reads answer UNAVAILABLE. Limit: the matcher serves replay from its WAL, which it prunes (MATCHER_WAL_RETAIN,
-2M records by default); once seq 1 is gone, a gateway cannot build its books this way and its feed halts with
-ChainBroken (health NOT_SERVING). The fix is a book snapshot from the matcher (its state at a seq) followed by
-replay from there, which needs a snapshot request on the replay endpoint.
+endpoint from seq 1 (EngineFeed's start-up catch-up). Until the books reach the matcher's last seq at start
+(asked of the replay endpoint by `head_seq`), `ready` is unset and book reads answer UNAVAILABLE.
+
+Limit: the matcher serves replay from its WAL, which it prunes (it keeps 2M records by default, see
+matcher/config.py WAL_RETAIN_RECORDS_DEFAULT); once seq 1 is gone, a gateway cannot build its books this way
+and its feed halts with ChainBroken (health NOT_SERVING). The fix is a book snapshot from the matcher (its
+state at a seq) followed by replay from there, which needs a snapshot request on the replay endpoint. Replaying
+a long history also costs start-up time (about 3.6 µs to decode each output, CEILINGS.md, plus the deltas).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from common.errors import Timeout
 from common.markets import MarketCatalog
 from common.money import format_units
 from exchange.v1 import engine_pb2, market_data_service_pb2
@@ -65,10 +69,11 @@ class MarketFeed:
     """Books of one matcher shard, kept from its feed on a thread of their own."""
 
     def __init__(
-        self, feed_factory: Callable[[], FeedLike], *, catalog: MarketCatalog, metrics: GatewayMetrics,
-        queue_max: int, subscribers_max: int,
+        self, feed_factory: Callable[[], FeedLike], *, head_seq: Callable[[], int], catalog: MarketCatalog,
+        metrics: GatewayMetrics, queue_max: int, subscribers_max: int,
     ) -> None:
         self.feed_factory = feed_factory
+        self.head_seq = head_seq
         self.catalog = catalog
         self.metrics = metrics
         self.queue_max = queue_max
@@ -102,15 +107,22 @@ class MarketFeed:
 
     def _run(self) -> None:
         feed = self.feed_factory()
+        head_seq: int | None = None  # the matcher's last seq when we started: ready once the books reach it
         try:
             while not self._stop.is_set():
-                outputs = feed.poll(timeout_ms=POLL_TIMEOUT_MS)
+                try:
+                    if head_seq is None:
+                        head_seq = self.head_seq()
+                    outputs = feed.poll(timeout_ms=POLL_TIMEOUT_MS)
+                except Timeout as error:  # replay endpoint silent: nothing verified was lost, ask again
+                    log.warning("market feed: %s", error)
+                    continue
                 if outputs:
                     self._apply(outputs)
-                if not self.ready.is_set():  # the first poll caught up with the replay endpoint
+                if not self.ready.is_set() and self.seq >= head_seq:
                     log.info("market feed ready at seq %d", self.seq)
                     self.ready.set()
-        except Exception as error:  # ChainBroken, Timeout, ...: market data stops loudly, health turns red
+        except Exception as error:  # ChainBroken, ConfigInvalid, ...: market data stops loudly, health turns red
             log.critical("market feed halted at seq %d: %s", self.seq, error)
             self.error = error
             with self.lock:
