@@ -26,11 +26,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from common.errors import ExchangeError
+from common.markets import SYSTEM_USER_ID_END
 
 KEY_PREFIX = "exk_"
 KEY_ID_BYTES = 8
 SECRET_BYTES = 32
-SYSTEM_USER_ID_MAX = 999  # ids 0..999 are system accounts (fee account, ...): no keys for them
 _KEY_RE = re.compile(r"exk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 
 
@@ -118,8 +118,8 @@ class ApiKeyStore:
 
     def create(self, *, user_id: int, roles: frozenset[Role], label: str, now_ns: int) -> tuple[str, ApiKey]:
         """Store a new key for `user_id`; return (the full key, to show once, and its row)."""
-        if user_id <= SYSTEM_USER_ID_MAX:
-            raise KeyRefused(f"user {user_id} is a system account (ids up to {SYSTEM_USER_ID_MAX}): no API keys")
+        if user_id < SYSTEM_USER_ID_END:
+            raise KeyRefused(f"user {user_id} is a system account (ids below {SYSTEM_USER_ID_END}): no API keys")
         if user_id >= 2**63:
             raise KeyRefused(f"user {user_id} does not fit int64")
         full_key, key_id, secret = new_key()

@@ -35,9 +35,10 @@ def market_info(market: Market) -> market_data_service_pb2.MarketInfo:
         min_notional=format_units(market.min_notional_units, market.quote_scale),
         maker_fee_rate=format_units(market.maker_fee_ppm, FEE_SCALE),
         taker_fee_rate=format_units(market.taker_fee_ppm, FEE_SCALE),
+        max_price=format_units(market.max_price_units, market.quote_scale),
+        max_quantity=format_units(market.max_qty_units, market.base_scale),
         base_scale=market.base_scale,
         quote_scale=market.quote_scale,
-        # max_price / max_quantity: filled in once common.markets carries the maxima (branch matcher-checks)
     )
 
 

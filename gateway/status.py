@@ -84,6 +84,7 @@ REASON_CODES: dict[int, grpc.StatusCode] = {
     R.REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID: C.ALREADY_EXISTS,
     R.REJECT_REASON_MATCHER_OUT_OF_RANGE: C.INVALID_ARGUMENT,
     R.REJECT_REASON_MATCHER_INVALID_FIELD: C.INVALID_ARGUMENT,
+    R.REJECT_REASON_MATCHER_INTERNAL_ERROR: C.INTERNAL,  # a matcher bug; the order was refused and funds released
 }
 
 # Internal errors -> (code, reason). Looked up by the error's exact class first, then its bases, but every class of

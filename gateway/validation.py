@@ -6,15 +6,16 @@ own reason is the first violation's. Amounts are parsed exactly by `common.money
 scale. Rules (docs/decisions.md, proto comments, the matcher's shape check in matcher/book.py):
 
 - idempotency keys (`client_order_id`, `request_id`): required, 1 to 64 characters of [A-Za-z0-9._:-];
-- LIMIT: price on the tick, quantity on the lot and at least min_qty, notional at least min_notional, no quote
-  quantity; time in force GTC (default), IOC or FOK; post-only only with GTC;
+- LIMIT: price on the tick and at most max_price, quantity on the lot, at least min_qty and at most max_qty,
+  notional at least min_notional, no quote quantity; time in force GTC (default), IOC or FOK; post-only only
+  with GTC;
 - MARKET: no price, no time in force, no post-only; a sell gives a quantity (on the lot, at least min_qty), a
   buy a quote budget (at least min_notional) and no quantity;
 - result_wait_ms at most 5000; cancel by order id or client order id (exactly one); transfers for a user id
   of a real account (not a system account) in a known asset with a positive amount.
 
-Per-market maxima (max price, max quantity) are checked by UBSCore and the matcher; they join these rules when
-common.markets carries them (branch matcher-checks).
+Per-market maxima: the price at most max_price, the quantity at most max_qty, a market buy's budget at most
+max_notional (max_price x max_qty), the same bounds UBSCore and the matcher enforce.
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ import re
 from dataclasses import dataclass
 
 from common.errors import InvalidAmount
-from common.markets import Market, MarketCatalog
+from common.markets import SYSTEM_USER_ID_END, Market, MarketCatalog
 from common.money import parse_units
 from exchange.v1 import account_service_pb2, common_pb2, trading_service_pb2
-from gateway.api_keys import SYSTEM_USER_ID_MAX
 from gateway.errors import FieldViolation, Refused
 
 IDEMPOTENCY_KEY_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -168,6 +168,9 @@ def _limit_amounts(
     if price and not market.is_on_tick(price):
         violations.add("price", R.REJECT_REASON_INVALID_PRICE, f"not a multiple of the tick {market.tick_units}")
         price = 0
+    elif price > market.max_price_units:
+        violations.add("price", R.REJECT_REASON_INVALID_PRICE, f"above the maximum price of {market.symbol}")
+        price = 0
     qty = _quantity(request, market, violations)
     if price and qty and market.notional_units(price, qty) < market.min_notional_units:
         violations.add("quantity", R.REJECT_REASON_BELOW_MIN_NOTIONAL,
@@ -193,6 +196,9 @@ def _market_amounts(
         if budget and budget < market.min_notional_units:
             violations.add("quote_quantity", R.REJECT_REASON_BELOW_MIN_NOTIONAL,
                            f"below the minimum notional of {market.symbol}")  # fmt: skip
+        elif budget > market.max_notional_units:
+            violations.add("quote_quantity", R.REJECT_REASON_INVALID_AMOUNT,
+                           f"above the maximum notional of {market.symbol} (max price x max quantity)")  # fmt: skip
         return 0, 0, budget
     violations.absent("quote_quantity", request.quote_quantity, "a market sell gives a quantity")
     return 0, _quantity(request, market, violations), 0
@@ -207,6 +213,9 @@ def _quantity(
         return 0
     if qty and qty < market.min_qty_units:
         violations.add("quantity", R.REJECT_REASON_INVALID_QUANTITY, f"below the minimum of {market.symbol}")
+        return 0
+    if qty > market.max_qty_units:
+        violations.add("quantity", R.REJECT_REASON_INVALID_QUANTITY, f"above the maximum of {market.symbol}")
         return 0
     return qty
 
@@ -235,9 +244,9 @@ def validate_transfer(
     violations.result_wait(request.result_wait_ms)
     if request.user_id == 0:
         violations.add("user_id", R.REJECT_REASON_MISSING_FIELD, "required")
-    elif request.user_id <= SYSTEM_USER_ID_MAX or request.user_id >= 2**63:
+    elif request.user_id < SYSTEM_USER_ID_END or request.user_id >= 2**63:
         violations.add("user_id", R.REJECT_REASON_INVALID_REQUEST,
-                       f"not a customer account (system accounts are 1..{SYSTEM_USER_ID_MAX})")  # fmt: skip
+                       f"not a customer account (system accounts are below {SYSTEM_USER_ID_END})")  # fmt: skip
     asset = catalog.assets.get(request.asset)
     amount_units = 0
     if not request.asset:

@@ -168,4 +168,5 @@ def test_book_requests_are_validated(
     assert (btc.tick, btc.lot, btc.min_notional) == ("0.010000", "0.00010000", "1.000000")
     assert (btc.maker_fee_rate, btc.taker_fee_rate) == ("0.001000", "0.002000")
     assert (btc.base_scale, btc.quote_scale) == (8, 6)
+    assert (btc.max_price, btc.max_quantity) == ("10000000.000000", "10000.00000000")
     assert set(markets) == set(CATALOG.markets)

@@ -72,6 +72,8 @@ def test_valid_market_buy_takes_a_quote_budget_and_market_sell_a_quantity() -> N
         ({"price": "99999999999999999999"}, ("price", R.REJECT_REASON_INVALID_PRICE)),
         ({"quantity": "0.00005"}, ("quantity", R.REJECT_REASON_INVALID_QUANTITY)),
         ({"quantity": "0.000000001"}, ("quantity", R.REJECT_REASON_INVALID_QUANTITY)),
+        ({"quantity": "10000.0001"}, ("quantity", R.REJECT_REASON_INVALID_QUANTITY)),
+        ({"price": "10000000.01"}, ("price", R.REJECT_REASON_INVALID_PRICE)),
         ({"price": "0.01", "quantity": "0.0001"}, ("quantity", R.REJECT_REASON_BELOW_MIN_NOTIONAL)),
         ({"quote_quantity": "10"}, ("quote_quantity", R.REJECT_REASON_INVALID_ORDER)),
         ({"time_in_force": 9}, ("time_in_force", R.REJECT_REASON_INVALID_ORDER)),
@@ -100,6 +102,7 @@ def test_bad_limit_order_field_is_refused_with_its_reason(fields: dict[str, obje
         ({"quote_quantity": ""}, ("quote_quantity", R.REJECT_REASON_MISSING_FIELD)),
         ({"quote_quantity": "0.5"}, ("quote_quantity", R.REJECT_REASON_BELOW_MIN_NOTIONAL)),
         ({"quote_quantity": "1.0000001"}, ("quote_quantity", R.REJECT_REASON_INVALID_AMOUNT)),
+        ({"quote_quantity": "100000000001"}, ("quote_quantity", R.REJECT_REASON_INVALID_AMOUNT)),
     ],
 )
 def test_bad_market_buy_field_is_refused_with_its_reason(fields: dict[str, object], expected: tuple[str, int]) -> None:
