@@ -22,6 +22,7 @@ from gateway.market_feed import MarketFeed
 from gateway.metrics import GatewayMetrics, MetricsInterceptor
 from gateway.rate_limit import RateLimiter, RateLimitInterceptor
 from gateway.server import GRACE_S, SERVICE_NAMES, Servicers, build_server
+from gateway.ubscore_client import UbscoreClient, UbscoreClientConfig
 
 TRADING, ACCOUNT, MARKET_DATA = SERVICE_NAMES
 
@@ -39,6 +40,7 @@ class Gateway:
     health: HealthMonitor
     key_cache: KeyCache
     market_feed: MarketFeed | None
+    ubscore: UbscoreClient | None
     cql_session: object
     zmq_context: zmq.Context
 
@@ -47,6 +49,8 @@ class Gateway:
         self.key_cache.start()
         if self.market_feed is not None:
             self.market_feed.start()
+        if self.ubscore is not None:
+            self.ubscore.start()
         self.health.start()
         self.server.start()
         log.info("gateway ready: gRPC port %d", self.port, extra={"grpc_port": self.port})
@@ -57,6 +61,8 @@ class Gateway:
         self.server.stop(GRACE_S).wait(GRACE_S + 1)
         if self.market_feed is not None:
             self.market_feed.stop()
+        if self.ubscore is not None:
+            self.ubscore.stop()
         self.key_cache.stop()
         self.cql_session.cluster.shutdown()  # type: ignore[attr-defined]
         self.zmq_context.destroy(linger=0)
@@ -86,6 +92,14 @@ def build_gateway(config: GatewayConfig) -> Gateway:
             subscribers_max=max(1, config.grpc_workers // 2),  # a stream holds a worker: keep half for unary calls
         )
         checks["market_feed"] = (feed.check, (MARKET_DATA,))
+    ubscore = None
+    if config.ubscore_stream_id:
+        ubscore = UbscoreClient(UbscoreClientConfig(
+            aeron_dir=config.aeron_dir, request_channel=config.ubscore_channel,
+            request_stream_id=config.ubscore_stream_id, response_channel=config.ubscore_response_channel,
+            response_stream_id=config.ubscore_response_stream_id, request_timeout_ms=config.ubscore_timeout_ms,
+        ))  # fmt: skip
+        checks["ubscore"] = (ubscore.check, (TRADING,))
     health = HealthMonitor(
         checks, service_names=SERVICE_NAMES, metrics=metrics, interval_ms=config.health_interval_ms
     )
@@ -106,7 +120,7 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     )
     return Gateway(
         config=config, server=server, port=port, metrics=metrics, health=health, key_cache=key_cache,
-        market_feed=feed, cql_session=session, zmq_context=context,
+        market_feed=feed, ubscore=ubscore, cql_session=session, zmq_context=context,
     )
 
 

@@ -12,6 +12,12 @@
     GATEWAY_MATCHER_SHARD_ID      matcher shard whose feed drives market data (default 0)
     GATEWAY_MATCHER_PUB_ENDPOINT  its ZeroMQ PUB endpoint (default tcp://127.0.0.1:5558; empty = no market feed)
     GATEWAY_MATCHER_REPLAY_ENDPOINT its replay endpoint (default tcp://127.0.0.1:5559)
+    GATEWAY_AERON_DIR             Aeron media driver directory (default $AERON_DIR, else <repo>/.local/aeron)
+    GATEWAY_UBSCORE_CHANNEL       UBSCore's request channel (default aeron:ipc)
+    GATEWAY_UBSCORE_STREAM_ID     UBSCore's request stream (default 1001; 0 = run without a UBSCore client)
+    GATEWAY_UBSCORE_RESPONSE_CHANNEL  this gateway's response channel (default aeron:ipc)
+    GATEWAY_UBSCORE_RESPONSE_STREAM_ID  this gateway's response stream, unique per gateway instance (default 2001)
+    GATEWAY_UBSCORE_TIMEOUT_MS    deadline of one UBSCore request (default 2000)
     GATEWAY_KEY_REFRESH_MS        how often the API key cache is reloaded from CQL (default 2000)
     GATEWAY_RATE_LIMITS           per-role token buckets "role=rate_per_s/burst,..." (default below)
     GATEWAY_HEALTH_INTERVAL_MS    how often dependencies are checked (default 2000)
@@ -43,6 +49,11 @@ KEY_REFRESH_MS_DEFAULT = 2_000
 HEALTH_INTERVAL_MS_DEFAULT = 2_000
 STREAM_QUEUE_MAX_DEFAULT = 10_000
 HEARTBEAT_MS_DEFAULT = 15_000
+REPO_ROOT = Path(__file__).resolve().parents[1]
+AERON_DIR_DEFAULT = str(REPO_ROOT / ".local" / "aeron")
+UBSCORE_STREAM_ID_DEFAULT = 1001
+UBSCORE_RESPONSE_STREAM_ID_DEFAULT = 2001
+UBSCORE_TIMEOUT_MS_DEFAULT = 2_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,6 +72,12 @@ class GatewayConfig:
     matcher_shard_id: int = 0
     matcher_pub_endpoint: str = MATCHER_PUB_ENDPOINT_DEFAULT
     matcher_replay_endpoint: str = MATCHER_REPLAY_ENDPOINT_DEFAULT
+    aeron_dir: str = AERON_DIR_DEFAULT
+    ubscore_channel: str = "aeron:ipc"
+    ubscore_stream_id: int = UBSCORE_STREAM_ID_DEFAULT
+    ubscore_response_channel: str = "aeron:ipc"
+    ubscore_response_stream_id: int = UBSCORE_RESPONSE_STREAM_ID_DEFAULT
+    ubscore_timeout_ms: int = UBSCORE_TIMEOUT_MS_DEFAULT
     key_refresh_ms: int = KEY_REFRESH_MS_DEFAULT
     rate_limits: Mapping[str, BucketLimit] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     health_interval_ms: int = HEALTH_INTERVAL_MS_DEFAULT
@@ -78,6 +95,7 @@ class GatewayConfig:
             ("GATEWAY_HEALTH_INTERVAL_MS", self.health_interval_ms),
             ("GATEWAY_STREAM_QUEUE_MAX", self.stream_queue_max),
             ("GATEWAY_HEARTBEAT_MS", self.heartbeat_ms),
+            ("GATEWAY_UBSCORE_TIMEOUT_MS", self.ubscore_timeout_ms),
         ):
             if value < 1:
                 raise ConfigInvalid(f"{name}={value}: must be >= 1")
@@ -101,6 +119,14 @@ class GatewayConfig:
             matcher_shard_id=_int(environ, "GATEWAY_MATCHER_SHARD_ID", 0),
             matcher_pub_endpoint=environ.get("GATEWAY_MATCHER_PUB_ENDPOINT", MATCHER_PUB_ENDPOINT_DEFAULT),
             matcher_replay_endpoint=environ.get("GATEWAY_MATCHER_REPLAY_ENDPOINT", MATCHER_REPLAY_ENDPOINT_DEFAULT),
+            aeron_dir=environ.get("GATEWAY_AERON_DIR") or environ.get("AERON_DIR") or AERON_DIR_DEFAULT,
+            ubscore_channel=environ.get("GATEWAY_UBSCORE_CHANNEL", "aeron:ipc"),
+            ubscore_stream_id=_int(environ, "GATEWAY_UBSCORE_STREAM_ID", UBSCORE_STREAM_ID_DEFAULT),
+            ubscore_response_channel=environ.get("GATEWAY_UBSCORE_RESPONSE_CHANNEL", "aeron:ipc"),
+            ubscore_response_stream_id=_int(
+                environ, "GATEWAY_UBSCORE_RESPONSE_STREAM_ID", UBSCORE_RESPONSE_STREAM_ID_DEFAULT
+            ),
+            ubscore_timeout_ms=_int(environ, "GATEWAY_UBSCORE_TIMEOUT_MS", UBSCORE_TIMEOUT_MS_DEFAULT),
             key_refresh_ms=_int(environ, "GATEWAY_KEY_REFRESH_MS", KEY_REFRESH_MS_DEFAULT),
             rate_limits=parse_rate_limits(environ["GATEWAY_RATE_LIMITS"])
             if environ.get("GATEWAY_RATE_LIMITS")

@@ -49,3 +49,24 @@ def test_reachable_dependencies_make_every_service_serving(
         lambda: all(health.Check(health_pb2.HealthCheckRequest(service=n)).status == SERVING for n in names),
         timeout_ms=20_000,
     )
+
+
+def test_absent_ubscore_turns_the_trading_service_not_serving(
+    gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel], aeron_directory: object
+) -> None:
+    """With the UBSCore client on (a private request stream nobody serves on the real driver), TradingService is
+    NOT_SERVING and the failing check is `ubscore`; the account service stays SERVING."""
+    stream_id = free_port()  # any number unused by other tests: a free port number is as good as random
+    gateway = gateway_factory(
+        ubscore_stream_id=stream_id, ubscore_response_stream_id=stream_id + 1, aeron_dir=str(aeron_directory)
+    )
+    health = health_pb2_grpc.HealthStub(channel_factory(gateway.port))
+
+    def status(name: str) -> int:
+        return health.Check(health_pb2.HealthCheckRequest(service=name)).status
+
+    eventually(
+        lambda: gateway.health.failures.keys() == {"ubscore"} and status("exchange.v1.TradingService") == NOT_SERVING
+        and status("exchange.v1.AccountService") == SERVING,
+        timeout_ms=20_000,
+    )

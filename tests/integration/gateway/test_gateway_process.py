@@ -32,7 +32,8 @@ def gateway_process(keyspace: str, kafka_bootstrap: str, tmp_path: Path) -> Iter
     env = {
         **os.environ, "GATEWAY_GRPC_ADDRESS": address, "GATEWAY_METRICS_PORT": str(metrics_port),
         "GATEWAY_CQL_KEYSPACE": keyspace, "GATEWAY_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "GATEWAY_MATCHER_PUB_ENDPOINT": "", "GATEWAY_KEY_REFRESH_MS": "200", "GATEWAY_HEALTH_INTERVAL_MS": "200",
+        "GATEWAY_MATCHER_PUB_ENDPOINT": "", "GATEWAY_UBSCORE_STREAM_ID": "0",
+        "GATEWAY_KEY_REFRESH_MS": "200", "GATEWAY_HEALTH_INTERVAL_MS": "200",
     }
     log_path = tmp_path / "gateway.log"
     with open(log_path, "wb") as log_file:

@@ -1,0 +1,173 @@
+"""The gateway's UBSCore client over the real Aeron media driver, against a scripted responder.
+
+The responder is a `ResponseServer` on its own Aeron client and thread that answers as UBSCore's wire contract
+says (UbscoreRequest in, UbscoreResponse out), scripted per client order id: accept, refuse BUSY, or stay
+silent. It stands in for UBSCore only until UBSCore lands (branch ubscore); the end-to-end test against the real
+service is still to be written. Stream ids are random so parallel test runs on the shared driver never meet.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from common.aeron.client import AeronClient, ClientConfig
+from common.aeron.errors import RequestTimeout
+from common.aeron.request_response import Request, ResponseServer
+from exchange.v1 import common_pb2, ubscore_pb2
+from gateway.errors import Refused
+from gateway.ubscore_client import BreakerState, CircuitBreaker, UbscoreClient, UbscoreClientConfig
+from tests.integration.gateway.conftest import eventually
+
+pytestmark = pytest.mark.integration
+
+
+class ScriptedUbscore(threading.Thread):
+    """Answers each UbscoreRequest by its client order id: "busy-*" -> Rejected(UBSCORE_BUSY), "silent-*" -> no
+    answer, anything else -> OrderAccepted with order id = a counter. Records the deadlines it saw."""
+
+    def __init__(self, aeron_dir: str, stream_id: int) -> None:
+        super().__init__(daemon=True, name="scripted-ubscore")
+        self.aeron_dir, self.stream_id = aeron_dir, stream_id
+        self.ready, self.stopping = threading.Event(), threading.Event()
+        self.deadlines_ns: list[int] = []
+        self.errors: list[BaseException] = []
+        self.next_order_id = 1
+
+    def run(self) -> None:
+        try:
+            with AeronClient(ClientConfig(aeron_dir=self.aeron_dir)) as client:
+                server = ResponseServer(client, request_channel="aeron:ipc", request_stream_id=self.stream_id)
+                self.ready.set()
+                while not self.stopping.is_set():
+                    if server.poll(lambda request: self._answer(server, request)) == 0:
+                        time.sleep(0.0001)
+                server.close()
+        except BaseException as error:  # surfaced by the test
+            self.errors.append(error)
+
+    def _answer(self, server: ResponseServer, request: Request) -> None:
+        message = ubscore_pb2.UbscoreRequest()
+        message.ParseFromString(request.payload)
+        self.deadlines_ns.append(message.deadline_ns)
+        coid = message.place_order.client_order_id
+        if coid.startswith("silent-"):
+            return
+        response = ubscore_pb2.UbscoreResponse()
+        if coid.startswith("busy-"):
+            response.rejected.reason = common_pb2.REJECT_REASON_UBSCORE_BUSY
+        else:
+            response.order_accepted.order_id = self.next_order_id
+            response.order_accepted.client_order_id = coid
+            self.next_order_id += 1
+        server.respond(request, response.SerializeToString(), timeout_ms=1_000)
+
+
+def place(coid: str) -> ubscore_pb2.UbscoreRequest:
+    return ubscore_pb2.UbscoreRequest(
+        place_order=ubscore_pb2.OrderRequest(user_id=1001, client_order_id=coid, symbol="BTC_USDT")
+    )
+
+
+@pytest.fixture
+def streams() -> tuple[int, int]:
+    """(request stream id, response stream id), private to this test."""
+    base = random.randrange(30_000, 60_000, 2)
+    return base, base + 1
+
+
+@pytest.fixture
+def responder(aeron_directory: Path, streams: tuple[int, int]) -> Iterator[ScriptedUbscore]:
+    scripted = ScriptedUbscore(str(aeron_directory), streams[0])
+    scripted.start()
+    assert scripted.ready.wait(10)
+    yield scripted
+    scripted.stopping.set()
+    scripted.join(10)
+    assert not scripted.errors, scripted.errors
+
+
+def make_client(
+    aeron_directory: Path, streams: tuple[int, int], *, request_timeout_ms: int = 500, **breaker: int
+) -> UbscoreClient:
+    config = UbscoreClientConfig(
+        aeron_dir=str(aeron_directory), request_stream_id=streams[0], response_stream_id=streams[1],
+        request_timeout_ms=request_timeout_ms,
+    )
+    return UbscoreClient(config, breaker=CircuitBreaker(**breaker))
+
+
+def test_many_worker_threads_each_get_their_own_answer_with_a_deadline(
+    aeron_directory: Path, streams: tuple[int, int], responder: ScriptedUbscore
+) -> None:
+    """8 threads x 100 requests through one owner thread: every answer matches its request; every request
+    carried a wall-clock deadline about request_timeout_ms ahead."""
+    client = make_client(aeron_directory, streams)
+    client.start()
+    try:
+        eventually(client.connected.is_set, timeout_ms=10_000)
+        sent_ns = time.time_ns()
+
+        def worker(thread: int) -> list[str]:
+            coids = [f"t{thread}-{i}" for i in range(100)]
+            return [client.ask(place(coid)).order_accepted.client_order_id for coid in coids] == coids
+
+        with ThreadPoolExecutor(8) as pool:
+            assert all(pool.map(worker, range(8)))
+        assert len(responder.deadlines_ns) == 800
+        assert all(sent_ns + 400_000_000 < d < time.time_ns() + 600_000_000 for d in responder.deadlines_ns)
+    finally:
+        client.stop()
+
+
+def test_unanswered_request_times_out_and_busy_answers_open_the_breaker(
+    aeron_directory: Path, streams: tuple[int, int], responder: ScriptedUbscore
+) -> None:
+    """Silence -> RequestTimeout (DEADLINE_EXCEEDED: outcome unknown); 3 BUSY answers open the breaker, which
+    then refuses at once without sending."""
+    client = make_client(aeron_directory, streams, failures_to_open=3, open_ms=60_000)
+    client.start()
+    try:
+        eventually(client.connected.is_set, timeout_ms=10_000)
+        started_ns = time.monotonic_ns()
+        with pytest.raises(RequestTimeout):
+            client.ask(place("silent-1"))
+        assert (time.monotonic_ns() - started_ns) / 1e6 >= 500
+        for i in range(2):
+            assert client.ask(place(f"busy-{i}")).rejected.reason == common_pb2.REJECT_REASON_UBSCORE_BUSY
+        assert client.breaker.state == BreakerState.OPEN
+        seen = len(responder.deadlines_ns)
+        with pytest.raises(Refused) as caught:
+            client.ask(place("ok-1"))
+        assert caught.value.reason == common_pb2.REJECT_REASON_SERVICE_UNAVAILABLE
+        assert len(responder.deadlines_ns) == seen  # refused without touching UBSCore
+    finally:
+        client.stop()
+
+
+def test_no_ubscore_is_unavailable_at_once_and_opens_the_breaker(
+    aeron_directory: Path, streams: tuple[int, int]
+) -> None:
+    """Nobody subscribed to the request stream: every call is refused UNAVAILABLE immediately (no timeout), and
+    after enough refusals the breaker is open; the health check says why. (The elapsed-time bound checks that no
+    call waited for its deadline, a behaviour, not a speed.)"""
+    client = make_client(aeron_directory, streams, request_timeout_ms=5_000, failures_to_open=2, open_ms=60_000)
+    client.start()
+    try:
+        for _ in range(2):
+            started_ns = time.monotonic_ns()
+            with pytest.raises(Refused) as caught:
+                client.ask(place("ok-1"))
+            assert caught.value.reason == common_pb2.REJECT_REASON_SERVICE_UNAVAILABLE
+            assert (time.monotonic_ns() - started_ns) / 1e6 < 2_500  # not a wait for the 5 s deadline
+        assert client.breaker.state == BreakerState.OPEN
+        with pytest.raises(RuntimeError, match="not connected"):
+            client.check()
+    finally:
+        client.stop()
