@@ -10,7 +10,7 @@ import zmq
 
 from common.engine_feed import EngineFeed, ReplayClient
 from common.markets import load_catalog
-from exchange.v1 import account_service_pb2_grpc, trading_service_pb2_grpc
+from exchange.v1 import account_service_pb2_grpc
 from gateway.api_keys import ApiKeyStore
 from gateway.auth import AuthInterceptor, KeyCache, role_class_of
 from gateway.config import GatewayConfig
@@ -22,6 +22,7 @@ from gateway.market_feed import MarketFeed
 from gateway.metrics import GatewayMetrics, MetricsInterceptor
 from gateway.rate_limit import RateLimiter, RateLimitInterceptor
 from gateway.server import GRACE_S, SERVICE_NAMES, Servicers, build_server
+from gateway.trading import TradingServicer
 from gateway.ubscore_client import UbscoreClient, UbscoreClientConfig
 
 TRADING, ACCOUNT, MARKET_DATA = SERVICE_NAMES
@@ -104,7 +105,7 @@ def build_gateway(config: GatewayConfig) -> Gateway:
         checks, service_names=SERVICE_NAMES, metrics=metrics, interval_ms=config.health_interval_ms
     )
     servicers = Servicers(
-        trading=trading_service_pb2_grpc.TradingServiceServicer(),
+        trading=TradingServicer(catalog, ubscore),
         account=account_service_pb2_grpc.AccountServiceServicer(),
         market_data=MarketDataServicer(catalog, feed, heartbeat_ms=config.heartbeat_ms),
     )

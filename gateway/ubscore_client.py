@@ -161,6 +161,11 @@ class UbscoreClient:
     ) -> ubscore_pb2.UbscoreResponse:
         """Send `request` (its deadline_ns is set here) and return UBSCore's response, or raise (see module doc)."""
         timeout_ms = timeout_ms or self.config.request_timeout_ms
+        return self.result(self.submit(request, timeout_ms=timeout_ms), timeout_ms=timeout_ms)
+
+    def submit(self, request: ubscore_pb2.UbscoreRequest, *, timeout_ms: int) -> Future[bytes]:
+        """Queue `request` for the owner thread without waiting (pipelining a batch); Refused when the breaker is
+        open, UBSCore is not connected, or the queue is full."""
         self.breaker.before_call()
         if not self.connected.is_set():
             self.breaker.record_failure()
@@ -172,8 +177,12 @@ class UbscoreClient:
         except queue.Full as error:
             self.breaker.record_failure()
             raise Refused(common_pb2.REJECT_REASON_SERVICE_UNAVAILABLE, "too many UBSCore requests queued") from error
+        return call.future
+
+    def result(self, future: Future[bytes], *, timeout_ms: int) -> ubscore_pb2.UbscoreResponse:
+        """Wait for a submitted request's response (counted by the breaker); raise as `ask` does."""
         try:
-            payload = call.future.result(timeout=(timeout_ms + RESULT_GRACE_MS) / 1000)
+            payload = future.result(timeout=(timeout_ms + RESULT_GRACE_MS) / 1000)
         except FutureTimeout as error:  # the owner thread is stuck: treat like an unanswered request
             self.breaker.record_failure()
             raise RequestTimeout("UBSCore client owner thread did not answer in time") from error

@@ -8,9 +8,11 @@ subprocess on a private topic) come from tests/integration/matcher/conftest.py.
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -18,6 +20,7 @@ import pytest
 from gateway.api_keys import ApiKeyStore, parse_roles
 from gateway.app import Gateway, build_gateway
 from gateway.config import GatewayConfig
+from tests.integration.gateway.scripted_ubscore import ScriptedUbscore
 from tests.integration.matcher import conftest as matcher_fixtures
 
 # The matcher's fixtures, re-exported so the market data tests can use them by name.
@@ -97,3 +100,21 @@ def channel_factory() -> Iterator[Callable[[int], grpc.Channel]]:
     yield open_channel
     for channel in channels:
         channel.close()
+
+
+@pytest.fixture
+def streams() -> tuple[int, int]:
+    """(request stream id, response stream id), private to this test."""
+    base = random.randrange(30_000, 60_000, 2)
+    return base, base + 1
+
+
+@pytest.fixture
+def responder(aeron_directory: Path, streams: tuple[int, int]) -> Iterator[ScriptedUbscore]:
+    scripted = ScriptedUbscore(str(aeron_directory), streams[0])
+    scripted.start()
+    assert scripted.ready.wait(10)
+    yield scripted
+    scripted.stopping.set()
+    scripted.join(10)
+    assert not scripted.errors, scripted.errors

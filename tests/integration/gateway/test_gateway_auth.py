@@ -64,8 +64,8 @@ def test_wrong_role_is_permission_denied_and_right_role_reaches_the_method(
     gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],
     make_key: Callable[..., tuple[str, str]],
 ) -> None:
-    """A read key cannot place orders or transfer; a trade key passes auth (the order path answers UNIMPLEMENTED
-    until UBSCore's client lands), and market data takes any key."""
+    """A read key cannot place orders or transfer; a trade key passes auth (this gateway runs without a UBSCore
+    client, so the order path itself answers UNAVAILABLE), and market data takes any key."""
     reader, reader_id = make_key(1002, "read")
     trader, trader_id = make_key(1002, "trade")
     gateway = gateway_factory()
@@ -83,9 +83,9 @@ def test_wrong_role_is_permission_denied_and_right_role_reaches_the_method(
     assert call_error(lambda: account.TransferIn(transfer, metadata=bearer(trader))).code() == (
         grpc.StatusCode.PERMISSION_DENIED
     )
-    assert call_error(lambda: trading.PlaceOrder(order, metadata=bearer(trader))).code() == (
-        grpc.StatusCode.UNIMPLEMENTED
-    )
+    past_auth = call_error(lambda: trading.PlaceOrder(order, metadata=bearer(trader)))
+    assert past_auth.code() == grpc.StatusCode.UNAVAILABLE
+    assert reason_of(past_auth) == "REJECT_REASON_SERVICE_UNAVAILABLE"
     assert MarketStub(channel).GetServerTime(
         market_data_service_pb2.GetServerTimeRequest(), metadata=bearer(trader)
     ).server_time_ns > 0

@@ -1,96 +1,32 @@
 """The gateway's UBSCore client over the real Aeron media driver, against a scripted responder.
 
-The responder is a `ResponseServer` on its own Aeron client and thread that answers as UBSCore's wire contract
-says (UbscoreRequest in, UbscoreResponse out), scripted per client order id: accept, refuse BUSY, or stay
-silent. It stands in for UBSCore only until UBSCore lands (branch ubscore); the end-to-end test against the real
-service is still to be written. Stream ids are random so parallel test runs on the shared driver never meet.
+The responder (scripted_ubscore.py) speaks UBSCore's wire contract on its own Aeron client and thread; it
+stands in for UBSCore only until UBSCore lands (branch ubscore): the end-to-end test against the real service is
+still to be written. Stream ids are random so parallel test runs on the shared driver never meet.
 """
 
 from __future__ import annotations
 
-import random
-import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from common.aeron.client import AeronClient, ClientConfig
 from common.aeron.errors import RequestTimeout
-from common.aeron.request_response import Request, ResponseServer
 from exchange.v1 import common_pb2, ubscore_pb2
 from gateway.errors import Refused
 from gateway.ubscore_client import BreakerState, CircuitBreaker, UbscoreClient, UbscoreClientConfig
 from tests.integration.gateway.conftest import eventually
+from tests.integration.gateway.scripted_ubscore import ScriptedUbscore
 
 pytestmark = pytest.mark.integration
-
-
-class ScriptedUbscore(threading.Thread):
-    """Answers each UbscoreRequest by its client order id: "busy-*" -> Rejected(UBSCORE_BUSY), "silent-*" -> no
-    answer, anything else -> OrderAccepted with order id = a counter. Records the deadlines it saw."""
-
-    def __init__(self, aeron_dir: str, stream_id: int) -> None:
-        super().__init__(daemon=True, name="scripted-ubscore")
-        self.aeron_dir, self.stream_id = aeron_dir, stream_id
-        self.ready, self.stopping = threading.Event(), threading.Event()
-        self.deadlines_ns: list[int] = []
-        self.errors: list[BaseException] = []
-        self.next_order_id = 1
-
-    def run(self) -> None:
-        try:
-            with AeronClient(ClientConfig(aeron_dir=self.aeron_dir)) as client:
-                server = ResponseServer(client, request_channel="aeron:ipc", request_stream_id=self.stream_id)
-                self.ready.set()
-                while not self.stopping.is_set():
-                    if server.poll(lambda request: self._answer(server, request)) == 0:
-                        time.sleep(0.0001)
-                server.close()
-        except BaseException as error:  # surfaced by the test
-            self.errors.append(error)
-
-    def _answer(self, server: ResponseServer, request: Request) -> None:
-        message = ubscore_pb2.UbscoreRequest()
-        message.ParseFromString(request.payload)
-        self.deadlines_ns.append(message.deadline_ns)
-        coid = message.place_order.client_order_id
-        if coid.startswith("silent-"):
-            return
-        response = ubscore_pb2.UbscoreResponse()
-        if coid.startswith("busy-"):
-            response.rejected.reason = common_pb2.REJECT_REASON_UBSCORE_BUSY
-        else:
-            response.order_accepted.order_id = self.next_order_id
-            response.order_accepted.client_order_id = coid
-            self.next_order_id += 1
-        server.respond(request, response.SerializeToString(), timeout_ms=1_000)
 
 
 def place(coid: str) -> ubscore_pb2.UbscoreRequest:
     return ubscore_pb2.UbscoreRequest(
         place_order=ubscore_pb2.OrderRequest(user_id=1001, client_order_id=coid, symbol="BTC_USDT")
     )
-
-
-@pytest.fixture
-def streams() -> tuple[int, int]:
-    """(request stream id, response stream id), private to this test."""
-    base = random.randrange(30_000, 60_000, 2)
-    return base, base + 1
-
-
-@pytest.fixture
-def responder(aeron_directory: Path, streams: tuple[int, int]) -> Iterator[ScriptedUbscore]:
-    scripted = ScriptedUbscore(str(aeron_directory), streams[0])
-    scripted.start()
-    assert scripted.ready.wait(10)
-    yield scripted
-    scripted.stopping.set()
-    scripted.join(10)
-    assert not scripted.errors, scripted.errors
 
 
 def make_client(
