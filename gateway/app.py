@@ -10,7 +10,7 @@ import zmq
 
 from common.engine_feed import EngineFeed, ReplayClient
 from common.markets import load_catalog
-from exchange.v1 import account_service_pb2_grpc
+from gateway.account import AccountServicer
 from gateway.api_keys import ApiKeyStore
 from gateway.auth import AuthInterceptor, KeyCache, role_class_of
 from gateway.config import GatewayConfig
@@ -23,6 +23,7 @@ from gateway.metrics import GatewayMetrics, MetricsInterceptor
 from gateway.rate_limit import RateLimiter, RateLimitInterceptor
 from gateway.server import GRACE_S, SERVICE_NAMES, Servicers, build_server
 from gateway.trading import TradingServicer
+from gateway.transfers import TransferPublisher
 from gateway.ubscore_client import UbscoreClient, UbscoreClientConfig
 
 TRADING, ACCOUNT, MARKET_DATA = SERVICE_NAMES
@@ -42,6 +43,7 @@ class Gateway:
     key_cache: KeyCache
     market_feed: MarketFeed | None
     ubscore: UbscoreClient | None
+    transfers: TransferPublisher
     cql_session: object
     zmq_context: zmq.Context
 
@@ -52,6 +54,7 @@ class Gateway:
             self.market_feed.start()
         if self.ubscore is not None:
             self.ubscore.start()
+        self.transfers.start()
         self.health.start()
         self.server.start()
         log.info("gateway ready: gRPC port %d", self.port, extra={"grpc_port": self.port})
@@ -64,6 +67,7 @@ class Gateway:
             self.market_feed.stop()
         if self.ubscore is not None:
             self.ubscore.stop()
+        self.transfers.stop()
         self.key_cache.stop()
         self.cql_session.cluster.shutdown()  # type: ignore[attr-defined]
         self.zmq_context.destroy(linger=0)
@@ -101,12 +105,13 @@ def build_gateway(config: GatewayConfig) -> Gateway:
             response_stream_id=config.ubscore_response_stream_id, request_timeout_ms=config.ubscore_timeout_ms,
         ))  # fmt: skip
         checks["ubscore"] = (ubscore.check, (TRADING,))
+    transfers = TransferPublisher(config.kafka_bootstrap, config.transfer_topic)
     health = HealthMonitor(
         checks, service_names=SERVICE_NAMES, metrics=metrics, interval_ms=config.health_interval_ms
     )
     servicers = Servicers(
         trading=TradingServicer(catalog, ubscore),
-        account=account_service_pb2_grpc.AccountServiceServicer(),
+        account=AccountServicer(catalog, transfers),
         market_data=MarketDataServicer(catalog, feed, heartbeat_ms=config.heartbeat_ms),
     )
     interceptors = [
@@ -121,7 +126,7 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     )
     return Gateway(
         config=config, server=server, port=port, metrics=metrics, health=health, key_cache=key_cache,
-        market_feed=feed, ubscore=ubscore, cql_session=session, zmq_context=context,
+        market_feed=feed, ubscore=ubscore, transfers=transfers, cql_session=session, zmq_context=context,
     )
 
 
