@@ -2,8 +2,9 @@
 
 It speaks UBSCore's wire contract (UbscoreRequest in, UbscoreResponse out, over common.aeron.request_response)
 and answers by script, keyed on the client order id: "silent-*" gets no answer, "busy-*" Rejected(UBSCORE_BUSY),
-"poor-*" Rejected(INSUFFICIENT_FUNDS), anything else OrderAccepted (order ids from 1, the notional of a buy or
-the quantity of a sell locked). Cancels are accepted. It records every request it read.
+"poor-*" Rejected(INSUFFICIENT_FUNDS), "dup-*" Rejected(DUPLICATE_REQUEST), anything else OrderAccepted (order
+ids from 1, the notional of a buy or the quantity of a sell locked). Cancels are accepted. It records every
+request it read.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class ScriptedUbscore(threading.Thread):
                 return
             if coid.startswith("busy-"):
                 response.rejected.reason = common_pb2.REJECT_REASON_UBSCORE_BUSY
+            elif coid.startswith("dup-"):
+                response.rejected.reason = common_pb2.REJECT_REASON_DUPLICATE_REQUEST
             elif coid.startswith("poor-"):
                 response.rejected.reason = common_pb2.REJECT_REASON_INSUFFICIENT_FUNDS
                 response.rejected.message = "available balance does not cover the lock"
