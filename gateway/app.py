@@ -20,6 +20,7 @@ from gateway.interceptors import ErrorBoundaryInterceptor
 from gateway.market_data import MarketDataServicer
 from gateway.market_feed import MarketFeed
 from gateway.metrics import GatewayMetrics, MetricsInterceptor
+from gateway.order_results import OrderResults
 from gateway.rate_limit import RateLimiter, RateLimitInterceptor
 from gateway.server import GRACE_S, SERVICE_NAMES, Servicers, build_server
 from gateway.trading import TradingServicer
@@ -81,12 +82,14 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     key_cache = KeyCache(ApiKeyStore(session, config.cql_keyspace), refresh_ms=config.key_refresh_ms)
     context = zmq.Context()
     feed = None
+    order_results = None
     checks = {
         "cql": (cql_check(session), (TRADING, ACCOUNT)),
         "kafka": (kafka_check(config.kafka_bootstrap, config.transfer_topic), (ACCOUNT,)),
         "api_keys": (key_cache.check, SERVICE_NAMES),
     }
     if config.matcher_pub_endpoint:
+        order_results = OrderResults()
         feed = MarketFeed(
             lambda: EngineFeed(
                 context, sub_endpoint=config.matcher_pub_endpoint, replay_endpoint=config.matcher_replay_endpoint,
@@ -95,6 +98,7 @@ def build_gateway(config: GatewayConfig) -> Gateway:
             head_seq=lambda: matcher_head_seq(context, config),
             catalog=catalog, metrics=metrics, queue_max=config.stream_queue_max,
             subscribers_max=max(1, config.grpc_workers // 2),  # a stream holds a worker: keep half for unary calls
+            observers=(order_results.observe,),
         )
         checks["market_feed"] = (feed.check, (MARKET_DATA,))
     ubscore = None
@@ -110,7 +114,7 @@ def build_gateway(config: GatewayConfig) -> Gateway:
         checks, service_names=SERVICE_NAMES, metrics=metrics, interval_ms=config.health_interval_ms
     )
     servicers = Servicers(
-        trading=TradingServicer(catalog, ubscore),
+        trading=TradingServicer(catalog, ubscore, order_results),
         account=AccountServicer(catalog, transfers),
         market_data=MarketDataServicer(catalog, feed, heartbeat_ms=config.heartbeat_ms),
     )

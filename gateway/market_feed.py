@@ -71,9 +71,12 @@ class MarketFeed:
     def __init__(
         self, feed_factory: Callable[[], FeedLike], *, head_seq: Callable[[], int], catalog: MarketCatalog,
         metrics: GatewayMetrics, queue_max: int, subscribers_max: int,
+        observers: Iterable[Callable[[engine_pb2.EngineOutput], None]] = (),
     ) -> None:
+        """`observers` also see every verified output, in seq order, on the feed thread (e.g. OrderResults)."""
         self.feed_factory = feed_factory
         self.head_seq = head_seq
+        self.observers = tuple(observers)
         self.catalog = catalog
         self.metrics = metrics
         self.queue_max = queue_max
@@ -137,6 +140,8 @@ class MarketFeed:
             for output in outputs:
                 messages = self._messages(output)
                 self.seq = output.seq
+                for observe in self.observers:
+                    observe(output)
                 for subscription in list(self.subscribers):
                     self._deliver(subscription, messages)
             self.metrics.market_feed_seq.set(self.seq)

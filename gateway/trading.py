@@ -6,8 +6,9 @@ its order id and the amount locked, or refused with its reason (mapped to a stat
 blind "accepted". PlaceOrders and StreamOrders pipeline their orders through the UBSCore client (all submitted,
 then all awaited), so a batch costs about one round trip, not one per order.
 
-Not yet: `result_wait_ms` (waiting for the matcher's first result) is refused with INVALID_REQUEST, and GetOrder,
-ListOrders, ListFills answer UNIMPLEMENTED until Settlement's tables exist.
+With `result_wait_ms` > 0, an accepted order's response also carries the matcher's first result (the order's
+state and its fills), waited for at most that long on the gateway's market feed (gateway.order_results); absent
+if it did not come in time. GetOrder, ListOrders, ListFills answer UNIMPLEMENTED until Settlement's tables exist.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
+from dataclasses import dataclass
 
 import grpc
 
@@ -25,6 +27,8 @@ from common.money import format_units
 from exchange.v1 import common_pb2, trading_service_pb2, trading_service_pb2_grpc, ubscore_pb2
 from gateway.auth import current_principal
 from gateway.errors import FieldViolation, Refused
+from gateway.order_results import OrderResults
+from gateway.order_views import fill_view, order_view
 from gateway.status import error_row
 from gateway.ubscore_client import UbscoreClient
 from gateway.validation import ValidOrder, validate_cancel, validate_place_order
@@ -34,14 +38,27 @@ STREAM_WINDOW_MAX = 256  # StreamOrders: commands read ahead and in flight befor
 R = common_pb2.RejectReason
 
 
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """An order sent to UBSCore: its validated form (for the response) and the future of UBSCore's answer."""
+
+    order: ValidOrder
+    future: Future[bytes]
+
+
+_StreamEntry = tuple[trading_service_pb2.StreamOrdersRequest, _Sent | Future[bytes] | Exception]
+
+
 class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
     """Places and cancels orders of the caller's own account (the user comes from the API key)."""
 
     def __init__(
-        self, catalog: MarketCatalog, ubscore: UbscoreClient | None, *, wall_clock_ns: Callable[[], int] = time.time_ns
+        self, catalog: MarketCatalog, ubscore: UbscoreClient | None, results: OrderResults | None = None, *,
+        wall_clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.catalog = catalog
         self.ubscore = ubscore
+        self.results = results
         self.wall_clock_ns = wall_clock_ns
 
     def PlaceOrder(
@@ -71,7 +88,7 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
         deadlocks, and a busy stream costs about one round trip per window rather than per order.
         """
         client, user_id = self._client(), current_principal().user_id
-        in_flight: queue.Queue[tuple[trading_service_pb2.StreamOrdersRequest, Future[bytes] | Exception] | None]
+        in_flight: queue.Queue[_StreamEntry | None]
         in_flight = queue.Queue(maxsize=STREAM_WINDOW_MAX)
 
         def read() -> None:
@@ -104,15 +121,10 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
 
     def _submit_place(
         self, client: UbscoreClient, request: trading_service_pb2.PlaceOrderRequest, user_id: int
-    ) -> Future[bytes]:
+    ) -> _Sent:
         order = validate_place_order(request, self.catalog)
-        if order.result_wait_ms:
-            raise Refused.from_violations([FieldViolation(
-                field="result_wait_ms", reason=R.REJECT_REASON_INVALID_REQUEST,
-                description="waiting for the matcher's result is not available yet; send 0",
-            )])  # fmt: skip
         message = ubscore_pb2.UbscoreRequest(place_order=self._order_request(order, user_id))
-        return client.submit(message, timeout_ms=client.config.request_timeout_ms)
+        return _Sent(order, client.submit(message, timeout_ms=client.config.request_timeout_ms))
 
     def _order_request(self, order: ValidOrder, user_id: int) -> ubscore_pb2.OrderRequest:
         return ubscore_pb2.OrderRequest(
@@ -135,7 +147,7 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
 
     def _submit_command(
         self, client: UbscoreClient, command: trading_service_pb2.StreamOrdersRequest, user_id: int
-    ) -> Future[bytes] | Exception:
+    ) -> _Sent | Future[bytes] | Exception:
         try:
             if command.WhichOneof("command") == "cancel":
                 return self._submit_cancel(client, command.cancel, user_id)
@@ -155,13 +167,31 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
             raise Refused(R.REJECT_REASON_UNSPECIFIED, f"UBSCore answered {outcome!r}, expected {expected!r}")
         return getattr(response, expected)
 
-    def _placed(self, client: UbscoreClient, future: Future[bytes]) -> trading_service_pb2.PlaceOrderResponse:
-        accepted: ubscore_pb2.OrderAccepted = self._answer(client, future, "order_accepted")  # type: ignore[assignment]
+    def _placed(self, client: UbscoreClient, sent: _Sent) -> trading_service_pb2.PlaceOrderResponse:
+        accepted: ubscore_pb2.OrderAccepted = self._answer(client, sent.future, "order_accepted")  # type: ignore[assignment]
         asset = self.catalog.asset_by_id(accepted.locked_asset_id)
-        return trading_service_pb2.PlaceOrderResponse(
+        response = trading_service_pb2.PlaceOrderResponse(
             order_id=accepted.order_id, client_order_id=accepted.client_order_id, symbol=accepted.symbol,
             status=common_pb2.ORDER_STATUS_NEW, locked=format_units(accepted.locked_units, asset.scale),
             locked_asset=asset.name, duplicate=accepted.duplicate,
+        )
+        if sent.order.result_wait_ms and self.results is not None:
+            self._add_first_result(response, sent.order)
+        return response
+
+    def _add_first_result(self, response: trading_service_pb2.PlaceOrderResponse, order: ValidOrder) -> None:
+        assert self.results is not None
+        result = self.results.wait(response.order_id, timeout_ms=order.result_wait_ms)
+        if result is None:
+            return
+        response.order.CopyFrom(order_view(
+            result.update, order.market, post_only=order.post_only, quote_budget_units=order.quote_budget_units,
+            self_trade_mode=order.self_trade_mode,
+        ))  # fmt: skip
+        response.status = result.update.status
+        response.fills.extend(
+            fill_view(trade, order.market, order_id=response.order_id, client_order_id=response.client_order_id)
+            for trade in result.trades
         )
 
     def _canceled(self, client: UbscoreClient, future: Future[bytes]) -> trading_service_pb2.CancelOrderResponse:
@@ -174,7 +204,7 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
         self, orders: Iterable[trading_service_pb2.PlaceOrderRequest]
     ) -> Iterator[trading_service_pb2.PlaceOrderResult]:
         client, user_id = self._client(), current_principal().user_id
-        submitted: list[tuple[str, Future[bytes] | Exception]] = []
+        submitted: list[tuple[str, _Sent | Exception]] = []
         for order in orders:
             try:
                 submitted.append((order.client_order_id, self._submit_place(client, order, user_id)))
@@ -192,17 +222,17 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
 
     def _stream_answer(
         self, client: UbscoreClient, command: trading_service_pb2.StreamOrdersRequest,
-        outcome: Future[bytes] | Exception,
+        outcome: _Sent | Future[bytes] | Exception,
     ) -> trading_service_pb2.StreamOrdersResponse:
         answer = trading_service_pb2.StreamOrdersResponse()
         is_cancel = command.WhichOneof("command") == "cancel"
         try:
             if isinstance(outcome, Exception):
                 raise outcome
-            if is_cancel:
-                answer.cancel.CopyFrom(self._canceled(client, outcome))
-            else:
+            if isinstance(outcome, _Sent):
                 answer.place.accepted.CopyFrom(self._placed(client, outcome))
+            else:
+                answer.cancel.CopyFrom(self._canceled(client, outcome))
         except Exception as error:
             if is_cancel:
                 answer.cancel_error.CopyFrom(order_error(error))

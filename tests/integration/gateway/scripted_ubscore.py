@@ -4,17 +4,19 @@ It speaks UBSCore's wire contract (UbscoreRequest in, UbscoreResponse out, over 
 and answers by script, keyed on the client order id: "silent-*" gets no answer, "busy-*" Rejected(UBSCORE_BUSY),
 "poor-*" Rejected(INSUFFICIENT_FUNDS), "dup-*" Rejected(DUPLICATE_REQUEST), anything else OrderAccepted (order
 ids from 1, the notional of a buy or the quantity of a sell locked). Cancels are accepted. It records every
-request it read.
+request it read. With `forward`, an accepted order is also passed on as UBSCore would: an OrderCommand (dense
+command_seq, the order id, the lock) for the matcher, keyed by symbol.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from common.aeron.client import AeronClient, ClientConfig
 from common.aeron.request_response import Request, ResponseServer
-from exchange.v1 import common_pb2, ubscore_pb2
+from exchange.v1 import common_pb2, order_pb2, ubscore_pb2
 
 BTC_SCALE = 8
 
@@ -22,13 +24,18 @@ BTC_SCALE = 8
 class ScriptedUbscore(threading.Thread):
     """Run with start(); wait for `ready`; stop with `stopping.set()` and join()."""
 
-    def __init__(self, aeron_dir: str, stream_id: int) -> None:
+    def __init__(
+        self, aeron_dir: str, stream_id: int, *,
+        forward: Callable[[list[tuple[str, order_pb2.OrderCommand]]], None] | None = None,
+    ) -> None:
         super().__init__(daemon=True, name="scripted-ubscore")
         self.aeron_dir, self.stream_id = aeron_dir, stream_id
         self.ready, self.stopping = threading.Event(), threading.Event()
         self.requests: list[ubscore_pb2.UbscoreRequest] = []
         self.errors: list[BaseException] = []
         self.next_order_id = 1
+        self.forward = forward
+        self.next_command_seq = 1
 
     @property
     def deadlines_ns(self) -> list[int]:
@@ -78,4 +85,18 @@ class ScriptedUbscore(threading.Thread):
                 else:
                     accepted.locked_asset_id, accepted.locked_units = 1, order.qty_units  # BTC
                 self.next_order_id += 1
+                if self.forward is not None:
+                    self._forward(order, accepted)
         server.respond(request, response.SerializeToString(), timeout_ms=1_000)
+
+    def _forward(self, order: ubscore_pb2.OrderRequest, accepted: ubscore_pb2.OrderAccepted) -> None:
+        assert self.forward is not None
+        internal = order_pb2.InternalOrder(
+            order_id=accepted.order_id, user_id=order.user_id, client_order_id=order.client_order_id,
+            symbol=order.symbol, side=order.side, order_type=order.order_type, time_in_force=order.time_in_force,
+            post_only=order.post_only, price_units=order.price_units, qty_units=order.qty_units,
+            quote_budget_units=order.quote_budget_units, self_trade_mode=order.self_trade_mode,
+            locked_units=accepted.locked_units, ts_event_ns=order.ts_event_ns,
+        )
+        self.forward([(order.symbol, order_pb2.OrderCommand(command_seq=self.next_command_seq, place=internal))])
+        self.next_command_seq += 1

@@ -8,6 +8,7 @@ engine fed the same inputs in the same order (read from the matcher's own verifi
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 import pytest
@@ -15,13 +16,21 @@ import zmq
 
 from common.markets import load_catalog
 from common.money import parse_units
-from exchange.v1 import common_pb2, engine_pb2, market_data_service_pb2, market_data_service_pb2_grpc
+from exchange.v1 import (
+    common_pb2,
+    engine_pb2,
+    market_data_service_pb2,
+    market_data_service_pb2_grpc,
+    trading_service_pb2,
+    trading_service_pb2_grpc,
+)
 from gateway.app import Gateway
 from gateway.book import BookView
 from matcher.codec import decode_command
 from matcher.engine import Engine
 from tests.integration.gateway.calls import bearer, reason_of
 from tests.integration.gateway.conftest import eventually
+from tests.integration.gateway.scripted_ubscore import ScriptedUbscore
 from tests.integration.matcher.conftest import MatcherProcess, OrdersProducer, collect, open_feed
 from tests.integration.matcher.orderflow import OrderFlow
 
@@ -170,3 +179,55 @@ def test_book_requests_are_validated(
     assert (btc.base_scale, btc.quote_scale) == (8, 6)
     assert (btc.max_price, btc.max_quantity) == ("10000000.000000", "10000.00000000")
     assert set(markets) == set(CATALOG.markets)
+
+
+def test_place_order_waits_for_the_matchers_first_result(
+    matcher: MatcherProcess, orders_producer: OrdersProducer, gateway_factory: Callable[..., Gateway],
+    channel_factory: Callable[[int], grpc.Channel], make_key: Callable[..., tuple[str, str]],
+    aeron_directory: Path, streams: tuple[int, int],
+) -> None:
+    """The seed's trade with result_wait_ms: Bob's sell rests (NEW), Alice's IOC buy comes back FILLED with its fill
+    (0.5 BTC at 45000, taker fee 0.001 BTC), and an IOC with nothing to meet comes back EXPIRED, IOC_NOT_FILLED.
+    UBSCore is the scripted stand-in, forwarding accepted orders to the real matcher over Kafka."""
+    matcher.start()
+    ubscore = ScriptedUbscore(str(aeron_directory), streams[0], forward=orders_producer.send)
+    ubscore.start()
+    assert ubscore.ready.wait(10)
+    try:
+        alice, alice_id = make_key(1060, "trade")
+        bob, bob_id = make_key(1061, "trade")
+        gateway = start_gateway(
+            gateway_factory, matcher, aeron_dir=str(aeron_directory), ubscore_stream_id=streams[0],
+            ubscore_response_stream_id=streams[1],
+        )
+        eventually(lambda: {alice_id, bob_id} <= set(gateway.key_cache.keys) and gateway.market_feed.ready.is_set()
+                   and gateway.ubscore.connected.is_set(), timeout_ms=30_000)  # fmt: skip
+        stub = trading_service_pb2_grpc.TradingServiceStub(channel_factory(gateway.port))
+
+        def order(coid: str, side: int, tif: int) -> trading_service_pb2.PlaceOrderRequest:
+            return trading_service_pb2.PlaceOrderRequest(
+                symbol=SYMBOL, side=side, order_type=common_pb2.ORDER_TYPE_LIMIT, time_in_force=tif,
+                price="45000.00", quantity="0.5", client_order_id=coid, result_wait_ms=5_000,
+            )
+
+        sell = stub.PlaceOrder(order("bob-1", common_pb2.SIDE_SELL, common_pb2.TIME_IN_FORCE_GTC), metadata=bearer(bob))
+        assert (sell.status, sell.order.status, list(sell.fills)) == (
+            common_pb2.ORDER_STATUS_NEW, common_pb2.ORDER_STATUS_NEW, []
+        )
+        buy = stub.PlaceOrder(order("alice-1", common_pb2.SIDE_BUY, common_pb2.TIME_IN_FORCE_IOC),
+                              metadata=bearer(alice))  # fmt: skip
+        assert (buy.status, buy.order.filled_quantity, buy.order.remaining_quantity) == (
+            common_pb2.ORDER_STATUS_FILLED, "0.50000000", "0.00000000"
+        )
+        [fill] = buy.fills
+        assert (fill.price, fill.quantity, fill.quote_quantity) == ("45000.000000", "0.50000000", "22500.000000")
+        assert (fill.fee, fill.fee_asset, fill.is_maker, fill.side) == ("0.00100000", "BTC", False, common_pb2.SIDE_BUY)
+        unmet = stub.PlaceOrder(order("alice-2", common_pb2.SIDE_BUY, common_pb2.TIME_IN_FORCE_IOC),
+                                metadata=bearer(alice))  # fmt: skip
+        assert (unmet.status, unmet.order.reason) == (
+            common_pb2.ORDER_STATUS_EXPIRED, common_pb2.REJECT_REASON_IOC_NOT_FILLED
+        )
+    finally:
+        ubscore.stopping.set()
+        ubscore.join(10)
+    assert not ubscore.errors, ubscore.errors
