@@ -5,7 +5,6 @@ ListTrades reads Settlement's trade table and answers UNIMPLEMENTED until that t
 
 from __future__ import annotations
 
-import queue
 import time
 from collections.abc import Callable, Iterator
 
@@ -15,11 +14,11 @@ from common.markets import FEE_SCALE, Market, MarketCatalog
 from common.money import format_units
 from exchange.v1 import common_pb2, market_data_service_pb2, market_data_service_pb2_grpc
 from gateway.errors import FieldViolation, Refused
-from gateway.market_feed import MarketFeed, Message, Subscription
+from gateway.market_feed import MarketFeed, Message
+from gateway.streams import follow
 
 DEPTH_DEFAULT = 20
 DEPTH_MAX = 500
-STREAM_WAKE_MS = 500  # how often an idle stream looks at its client and the heartbeat clock
 R = common_pb2.RejectReason
 
 
@@ -94,30 +93,15 @@ class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer)
             raise Refused(R.REJECT_REASON_SERVICE_UNAVAILABLE, f"too many market data streams: {error}") from error
         try:
             yield from subscription.snapshot
-            yield from self._follow(feed, subscription, context)
+            yield from follow(
+                subscription, context, heartbeat_ms=self.heartbeat_ms, heartbeat=lambda: self._heartbeat(feed),
+                halted=lambda: None if feed.error is None else "the market feed halted",
+            )
         finally:
             feed.unsubscribe(subscription)
 
-    def _follow(self, feed: MarketFeed, subscription: Subscription, context: grpc.ServicerContext) -> Iterator[Message]:
-        idle_since_ns = time.monotonic_ns()
-        while context.is_active():
-            if feed.error is not None:
-                raise Refused(R.REJECT_REASON_SERVICE_UNAVAILABLE, "the market feed halted; reconnect later")
-            if subscription.cut:
-                raise Refused(
-                    R.REJECT_REASON_RATE_LIMITED,
-                    "client too slow: its queue of market data overflowed; reconnect for a fresh snapshot",
-                    metadata={"cause": "slow_consumer"},
-                )
-            try:
-                message = subscription.messages.get(timeout=STREAM_WAKE_MS / 1000)
-            except queue.Empty:
-                if time.monotonic_ns() - idle_since_ns >= self.heartbeat_ms * 1_000_000:
-                    idle_since_ns = time.monotonic_ns()
-                    yield Message(seq=feed.seq, heartbeat=common_pb2.Heartbeat(server_time_ns=self.wall_clock_ns()))
-                continue
-            idle_since_ns = time.monotonic_ns()
-            yield message
+    def _heartbeat(self, feed: MarketFeed) -> Message:
+        return Message(seq=feed.seq, heartbeat=common_pb2.Heartbeat(server_time_ns=self.wall_clock_ns()))
 
     def _depth(self, depth: int) -> int:
         if depth > DEPTH_MAX:

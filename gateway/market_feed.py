@@ -25,7 +25,6 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from common.errors import Timeout
@@ -34,6 +33,7 @@ from common.money import format_units
 from exchange.v1 import engine_pb2, market_data_service_pb2
 from gateway.book import BookView, Levels
 from gateway.metrics import GatewayMetrics
+from gateway.streams import Subscription
 
 POLL_TIMEOUT_MS = 100
 STOP_TIMEOUT_S = 10.0
@@ -53,16 +53,6 @@ class FeedLike(Protocol):
     def close(self) -> None:
         """Release the sockets."""
         ...
-
-
-@dataclass(slots=True, eq=False)
-class Subscription:
-    """One stream client: its markets, its bounded queue, and whether it was cut off."""
-
-    symbols: frozenset[str]
-    messages: queue.Queue[Message]
-    cut: bool = False
-    snapshot: list[Message] = field(default_factory=list)
 
 
 class MarketFeed:
@@ -174,10 +164,7 @@ class MarketFeed:
             symbol = message.book_update.symbol if message.HasField("book_update") else message.trade.symbol
             if symbol not in subscription.symbols:
                 continue
-            try:
-                subscription.messages.put_nowait(message)
-            except queue.Full:
-                subscription.cut = True
+            if not subscription.offer(message):
                 self.subscribers.discard(subscription)
                 self.metrics.stream_clients_cut.labels("slow_consumer").inc()
                 return
@@ -188,7 +175,7 @@ class MarketFeed:
             if len(self.subscribers) >= self.subscribers_max:
                 raise OverflowError(f"{self.subscribers_max} stream clients already")
             wanted = frozenset(symbols)
-            subscription = Subscription(symbols=wanted, messages=queue.Queue(maxsize=self.queue_max))
+            subscription = Subscription(messages=queue.Queue(maxsize=self.queue_max), symbols=wanted)
             for symbol in sorted(wanted):
                 bids, asks = self.books[symbol].depth(depth)
                 subscription.snapshot.append(Message(seq=self.seq, book_snapshot=market_data_service_pb2.BookSnapshot(
