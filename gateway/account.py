@@ -1,5 +1,5 @@
-"""AccountService: transfers to Kafka now; balances, transfer status, ledger and the private stream come from
-Settlement's tables and UBSCore's events later (UNIMPLEMENTED until then).
+"""AccountService: transfers to Kafka and the private user stream now; balances, transfer status and the ledger
+come from Settlement's tables later (UNIMPLEMENTED until then).
 
 Transfers need the `transfer` (operator) role and name the account they move money for; the request is
 validated into units (gateway.validation), published to `balance.operations` and answered PENDING once Kafka
@@ -8,13 +8,19 @@ acknowledged it. UBSCore applies or refuses it; a repeat of a request id has the
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
+
 import grpc
 
 from common.markets import MarketCatalog
 from common.money import format_units
 from exchange.v1 import account_service_pb2, account_service_pb2_grpc, balance_pb2, common_pb2
+from gateway.auth import current_principal
 from gateway.errors import FieldViolation, Refused
+from gateway.streams import follow
 from gateway.transfers import TransferPublisher
+from gateway.user_streams import UserStreams, heartbeat
 from gateway.validation import ValidTransfer, validate_transfer
 
 R = common_pb2.RejectReason
@@ -23,9 +29,40 @@ R = common_pb2.RejectReason
 class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     """Deposits and withdrawals (operator role); the rest of the service is still to come."""
 
-    def __init__(self, catalog: MarketCatalog, publisher: TransferPublisher) -> None:
+    def __init__(
+        self, catalog: MarketCatalog, publisher: TransferPublisher, user_streams: UserStreams | None = None, *,
+        heartbeat_ms: int = 15_000, wall_clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
         self.catalog = catalog
         self.publisher = publisher
+        self.user_streams = user_streams
+        self.heartbeat_ms = heartbeat_ms
+        self.wall_clock_ns = wall_clock_ns
+
+    def StreamUserData(
+        self, request: account_service_pb2.StreamUserDataRequest, context: grpc.ServicerContext
+    ) -> Iterator[account_service_pb2.StreamUserDataResponse]:
+        """A heartbeat at once, then the caller's order updates, fills and balance changes as they happen."""
+        unknown = [symbol for symbol in request.symbols if symbol not in self.catalog.markets]
+        if unknown:
+            raise Refused.from_violations([FieldViolation(
+                field="symbols", reason=R.REJECT_REASON_UNKNOWN_MARKET, description=f"no market {unknown[0]!r}",
+            )])  # fmt: skip
+        streams = self.user_streams
+        if streams is None:
+            raise Refused(R.REJECT_REASON_SERVICE_UNAVAILABLE, "this gateway runs without user streams")
+        try:
+            subscription = streams.subscribe(current_principal().user_id, request.symbols)
+        except OverflowError as error:
+            raise Refused(R.REJECT_REASON_SERVICE_UNAVAILABLE, f"too many user streams: {error}") from error
+        try:
+            yield heartbeat(self.wall_clock_ns())  # the stream is open: later events reach it
+            yield from follow(
+                subscription, context, heartbeat_ms=self.heartbeat_ms,
+                heartbeat=lambda: heartbeat(self.wall_clock_ns()), halted=lambda: None,
+            )
+        finally:
+            streams.unsubscribe(subscription)
 
     def TransferIn(
         self, request: account_service_pb2.TransferInRequest, context: grpc.ServicerContext

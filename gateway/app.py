@@ -9,10 +9,11 @@ import grpc
 import zmq
 
 from common.engine_feed import EngineFeed, ReplayClient
-from common.markets import load_catalog
+from common.markets import MarketCatalog, load_catalog
 from gateway.account import AccountServicer
 from gateway.api_keys import ApiKeyStore
 from gateway.auth import AuthInterceptor, KeyCache, role_class_of
+from gateway.balance_events import BalanceEventFollower
 from gateway.config import GatewayConfig
 from gateway.cql import connect
 from gateway.health import HealthMonitor, cql_check, kafka_check
@@ -26,6 +27,7 @@ from gateway.server import GRACE_S, SERVICE_NAMES, Servicers, build_server
 from gateway.trading import TradingServicer
 from gateway.transfers import TransferPublisher
 from gateway.ubscore_client import UbscoreClient, UbscoreClientConfig
+from gateway.user_streams import UserStreams
 
 TRADING, ACCOUNT, MARKET_DATA = SERVICE_NAMES
 
@@ -45,6 +47,7 @@ class Gateway:
     market_feed: MarketFeed | None
     ubscore: UbscoreClient | None
     transfers: TransferPublisher
+    balance_events: BalanceEventFollower | None
     cql_session: object
     zmq_context: zmq.Context
 
@@ -56,6 +59,8 @@ class Gateway:
         if self.ubscore is not None:
             self.ubscore.start()
         self.transfers.start()
+        if self.balance_events is not None:
+            self.balance_events.start()
         self.health.start()
         self.server.start()
         log.info("gateway ready: gRPC port %d", self.port, extra={"grpc_port": self.port})
@@ -69,6 +74,8 @@ class Gateway:
         if self.ubscore is not None:
             self.ubscore.stop()
         self.transfers.stop()
+        if self.balance_events is not None:
+            self.balance_events.stop()
         self.key_cache.stop()
         self.cql_session.cluster.shutdown()  # type: ignore[attr-defined]
         self.zmq_context.destroy(linger=0)
@@ -81,41 +88,32 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     session = connect(config.cql_hosts, config.cql_port)
     key_cache = KeyCache(ApiKeyStore(session, config.cql_keyspace), refresh_ms=config.key_refresh_ms)
     context = zmq.Context()
-    feed = None
-    order_results = None
+    # Streams hold a gRPC worker each: market data may take half the workers, user streams a quarter.
+    user_streams = UserStreams(
+        catalog, queue_max=config.stream_queue_max, subscribers_max=max(1, config.grpc_workers // 4)
+    )
+    order_results = OrderResults() if config.matcher_pub_endpoint else None
+    feed = _market_feed(config, catalog, metrics, context, order_results, user_streams)
+    ubscore = _ubscore_client(config)
+    transfers = TransferPublisher(config.kafka_bootstrap, config.transfer_topic)
+    balance_events = None
+    if config.balance_events_topic:
+        balance_events = BalanceEventFollower(
+            config.kafka_bootstrap, config.balance_events_topic, user_streams.observe_balance
+        )
     checks = {
         "cql": (cql_check(session), (TRADING, ACCOUNT)),
         "kafka": (kafka_check(config.kafka_bootstrap, config.transfer_topic), (ACCOUNT,)),
         "api_keys": (key_cache.check, SERVICE_NAMES),
     }
-    if config.matcher_pub_endpoint:
-        order_results = OrderResults()
-        feed = MarketFeed(
-            lambda: EngineFeed(
-                context, sub_endpoint=config.matcher_pub_endpoint, replay_endpoint=config.matcher_replay_endpoint,
-                shard_id=config.matcher_shard_id,
-            ),
-            head_seq=lambda: matcher_head_seq(context, config),
-            catalog=catalog, metrics=metrics, queue_max=config.stream_queue_max,
-            subscribers_max=max(1, config.grpc_workers // 2),  # a stream holds a worker: keep half for unary calls
-            observers=(order_results.observe,),
-        )
+    if feed is not None:
         checks["market_feed"] = (feed.check, (MARKET_DATA,))
-    ubscore = None
-    if config.ubscore_stream_id:
-        ubscore = UbscoreClient(UbscoreClientConfig(
-            aeron_dir=config.aeron_dir, request_channel=config.ubscore_channel,
-            request_stream_id=config.ubscore_stream_id, response_channel=config.ubscore_response_channel,
-            response_stream_id=config.ubscore_response_stream_id, request_timeout_ms=config.ubscore_timeout_ms,
-        ))  # fmt: skip
+    if ubscore is not None:
         checks["ubscore"] = (ubscore.check, (TRADING,))
-    transfers = TransferPublisher(config.kafka_bootstrap, config.transfer_topic)
-    health = HealthMonitor(
-        checks, service_names=SERVICE_NAMES, metrics=metrics, interval_ms=config.health_interval_ms
-    )
+    health = HealthMonitor(checks, service_names=SERVICE_NAMES, metrics=metrics, interval_ms=config.health_interval_ms)
     servicers = Servicers(
         trading=TradingServicer(catalog, ubscore, order_results),
-        account=AccountServicer(catalog, transfers),
+        account=AccountServicer(catalog, transfers, user_streams, heartbeat_ms=config.heartbeat_ms),
         market_data=MarketDataServicer(catalog, feed, heartbeat_ms=config.heartbeat_ms),
     )
     interceptors = [
@@ -130,8 +128,38 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     )
     return Gateway(
         config=config, server=server, port=port, metrics=metrics, health=health, key_cache=key_cache,
-        market_feed=feed, ubscore=ubscore, transfers=transfers, cql_session=session, zmq_context=context,
+        market_feed=feed, ubscore=ubscore, transfers=transfers, balance_events=balance_events, cql_session=session,
+        zmq_context=context,
     )
+
+
+def _market_feed(
+    config: GatewayConfig, catalog: MarketCatalog, metrics: GatewayMetrics, context: zmq.Context,
+    order_results: OrderResults | None, user_streams: UserStreams,
+) -> MarketFeed | None:
+    if not config.matcher_pub_endpoint:
+        return None
+    assert order_results is not None
+    return MarketFeed(
+        lambda: EngineFeed(
+            context, sub_endpoint=config.matcher_pub_endpoint, replay_endpoint=config.matcher_replay_endpoint,
+            shard_id=config.matcher_shard_id,
+        ),
+        head_seq=lambda: matcher_head_seq(context, config),
+        catalog=catalog, metrics=metrics, queue_max=config.stream_queue_max,
+        subscribers_max=max(1, config.grpc_workers // 2),
+        observers=(order_results.observe, user_streams.observe),
+    )
+
+
+def _ubscore_client(config: GatewayConfig) -> UbscoreClient | None:
+    if not config.ubscore_stream_id:
+        return None
+    return UbscoreClient(UbscoreClientConfig(
+        aeron_dir=config.aeron_dir, request_channel=config.ubscore_channel, request_stream_id=config.ubscore_stream_id,
+        response_channel=config.ubscore_response_channel, response_stream_id=config.ubscore_response_stream_id,
+        request_timeout_ms=config.ubscore_timeout_ms,
+    ))  # fmt: skip
 
 
 def matcher_head_seq(context: zmq.Context, config: GatewayConfig) -> int:

@@ -5,6 +5,7 @@
     GATEWAY_METRICS_PORT          Prometheus HTTP port, 0 = off (default 9102)
     GATEWAY_KAFKA_BOOTSTRAP       Kafka bootstrap servers (default 127.0.0.1:9092)
     GATEWAY_TRANSFER_TOPIC        topic transfers go to, checked by the health service (default balance.operations)
+    GATEWAY_BALANCE_EVENTS_TOPIC  UBSCore's balance events, for the user streams (default balance.events; empty = off)
     GATEWAY_CQL_HOSTS             CQL contact points, comma separated (default 127.0.0.1)
     GATEWAY_CQL_PORT              CQL port (default 9042)
     GATEWAY_CQL_KEYSPACE          keyspace of the api_keys table and the read models (default exchange)
@@ -41,6 +42,7 @@ GRPC_ADDRESS_DEFAULT = "127.0.0.1:50051"
 GRPC_WORKERS_DEFAULT = 32
 METRICS_PORT_DEFAULT = 9102
 TRANSFER_TOPIC_DEFAULT = "balance.operations"
+BALANCE_EVENTS_TOPIC_DEFAULT = "balance.events"
 CQL_PORT_DEFAULT = 9042
 CQL_KEYSPACE_DEFAULT = "exchange"
 MATCHER_PUB_ENDPOINT_DEFAULT = "tcp://127.0.0.1:5558"
@@ -65,6 +67,7 @@ class GatewayConfig:
     metrics_port: int = METRICS_PORT_DEFAULT
     kafka_bootstrap: str = BOOTSTRAP_DEFAULT
     transfer_topic: str = TRANSFER_TOPIC_DEFAULT
+    balance_events_topic: str = BALANCE_EVENTS_TOPIC_DEFAULT
     cql_hosts: tuple[str, ...] = ("127.0.0.1",)
     cql_port: int = CQL_PORT_DEFAULT
     cql_keyspace: str = CQL_KEYSPACE_DEFAULT
@@ -112,6 +115,7 @@ class GatewayConfig:
             metrics_port=_int(environ, "GATEWAY_METRICS_PORT", METRICS_PORT_DEFAULT),
             kafka_bootstrap=environ.get("GATEWAY_KAFKA_BOOTSTRAP", BOOTSTRAP_DEFAULT),
             transfer_topic=environ.get("GATEWAY_TRANSFER_TOPIC", TRANSFER_TOPIC_DEFAULT),
+            balance_events_topic=environ.get("GATEWAY_BALANCE_EVENTS_TOPIC", BALANCE_EVENTS_TOPIC_DEFAULT),
             cql_hosts=tuple(host.strip() for host in hosts.split(",") if host.strip()),
             cql_port=_int(environ, "GATEWAY_CQL_PORT", CQL_PORT_DEFAULT),
             cql_keyspace=environ.get("GATEWAY_CQL_KEYSPACE", CQL_KEYSPACE_DEFAULT),

@@ -74,6 +74,7 @@ def gateway_factory(keyspace: str, kafka_bootstrap: str) -> Iterator[Callable[..
             "grpc_address": "127.0.0.1:0", "metrics_port": 0, "cql_keyspace": keyspace,
             "kafka_bootstrap": kafka_bootstrap, "key_refresh_ms": KEY_REFRESH_MS, "matcher_pub_endpoint": "",
             "health_interval_ms": 200, "grpc_workers": 8, "ubscore_stream_id": 0,
+            "balance_events_topic": "",
         }
         settings.update(overrides)
         gateway = build_gateway(GatewayConfig(**settings))  # type: ignore[arg-type]
