@@ -1,6 +1,9 @@
 """AccountService: transfers to Kafka and the private user stream now; balances, transfer status and the ledger
 come from Settlement's tables later (UNIMPLEMENTED until then).
 
+With `result_wait_ms` > 0 a transfer waits, bounded, for UBSCore's outcome on `balance.events`
+(gateway.transfer_results) and answers COMPLETED or REJECTED with its reason; PENDING if it did not come in time.
+
 Transfers need the `transfer` (operator) role and name the account they move money for; the request is
 validated into units (gateway.validation), published to `balance.operations` and answered PENDING once Kafka
 acknowledged it. UBSCore applies or refuses it; a repeat of a request id has the first one's outcome.
@@ -19,6 +22,7 @@ from exchange.v1 import account_service_pb2, account_service_pb2_grpc, balance_p
 from gateway.auth import current_principal
 from gateway.errors import FieldViolation, Refused
 from gateway.streams import follow
+from gateway.transfer_results import REJECTED_TYPES, TransferResults
 from gateway.transfers import TransferPublisher
 from gateway.user_streams import UserStreams, heartbeat
 from gateway.validation import ValidTransfer, validate_transfer
@@ -30,12 +34,14 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     """Deposits and withdrawals (operator role); the rest of the service is still to come."""
 
     def __init__(
-        self, catalog: MarketCatalog, publisher: TransferPublisher, user_streams: UserStreams | None = None, *,
-        heartbeat_ms: int = 15_000, wall_clock_ns: Callable[[], int] = time.time_ns,
+        self, catalog: MarketCatalog, publisher: TransferPublisher, user_streams: UserStreams | None = None,
+        results: TransferResults | None = None, *, heartbeat_ms: int = 15_000,
+        wall_clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.catalog = catalog
         self.publisher = publisher
         self.user_streams = user_streams
+        self.results = results
         self.heartbeat_ms = heartbeat_ms
         self.wall_clock_ns = wall_clock_ns
 
@@ -82,13 +88,19 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
         self, request: account_service_pb2.TransferInRequest | account_service_pb2.TransferOutRequest, operation: int
     ) -> account_service_pb2.Transfer:
         valid = validate_transfer(request, self.catalog)
-        if valid.result_wait_ms:
-            raise Refused.from_violations([FieldViolation(
-                field="result_wait_ms", reason=R.REJECT_REASON_INVALID_REQUEST,
-                description="waiting for UBSCore's outcome is not available yet; send 0",
-            )])  # fmt: skip
         created_ns = self.publisher.publish(valid, operation)
-        return self._pending(valid, operation, created_ns)
+        transfer = self._pending(valid, operation, created_ns)
+        if valid.result_wait_ms and self.results is not None:
+            outcome = self.results.wait(valid.user_id, valid.request_id, timeout_ms=valid.result_wait_ms)
+            if outcome is not None:
+                rejected = outcome.type in REJECTED_TYPES
+                transfer.status = (
+                    account_service_pb2.TRANSFER_STATUS_REJECTED if rejected
+                    else account_service_pb2.TRANSFER_STATUS_COMPLETED
+                )  # fmt: skip
+                transfer.reason = outcome.reject_reason
+                transfer.completed_ns = outcome.ts_event_ns
+        return transfer
 
     def _pending(self, valid: ValidTransfer, operation: int, created_ns: int) -> account_service_pb2.Transfer:
         asset = self.catalog.assets[valid.asset]

@@ -25,6 +25,7 @@ from gateway.order_results import OrderResults
 from gateway.rate_limit import RateLimiter, RateLimitInterceptor
 from gateway.server import GRACE_S, SERVICE_NAMES, Servicers, build_server
 from gateway.trading import TradingServicer
+from gateway.transfer_results import TransferResults
 from gateway.transfers import TransferPublisher
 from gateway.ubscore_client import UbscoreClient, UbscoreClientConfig
 from gateway.user_streams import UserStreams
@@ -96,10 +97,12 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     feed = _market_feed(config, catalog, metrics, context, order_results, user_streams)
     ubscore = _ubscore_client(config)
     transfers = TransferPublisher(config.kafka_bootstrap, config.transfer_topic)
-    balance_events = None
+    balance_events = transfer_results = None
     if config.balance_events_topic:
+        transfer_results = TransferResults()
         balance_events = BalanceEventFollower(
-            config.kafka_bootstrap, config.balance_events_topic, user_streams.observe_balance
+            config.kafka_bootstrap, config.balance_events_topic,
+            (user_streams.observe_balance, transfer_results.observe),
         )
     checks = {
         "cql": (cql_check(session), (TRADING, ACCOUNT)),
@@ -113,7 +116,9 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     health = HealthMonitor(checks, service_names=SERVICE_NAMES, metrics=metrics, interval_ms=config.health_interval_ms)
     servicers = Servicers(
         trading=TradingServicer(catalog, ubscore, order_results),
-        account=AccountServicer(catalog, transfers, user_streams, heartbeat_ms=config.heartbeat_ms),
+        account=AccountServicer(
+            catalog, transfers, user_streams, transfer_results, heartbeat_ms=config.heartbeat_ms
+        ),
         market_data=MarketDataServicer(catalog, feed, heartbeat_ms=config.heartbeat_ms),
     )
     interceptors = [

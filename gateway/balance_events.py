@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from confluent_kafka import TopicPartition
 from google.protobuf.message import DecodeError
@@ -27,10 +27,12 @@ log = logging.getLogger(__name__)
 class BalanceEventFollower:
     """A daemon thread reading `topic` from its end at start; `ready` once assigned."""
 
-    def __init__(self, bootstrap: str, topic: str, observe: Callable[[balance_pb2.BalanceEvent], None]) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, observers: Iterable[Callable[[balance_pb2.BalanceEvent], None]]
+    ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
-        self.observe = observe
+        self.observers = tuple(observers)
         self.ready = threading.Event()
         self.malformed = 0
         self._stop = threading.Event()
@@ -62,7 +64,8 @@ class BalanceEventFollower:
                     self.malformed += 1
                     log.warning("balance.events %d@%d: not a BalanceEvent", message.partition(), message.offset())
                     continue
-                self.observe(event)
+                for observe in self.observers:
+                    observe(event)
         finally:
             consumer.close()
 

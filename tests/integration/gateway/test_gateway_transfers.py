@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 import grpc
 import pytest
 
-from common.kafka import assign_from, create_topic, delete_topic, make_consumer
-from exchange.v1 import account_service_pb2, account_service_pb2_grpc, balance_pb2
+from common.kafka import assign_from, create_topic, delete_topic, flush_or_raise, make_consumer, make_producer
+from exchange.v1 import account_service_pb2, account_service_pb2_grpc, balance_pb2, common_pb2
 from gateway.app import Gateway
 from tests.integration.gateway.calls import bearer, reason_of
 from tests.integration.gateway.conftest import eventually, free_port
@@ -102,3 +102,47 @@ def test_invalid_transfer_is_refused_and_unreachable_kafka_is_a_timeout(
             request_id="d-2", user_id=1001, asset="USDT", amount="1"), metadata=bearer(key))  # fmt: skip
     assert unreachable.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED  # type: ignore[attr-defined]
     assert reason_of(unreachable.value) == "REJECT_REASON_TIMEOUT"  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def balance_events_topic(kafka_bootstrap: str) -> Iterator[str]:
+    """A fresh topic standing in for balance.events, deleted afterwards."""
+    topic = f"balance.events.test.{uuid.uuid4().hex[:12]}"
+    create_topic(kafka_bootstrap, topic, partitions=4)
+    yield topic
+    delete_topic(kafka_bootstrap, topic)
+
+
+def test_result_wait_returns_ubscores_outcome_from_balance_events(
+    gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],
+    make_key: Callable[..., tuple[str, str]], transfers_topic: str, balance_events_topic: str, kafka_bootstrap: str,
+) -> None:
+    """A withdrawal waiting for its outcome: when the request is in Kafka, the outcome event UBSCore would write
+    (WITHDRAWAL_REJECTED, INSUFFICIENT_FUNDS) arrives and the call answers REJECTED with that reason; a wait with
+    no outcome answers PENDING."""
+    key, key_id = make_key(5002, "transfer")
+    gateway = gateway_factory(transfer_topic=transfers_topic, balance_events_topic=balance_events_topic)
+    eventually(lambda: key_id in gateway.key_cache.keys and gateway.balance_events.ready.is_set(), timeout_ms=20_000)
+    stub = account_service_pb2_grpc.AccountServiceStub(channel_factory(gateway.port))
+    request = account_service_pb2.TransferOutRequest(
+        request_id="wd-1", user_id=1080, asset="BTC", amount="2", result_wait_ms=5_000
+    )
+    waiting = stub.TransferOut.future(request, metadata=bearer(key))
+    [(_, sent)] = read_all(kafka_bootstrap, transfers_topic, 1)
+    outcome = balance_pb2.BalanceEvent(
+        event_id=9, user_id=sent.user_id, asset_id=sent.asset_id, request_id=sent.request_id, ts_event_ns=77,
+        type=balance_pb2.BALANCE_EVENT_TYPE_WITHDRAWAL_REJECTED,
+        reject_reason=common_pb2.REJECT_REASON_INSUFFICIENT_FUNDS,
+    )
+    producer = make_producer(kafka_bootstrap, client_id="transfer-outcome-test")
+    producer.produce(balance_events_topic, key=b"1080", value=outcome.SerializeToString())
+    flush_or_raise(producer, timeout_s=30)
+    transfer = waiting.result(timeout=30).transfer
+    assert (transfer.status, transfer.reason, transfer.completed_ns) == (
+        account_service_pb2.TRANSFER_STATUS_REJECTED, common_pb2.REJECT_REASON_INSUFFICIENT_FUNDS, 77
+    )
+    quiet = account_service_pb2.TransferInRequest(
+        request_id="dep-9", user_id=1080, asset="BTC", amount="1", result_wait_ms=200
+    )
+    unanswered = stub.TransferIn(quiet, metadata=bearer(key))
+    assert unanswered.transfer.status == account_service_pb2.TRANSFER_STATUS_PENDING
