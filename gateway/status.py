@@ -1,7 +1,9 @@
 """The one table from refusals and errors to gRPC status codes, and the status details clients read.
 
 Every `exchange.v1.RejectReason` value and every error class of `common.errors` and `common.aeron.errors` has an
-explicit row here (tests/unit/gateway/test_status.py fails when one is missing). A status carries:
+explicit row here. The reason rows are the table of docs/decisions.md "Errors" (the project's decision, also
+checked against the REST proxy there); tests/unit/gateway/test_status.py fails when a row is missing or differs
+from that table. A status carries:
 
 - `google.rpc.ErrorInfo`: `reason` = the RejectReason enum name (e.g. "REJECT_REASON_INSUFFICIENT_FUNDS"),
   `domain` = "exchange.v1", `metadata` = strings that help a program (the field, the retry delay, ...);
@@ -45,8 +47,8 @@ REASON_CODES: dict[int, grpc.StatusCode] = {
     R.REJECT_REASON_INVALID_PRICE: C.INVALID_ARGUMENT,
     R.REJECT_REASON_INVALID_QUANTITY: C.INVALID_ARGUMENT,
     R.REJECT_REASON_BELOW_MIN_NOTIONAL: C.INVALID_ARGUMENT,
-    R.REJECT_REASON_UNKNOWN_MARKET: C.INVALID_ARGUMENT,
-    R.REJECT_REASON_UNKNOWN_ASSET: C.INVALID_ARGUMENT,
+    R.REJECT_REASON_UNKNOWN_MARKET: C.NOT_FOUND,  # the named market does not exist
+    R.REJECT_REASON_UNKNOWN_ASSET: C.NOT_FOUND,
     R.REJECT_REASON_INVALID_ORDER: C.INVALID_ARGUMENT,
     R.REJECT_REASON_MISSING_FIELD: C.INVALID_ARGUMENT,
     R.REJECT_REASON_INVALID_REQUEST: C.INVALID_ARGUMENT,
@@ -58,7 +60,7 @@ REASON_CODES: dict[int, grpc.StatusCode] = {
     R.REJECT_REASON_BALANCE_OVERFLOW: C.FAILED_PRECONDITION,
     R.REJECT_REASON_ORDER_NOT_OPEN: C.FAILED_PRECONDITION,
     R.REJECT_REASON_DUPLICATE_REQUEST: C.ALREADY_EXISTS,  # the key was used for a different request
-    R.REJECT_REASON_UBSCORE_UNKNOWN_MARKET: C.INVALID_ARGUMENT,
+    R.REJECT_REASON_UBSCORE_UNKNOWN_MARKET: C.NOT_FOUND,
     R.REJECT_REASON_UBSCORE_INVALID_ORDER: C.INVALID_ARGUMENT,
     R.REJECT_REASON_UBSCORE_PRICE_OFF_TICK: C.INVALID_ARGUMENT,
     R.REJECT_REASON_UBSCORE_PRICE_OUT_OF_RANGE: C.INVALID_ARGUMENT,
@@ -67,7 +69,7 @@ REASON_CODES: dict[int, grpc.StatusCode] = {
     R.REJECT_REASON_UBSCORE_BELOW_MIN_NOTIONAL: C.INVALID_ARGUMENT,
     R.REJECT_REASON_UBSCORE_BUDGET_OUT_OF_RANGE: C.INVALID_ARGUMENT,
     R.REJECT_REASON_UBSCORE_BUSY: C.UNAVAILABLE,  # load shedding: retry later
-    R.REJECT_REASON_UBSCORE_UNKNOWN_ASSET: C.INVALID_ARGUMENT,
+    R.REJECT_REASON_UBSCORE_UNKNOWN_ASSET: C.NOT_FOUND,
     R.REJECT_REASON_UBSCORE_INVALID_AMOUNT: C.INVALID_ARGUMENT,
     R.REJECT_REASON_UBSCORE_DEADLINE_EXCEEDED: C.DEADLINE_EXCEEDED,  # not applied; safe to retry
     R.REJECT_REASON_UBSCORE_MISSING_FIELD: C.INVALID_ARGUMENT,
@@ -75,7 +77,7 @@ REASON_CODES: dict[int, grpc.StatusCode] = {
     R.REJECT_REASON_UNKNOWN_ORDER: C.NOT_FOUND,
     R.REJECT_REASON_POST_ONLY_WOULD_TAKE: C.FAILED_PRECONDITION,
     R.REJECT_REASON_FOK_NOT_FILLABLE: C.FAILED_PRECONDITION,
-    R.REJECT_REASON_DUPLICATE_ORDER_ID: C.INTERNAL,  # UBSCore numbered two orders alike: a bug, not the caller's
+    R.REJECT_REASON_DUPLICATE_ORDER_ID: C.ALREADY_EXISTS,  # the order id was seen before
     R.REJECT_REASON_MATCHER_UNKNOWN_MARKET: C.INTERNAL,  # routed to a shard without the market: a deployment fault
     R.REJECT_REASON_SELF_TRADE_PREVENTED: C.FAILED_PRECONDITION,
     R.REJECT_REASON_NO_LIQUIDITY: C.FAILED_PRECONDITION,

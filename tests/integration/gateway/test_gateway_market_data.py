@@ -156,20 +156,22 @@ def test_book_requests_are_validated(
     matcher: MatcherProcess, gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],
     make_key: Callable[..., tuple[str, str]],
 ) -> None:
-    """An unknown market and a depth above 500 are INVALID_ARGUMENT with the field named; ListMarkets carries the
-    config's steps as decimal strings."""
+    """An unknown market is NOT_FOUND and a depth above 500 INVALID_ARGUMENT, each with its reason; ListMarkets
+    carries the config's steps as decimal strings."""
     matcher.start()
     key, key_id = make_key(1012, "read")
     gateway = start_gateway(gateway_factory, matcher)
     eventually(lambda: key_id in gateway.key_cache.keys and gateway.market_feed.ready.is_set(), timeout_ms=30_000)
     stub = market_data_service_pb2_grpc.MarketDataServiceStub(channel_factory(gateway.port))
-    for request, reason in [
-        (market_data_service_pb2.GetOrderBookRequest(symbol="NOPE"), "REJECT_REASON_UNKNOWN_MARKET"),
-        (market_data_service_pb2.GetOrderBookRequest(symbol=SYMBOL, depth=501), "REJECT_REASON_INVALID_REQUEST"),
-    ]:
+    for request, code, reason in [
+        (market_data_service_pb2.GetOrderBookRequest(symbol="NOPE"), grpc.StatusCode.NOT_FOUND,
+         "REJECT_REASON_UNKNOWN_MARKET"),
+        (market_data_service_pb2.GetOrderBookRequest(symbol=SYMBOL, depth=501), grpc.StatusCode.INVALID_ARGUMENT,
+         "REJECT_REASON_INVALID_REQUEST"),
+    ]:  # fmt: skip
         with pytest.raises(grpc.RpcError) as caught:
             stub.GetOrderBook(request, metadata=bearer(key))
-        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+        assert caught.value.code() == code  # type: ignore[attr-defined]
         assert reason_of(caught.value) == reason  # type: ignore[arg-type]
     markets = {m.symbol: m for m in stub.ListMarkets(market_data_service_pb2.ListMarketsRequest(),
                                                      metadata=bearer(key)).markets}  # fmt: skip

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import re
+from pathlib import Path
 
 import grpc
 import pytest
@@ -31,6 +33,18 @@ def test_every_reject_reason_has_a_status_code() -> None:
     """Each value of exchange.v1.RejectReason has its own row: a new reason must be mapped on purpose."""
     numbers = {value.number for value in common_pb2.RejectReason.DESCRIPTOR.values}
     assert numbers == set(REASON_CODES)
+
+
+DECISIONS = Path(__file__).resolve().parents[3] / "docs" / "decisions.md"
+ROW = re.compile(r"^\| ([A-Z0-9_]+) \| (\d+) \| ([A-Z_]+) \| (\d{3}) \|", re.MULTILINE)
+
+
+def test_codes_are_those_of_the_errors_table_in_decisions() -> None:
+    """Each reason's code is the one docs/decisions.md decides (the table the REST proxy is checked against)."""
+    section = DECISIONS.read_text().split("\n## Errors\n", 1)[1].split("\n## ", 1)[0]
+    documented = {int(number): code for _, number, code, _ in ROW.findall(section)}
+    assert len(documented) == len(REASON_CODES) - 1  # every reason but UNSPECIFIED (not a refusal)
+    assert {number: code.name for number, code in REASON_CODES.items() if number} == documented
 
 
 def test_every_shared_error_class_has_its_own_row() -> None:
