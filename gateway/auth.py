@@ -213,9 +213,25 @@ class AuthInterceptor(AroundInterceptor):
     def around_stream(
         self, method: str, invoke: Callable[[], Iterator[Any]], context: grpc.ServicerContext
     ) -> Iterator[Any]:
-        """Run the stream as the key's principal."""
-        token = _principal.set(self._principal(method, context))
+        """Run the stream as the key's principal.
+
+        The principal is set around each step of the inner stream rather than across the whole generator: grpcio
+        may finish (close) an abandoned stream's generator on another thread, where a context token from this
+        thread cannot be reset.
+        """
+        principal = self._principal(method, context)
+        inner = iter(invoke())
         try:
-            yield from invoke()
+            while True:
+                token = _principal.set(principal)
+                try:
+                    item = next(inner)
+                except StopIteration:
+                    return
+                finally:
+                    _principal.reset(token)
+                yield item
         finally:
-            _principal.reset(token)
+            close = getattr(inner, "close", None)  # a generator: run its cleanup (unsubscribe) now, not at GC
+            if close is not None:
+                close()
