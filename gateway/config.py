@@ -2,7 +2,7 @@
 
     GATEWAY_GRPC_ADDRESS          gRPC listen address (default 127.0.0.1:50051; the REST proxy dials it)
     GATEWAY_GRPC_WORKERS          gRPC worker threads, i.e. calls served at once (default 32)
-    GATEWAY_METRICS_PORT          Prometheus HTTP port, 0 = off (default 9102)
+    GATEWAY_METRICS_PORT          Prometheus HTTP port, 0 = off (default 9104)
     GATEWAY_KAFKA_BOOTSTRAP       Kafka bootstrap servers (default 127.0.0.1:9092)
     GATEWAY_TRANSFER_TOPIC        topic transfers go to, checked by the health service (default balance.operations)
     GATEWAY_BALANCE_EVENTS_TOPIC  UBSCore's balance events, for the user streams (default balance.events; empty = off)
@@ -40,7 +40,7 @@ from gateway.rate_limit import DEFAULT_RATE_LIMITS, BucketLimit, parse_rate_limi
 
 GRPC_ADDRESS_DEFAULT = "127.0.0.1:50051"
 GRPC_WORKERS_DEFAULT = 32
-METRICS_PORT_DEFAULT = 9102
+METRICS_PORT_DEFAULT = 9104  # matcher 9101, UBSCore 9102, Settlement 9103
 TRANSFER_TOPIC_DEFAULT = "balance.operations"
 BALANCE_EVENTS_TOPIC_DEFAULT = "balance.events"
 CQL_PORT_DEFAULT = 9042
