@@ -114,8 +114,9 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     if ubscore is not None:
         checks["ubscore"] = (ubscore.check, (TRADING,))
     health = HealthMonitor(checks, service_names=SERVICE_NAMES, metrics=metrics, interval_ms=config.health_interval_ms)
+    limiter = RateLimiter(config.rate_limits)
     servicers = Servicers(
-        trading=TradingServicer(catalog, ubscore, order_results),
+        trading=TradingServicer(catalog, ubscore, order_results, limiter=limiter),
         account=AccountServicer(
             catalog, transfers, user_streams, transfer_results, heartbeat_ms=config.heartbeat_ms
         ),
@@ -125,7 +126,7 @@ def build_gateway(config: GatewayConfig) -> Gateway:
         MetricsInterceptor(metrics),
         ErrorBoundaryInterceptor(),
         AuthInterceptor(key_cache),
-        RateLimitInterceptor(RateLimiter(config.rate_limits), role_class_of),
+        RateLimitInterceptor(limiter, role_class_of),
     ]
     server, port = build_server(
         address=config.grpc_address, workers=config.grpc_workers, servicers=servicers, interceptors=interceptors,

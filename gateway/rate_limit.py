@@ -2,8 +2,10 @@
 
 A method's role class is the role it requires (read, trade, transfer) or `market` for market data (any key), so
 a client polling its balances does not eat the budget of its order entry. Each class has its own rate and burst
-(GATEWAY_RATE_LIMITS="read=50/100,trade=100/200,..."). A refused call carries google.rpc.RetryInfo with the
-exact time until the bucket holds a token again (grpc-gateway turns it into 429 and Retry-After).
+(GATEWAY_RATE_LIMITS="read=50/100,trade=1000/2000,..."). A call costs one token; each order of a PlaceOrders
+batch and each command of a StreamOrders stream costs one more (gateway.trading charges them), so a batch or a
+stream is no way around the limit. A refused call carries google.rpc.RetryInfo with the exact time until the
+bucket holds enough tokens again (grpc-gateway turns it into 429 and Retry-After).
 
 A token bucket is a few lines of arithmetic and gives that exact retry time; the `limits` library's window
 strategies would only give the end of a window. Buckets are kept per key in a bounded table; a bucket that has
@@ -44,7 +46,7 @@ class BucketLimit:
 
 DEFAULT_RATE_LIMITS: Mapping[str, BucketLimit] = {
     "read": BucketLimit(50, 100),
-    "trade": BucketLimit(200, 400),
+    "trade": BucketLimit(1_000, 2_000),  # orders per second: a burst holds a full batch (1000)
     "transfer": BucketLimit(10, 20),
     "market": BucketLimit(50, 100),
 }
@@ -73,15 +75,16 @@ class TokenBucket:
     tokens: float
     updated_ns: int
 
-    def take(self, now_ns: int) -> int:
-        """Take a token and return 0, or return the milliseconds until one is available (nothing taken)."""
+    def take(self, now_ns: int, cost: int = 1) -> int:
+        """Take `cost` tokens and return 0, or return the milliseconds until they are there (nothing taken)."""
+        assert 1 <= cost <= self.limit.burst, (cost, self.limit)
         elapsed_s = max(0, now_ns - self.updated_ns) / 1e9
         self.tokens = min(float(self.limit.burst), self.tokens + elapsed_s * self.limit.rate_per_s)
         self.updated_ns = now_ns
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
+        if self.tokens >= cost:
+            self.tokens -= cost
             return 0
-        missing = 1.0 - self.tokens
+        missing = cost - self.tokens
         return max(1, int(missing / self.limit.rate_per_s * 1000 + 0.999))
 
     def is_full(self, now_ns: int) -> bool:
@@ -105,8 +108,15 @@ class RateLimiter:
         self.buckets: dict[tuple[str, str], TokenBucket] = {}
         self.lock = threading.Lock()
 
-    def check(self, key_id: str, role_class: str) -> None:
-        """Take a token for one call; raise Refused(RATE_LIMITED) with the retry delay if the bucket is empty."""
+    def check(self, key_id: str, role_class: str, cost: int = 1) -> None:
+        """Take `cost` tokens (one per call, one per order of a batch or stream); raise Refused(RATE_LIMITED) with
+        the retry delay if the bucket lacks them, or Refused(INVALID_REQUEST) if `cost` exceeds the burst."""
+        burst = self.limits[role_class].burst
+        if cost > burst:
+            raise Refused(
+                common_pb2.REJECT_REASON_INVALID_REQUEST,
+                f"{cost} {role_class} requests at once exceed this key's burst of {burst}; send smaller batches",
+            )
         now_ns = self.clock_ns()
         with self.lock:
             bucket = self.buckets.get((key_id, role_class))
@@ -116,7 +126,7 @@ class RateLimiter:
                 limit = self.limits[role_class]
                 bucket = TokenBucket(limit, float(limit.burst), now_ns)
                 self.buckets[(key_id, role_class)] = bucket
-            wait_ms = bucket.take(now_ns)
+            wait_ms = bucket.take(now_ns, cost)
         if wait_ms:
             raise Refused(
                 common_pb2.REJECT_REASON_RATE_LIMITED,

@@ -29,6 +29,7 @@ from gateway.auth import current_principal
 from gateway.errors import FieldViolation, Refused
 from gateway.order_results import OrderResults
 from gateway.order_views import fill_view, order_view
+from gateway.rate_limit import RateLimiter
 from gateway.status import error_row
 from gateway.ubscore_client import UbscoreClient
 from gateway.validation import ValidOrder, validate_cancel, validate_place_order
@@ -54,11 +55,12 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
 
     def __init__(
         self, catalog: MarketCatalog, ubscore: UbscoreClient | None, results: OrderResults | None = None, *,
-        wall_clock_ns: Callable[[], int] = time.time_ns,
+        limiter: RateLimiter | None = None, wall_clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.catalog = catalog
         self.ubscore = ubscore
         self.results = results
+        self.limiter = limiter
         self.wall_clock_ns = wall_clock_ns
 
     def PlaceOrder(
@@ -76,6 +78,7 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
             raise Refused.from_violations([FieldViolation(
                 field="orders", reason=R.REJECT_REASON_INVALID_REQUEST, description=f"at most {BATCH_ORDERS_MAX}",
             )])  # fmt: skip
+        self._charge_batch(current_principal().key_id, len(request.orders))
         return trading_service_pb2.PlaceOrdersResponse(results=list(self._place_many(request.orders)))
 
     def StreamOrders(
@@ -87,14 +90,19 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
         waits for the oldest answer and sends it, so a client may pipeline or wait for each answer: neither
         deadlocks, and a busy stream costs about one round trip per window rather than per order.
         """
-        client, user_id = self._client(), current_principal().user_id
+        client, principal = self._client(), current_principal()
         in_flight: queue.Queue[_StreamEntry | None]
         in_flight = queue.Queue(maxsize=STREAM_WINDOW_MAX)
 
         def read() -> None:
             try:
                 for command in request_iterator:
-                    in_flight.put((command, self._submit_command(client, command, user_id)))
+                    try:
+                        self._charge(principal.key_id, 1)
+                        outcome = self._submit_command(client, command, principal.user_id)
+                    except Refused as refused:  # over the key's rate: this command's answer, the stream goes on
+                        outcome = refused
+                    in_flight.put((command, outcome))
             except grpc.RpcError:  # the client went away: the stream ends
                 pass
             finally:
@@ -113,6 +121,22 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
         return self._canceled(client, self._submit_cancel(client, request, current_principal().user_id))
 
     # -- building and sending -------------------------------------------------------------------------------------
+
+    def _charge(self, key_id: str, orders: int) -> None:
+        if self.limiter is not None:
+            self.limiter.check(key_id, "trade", orders)
+
+    def _charge_batch(self, key_id: str, orders: int) -> None:
+        """A batch costs one token per order; the call itself paid for the first."""
+        if self.limiter is None or orders <= 1:
+            return
+        burst = self.limiter.limits["trade"].burst
+        if orders > burst:  # could never pass, whatever the wait: say so instead of a retry hint
+            raise Refused.from_violations([FieldViolation(
+                field="orders", reason=R.REJECT_REASON_INVALID_REQUEST,
+                description=f"{orders} orders exceed this key's burst of {burst}; send smaller batches",
+            )])  # fmt: skip
+        self._charge(key_id, orders - 1)
 
     def _client(self) -> UbscoreClient:
         if self.ubscore is None:

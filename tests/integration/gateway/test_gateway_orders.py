@@ -16,6 +16,7 @@ import pytest
 
 from exchange.v1 import common_pb2, trading_service_pb2, trading_service_pb2_grpc
 from gateway.app import Gateway
+from gateway.rate_limit import parse_rate_limits
 from tests.integration.gateway.calls import bearer, error_details, reason_of
 from tests.integration.gateway.conftest import eventually
 from tests.integration.gateway.scripted_ubscore import ScriptedUbscore
@@ -130,3 +131,29 @@ def test_cancel_order_is_sent_for_the_keys_user(
     assert (response.client_order_id, response.symbol) == ("alice-1", "BTC_USDT")
     [sent] = responder.requests
     assert (sent.cancel_order.user_id, sent.cancel_order.client_order_id) == (1030, "alice-1")
+
+
+def test_batches_and_streams_pay_the_rate_limit_per_order(
+    gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],
+    make_key: Callable[..., tuple[str, str]], aeron_directory: Path, streams: tuple[int, int],
+    responder: ScriptedUbscore,
+) -> None:
+    """With 3 trade tokens (refilled at 0.01/s): a batch of 4 exceeds the burst outright (its call still costs a
+    token); a stream costs one to open and one per command, so of two commands the second is answered
+    RATE_LIMITED while the stream goes on."""
+    key, key_id = make_key(1031, "trade")
+    gateway = gateway_factory(
+        aeron_dir=str(aeron_directory), ubscore_stream_id=streams[0], ubscore_response_stream_id=streams[1],
+        rate_limits=parse_rate_limits("trade=0.01/3"),
+    )
+    eventually(lambda: key_id in gateway.key_cache.keys and gateway.ubscore.connected.is_set(), timeout_ms=15_000)
+    stub = trading_service_pb2_grpc.TradingServiceStub(channel_factory(gateway.port))
+    with pytest.raises(grpc.RpcError) as too_big:
+        stub.PlaceOrders(trading_service_pb2.PlaceOrdersRequest(orders=[buy(f"x-{i}") for i in range(4)]),
+                         metadata=bearer(key))  # fmt: skip
+    assert reason_of(too_big.value) == "REJECT_REASON_INVALID_REQUEST"  # type: ignore[arg-type]
+    # The refused batch still paid its call's token: 2 left, so the stream's opening leaves 1 for commands.
+    commands = [trading_service_pb2.StreamOrdersRequest(place=buy(f"s-{i}")) for i in range(2)]
+    answers = list(stub.StreamOrders(iter(commands), metadata=bearer(key), timeout=30))
+    assert [a.place.WhichOneof("outcome") for a in answers] == ["accepted", "error"]
+    assert answers[1].place.error.reason == R.REJECT_REASON_RATE_LIMITED

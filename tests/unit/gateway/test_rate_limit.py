@@ -68,3 +68,16 @@ def test_parse_rate_limits_overrides_named_classes_and_refuses_unknown() -> None
     for bad in ("nope=1/1", "trade=x/1", "trade=0/1"):
         with pytest.raises(ConfigInvalid):
             parse_rate_limits(bad)
+
+
+def test_a_batch_costs_one_token_per_order_and_more_than_the_burst_is_refused_outright() -> None:
+    """Cost 3 from a burst of 5 leaves 2; a cost of 6 can never fit: INVALID_REQUEST, not a retry hint."""
+    clock = FakeClock()
+    rates = limiter(clock, trade=BucketLimit(10, 5))
+    rates.check("k1", "trade", 3)
+    with pytest.raises(Refused) as caught:
+        rates.check("k1", "trade", 3)
+    assert caught.value.retry_after_ms == 100
+    with pytest.raises(Refused) as too_big:
+        rates.check("k1", "trade", 6)
+    assert too_big.value.reason == common_pb2.REJECT_REASON_INVALID_REQUEST
