@@ -20,8 +20,9 @@ import pytest
 from gateway.api_keys import ApiKeyStore, parse_roles
 from gateway.app import Gateway, build_gateway
 from gateway.config import GatewayConfig
-from tests.integration.gateway.scripted_ubscore import ScriptedUbscore
-from tests.integration.matcher import conftest as matcher_fixtures
+
+from ..matcher import conftest as matcher_fixtures
+from .scripted_ubscore import ScriptedUbscore
 
 # The matcher's fixtures, re-exported so the market data tests can use them by name.
 orders_topic = matcher_fixtures.orders_topic

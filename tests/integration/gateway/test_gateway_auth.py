@@ -26,8 +26,9 @@ from exchange.v1 import (
 from gateway.api_keys import new_key
 from gateway.app import Gateway
 from gateway.rate_limit import parse_rate_limits
-from tests.integration.gateway.calls import bearer, error_details, reason_of
-from tests.integration.gateway.conftest import eventually
+
+from .calls import bearer, error_details, reason_of
+from .conftest import eventually
 
 pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[3]

@@ -28,11 +28,12 @@ from gateway.app import Gateway
 from gateway.book import BookView
 from matcher.codec import decode_command
 from matcher.engine import Engine
-from tests.integration.gateway.calls import bearer, reason_of
-from tests.integration.gateway.conftest import eventually
-from tests.integration.gateway.scripted_ubscore import ScriptedUbscore
-from tests.integration.matcher.conftest import MatcherProcess, OrdersProducer, collect, open_feed
-from tests.integration.matcher.orderflow import OrderFlow
+
+from ..matcher.conftest import MatcherProcess, OrdersProducer, collect, open_feed
+from ..matcher.orderflow import OrderFlow
+from .calls import bearer, reason_of
+from .conftest import eventually
+from .scripted_ubscore import ScriptedUbscore
 
 pytestmark = pytest.mark.integration
 CATALOG = load_catalog()

@@ -17,9 +17,10 @@ import pytest
 from exchange.v1 import common_pb2, trading_service_pb2, trading_service_pb2_grpc
 from gateway.app import Gateway
 from gateway.rate_limit import parse_rate_limits
-from tests.integration.gateway.calls import bearer, error_details, reason_of
-from tests.integration.gateway.conftest import eventually
-from tests.integration.gateway.scripted_ubscore import ScriptedUbscore
+
+from .calls import bearer, error_details, reason_of
+from .conftest import eventually
+from .scripted_ubscore import ScriptedUbscore
 
 pytestmark = pytest.mark.integration
 R = common_pb2.RejectReason

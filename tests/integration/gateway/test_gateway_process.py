@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.gateway.conftest import eventually, free_port
+from .conftest import eventually, free_port
 
 pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[3]

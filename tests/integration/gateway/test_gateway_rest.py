@@ -17,10 +17,11 @@ import pytest
 from common.kafka import create_topic, delete_topic
 from gateway.app import Gateway
 from gateway.rate_limit import parse_rate_limits
-from tests.contracts import conftest as proxy_fixtures
-from tests.contracts.conftest import HttpResponse, http, start_proxy, stop_proxy
-from tests.integration.gateway.conftest import eventually
-from tests.integration.gateway.scripted_ubscore import ScriptedUbscore
+
+from ...contracts import conftest as proxy_fixtures
+from ...contracts.conftest import HttpResponse, http, start_proxy, stop_proxy
+from .conftest import eventually
+from .scripted_ubscore import ScriptedUbscore
 
 pytestmark = pytest.mark.integration
 proxy_binary = proxy_fixtures.proxy_binary  # the proxy built from this checkout, once per run

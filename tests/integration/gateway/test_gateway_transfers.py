@@ -14,8 +14,9 @@ import pytest
 from common.kafka import assign_from, create_topic, delete_topic, flush_or_raise, make_consumer, make_producer
 from exchange.v1 import account_service_pb2, account_service_pb2_grpc, balance_pb2, common_pb2
 from gateway.app import Gateway
-from tests.integration.gateway.calls import bearer, reason_of
-from tests.integration.gateway.conftest import eventually, free_port
+
+from .calls import bearer, reason_of
+from .conftest import eventually, free_port
 
 pytestmark = pytest.mark.integration
 

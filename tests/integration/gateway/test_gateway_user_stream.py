@@ -26,10 +26,11 @@ from exchange.v1 import (
     trading_service_pb2_grpc,
 )
 from gateway.app import Gateway
-from tests.integration.gateway.calls import bearer
-from tests.integration.gateway.conftest import eventually
-from tests.integration.gateway.scripted_ubscore import ScriptedUbscore
-from tests.integration.matcher.conftest import MatcherProcess, OrdersProducer
+
+from ..matcher.conftest import MatcherProcess, OrdersProducer
+from .calls import bearer
+from .conftest import eventually
+from .scripted_ubscore import ScriptedUbscore
 
 pytestmark = pytest.mark.integration
 

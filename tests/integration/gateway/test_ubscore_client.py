@@ -17,8 +17,9 @@ from common.aeron.errors import RequestTimeout
 from exchange.v1 import common_pb2, ubscore_pb2
 from gateway.errors import Refused
 from gateway.ubscore_client import BreakerState, CircuitBreaker, UbscoreClient, UbscoreClientConfig
-from tests.integration.gateway.conftest import eventually
-from tests.integration.gateway.scripted_ubscore import ScriptedUbscore
+
+from .conftest import eventually
+from .scripted_ubscore import ScriptedUbscore
 
 pytestmark = pytest.mark.integration
 
