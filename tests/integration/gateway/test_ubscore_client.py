@@ -108,3 +108,34 @@ def test_no_ubscore_is_unavailable_at_once_and_opens_the_breaker(
             client.check()
     finally:
         client.stop()
+
+
+def test_client_notices_ubscore_leaving_and_reconnects_when_it_is_back(
+    aeron_directory: Path, streams: tuple[int, int]
+) -> None:
+    """A responder goes away: the client drops to not connected (health red, calls refused at once); a new
+    responder on the same stream is found again and answers."""
+    first = ScriptedUbscore(str(aeron_directory), streams[0])
+    first.start()
+    assert first.ready.wait(10)
+    client = make_client(aeron_directory, streams, failures_to_open=1_000)
+    client.start()
+    try:
+        eventually(client.connected.is_set, timeout_ms=10_000)
+        assert client.ask(place("before")).order_accepted.client_order_id == "before"
+        first.stopping.set()
+        first.join(10)
+        eventually(lambda: not client.connected.is_set(), timeout_ms=30_000)
+        with pytest.raises(Refused):
+            client.ask(place("while-away"))
+        second = ScriptedUbscore(str(aeron_directory), streams[0])
+        second.start()
+        try:
+            assert second.ready.wait(10)
+            eventually(client.connected.is_set, timeout_ms=30_000)
+            assert client.ask(place("after")).order_accepted.client_order_id == "after"
+        finally:
+            second.stopping.set()
+            second.join(10)
+    finally:
+        client.stop()
