@@ -36,6 +36,7 @@ from gateway.validation import ValidOrder, validate_cancel, validate_place_order
 
 BATCH_ORDERS_MAX = 1_000
 STREAM_WINDOW_MAX = 256  # StreamOrders: commands read ahead and in flight before answers are sent
+STREAM_PUT_WAIT_S = 0.5
 R = common_pb2.RejectReason
 
 
@@ -91,10 +92,20 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
         deadlocks, and a busy stream costs about one round trip per window rather than per order.
         """
         client, principal = self._client(), current_principal()
-        in_flight: queue.Queue[_StreamEntry | None]
-        in_flight = queue.Queue(maxsize=STREAM_WINDOW_MAX)
+        in_flight: queue.Queue[_StreamEntry | BaseException | None] = queue.Queue(maxsize=STREAM_WINDOW_MAX)
+        closed = threading.Event()
+
+        def put(entry: _StreamEntry | BaseException | None) -> bool:
+            while not closed.is_set():  # bounded waits: a stream closed under a full queue frees its reader
+                try:
+                    in_flight.put(entry, timeout=STREAM_PUT_WAIT_S)
+                    return True
+                except queue.Full:
+                    continue
+            return False
 
         def read() -> None:
+            end: BaseException | None = None
             try:
                 for command in request_iterator:
                     try:
@@ -102,16 +113,22 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
                         outcome = self._submit_command(client, command, principal.user_id)
                     except Refused as refused:  # over the key's rate: this command's answer, the stream goes on
                         outcome = refused
-                    in_flight.put((command, outcome))
+                    if not put((command, outcome)):
+                        return
             except grpc.RpcError:  # the client went away: the stream ends
                 pass
-            finally:
-                in_flight.put(None)
+            except Exception as error:  # a bug: the stream ends INTERNAL through the error boundary
+                end = error
+            put(end)
 
-        reader = threading.Thread(target=read, name="stream-orders-reader", daemon=True)
-        reader.start()
-        while (entry := in_flight.get()) is not None:
-            yield self._stream_answer(client, *entry)
+        threading.Thread(target=read, name="stream-orders-reader", daemon=True).start()
+        try:
+            while (entry := in_flight.get()) is not None:
+                if isinstance(entry, BaseException):
+                    raise entry
+                yield self._stream_answer(client, *entry)
+        finally:
+            closed.set()
 
     def CancelOrder(
         self, request: trading_service_pb2.CancelOrderRequest, context: grpc.ServicerContext
