@@ -212,21 +212,32 @@ class UbscoreClient:
                     finally:
                         requests.close()
             except (AeronError, TimeoutError) as error:  # no driver, UBSCore not subscribed, driver lost: retry
-                self.connected.clear()
-                self._fail_queued(error)
+                self._disconnected(error)
                 log.warning("UBSCore client: %s; reconnecting in %d ms", error, RECONNECT_INTERVAL_MS)
-                self._stop.wait(RECONNECT_INTERVAL_MS / 1000)
+            except Exception as error:  # a bug in this loop must not leave every order hanging: say so, start over
+                self._disconnected(error)
+                log.exception("UBSCore client owner loop failed; restarting it in %d ms", RECONNECT_INTERVAL_MS)
+            self._stop.wait(RECONNECT_INTERVAL_MS / 1000)
         self.connected.clear()
         self._fail_queued(RuntimeError("UBSCore client stopped"))
+
+    def _disconnected(self, error: BaseException) -> None:
+        self.connected.clear()
+        self._fail_queued(error)
 
     def _serve(self, requests: RequestClient) -> None:
         """Send queued calls, complete answered ones, until stopped or UBSCore disconnects (raises)."""
         pending: dict[int, _Call] = {}
         self.connected.set()
+        try:
+            self._serve_loop(requests, pending)
+        finally:  # sent but unanswered: the outcome is unknown (not "never delivered")
+            for call in pending.values():
+                call.future.set_exception(RequestTimeout("UBSCore went away (or the client stopped) before answering"))
+
+    def _serve_loop(self, requests: RequestClient, pending: dict[int, _Call]) -> None:
         while not self._stop.is_set():
-            if not requests.is_connected:  # sent but unanswered: the outcome is unknown, not "never delivered"
-                for call in pending.values():
-                    call.future.set_exception(RequestTimeout("UBSCore went away before answering"))
+            if not requests.is_connected:
                 raise Undeliverable("UBSCore responder disconnected")
             self._send_queued(requests, pending, wait_s=0 if pending else IDLE_WAIT_S)
             requests.poll()
@@ -252,7 +263,7 @@ class UbscoreClient:
             # Rounded up: the gateway gives up no earlier than the deadline it wrote into the request.
             timeout_ms = -((time.monotonic_ns() - call.deadline_mono_ns) // 1_000_000)
             if timeout_ms <= 0:
-                call.future.set_exception(RequestTimeout("deadline passed while queued in the gateway"))
+                call.future.set_exception(Undeliverable("deadline passed while queued in the gateway; never sent"))
             else:
                 try:
                     pending[requests.send(call.payload, timeout_ms=int(timeout_ms))] = call
