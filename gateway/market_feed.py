@@ -99,9 +99,10 @@ class MarketFeed:
             raise RuntimeError("market feed still catching up")
 
     def _run(self) -> None:
-        feed = self.feed_factory()
+        feed: FeedLike | None = None
         head_seq: int | None = None  # the matcher's last seq when we started: ready once the books reach it
         try:
+            feed = self.feed_factory()
             while not self._stop.is_set():
                 try:
                     if head_seq is None:
@@ -123,7 +124,8 @@ class MarketFeed:
                     subscription.cut = True
                 self.subscribers.clear()
         finally:
-            feed.close()
+            if feed is not None:
+                feed.close()
 
     def _apply(self, outputs: Iterable[engine_pb2.EngineOutput]) -> None:
         with self.lock:
