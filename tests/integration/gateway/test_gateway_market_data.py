@@ -151,6 +151,9 @@ def test_slow_stream_client_is_cut_off_with_resource_exhausted(
             pass
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
     assert reason_of(caught.value) == "REJECT_REASON_RATE_LIMITED"  # type: ignore[arg-type]
+    method = "/exchange.v1.MarketDataService/StreamMarketData"
+    eventually(lambda: gateway.metrics.registry.get_sample_value(
+        "gateway_requests_total", {"method": method, "code": "RESOURCE_EXHAUSTED"}) == 1.0)  # fmt: skip
 
 
 def test_book_requests_are_validated(
