@@ -135,6 +135,7 @@ def gateway_spec(config: StackConfig) -> ServiceSpec:
         "GATEWAY_METRICS_PORT": str(ports.gateway_metrics),
         "GATEWAY_KAFKA_BOOTSTRAP": config.kafka_bootstrap,
         "GATEWAY_TRANSFER_TOPIC": config.topic("balance.operations"),
+        "GATEWAY_BALANCE_EVENTS_TOPIC": config.topic("balance.events"),  # the private user streams follow it
         "GATEWAY_CQL_HOSTS": ",".join(config.cql_contact_points),
         "GATEWAY_CQL_PORT": str(config.cql_port),
         "GATEWAY_CQL_KEYSPACE": config.cql_keyspace,
