@@ -21,7 +21,9 @@ from gateway.api_keys import ApiKeyStore, parse_roles
 from gateway.app import Gateway, build_gateway
 from gateway.config import GatewayConfig
 
+from ...contracts import conftest as proxy_fixtures
 from ..matcher import conftest as matcher_fixtures
+from ..ubscore import conftest as ubscore_fixtures
 from .scripted_ubscore import ScriptedUbscore
 
 # The matcher's fixtures, re-exported so the market data tests can use them by name.
@@ -32,6 +34,10 @@ orders_producer = matcher_fixtures.orders_producer
 zmq_context = matcher_fixtures.zmq_context
 eventually = matcher_fixtures.eventually
 free_port = matcher_fixtures.free_port
+# UBSCore and a matcher wired together on private topics (the end-to-end test), and the REST proxy binary.
+topics = ubscore_fixtures.topics
+stack = ubscore_fixtures.stack
+proxy_binary = proxy_fixtures.proxy_binary
 
 KEY_REFRESH_MS = 200
 

@@ -24,7 +24,6 @@ from .conftest import eventually
 from .scripted_ubscore import ScriptedUbscore
 
 pytestmark = pytest.mark.integration
-proxy_binary = proxy_fixtures.proxy_binary  # the proxy built from this checkout, once per run
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ test's topic exactly as UBSCore writes them (BalanceEvent keyed by user).
 
 from __future__ import annotations
 
-import queue
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,7 +26,7 @@ from exchange.v1 import (
 from gateway.app import Gateway
 
 from ..matcher.conftest import MatcherProcess, OrdersProducer
-from .calls import bearer
+from .calls import StreamReader, bearer
 from .conftest import eventually
 from .scripted_ubscore import ScriptedUbscore
 
@@ -42,35 +40,6 @@ def balance_events_topic(kafka_bootstrap: str) -> Iterator[str]:
     create_topic(kafka_bootstrap, topic, partitions=4)
     yield topic
     delete_topic(kafka_bootstrap, topic)
-
-
-class StreamReader(threading.Thread):
-    """Reads a server stream on its own thread into a queue (so the test can wait with a deadline)."""
-
-    def __init__(self, stream: Iterator[account_service_pb2.StreamUserDataResponse]) -> None:
-        super().__init__(daemon=True)
-        self.stream = stream
-        self.messages: queue.Queue[account_service_pb2.StreamUserDataResponse] = queue.Queue()
-        self.seen: list[account_service_pb2.StreamUserDataResponse] = []
-
-    def run(self) -> None:
-        try:
-            for message in self.stream:
-                self.messages.put(message)
-        except grpc.RpcError:  # cancelled at the end of the test
-            pass
-
-    def until(self, predicate: Callable[[account_service_pb2.StreamUserDataResponse], bool]) -> None:
-        """Collect messages (heartbeats skipped) until one satisfies `predicate`."""
-
-        def found() -> bool:
-            while not self.messages.empty():
-                message = self.messages.get()
-                if message.WhichOneof("event") != "heartbeat":
-                    self.seen.append(message)
-            return any(predicate(message) for message in self.seen)
-
-        eventually(found, timeout_ms=30_000)
 
 
 def test_each_user_sees_only_their_orders_fills_and_balance_changes(
