@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 from common.aeron.client import AeronClient, ClientConfig
 from common.aeron.errors import AeronError, RequestTimeout, Undeliverable
+from common.aeron.idle import BackoffIdleStrategy
 from common.aeron.request_response import RequestClient
 from exchange.v1 import common_pb2, ubscore_pb2
 from gateway.errors import Refused
@@ -44,7 +45,8 @@ QUEUE_REQUESTS_MAX = 4_096
 CONNECT_TIMEOUT_MS = 2_000
 RECONNECT_INTERVAL_MS = 1_000
 IDLE_WAIT_S = 0.005  # owner thread idle: wait this long on the queue (it still drives Aeron keepalives)
-BUSY_POLL_SLEEP_S = 0.00005
+ANSWER_WAIT_PARK_NS_MAX = 200_000  # waiting for answers, the owner parks at most 0.2 ms (GIL left to the workers)
+TIMEOUT_SCAN_MS = 10
 FAILURES_TO_OPEN_DEFAULT = 5
 OPEN_MS_DEFAULT = 1_000
 RESULT_GRACE_MS = 500  # a worker waits this much past the deadline for the owner's verdict
@@ -236,29 +238,42 @@ class UbscoreClient:
                 call.future.set_exception(RequestTimeout("UBSCore went away (or the client stopped) before answering"))
 
     def _serve_loop(self, requests: RequestClient, pending: dict[int, _Call]) -> None:
+        idle = BackoffIdleStrategy(park_period_ns_max=ANSWER_WAIT_PARK_NS_MAX)
+        scanned_ns = 0
         while not self._stop.is_set():
             if not requests.is_connected:
                 raise Undeliverable("UBSCore responder disconnected")
-            self._send_queued(requests, pending, wait_s=0 if pending else IDLE_WAIT_S)
-            requests.poll()
-            for correlation_id, call in list(pending.items()):
-                try:
-                    payload = requests.take(correlation_id)
-                except RequestTimeout as error:
-                    del pending[correlation_id]
-                    call.future.set_exception(error)
-                    continue
-                if payload is not None:
-                    del pending[correlation_id]
-                    call.future.set_result(payload)
+            sent = self._send_queued(requests, pending, wait_s=0 if pending else IDLE_WAIT_S)
+            fragments = requests.poll()
+            now_ns = time.monotonic_ns()
+            # Look for answers when some arrived, and for expired deadlines every TIMEOUT_SCAN_MS: scanning every
+            # pending request on every turn would cost O(pending) per poll.
+            if fragments or now_ns - scanned_ns >= TIMEOUT_SCAN_MS * 1_000_000:
+                scanned_ns = now_ns
+                self._complete(requests, pending)
             if pending:
-                time.sleep(BUSY_POLL_SLEEP_S)
+                idle.idle(sent + fragments)
 
-    def _send_queued(self, requests: RequestClient, pending: dict[int, _Call], *, wait_s: float) -> None:
+    @staticmethod
+    def _complete(requests: RequestClient, pending: dict[int, _Call]) -> None:
+        for correlation_id, call in list(pending.items()):
+            try:
+                payload = requests.take(correlation_id)
+            except RequestTimeout as error:
+                del pending[correlation_id]
+                call.future.set_exception(error)
+                continue
+            if payload is not None:
+                del pending[correlation_id]
+                call.future.set_result(payload)
+
+    def _send_queued(self, requests: RequestClient, pending: dict[int, _Call], *, wait_s: float) -> int:
+        """Send every queued call (waiting up to `wait_s` for the first); the number taken from the queue."""
         try:
             call = self.calls.get(timeout=wait_s) if wait_s else self.calls.get_nowait()
         except queue.Empty:
-            return
+            return 0
+        taken = 1
         while True:
             # Rounded up: the gateway gives up no earlier than the deadline it wrote into the request.
             timeout_ms = -((time.monotonic_ns() - call.deadline_mono_ns) // 1_000_000)
@@ -272,7 +287,8 @@ class UbscoreClient:
             try:
                 call = self.calls.get_nowait()
             except queue.Empty:
-                return
+                return taken
+            taken += 1
 
     def _fail_queued(self, error: BaseException) -> None:
         while True:
