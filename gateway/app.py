@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import grpc
 import zmq
 
-from common.engine_feed import EngineFeed, ReplayClient
+from common.engine_feed import EngineFeed, FeedEndpoints, ReplayClient
 from common.markets import MarketCatalog, load_catalog
 from gateway.account import AccountServicer
 from gateway.api_keys import ApiKeyStore
@@ -20,6 +20,7 @@ from gateway.health import HealthMonitor, cql_check, kafka_check
 from gateway.interceptors import ErrorBoundaryInterceptor
 from gateway.market_data import MarketDataServicer
 from gateway.market_feed import MarketFeed
+from gateway.market_feeds import MarketFeeds
 from gateway.metrics import GatewayMetrics, MetricsInterceptor
 from gateway.order_results import OrderResults
 from gateway.rate_limit import RateLimiter, RateLimitInterceptor
@@ -45,7 +46,7 @@ class Gateway:
     metrics: GatewayMetrics
     health: HealthMonitor
     key_cache: KeyCache
-    market_feed: MarketFeed | None
+    market_feed: MarketFeeds | None
     ubscore: UbscoreClient | None
     transfers: TransferPublisher
     balance_events: BalanceEventFollower | None
@@ -93,8 +94,8 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     user_streams = UserStreams(
         catalog, queue_max=config.stream_queue_max, subscribers_max=max(1, config.grpc_workers // 4)
     )
-    order_results = OrderResults() if config.matcher_pub_endpoint else None
-    feed = _market_feed(config, catalog, metrics, context, order_results, user_streams)
+    order_results = OrderResults() if config.matcher_feeds else None
+    feed = _market_feeds(config, catalog, metrics, context, order_results, user_streams)
     ubscore = _ubscore_client(config)
     transfers = TransferPublisher(config.kafka_bootstrap, config.transfer_topic)
     balance_events = transfer_results = None
@@ -139,23 +140,27 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     )
 
 
-def _market_feed(
+def _market_feeds(
     config: GatewayConfig, catalog: MarketCatalog, metrics: GatewayMetrics, context: zmq.Context,
     order_results: OrderResults | None, user_streams: UserStreams,
-) -> MarketFeed | None:
-    if not config.matcher_pub_endpoint:
+) -> MarketFeeds | None:
+    endpoints = config.matcher_feeds
+    if not endpoints:
         return None
     assert order_results is not None
-    return MarketFeed(
-        lambda: EngineFeed(
-            context, sub_endpoint=config.matcher_pub_endpoint, replay_endpoint=config.matcher_replay_endpoint,
-            shard_id=config.matcher_shard_id,
-        ),
-        head_seq=lambda: matcher_head_seq(context, config),
-        catalog=catalog, metrics=metrics, queue_max=config.stream_queue_max,
-        subscribers_max=max(1, config.grpc_workers // 2),
-        observers=(order_results.observe, user_streams.observe),
-    )
+    feeds = [
+        MarketFeed(
+            lambda endpoint=endpoint: EngineFeed(
+                context, sub_endpoint=endpoint.pub_endpoint, replay_endpoint=endpoint.replay_endpoint,
+                shard_id=endpoint.shard_id,
+            ),
+            head_seq=lambda endpoint=endpoint: matcher_head_seq(context, endpoint),
+            catalog=catalog, metrics=metrics, shard_id=endpoint.shard_id,
+            observers=(order_results.observe, user_streams.observe),
+        )
+        for endpoint in endpoints
+    ]
+    return MarketFeeds(feeds, queue_max=config.stream_queue_max, subscribers_max=max(1, config.grpc_workers // 2))
 
 
 def _ubscore_client(config: GatewayConfig) -> UbscoreClient | None:
@@ -168,9 +173,9 @@ def _ubscore_client(config: GatewayConfig) -> UbscoreClient | None:
     ))  # fmt: skip
 
 
-def matcher_head_seq(context: zmq.Context, config: GatewayConfig) -> int:
+def matcher_head_seq(context: zmq.Context, endpoint: FeedEndpoints) -> int:
     """The last seq the matcher shard has published (asked of its replay endpoint); raises Timeout if silent."""
-    client = ReplayClient(context, config.matcher_replay_endpoint, shard_id=config.matcher_shard_id)
+    client = ReplayClient(context, endpoint.replay_endpoint, shard_id=endpoint.shard_id)
     try:
         return client.fetch(1, limit=1).last_seq
     finally:

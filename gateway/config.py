@@ -10,7 +10,9 @@
     GATEWAY_CQL_PORT              CQL port (default 9042)
     GATEWAY_CQL_KEYSPACE          keyspace of the api_keys table and the read models (default exchange)
     GATEWAY_MARKETS_PATH          markets file (default config/markets.yaml)
-    GATEWAY_MATCHER_SHARD_ID      matcher shard whose feed drives market data (default 0)
+    GATEWAY_MATCHER_FEEDS         every matcher shard: "<shard>=<pub endpoint>|<replay endpoint>,..." (as
+                                  UBSCORE_FEEDS); when unset, the one shard of the three settings below
+    GATEWAY_MATCHER_SHARD_ID      the one matcher shard (default 0)
     GATEWAY_MATCHER_PUB_ENDPOINT  its ZeroMQ PUB endpoint (default tcp://127.0.0.1:5558; empty = no market feed)
     GATEWAY_MATCHER_REPLAY_ENDPOINT its replay endpoint (default tcp://127.0.0.1:5559)
     GATEWAY_AERON_DIR             Aeron media driver directory (default $AERON_DIR, else <repo>/.local/aeron)
@@ -33,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.engine_feed import FeedEndpoints, parse_feeds
 from common.errors import ConfigInvalid
 from common.kafka import BOOTSTRAP_DEFAULT
 from common.markets import DEFAULT_MARKETS_PATH
@@ -75,6 +78,7 @@ class GatewayConfig:
     matcher_shard_id: int = 0
     matcher_pub_endpoint: str = MATCHER_PUB_ENDPOINT_DEFAULT
     matcher_replay_endpoint: str = MATCHER_REPLAY_ENDPOINT_DEFAULT
+    matcher_feeds_text: str = ""  # GATEWAY_MATCHER_FEEDS; wins over the three single-shard settings
     aeron_dir: str = AERON_DIR_DEFAULT
     ubscore_channel: str = "aeron:ipc"
     ubscore_stream_id: int = UBSCORE_STREAM_ID_DEFAULT
@@ -102,8 +106,19 @@ class GatewayConfig:
         ):
             if value < 1:
                 raise ConfigInvalid(f"{name}={value}: must be >= 1")
+        self.matcher_feeds  # noqa: B018  (parsed now: a malformed list fails at start, not later)
         if not self.cql_keyspace.isidentifier():
             raise ConfigInvalid(f"GATEWAY_CQL_KEYSPACE={self.cql_keyspace!r}: not a CQL identifier")
+
+    @property
+    def matcher_feeds(self) -> tuple[FeedEndpoints, ...]:
+        """Every matcher shard the gateway follows (none: no market data)."""
+        if self.matcher_feeds_text:
+            return parse_feeds(self.matcher_feeds_text, setting="GATEWAY_MATCHER_FEEDS")
+        if not self.matcher_pub_endpoint:
+            return ()
+        return (FeedEndpoints(shard_id=self.matcher_shard_id, pub_endpoint=self.matcher_pub_endpoint,
+                              replay_endpoint=self.matcher_replay_endpoint),)  # fmt: skip
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> GatewayConfig:
@@ -123,6 +138,7 @@ class GatewayConfig:
             matcher_shard_id=_int(environ, "GATEWAY_MATCHER_SHARD_ID", 0),
             matcher_pub_endpoint=environ.get("GATEWAY_MATCHER_PUB_ENDPOINT", MATCHER_PUB_ENDPOINT_DEFAULT),
             matcher_replay_endpoint=environ.get("GATEWAY_MATCHER_REPLAY_ENDPOINT", MATCHER_REPLAY_ENDPOINT_DEFAULT),
+            matcher_feeds_text=environ.get("GATEWAY_MATCHER_FEEDS", ""),
             aeron_dir=environ.get("GATEWAY_AERON_DIR") or environ.get("AERON_DIR") or AERON_DIR_DEFAULT,
             ubscore_channel=environ.get("GATEWAY_UBSCORE_CHANNEL", "aeron:ipc"),
             ubscore_stream_id=_int(environ, "GATEWAY_UBSCORE_STREAM_ID", UBSCORE_STREAM_ID_DEFAULT),

@@ -14,7 +14,8 @@ from common.markets import FEE_SCALE, Market, MarketCatalog
 from common.money import format_units
 from exchange.v1 import common_pb2, market_data_service_pb2, market_data_service_pb2_grpc
 from gateway.errors import FieldViolation, Refused
-from gateway.market_feed import MarketFeed, Message
+from gateway.market_feed import Message
+from gateway.market_feeds import MarketFeeds
 from gateway.streams import follow
 
 DEPTH_DEFAULT = 20
@@ -45,7 +46,7 @@ class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer)
     """Public market data; every call needs a valid key (any role), checked by the auth interceptor."""
 
     def __init__(
-        self, catalog: MarketCatalog, feed: MarketFeed | None, *, heartbeat_ms: int,
+        self, catalog: MarketCatalog, feed: MarketFeeds | None, *, heartbeat_ms: int,
         wall_clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.catalog = catalog
@@ -71,7 +72,7 @@ class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer)
     def GetOrderBook(
         self, request: market_data_service_pb2.GetOrderBookRequest, context: grpc.ServicerContext
     ) -> market_data_service_pb2.GetOrderBookResponse:
-        """The aggregated book of one market at the feed's current seq."""
+        """The aggregated book of one market at its shard's current seq."""
         depth = self._depth(request.depth)
         symbol = self._symbol("symbol", request.symbol)
         feed = self._ready_feed()
@@ -94,14 +95,14 @@ class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer)
         try:
             yield from subscription.snapshot
             yield from follow(
-                subscription, context, heartbeat_ms=self.heartbeat_ms, heartbeat=lambda: self._heartbeat(feed),
+                subscription, context, heartbeat_ms=self.heartbeat_ms, heartbeat=self._heartbeat,
                 halted=lambda: None if feed.error is None else "the market feed halted",
             )
         finally:
             feed.unsubscribe(subscription)
 
-    def _heartbeat(self, feed: MarketFeed) -> Message:
-        return Message(seq=feed.seq, heartbeat=common_pb2.Heartbeat(server_time_ns=self.wall_clock_ns()))
+    def _heartbeat(self) -> Message:
+        return Message(seq=0, heartbeat=common_pb2.Heartbeat(server_time_ns=self.wall_clock_ns()))
 
     def _depth(self, depth: int) -> int:
         if depth > DEPTH_MAX:
@@ -117,12 +118,12 @@ class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer)
         reason = R.REJECT_REASON_MISSING_FIELD if not symbol else R.REJECT_REASON_UNKNOWN_MARKET
         raise Refused.from_violations([FieldViolation(field=field, reason=reason, description=f"no market {symbol!r}")])
 
-    def _ready_feed(self) -> MarketFeed:
+    def _ready_feed(self) -> MarketFeeds:
         feed = self.feed
         if feed is None:
             raise Refused(R.REJECT_REASON_SERVICE_UNAVAILABLE, "this gateway runs without a matcher feed")
         if feed.error is not None:
             raise Refused(R.REJECT_REASON_SERVICE_UNAVAILABLE, "the market feed halted")
-        if not feed.ready.is_set():
+        if not feed.is_ready():
             raise Refused(R.REJECT_REASON_SERVICE_UNAVAILABLE, "the market feed is still catching up")
         return feed

@@ -22,7 +22,6 @@ a long history also costs start-up time (about 3.6 µs to decode each output, CE
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections.abc import Callable, Iterable
 from typing import Protocol
@@ -60,7 +59,7 @@ class MarketFeed:
 
     def __init__(
         self, feed_factory: Callable[[], FeedLike], *, head_seq: Callable[[], int], catalog: MarketCatalog,
-        metrics: GatewayMetrics, queue_max: int, subscribers_max: int,
+        metrics: GatewayMetrics, shard_id: int,
         observers: Iterable[Callable[[engine_pb2.EngineOutput], None]] = (),
     ) -> None:
         """`observers` also see every verified output, in seq order, on the feed thread (e.g. OrderResults)."""
@@ -69,9 +68,9 @@ class MarketFeed:
         self.observers = tuple(observers)
         self.catalog = catalog
         self.metrics = metrics
-        self.queue_max = queue_max
-        self.subscribers_max = subscribers_max
+        self.shard_id = shard_id
         self.books = {symbol: BookView(symbol) for symbol in catalog.markets}
+        self.owned: set[str] = set()  # markets this shard has shown an output of (it owns their partitions)
         self.seq = 0
         self.ready = threading.Event()
         self.error: BaseException | None = None
@@ -136,9 +135,13 @@ class MarketFeed:
                     observe(output)
                 for subscription in list(self.subscribers):
                     self._deliver(subscription, messages)
-            self.metrics.market_feed_seq.set(self.seq)
+            self.metrics.market_feed_seq.labels(str(self.shard_id)).set(self.seq)
 
     def _messages(self, output: engine_pb2.EngineOutput) -> list[Message]:
+        command = output.input.command
+        kind = command.WhichOneof("command")
+        if kind is not None:
+            self.owned.add(getattr(command, kind).symbol)
         messages: list[Message] = []
         for delta in output.book_deltas:
             book = self.books.get(delta.symbol)
@@ -171,20 +174,18 @@ class MarketFeed:
                 self.metrics.stream_clients_cut.labels("slow_consumer").inc()
                 return
 
-    def subscribe(self, symbols: Iterable[str], depth: int) -> Subscription:
-        """Register a stream client; its `snapshot` holds one BookSnapshot per market at the current seq."""
-        with self.lock:
-            if len(self.subscribers) >= self.subscribers_max:
-                raise OverflowError(f"{self.subscribers_max} stream clients already")
-            wanted = frozenset(symbols)
-            subscription = Subscription(messages=queue.Queue(maxsize=self.queue_max), symbols=wanted)
-            for symbol in sorted(wanted):
-                bids, asks = self.books[symbol].depth(depth)
-                subscription.snapshot.append(Message(seq=self.seq, book_snapshot=market_data_service_pb2.BookSnapshot(
-                    symbol=symbol, bids=self.price_levels(symbol, bids), asks=self.price_levels(symbol, asks),
-                )))  # fmt: skip
-            self.subscribers.add(subscription)
-            return subscription
+    def attach(self, subscription: Subscription, *, snapshot_symbols: Iterable[str], depth: int) -> None:
+        """Register a stream client, adding a BookSnapshot of each of `snapshot_symbols` at this feed's current seq.
+
+        The caller holds `self.lock` (gateway.market_feeds takes every shard's lock at once), so the snapshot and
+        the registration happen between two outputs: the client sees each later change exactly once.
+        """
+        for symbol in sorted(snapshot_symbols):
+            bids, asks = self.books[symbol].depth(depth)
+            subscription.snapshot.append(Message(seq=self.seq, book_snapshot=market_data_service_pb2.BookSnapshot(
+                symbol=symbol, bids=self.price_levels(symbol, bids), asks=self.price_levels(symbol, asks),
+            )))  # fmt: skip
+        self.subscribers.add(subscription)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Stop delivering to a client (its stream ended)."""

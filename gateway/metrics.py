@@ -6,7 +6,7 @@
     gateway_stream_messages_total{method}       messages sent on server streams
     gateway_stream_clients_cut_total{reason}    stream clients cut off (slow consumer)
     gateway_health_check_ok{check}              1 when the dependency check passed last time, else 0
-    gateway_market_feed_seq                     last matcher output applied to the books
+    gateway_market_feed_seq{shard}              last matcher output applied to the books, per shard
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ class GatewayMetrics:
             "gateway_health_check_ok", "1 if the dependency check passed last time", ["check"], registry=registry
         )
         self.market_feed_seq = Gauge(
-            "gateway_market_feed_seq", "Last matcher output applied to the gateway's books", registry=registry
+            "gateway_market_feed_seq", "Last matcher output applied to the gateway's books", ["shard"],
+            registry=registry,
         )
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:

@@ -6,8 +6,8 @@ part in, or the matcher's rejection of the command. A PlaceOrder call that asked
 accepted the order (only then is the order id known); the result may already be in, so results are kept for the
 last `results_max` orders placed (bounded), and a waiter finds them there.
 
-Limit: the gateway follows one matcher shard; an order of a market on another shard never shows up here, so its
-wait ends without a result (the response then carries only UBSCore's acceptance).
+Every shard the gateway follows feeds `observe` (from its own feed thread); an order of a shard it does not
+follow never shows up, so its wait ends without a result (the response then carries only UBSCore's acceptance).
 """
 
 from __future__ import annotations

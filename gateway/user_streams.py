@@ -1,14 +1,13 @@
 """The private user streams: each user's order updates and fills (from the matcher feed) and balance changes
 (from UBSCore's `balance.events`), fanned out to that user's open streams.
 
-`observe` runs on the market feed thread, `observe_balance` on the balance-event follower's thread; both only
-offer to bounded queues (gateway.streams), so a slow client is cut off and never slows them. A stream is live
-only: it carries what happens after it opened (history is in the order, fill and ledger queries).
+`observe` runs on each matcher shard's feed thread, `observe_balance` on the balance-event follower's thread;
+both only offer to bounded queues (gateway.streams), so a slow client is cut off and never slows them. A stream
+is live only: it carries what happens after it opened (history is in the order, fill and ledger queries).
 
-Limits: order updates and fills come from the one matcher shard this gateway follows. An update of a resting
-order touched by someone else's order does not say whether it was post-only or its STP mode (the matcher's
-OrderUpdate lacks them); those show their defaults (false, unspecified) there; the order's own placement shows
-them right.
+Limit: an update of a resting order touched by someone else's order does not say whether it was post-only or its
+STP mode (the matcher's OrderUpdate lacks them); those show their defaults (false, unspecified) there; the
+order's own placement shows them right.
 """
 
 from __future__ import annotations

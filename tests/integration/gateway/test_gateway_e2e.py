@@ -61,7 +61,7 @@ def test_seed_scenario_over_grpc_rest_and_private_streams(
         balance_events_topic=stack.topics.events,
     )
     eventually(lambda: {operator_id, alice_id, bob_id} <= set(gateway.key_cache.keys)
-               and gateway.ubscore.connected.is_set() and gateway.market_feed.ready.is_set()
+               and gateway.ubscore.connected.is_set() and gateway.market_feed.is_ready()
                and gateway.balance_events.ready.is_set(), timeout_ms=60_000)  # fmt: skip
     channel = channel_factory(gateway.port)
     account = account_service_pb2_grpc.AccountServiceStub(channel)

@@ -81,7 +81,7 @@ def test_book_and_stream_follow_the_matcher_exactly(
     outputs = collect(oracle_feed, until_seq=300)
     key, key_id = make_key(1010, "read")
     gateway = start_gateway(gateway_factory, matcher)
-    eventually(lambda: key_id in gateway.key_cache.keys and gateway.market_feed.seq == 300, timeout_ms=30_000)
+    eventually(lambda: key_id in gateway.key_cache.keys and gateway.market_feed.feeds[0].seq == 300, timeout_ms=30_000)
     stub = market_data_service_pb2_grpc.MarketDataServiceStub(channel_factory(gateway.port))
 
     book = stub.GetOrderBook(market_data_service_pb2.GetOrderBookRequest(symbol=SYMBOL, depth=DEPTH),
@@ -137,13 +137,13 @@ def test_slow_stream_client_is_cut_off_with_resource_exhausted(
     matcher.start()
     key, key_id = make_key(1011, "read")
     gateway = start_gateway(gateway_factory, matcher, stream_queue_max=20)
-    eventually(lambda: key_id in gateway.key_cache.keys and gateway.market_feed.ready.is_set(), timeout_ms=30_000)
+    eventually(lambda: key_id in gateway.key_cache.keys and gateway.market_feed.is_ready(), timeout_ms=30_000)
     stub = market_data_service_pb2_grpc.MarketDataServiceStub(channel_factory(gateway.port))
     slow = stub.StreamMarketData(market_data_service_pb2.StreamMarketDataRequest(), metadata=bearer(key))
     assert next(slow).WhichOneof("event") == "book_snapshot"  # subscribed; now it stops reading
 
     orders_producer.send(flow.batch(3_000))
-    eventually(lambda: gateway.market_feed.seq == 3_000, timeout_ms=60_000)
+    eventually(lambda: gateway.market_feed.feeds[0].seq == 3_000, timeout_ms=60_000)
     eventually(lambda: gateway.metrics.registry.get_sample_value(
         "gateway_stream_clients_cut_total", {"reason": "slow_consumer"}) == 1.0, timeout_ms=30_000)  # fmt: skip
     with pytest.raises(grpc.RpcError) as caught:
@@ -165,7 +165,7 @@ def test_book_requests_are_validated(
     matcher.start()
     key, key_id = make_key(1012, "read")
     gateway = start_gateway(gateway_factory, matcher)
-    eventually(lambda: key_id in gateway.key_cache.keys and gateway.market_feed.ready.is_set(), timeout_ms=30_000)
+    eventually(lambda: key_id in gateway.key_cache.keys and gateway.market_feed.is_ready(), timeout_ms=30_000)
     stub = market_data_service_pb2_grpc.MarketDataServiceStub(channel_factory(gateway.port))
     for request, code, reason in [
         (market_data_service_pb2.GetOrderBookRequest(symbol="NOPE"), grpc.StatusCode.NOT_FOUND,
@@ -206,7 +206,7 @@ def test_place_order_waits_for_the_matchers_first_result(
             gateway_factory, matcher, aeron_dir=str(aeron_directory), ubscore_stream_id=streams[0],
             ubscore_response_stream_id=streams[1],
         )
-        eventually(lambda: {alice_id, bob_id} <= set(gateway.key_cache.keys) and gateway.market_feed.ready.is_set()
+        eventually(lambda: {alice_id, bob_id} <= set(gateway.key_cache.keys) and gateway.market_feed.is_ready()
                    and gateway.ubscore.connected.is_set(), timeout_ms=30_000)  # fmt: skip
         stub = trading_service_pb2_grpc.TradingServiceStub(channel_factory(gateway.port))
 
@@ -237,3 +237,62 @@ def test_place_order_waits_for_the_matchers_first_result(
         ubscore.stopping.set()
         ubscore.join(10)
     assert not ubscore.errors, ubscore.errors
+
+
+def test_books_and_stream_span_two_matcher_shards(
+    matcher_factory: Callable[..., MatcherProcess], orders_producer: OrdersProducer, zmq_context: zmq.Context,
+    gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],
+    make_key: Callable[..., tuple[str, str]],
+) -> None:
+    """Two shards split the topic's partitions (so the markets): each market's book is served from the shard that
+    owns it and equals a fresh engine fed that shard's inputs; one stream of every market ends equal to them too."""
+    shards = [matcher_factory(shard_id=0, partitions="0,2"), matcher_factory(shard_id=1, partitions="1,3")]
+    for shard in shards:
+        shard.start()
+    feeds = [open_feed(zmq_context, shard) for shard in shards]
+    key, key_id = make_key(1013, "read")
+    gateway = gateway_factory(matcher_feeds_text=",".join(
+        f"{shard.env['MATCHER_SHARD_ID']}={shard.pub_endpoint}|{shard.replay_endpoint}" for shard in shards
+    ))  # fmt: skip
+    eventually(lambda: key_id in gateway.key_cache.keys and gateway.market_feed.is_ready(), timeout_ms=30_000)
+    stub = market_data_service_pb2_grpc.MarketDataServiceStub(channel_factory(gateway.port))
+    stream = stub.StreamMarketData(market_data_service_pb2.StreamMarketDataRequest(depth=DEPTH), metadata=bearer(key),
+                                   timeout=60)  # fmt: skip
+    views = {symbol: BookView(symbol) for symbol in CATALOG.markets}
+    for _ in CATALOG.markets:  # a snapshot per market first, all empty: nothing was traded yet
+        snapshot = next(stream).book_snapshot
+        assert snapshot.symbol in CATALOG.markets
+        assert not snapshot.bids
+        assert not snapshot.asks
+
+    orders_producer.send(OrderFlow(seed=8).batch(400))
+    outputs: list[list[engine_pb2.EngineOutput]] = [[], []]
+
+    def all_outputs_collected() -> bool:
+        for index, feed in enumerate(feeds):
+            outputs[index].extend(feed.poll(timeout_ms=20))
+        return sum(len(shard_outputs) for shard_outputs in outputs) == 400
+
+    eventually(all_outputs_collected, timeout_ms=60_000)
+    for feed in feeds:
+        feed.close()
+    owners = {o.input.command.place.symbol or o.input.command.cancel.symbol: i for i in (0, 1) for o in outputs[i]}
+    assert set(owners.values()) == {0, 1}, owners  # the markets really are split between the shards
+    for symbol, shard in owners.items():
+        expected = engine_depth(outputs[shard], symbol)
+        eventually(lambda symbol=symbol, shard=shard: gateway.market_feed.owner(symbol).shard_id == shard)
+        book = stub.GetOrderBook(market_data_service_pb2.GetOrderBookRequest(symbol=symbol, depth=DEPTH),
+                                 metadata=bearer(key))  # fmt: skip
+        assert (as_units(book.bids, symbol), as_units(book.asks, symbol)) == expected
+        assert book.seq == outputs[shard][-1].seq
+
+    expected_books = {symbol: engine_depth(outputs[shard], symbol) for symbol, shard in owners.items()}
+    for message in stream:
+        if message.WhichOneof("event") == "book_update":
+            update, market = message.book_update, CATALOG.markets[message.book_update.symbol]
+            views[update.symbol].apply(update.side, parse_units(update.price, market.quote_scale),
+                                       parse_units(update.quantity, market.base_scale, allow_zero=True))  # fmt: skip
+        if all(views[symbol].depth(DEPTH) == books for symbol, books in expected_books.items()):
+            break
+    stream.cancel()
+    assert all(views[symbol].depth(DEPTH) == books for symbol, books in expected_books.items())

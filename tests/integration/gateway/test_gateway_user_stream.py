@@ -62,7 +62,7 @@ def test_each_user_sees_only_their_orders_fills_and_balance_changes(
             ubscore_stream_id=streams[0], ubscore_response_stream_id=streams[1],
             balance_events_topic=balance_events_topic,
         )
-        eventually(lambda: {alice_id, bob_id} <= set(gateway.key_cache.keys) and gateway.market_feed.ready.is_set()
+        eventually(lambda: {alice_id, bob_id} <= set(gateway.key_cache.keys) and gateway.market_feed.is_ready()
                    and gateway.ubscore.connected.is_set() and gateway.balance_events.ready.is_set(),
                    timeout_ms=30_000)  # fmt: skip
         channel = channel_factory(gateway.port)
