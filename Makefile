@@ -5,7 +5,7 @@
 PYTHON ?= .venv/bin/python
 VENV_STAMP := .venv/.installed-stamp
 
-.PHONY: setup up down status test check lint gen gen-check breaking unit integration bench clean
+.PHONY: setup up down status test check lint gen gen-check breaking contract-publish unit integration bench clean
 
 $(VENV_STAMP): pyproject.toml
 	tools/preflight.sh
@@ -34,6 +34,13 @@ lint: $(VENV_STAMP)
 
 breaking: $(VENV_STAMP)
 	tools/buf_breaking.sh
+
+# Advance the published contract (contracts/baseline/, contracts/CHANGELOG.md) to the working tree's protos:
+#   make contract-publish REASON="why"                 (version: info.version in contracts/openapi.yaml)
+#   make contract-publish REASON="why" BREAKING=1      (declare a deliberate break; needs a new major version)
+#   make contract-publish REASON="why" REPLACE=1       (redo the latest version before it was announced)
+contract-publish: $(VENV_STAMP)
+	$(PYTHON) -m tools.contracts publish --reason "$(REASON)" $(if $(BREAKING),--breaking) $(if $(REPLACE),--replace)
 
 gen: setup
 	$(PYTHON) -m tools.protogen

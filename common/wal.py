@@ -385,6 +385,29 @@ class Wal:
             self._file = None
 
 
+def read_directory(directory: Path | str, from_lsn: int = 1) -> Iterator[WalRecord]:
+    """Read-only scan of a log that another process may be appending to (operator tools, e.g. balance dumps).
+
+    Yields every complete record with lsn >= `from_lsn`, checking each CRC; never repairs or truncates anything.
+    A bad record at the end of the last segment is taken for a batch still being written: the scan stops there
+    (logged). A bad record anywhere else raises WalCorrupt.
+    """
+    segments = list_segments(Path(directory))
+    for index, (first_lsn, path) in enumerate(segments):
+        next_first = segments[index + 1][0] if index + 1 < len(segments) else None
+        if next_first is not None and next_first <= from_lsn:
+            continue
+        try:
+            yield from _read_segment(
+                path, first_lsn, from_lsn=from_lsn, stop_lsn=next_first or 2**63,
+                start=(first_lsn, SEGMENT_HEADER.size),
+            )
+        except WalCorrupt as error:
+            if next_first is not None:
+                raise
+            log.warning("WAL scan stopped at the tail of %s (being written?): %s", path, error)
+
+
 def _read_segment(
     path: Path, first_lsn: int, *, from_lsn: int, stop_lsn: int, start: tuple[int, int]
 ) -> Iterator[WalRecord]:
