@@ -65,7 +65,7 @@ from exchange.v1 import engine_pb2
 
 FEED_TOPIC_PREFIX = b"engine."
 FEED_OUTPUTS_PER_MESSAGE_MAX = 512
-SUB_RCVHWM = 1_000  # messages of up to FEED_OUTPUTS_PER_MESSAGE_MAX outputs each
+SUB_RCVHWM = 200  # messages of up to FEED_OUTPUTS_PER_MESSAGE_MAX outputs each (~100k outputs)
 LIVE_DRAIN_MESSAGES_MAX = 100  # live messages moved from the socket to the buffer per drain
 LIVE_BUFFER_MAX_DEFAULT = 50_000
 POLL_OUTPUTS_MAX_DEFAULT = 10_000

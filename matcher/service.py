@@ -42,7 +42,7 @@ from matcher.replay import ReplayServer, output_record, rejected_record
 from matcher.snapshot_writer import ForkedSnapshotWriter
 from matcher.state import InputPositions, Recovered, encode_state
 
-PUB_SNDHWM = 2_000  # messages of up to FEED_OUTPUTS_PER_MESSAGE_MAX outputs each
+PUB_SNDHWM = 200  # messages of up to FEED_OUTPUTS_PER_MESSAGE_MAX outputs: ~100k outputs per slow subscriber
 PUB_LINGER_MS = 1_000
 
 log = logging.getLogger(__name__)
