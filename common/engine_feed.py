@@ -179,8 +179,8 @@ class EngineFeed:
     def poll(self, timeout_ms: int, *, outputs_max: int = POLL_OUTPUTS_MAX_DEFAULT) -> list[engine_pb2.EngineOutput]:
         """Up to `outputs_max` verified outputs after the last one handed over, in order (maybe none).
 
-        Raise `Timeout` (replay endpoint silent) or `ChainBroken` (halted) only when no verified output is waiting;
-        see the module docstring for the exact contract.
+        Raise `Timeout` (replay endpoint silent or behind: poll again), `ChainBroken` or `ConfigInvalid` (halted for
+        good) only when no verified output is waiting; see the module docstring for the exact contract.
         """
         assert outputs_max > 0, outputs_max
         if self.halted is None and len(self.ready) < outputs_max:
