@@ -61,8 +61,10 @@ from ubscore.state import (
 SPIN_POLLS_MAX = 2_000  # empty polls before the loop starts to wait (latency while busy, little CPU while idle)
 IDLE_WAIT_MS = 1
 # Kafka transfers and matcher feeds are looked at this often while quiet (and at every turn while they yield
-# inputs): neither is latency-critical, and each look costs microseconds of the turn that polls Aeron.
+# inputs), and Kafka's delivery acknowledgements are served this often: none is latency-critical, and each look
+# costs microseconds (a producer poll ~14 us) of the turn that polls Aeron.
 QUIET_SOURCES_INTERVAL_NS = 1_000_000
+ACKNOWLEDGEMENTS_INTERVAL_NS = 1_000_000
 GAUGES_INTERVAL_NS = 250_000_000  # gauges (lags, open orders) are refreshed at most this often
 SLOW_COMMIT_BUSY_NS = 1_000_000_000  # a slow group commit sheds orders for this long (then they are tried again)
 
@@ -107,6 +109,7 @@ class UbscoreService:
         self.slow_commit_until_ns = 0  # orders are refused BUSY until then, after a group commit over the bound
         self.idle_polls = 0
         self.quiet_sources_ns = 0
+        self.acknowledgements_ns = 0
         self.more_inputs = True  # the feeds or Kafka gave inputs at their last look: look again at once
         self.gauges_ns = 0
         self.snapshots = ForkedSnapshotWriter(config.snapshot_dir)
@@ -339,10 +342,12 @@ class UbscoreService:
             self.idle_polls = 0
         else:
             self.idle_polls += 1
-            self.producer.poll(0)
             if self.idle_polls > SPIN_POLLS_MAX:  # idle: wait a little instead of spinning a shared core
                 self.producer.poll(IDLE_WAIT_MS / 1e3)
         now_ns = time.monotonic_ns()
+        if now_ns - self.acknowledgements_ns >= ACKNOWLEDGEMENTS_INTERVAL_NS:
+            self.acknowledgements_ns = now_ns
+            self.producer.poll(0)  # delivery callbacks: the watermarks move, failures are seen
         if now_ns - self.gauges_ns >= GAUGES_INTERVAL_NS:
             self.gauges_ns = now_ns
             self._update_gauges(now_ns)
