@@ -1,0 +1,211 @@
+"""Writes projected rows to CQL: prepared statements, UNLOGGED batches per partition, bounded concurrency, retries.
+
+    rows ──dedupe (time_buckets)──► group by (table, partition key) ──► pack into UNLOGGED batches
+         ──► execute_concurrent (at most `in_flight_max` batches in flight; token-aware routing by the first row)
+         ──► failed batches with a retriable error: back off (doubling, capped) and send them again, until every
+             batch is acknowledged or `retry_deadline_s` has passed without one succeeding (then raise Unavailable;
+             the caller has not committed its input positions, so a restart writes them again: nothing is dropped)
+
+Packing: the rows of one partition go out together, cut at `batch_rows_max` rows or ~`batch_bytes_max` bytes
+(Cassandra refuses batches above 50 KiB). With `coalesce_replicas` (the default) the small groups of partitions
+that have the same primary replica share a batch: the coordinator is a replica of every row in it, so no extra
+hop is made, and the driver's per-request CPU (the bottleneck here, CEILINGS.md) is paid once per batch instead
+of once per partition. With it off, a batch never spans two partitions.
+
+Every write carries its own `USING TIMESTAMP` (settlement/keys.py), so retrying a batch that was partly applied,
+or writing rows twice, converges to the same cells.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from cassandra import ConsistencyLevel, CoordinationFailure, OperationTimedOut, ReadTimeout, WriteTimeout
+from cassandra import Unavailable as CqlUnavailable
+from cassandra.cluster import NoHostAvailable, Session
+from cassandra.concurrent import execute_concurrent
+from cassandra.connection import ConnectionException
+from cassandra.protocol import IsBootstrappingErrorMessage, OverloadedErrorMessage, ServerError
+from cassandra.query import BatchStatement, BatchType, BoundStatement
+
+from common.errors import Unavailable
+from settlement.cql import PARTITION_KEYS, PRIMARY_KEYS, Statements, bind_values
+from settlement.rows import Row
+
+IN_FLIGHT_MAX_DEFAULT = 32
+BATCH_ROWS_MAX_DEFAULT = 40
+BATCH_BYTES_MAX_DEFAULT = 24 * 1024  # half Cassandra's batch_size_fail_threshold (50 KiB), our estimate is rough
+RETRY_DEADLINE_S_DEFAULT = 600.0
+BACKOFF_FIRST_S = 0.05
+BACKOFF_MAX_S = 5.0
+ROW_OVERHEAD_BYTES = 24
+DEDUPED_TABLES = frozenset({"time_buckets"})
+# Errors of a server that is down, overloaded or slow: the same write can succeed later. Anything else (an invalid
+# statement, a batch too large) is a bug and propagates at once.
+RETRIABLE_ERRORS = (NoHostAvailable, OperationTimedOut, ConnectionException, CqlUnavailable, ReadTimeout,
+                    WriteTimeout, CoordinationFailure, OverloadedErrorMessage, IsBootstrappingErrorMessage,
+                    ServerError)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class WriteStats:
+    """What one `write` did (for metrics and benchmarks)."""
+
+    rows: int = 0
+    batches: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+
+
+class CqlWriter:
+    """Writes rows durably (every batch acknowledged) or raises Unavailable after the retry deadline."""
+
+    def __init__(
+        self, session: Session, *, in_flight_max: int = IN_FLIGHT_MAX_DEFAULT,
+        batch_rows_max: int = BATCH_ROWS_MAX_DEFAULT, batch_bytes_max: int = BATCH_BYTES_MAX_DEFAULT,
+        coalesce_replicas: bool = True, retry_deadline_s: float = RETRY_DEADLINE_S_DEFAULT,
+        on_rows: Callable[[str, int], None] | None = None, sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        assert in_flight_max >= 1, in_flight_max
+        assert batch_rows_max >= 1, batch_rows_max
+        self.session = session
+        self.statements = Statements(session)
+        self.in_flight_max = in_flight_max
+        self.batch_rows_max = batch_rows_max
+        self.batch_bytes_max = batch_bytes_max
+        self.coalesce_replicas = coalesce_replicas
+        self.retry_deadline_s = retry_deadline_s
+        self.on_rows = on_rows
+        self.sleep = sleep
+
+    def write(self, rows: Sequence[Row]) -> WriteStats:
+        """Write every row; return once all are acknowledged (retrying), or raise Unavailable past the deadline."""
+        started_ns = time.monotonic_ns()
+        batches, counts = self._batches(rows)
+        stats = WriteStats(rows=sum(counts.values()), batches=len(batches))
+        self._execute(batches, stats)
+        if self.on_rows is not None:
+            for table, count in counts.items():
+                self.on_rows(table, count)
+        stats.seconds = (time.monotonic_ns() - started_ns) / 1e9
+        return stats
+
+    def _batches(self, rows: Sequence[Row]) -> tuple[list[BatchStatement], dict[str, int]]:
+        groups: dict[tuple[object, ...], list[BoundStatement]] = {}
+        sizes: dict[tuple[object, ...], list[int]] = {}
+        counts: dict[str, int] = {}
+        seen: set[tuple[object, ...]] = set()
+        for row in rows:
+            if row.table in DEDUPED_TABLES:
+                identity = (row.table, *row.values.values())
+                if identity in seen:
+                    continue
+                seen.add(identity)
+            values = row.values
+            group_key = (row.table, *(values[name] for name in PARTITION_KEYS[row.table]))
+            columns = PRIMARY_KEYS[row.table] if row.delete else tuple(values)
+            statement = self.statements.for_row(row.table, columns, delete=row.delete)
+            bound = statement.bind(bind_values(columns, values, row.timestamp, delete=row.delete))
+            groups.setdefault(group_key, []).append(bound)
+            sizes.setdefault(group_key, []).append(_estimate_bytes(values))
+            counts[row.table] = counts.get(row.table, 0) + 1
+        return self._pack(groups, sizes), counts
+
+    def _pack(
+        self, groups: dict[tuple[object, ...], list[BoundStatement]], sizes: dict[tuple[object, ...], list[int]]
+    ) -> list[BatchStatement]:
+        batches: list[BatchStatement] = []
+        open_batches: dict[object, tuple[BatchStatement, list[int]]] = {}  # replica -> (batch, [rows, bytes])
+        for group_key, statements in groups.items():
+            replica = self._replica(statements[0]) if self.coalesce_replicas else group_key
+            for statement, size in zip(statements, sizes[group_key], strict=True):
+                current = open_batches.get(replica)
+                if current is not None:
+                    batch, fill = current
+                    if fill[0] + 1 > self.batch_rows_max or fill[1] + size > self.batch_bytes_max:
+                        current = None
+                if current is None:
+                    batch = BatchStatement(batch_type=BatchType.UNLOGGED,
+                                           consistency_level=ConsistencyLevel.LOCAL_QUORUM)
+                    fill = [0, 0]
+                    batches.append(batch)
+                    open_batches[replica] = (batch, fill)
+                batch.add(statement)
+                fill[0] += 1
+                fill[1] += size
+            if not self.coalesce_replicas:
+                open_batches.pop(replica, None)
+        return batches
+
+    def _replica(self, statement: BoundStatement) -> object:
+        """The first replica of the statement's partition (batches share a replica, hence a coordinator)."""
+        routing_key = statement.routing_key
+        if routing_key is None:
+            return None
+        replicas = self.session.cluster.metadata.get_replicas(statement.keyspace, routing_key)
+        return replicas[0].endpoint if replicas else None
+
+    def _execute(self, batches: list[BatchStatement], stats: WriteStats) -> None:
+        pending = batches
+        backoff_s = BACKOFF_FIRST_S
+        deadline_ns = time.monotonic_ns() + int(self.retry_deadline_s * 1e9)
+        while pending:
+            results = execute_concurrent(
+                self.session, [(batch, None) for batch in pending], concurrency=self.in_flight_max,
+                raise_on_first_error=False,
+            )
+            failed = []
+            first_error: BaseException | None = None
+            for batch, (success, result) in zip(pending, results, strict=True):
+                if success:
+                    continue
+                if not isinstance(result, RETRIABLE_ERRORS):
+                    raise result
+                failed.append(batch)
+                first_error = first_error or result
+            if len(failed) < len(pending):
+                deadline_ns = time.monotonic_ns() + int(self.retry_deadline_s * 1e9)  # progress: a new deadline
+                backoff_s = BACKOFF_FIRST_S
+            pending = failed
+            if not pending:
+                return
+            if time.monotonic_ns() > deadline_ns:
+                raise Unavailable(
+                    f"CQL writes failing for {self.retry_deadline_s:.0f} s ({len(pending)} batches unwritten): "
+                    f"{first_error!r}"
+                )
+            stats.retries += len(pending)
+            log.warning("CQL: %d of %d batches failed (%r); retrying in %.2f s",
+                        len(pending), stats.batches, first_error, backoff_s)
+            self.sleep(backoff_s)
+            backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
+
+
+def _estimate_bytes(values: dict[str, object]) -> int:
+    size = ROW_OVERHEAD_BYTES
+    for value in values.values():
+        size += len(value) if isinstance(value, bytes | str) else 8
+    return size
+
+
+def call_with_retries(
+    operation: Callable[[], object], *, what: str, deadline_s: float = RETRY_DEADLINE_S_DEFAULT,
+    sleep: Callable[[float], None] = time.sleep,
+) -> object:
+    """Run a CQL read, retrying retriable errors with backoff until `deadline_s`; then raise Unavailable."""
+    backoff_s = BACKOFF_FIRST_S
+    deadline_ns = time.monotonic_ns() + int(deadline_s * 1e9)
+    while True:
+        try:
+            return operation()
+        except RETRIABLE_ERRORS as error:
+            if time.monotonic_ns() > deadline_ns:
+                raise Unavailable(f"CQL {what} failing for {deadline_s:.0f} s: {error!r}") from error
+            log.warning("CQL %s failed (%r); retrying in %.2f s", what, error, backoff_s)
+            sleep(backoff_s)
+            backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
