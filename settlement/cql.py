@@ -169,23 +169,24 @@ def migrate_local_stack(out: Callable[[str], None] = print) -> list[int]:
 class Statements:
     """Prepared write statements, one per (table, columns written) and per delete, prepared on first use."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, keyspace: str) -> None:
         self.session = session
+        self.keyspace = check_keyspace(keyspace)
         self.prepared: dict[tuple[str, tuple[str, ...], bool], PreparedStatement] = {}
 
     def for_row(self, table: str, columns: tuple[str, ...], *, delete: bool) -> PreparedStatement:
         """The statement writing `columns` of `table` (values bound in that order, then the timestamp)."""
+        assert not delete or columns == PRIMARY_KEYS[table], (table, columns)
         key = (table, columns, delete)
         statement = self.prepared.get(key)
         if statement is None:
-            statement = self.session.prepare(_cql(table, columns, delete=delete))
+            statement = self.session.prepare(_cql(f"{self.keyspace}.{table}", columns, delete=delete))
             self.prepared[key] = statement
         return statement
 
 
 def _cql(table: str, columns: tuple[str, ...], *, delete: bool) -> str:
     if delete:
-        assert columns == PRIMARY_KEYS[table], (table, columns)
         where = " AND ".join(f"{name} = ?" for name in columns)
         return f"DELETE FROM {table} USING TIMESTAMP ? WHERE {where}"
     names = ", ".join(columns)

@@ -7,7 +7,7 @@ owner's non-empty time buckets (from `time_buckets`) newest first, reading at mo
 of them per page; filters (symbol, status, asset) are applied to each page, so a page may hold fewer than
 `page_size` rows: only an empty `next_page_token` means the end.
 
-    queries = SettlementQueries(session)            # a session on Settlement's keyspace; statements prepared lazily
+    queries = SettlementQueries(session, keyspace="exchange")   # statements prepared lazily, tables qualified
     page = queries.list_orders(user_id=1001, page_size=50)
     more = queries.list_orders(user_id=1001, page_size=50, page_token=page.next_page_token)
 
@@ -27,6 +27,7 @@ from cassandra.cluster import Session
 from cassandra.query import PreparedStatement
 
 from settlement import keys
+from settlement.cql import check_keyspace
 from settlement.errors import InvalidPageToken
 
 PAGE_SIZE_DEFAULT = 100
@@ -92,14 +93,16 @@ def _page_size(page_size: int) -> int:
 class SettlementQueries:
     """The gateway's read queries; one instance per session (statements are prepared once, on first use)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, keyspace: str | None = None) -> None:
         self.session = session
+        self.keyspace = check_keyspace(keyspace or session.keyspace or "")
         self.prepared: dict[str, PreparedStatement] = {}
 
     def _statement(self, cql: str) -> PreparedStatement:
         statement = self.prepared.get(cql)
         if statement is None:
-            statement = self.session.prepare(cql)
+            # Table names are qualified: a prepared statement must not depend on the session's current keyspace.
+            statement = self.session.prepare(cql.replace(" FROM ", f" FROM {self.keyspace}.", 1))
             self.prepared[cql] = statement
         return statement
 

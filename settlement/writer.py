@@ -66,7 +66,7 @@ class CqlWriter:
     """Writes rows durably (every batch acknowledged) or raises Unavailable after the retry deadline."""
 
     def __init__(
-        self, session: Session, *, in_flight_max: int = IN_FLIGHT_MAX_DEFAULT,
+        self, session: Session, *, keyspace: str | None = None, in_flight_max: int = IN_FLIGHT_MAX_DEFAULT,
         batch_rows_max: int = BATCH_ROWS_MAX_DEFAULT, batch_bytes_max: int = BATCH_BYTES_MAX_DEFAULT,
         coalesce_replicas: bool = True, retry_deadline_s: float = RETRY_DEADLINE_S_DEFAULT,
         on_rows: Callable[[str, int], None] | None = None, sleep: Callable[[float], None] = time.sleep,
@@ -74,7 +74,7 @@ class CqlWriter:
         assert in_flight_max >= 1, in_flight_max
         assert batch_rows_max >= 1, batch_rows_max
         self.session = session
-        self.statements = Statements(session)
+        self.statements = Statements(session, keyspace or session.keyspace or "")
         self.in_flight_max = in_flight_max
         self.batch_rows_max = batch_rows_max
         self.batch_bytes_max = batch_bytes_max
