@@ -18,12 +18,13 @@ from bisect import bisect_left, insort
 from collections import deque
 from typing import Any
 
+from common.enums import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 from common.markets import Market
-from matcher.book_reference import TRADE_ID_SHIFT
+from matcher.book_reference import TRADE_ID_SHIFT, invalid_reason
+from matcher.checks import cancel_field_reason, field_reason, range_reason
 from matcher.commands import CancelOrder, PlaceOrder
 from matcher.events import BookLevelChanged, CancelRejected, EngineResult, OrderUpdated, PlaceRejected
 from matcher.matching import match
-from matcher.types import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 
 BUY, SELL = Side.BUY, Side.SELL
 LIMIT, MARKET = OrderType.LIMIT, OrderType.MARKET
@@ -155,6 +156,7 @@ class Book:
         self.trade_id_base = market.market_id << TRADE_ID_SHIFT
         self.base_pow = 10**market.base_scale
         self.symbol, self.tick_units, self.lot_units = market.symbol, market.tick_units, market.lot_units
+        self.max_price_units, self.max_qty_units = market.max_price_units, market.max_qty_units
 
     def depth(self, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Top `levels` price levels per side, best first: (bids, asks), each a list of (price_units, qty_units)."""
@@ -166,19 +168,21 @@ class Book:
         """Match and/or rest `cmd`; return every event it caused (rules: matcher/book_reference.py)."""
         order_id = cmd.order_id
         if order_id <= self.last_order_id:  # also catches ids <= 0
-            rejected = _new(PlaceRejected, (
-                self.symbol, order_id, cmd.user_id, cmd.client_order_id, RejectReason.DUPLICATE_ORDER_ID,
-                cmd.ts_event_ns,
-            ))  # fmt: skip
+            reason = RejectReason.MATCHER_INVALID_FIELD if order_id <= 0 else RejectReason.DUPLICATE_ORDER_ID
+            rejected = PlaceRejected(
+                symbol=self.symbol, order_id=order_id, user_id=cmd.user_id, client_order_id=cmd.client_order_id,
+                reason=reason, ts_event_ns=cmd.ts_event_ns,
+            )  # fmt: skip
             return _new(EngineResult, (self.symbol, [], [], [], [rejected]))
         self.last_order_id = order_id
         side, price, qty, order_type, tif = cmd.side, cmd.price_units, cmd.qty_units, cmd.order_type, cmd.time_in_force
-        if not (  # the common shapes, checked inline; anything else goes through the full check
-            order_type == LIMIT and tif in GTC_IOC and price > 0 and qty > 0
-            and not price % self.tick_units and not qty % self.lot_units and side in BUY_SELL
-            and not cmd.quote_budget_units and cmd.self_trade_mode in STP_MODES and (tif == GTC or not cmd.post_only)
+        if not (  # the common shapes, checked inline; anything else goes through the full checks (matcher/checks.py)
+            order_type == LIMIT and tif in GTC_IOC and 0 < price <= self.max_price_units
+            and 0 < qty <= self.max_qty_units and not price % self.tick_units and not qty % self.lot_units
+            and side in BUY_SELL and cmd.user_id > 0 and not cmd.quote_budget_units
+            and cmd.self_trade_mode in STP_MODES and (tif == GTC or not cmd.post_only)
         ):  # fmt: skip
-            reason = _shape_reason(cmd, self.market)
+            reason = _full_check_reason(cmd, self.market)
             if reason is not NO_REASON:
                 return self._refused(cmd, REJECTED, reason)
         coid = cmd.client_order_id
@@ -259,10 +263,12 @@ class Book:
             order = self.orders.get(cmd.order_id)
         else:
             order = self.client_ids.get((cmd.user_id, cmd.client_order_id)) if cmd.client_order_id else None
-        if order is None or order.user_id != cmd.user_id:
-            rejected = _new(CancelRejected, (
-                symbol, cmd.user_id, cmd.order_id, cmd.client_order_id, RejectReason.UNKNOWN_ORDER, cmd.ts_event_ns,
-            ))  # fmt: skip
+        if order is None or order.user_id != cmd.user_id or cmd.user_id <= 0:
+            reason = cancel_field_reason(cmd)
+            rejected = CancelRejected(
+                symbol=symbol, order_id=cmd.order_id, user_id=cmd.user_id, client_order_id=cmd.client_order_id,
+                reason=RejectReason.UNKNOWN_ORDER if reason is NO_REASON else reason, ts_event_ns=cmd.ts_event_ns,
+            )  # fmt: skip
             return _new(EngineResult, (symbol, [], [], [], [rejected]))
         order_id, side, price, coid = order.order_id, order.side, order.price_units, order.client_order_id
         del self.orders[order_id]
@@ -309,25 +315,14 @@ class Book:
                 self.rest(Order(order_id, user_id, coid, side, price, qty, remaining, filled_qty, filled_quote))
 
 
-def _shape_reason(cmd: PlaceOrder, market: Market) -> RejectReason:
-    """The full shape check (same rules as matcher.book_reference.invalid_reason)."""
-    ok = (cmd.side == BUY or cmd.side == SELL) and cmd.order_id > 0 and cmd.self_trade_mode in STP_MODES
-    if cmd.order_type == LIMIT:
-        price, qty = cmd.price_units, cmd.qty_units
-        ok = ok and (
-            price > 0 and price % market.tick_units == 0 and qty > 0 and qty % market.lot_units == 0
-            and cmd.quote_budget_units == 0 and cmd.time_in_force in (GTC, IOC, FOK)
-            and (not cmd.post_only or cmd.time_in_force == GTC)
-        )  # fmt: skip
-    elif cmd.order_type == MARKET:
-        ok = ok and cmd.price_units == 0 and not cmd.post_only
-        if cmd.side == BUY:
-            ok = ok and cmd.qty_units == 0 and cmd.quote_budget_units > 0
-        else:
-            ok = ok and cmd.qty_units > 0 and cmd.qty_units % market.lot_units == 0 and cmd.quote_budget_units == 0
-    else:
-        ok = False
-    return NO_REASON if ok else RejectReason.MATCHER_INVALID_ORDER
+def _full_check_reason(cmd: PlaceOrder, market: Market) -> RejectReason:
+    """Fields, then shape, then range (matcher/checks.py): the first reason that refuses the order, or UNSPECIFIED."""
+    reason = field_reason(cmd)
+    if reason is NO_REASON:
+        reason = invalid_reason(cmd, market)
+    if reason is NO_REASON:
+        reason = range_reason(cmd, market)
+    return reason
 
 
 def _fok_fillable(opposite: BookSide, cmd: PlaceOrder, limit_key: int, mode: SelfTradeMode) -> bool:

@@ -5,17 +5,22 @@ depth?") is answered by filtering and sorting that list from scratch, and the bo
 difference between the depth before and after it. Property tests check that matcher.book.Book produces exactly
 the same events, depth and snapshot for the same commands (tests/property/test_matcher_fast_vs_reference.py).
 
-Rules (shared with the fast book; see also matcher/types.py):
-- Price-time priority; trades at the maker's price. Order ids must increase per book; a repeated or lower id is
-  ignored with a PlaceRejected(DUPLICATE_ORDER_ID).
-- Checks, in order: shape (INVALID_ORDER), client order id already resting for that user
-  (DUPLICATE_CLIENT_ORDER_ID), post-only that would cross (POST_ONLY_WOULD_TAKE): all REJECTED, nothing traded.
+Rules (shared with the fast book; see also common/enums.py):
+- Price-time priority; trades at the maker's price. Order ids must increase per book; id 0 is ignored with a
+  PlaceRejected(MATCHER_INVALID_FIELD), a repeated or lower id with a PlaceRejected(DUPLICATE_ORDER_ID).
+- Checks, in order (matcher/checks.py): fields (MATCHER_INVALID_FIELD), shape (MATCHER_INVALID_ORDER), range
+  (MATCHER_OUT_OF_RANGE), client order id already resting for that user (DUPLICATE_CLIENT_ORDER_ID), post-only
+  that would cross (POST_ONLY_WOULD_TAKE): all REJECTED, nothing traded. A cancel with no usable fields is a
+  CancelRejected(MATCHER_INVALID_FIELD).
 - FOK: if the quantity reachable now (self-trade prevention included) is short, EXPIRED(FOK_NOT_FILLABLE).
 - Matching walks makers best first. Before each maker: stop if the taker is done (MARKET BUY: its remaining
-  budget cannot buy one lot at that maker's price); then self-trade prevention by the taker's mode.
+  budget cannot buy one lot at that maker's price, or it already bought the market's max_qty); then self-trade
+  prevention by the taker's mode. A MARKET BUY never buys more than max_qty in total.
 - Outcome: stopped by STP -> EXPIRED(SELF_TRADE_PREVENTED). MARKET: FILLED when nothing is left to do (SELL:
-  all sold; BUY: something bought and the budget spent or too small for one more lot), else
-  EXPIRED(NO_LIQUIDITY). LIMIT: FILLED, or GTC rests (NEW / PARTIALLY_FILLED), or IOC EXPIRED(IOC_NOT_FILLED).
+  all sold; BUY: something bought and the budget spent, too small for one more lot, or max_qty reached);
+  a MARKET BUY whose budget cannot buy one lot at the first maker it reaches is EXPIRED(MATCHER_INVALID_ORDER),
+  not NO_LIQUIDITY, since liquidity was there; otherwise EXPIRED(NO_LIQUIDITY). LIMIT: FILLED, or GTC rests
+  (NEW / PARTIALLY_FILLED), or IOC EXPIRED(IOC_NOT_FILLED).
 - Order updates: the command's own order first, then makers in the order they were touched.
 """
 
@@ -24,8 +29,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from common.enums import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 from common.markets import Market
 from common.money import fee_units
+from matcher.checks import cancel_field_reason, field_reason, range_reason
 from matcher.commands import CancelOrder, PlaceOrder
 from matcher.events import (
     BookLevelChanged,
@@ -35,7 +42,6 @@ from matcher.events import (
     PlaceRejected,
     TradeExecuted,
 )
-from matcher.types import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 
 TRADE_ID_SHIFT = 40  # trade_id = market_id << 40 | per-market sequence
 
@@ -114,9 +120,14 @@ class ReferenceBook:
     def place(self, cmd: PlaceOrder) -> EngineResult:
         """Match and/or rest `cmd`; return every event it caused."""
         symbol = self.market.symbol
-        if cmd.order_id <= self.last_order_id:
+        if cmd.order_id <= 0 or cmd.order_id <= self.last_order_id:
             rejected = PlaceRejected(
-                symbol, cmd.order_id, cmd.user_id, cmd.client_order_id, RejectReason.DUPLICATE_ORDER_ID, cmd.ts_event_ns
+                symbol=symbol,
+                order_id=cmd.order_id,
+                user_id=cmd.user_id,
+                client_order_id=cmd.client_order_id,
+                reason=RejectReason.MATCHER_INVALID_FIELD if cmd.order_id <= 0 else RejectReason.DUPLICATE_ORDER_ID,
+                ts_event_ns=cmd.ts_event_ns,
             )
             return EngineResult(symbol, [], [], [], [rejected])
         self.last_order_id = cmd.order_id
@@ -133,6 +144,7 @@ class ReferenceBook:
     def cancel(self, cmd: CancelOrder) -> EngineResult:
         """Remove the user's resting order named by `cmd`, or reject the cancel."""
         symbol = self.market.symbol
+        invalid = cancel_field_reason(cmd)
         found = [
             o
             for o in self.resting
@@ -143,9 +155,14 @@ class ReferenceBook:
                 else cmd.client_order_id != "" and o.client_order_id == cmd.client_order_id
             )
         ]
-        if not found:
+        if invalid != RejectReason.UNSPECIFIED or not found:
             rejected = CancelRejected(
-                symbol, cmd.user_id, cmd.order_id, cmd.client_order_id, RejectReason.UNKNOWN_ORDER, cmd.ts_event_ns
+                symbol=symbol,
+                order_id=cmd.order_id,
+                user_id=cmd.user_id,
+                client_order_id=cmd.client_order_id,
+                reason=invalid if invalid != RejectReason.UNSPECIFIED else RejectReason.UNKNOWN_ORDER,
+                ts_event_ns=cmd.ts_event_ns,
             )
             return EngineResult(symbol, [], [], [], [rejected])
         (order,) = found
@@ -166,9 +183,9 @@ class ReferenceBook:
         return [m for m in makers if m.price_units >= cmd.price_units]
 
     def _refusal(self, cmd: PlaceOrder) -> RejectReason:
-        reason = invalid_reason(cmd, self.market)
-        if reason != RejectReason.UNSPECIFIED:
-            return reason
+        for check in (field_reason(cmd), invalid_reason(cmd, self.market), range_reason(cmd, self.market)):
+            if check != RejectReason.UNSPECIFIED:
+                return check
         if cmd.client_order_id and any(
             o.user_id == cmd.user_id and o.client_order_id == cmd.client_order_id for o in self.resting
         ):
@@ -202,6 +219,7 @@ class ReferenceBook:
             price = maker.price_units
             if by_budget:
                 affordable = budget * 10**market.base_scale // price // market.lot_units * market.lot_units
+                affordable = min(affordable, market.max_qty_units - filled_qty)  # max_qty is a multiple of the lot
                 if affordable == 0:
                     budget_stopped = True
                     break
@@ -243,7 +261,7 @@ class ReferenceBook:
             filled_qty += qty
             filled_quote += quote
             if by_budget and maker.remaining_qty_units > 0:
-                budget_stopped = True  # it could not afford the whole maker, so not one more lot at this price
+                budget_stopped = True  # it could not take the whole maker (budget or max_qty), so not one lot more
                 break
         updates.insert(0, self._outcome(cmd, filled_qty, filled_quote, remaining, stp_stopped, budget_stopped))
 
@@ -267,7 +285,9 @@ class ReferenceBook:
                 done = remaining == 0
             if done:
                 return _taker_update(cmd, OrderStatus.FILLED, filled_qty, filled_quote, 0, RejectReason.UNSPECIFIED)
-            return _taker_update(cmd, OrderStatus.EXPIRED, filled_qty, filled_quote, 0, RejectReason.NO_LIQUIDITY)
+            # A budget that cannot buy one lot where liquidity is: the order's own fault, not the book's.
+            reason = RejectReason.MATCHER_INVALID_ORDER if budget_stopped else RejectReason.NO_LIQUIDITY
+            return _taker_update(cmd, OrderStatus.EXPIRED, filled_qty, filled_quote, 0, reason)
         if remaining == 0:
             return _taker_update(cmd, OrderStatus.FILLED, filled_qty, filled_quote, 0, RejectReason.UNSPECIFIED)
         if cmd.time_in_force == TimeInForce.GTC:

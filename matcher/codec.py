@@ -1,11 +1,13 @@
 """Protobuf at the matcher's edges: `OrderCommand` (Kafka `orders`) to core commands, core results to `EngineOutput`.
 
-Decoding checks only what the core cannot represent: undecodable bytes, a command with neither `place` nor
-`cancel`, a zero `command_seq`, an enum number the core does not know, an empty symbol. Such an input raises
-`InputRejected` (the shell logs it, counts it, records it in the WAL and moves on). Everything else (prices off
-tick, unknown markets, ...) is the core's decision and comes back as a REJECTED order update.
+Decoding refuses only what carries no command at all: undecodable bytes, a command with neither `place` nor
+`cancel`, a zero `command_seq`. Such an input raises `InputRejected` (the shell logs it, counts it, records it in
+the WAL and moves on). Everything else is the core's decision, so that every order with an order id gets an
+outcome and UBSCore can release its funds: an enum number the core does not know is passed on as the raw int
+(the core answers REJECTED with MATCHER_INVALID_FIELD), an empty symbol too; prices off tick, unknown markets and
+values above the market's maxima come back as REJECTED order updates as well.
 
-Encoding maps each core event to its proto message. The core's enums carry the proto numbers (matcher/types.py);
+Encoding maps each core event to its proto message. The core's enums carry the proto numbers (common/enums.py);
 a refusal that changed no order (`CancelRejected`: no such open order; `PlaceRejected`: an order id seen before,
 i.e. a redelivery) becomes a `CommandRejected` in `EngineOutput.rejections`, so the client that sent it still
 learns the outcome, and no consumer mistakes it for a state change (in particular, none releases funds on it).
@@ -15,11 +17,11 @@ from __future__ import annotations
 
 from google.protobuf.message import DecodeError
 
-from exchange.v1 import common_pb2, engine_pb2, order_pb2
+from common.enums import OrderType, SelfTradeMode, Side, TimeInForce
+from exchange.v1 import engine_pb2, order_pb2
 from matcher.commands import CancelOrder, Command, PlaceOrder
 from matcher.errors import InputRejected
 from matcher.events import EngineResult, OrderUpdated, TradeExecuted
-from matcher.types import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 
 INPUT_BYTES_MAX = 64 * 1024  # an order command is ~100 bytes; anything this big is garbage
 
@@ -36,11 +38,11 @@ def parse_order_command(payload: bytes) -> order_pb2.OrderCommand:
     return message
 
 
-def _enum(enum_type: type, value: int, field: str) -> object:
-    try:
-        return enum_type(value)
-    except ValueError as error:
-        raise InputRejected(f"{field}={value} is not a known {enum_type.__name__}", reason="BAD_ENUM") from error
+# number -> member; a number proto3 let through but the core does not know stays a plain int (see the docstring).
+_SIDES = {int(m): m for m in Side}
+_ORDER_TYPES = {int(m): m for m in OrderType}
+_TIMES_IN_FORCE = {int(m): m for m in TimeInForce}
+_SELF_TRADE_MODES = {int(m): m for m in SelfTradeMode}
 
 
 def decode_command(message: order_pb2.OrderCommand) -> Command:
@@ -52,8 +54,6 @@ def decode_command(message: order_pb2.OrderCommand) -> Command:
         return _decode_place(message.place)
     if kind == "cancel":
         cancel = message.cancel
-        if not cancel.symbol:
-            raise InputRejected("cancel without a symbol", reason="NO_SYMBOL")
         return CancelOrder(
             symbol=cancel.symbol, user_id=cancel.user_id, order_id=cancel.order_id,
             client_order_id=cancel.client_order_id, ts_event_ns=cancel.ts_event_ns,
@@ -62,21 +62,19 @@ def decode_command(message: order_pb2.OrderCommand) -> Command:
 
 
 def _decode_place(place: order_pb2.InternalOrder) -> PlaceOrder:
-    if not place.symbol:
-        raise InputRejected("order without a symbol", reason="NO_SYMBOL")
     return PlaceOrder(
         symbol=place.symbol,
         order_id=place.order_id,
         user_id=place.user_id,
         client_order_id=place.client_order_id,
-        side=_enum(Side, place.side, "side"),
-        order_type=_enum(OrderType, place.order_type, "order_type"),
-        time_in_force=_enum(TimeInForce, place.time_in_force, "time_in_force"),
+        side=_SIDES.get(place.side, place.side),
+        order_type=_ORDER_TYPES.get(place.order_type, place.order_type),
+        time_in_force=_TIMES_IN_FORCE.get(place.time_in_force, place.time_in_force),
         post_only=place.post_only,
         price_units=place.price_units,
         qty_units=place.qty_units,
         quote_budget_units=place.quote_budget_units,
-        self_trade_mode=_enum(SelfTradeMode, place.self_trade_mode, "self_trade_mode"),
+        self_trade_mode=_SELF_TRADE_MODES.get(place.self_trade_mode, place.self_trade_mode),
         ts_event_ns=place.ts_event_ns,
     )
 
@@ -154,24 +152,3 @@ def _fill_trade(target: engine_pb2.Trade, trade: TradeExecuted) -> None:
     target.maker_fee_units = trade.maker_fee_units
     target.taker_fee_units = trade.taker_fee_units
     target.ts_event_ns = trade.ts_event_ns
-
-
-def proto_enum_mismatches() -> list[str]:
-    """Core enum members whose name or number differs from exchange.v1 (empty when the mirrors agree)."""
-    pairs = [
-        (Side, common_pb2.Side, "SIDE_"),
-        (OrderType, common_pb2.OrderType, "ORDER_TYPE_"),
-        (TimeInForce, common_pb2.TimeInForce, "TIME_IN_FORCE_"),
-        (OrderStatus, common_pb2.OrderStatus, "ORDER_STATUS_"),
-        (SelfTradeMode, common_pb2.SelfTradeMode, "SELF_TRADE_MODE_"),
-        (RejectReason, common_pb2.RejectReason, "REJECT_REASON_"),
-    ]
-    problems: list[str] = []
-    for core_enum, proto_enum, prefix in pairs:
-        for member in core_enum:
-            proto_name = prefix + member.name
-            if proto_name not in set(proto_enum.keys()):
-                problems.append(f"{core_enum.__name__}.{member.name}: no {proto_name} in proto")
-            elif proto_enum.Value(proto_name) != member.value:
-                problems.append(f"{core_enum.__name__}.{member.name}={member.value} != {proto_enum.Value(proto_name)}")
-    return problems

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from matcher.types import OrderType, SelfTradeMode, Side, TimeInForce
+from common.enums import OrderType, SelfTradeMode, Side, TimeInForce
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -18,21 +18,22 @@ class PlaceOrder:
 
     LIMIT: `price_units` and `qty_units` (on tick and lot), `time_in_force` GTC/IOC/FOK, optional `post_only`
     (GTC only). MARKET SELL: `qty_units`. MARKET BUY: `quote_budget_units` (what UBSCore froze); `qty_units` 0.
-    `order_id` is assigned by UBSCore: positive and increasing per market.
+    `order_id` is assigned by UBSCore: positive and increasing per market. An enum field may hold a plain int the
+    core does not know (a newer proto value): the core refuses such an order with MATCHER_INVALID_FIELD.
     """
 
     symbol: str
     order_id: int
     user_id: int
     client_order_id: str = ""
-    side: Side
-    order_type: OrderType
-    time_in_force: TimeInForce = TimeInForce.GTC
+    side: Side | int
+    order_type: OrderType | int
+    time_in_force: TimeInForce | int = TimeInForce.GTC
     post_only: bool = False
     price_units: int = 0
     qty_units: int = 0
     quote_budget_units: int = 0
-    self_trade_mode: SelfTradeMode = SelfTradeMode.EXPIRE_TAKER
+    self_trade_mode: SelfTradeMode | int = SelfTradeMode.EXPIRE_TAKER
     ts_event_ns: int
 
 

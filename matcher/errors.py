@@ -1,10 +1,10 @@
 """Errors of the matcher shell (operating errors; bugs are assertions).
 
     ExchangeError                     (common/errors.py)
-    ├── InputRejected                 an `orders` record the matcher cannot use: logged, counted, recorded, skipped
+    ├── InputRejected                 an `orders` record carrying no command: logged, counted, recorded, skipped
     └── ReplayUnavailable             the WAL no longer holds the outputs a replay request asked for
 
-`InputRejected.reason` is a stable machine-readable code (UNDECODABLE, NO_COMMAND, BAD_ENUM, ...).
+`InputRejected.reason` is a stable machine-readable code (UNDECODABLE, TOO_LARGE, NO_COMMAND, NO_SEQUENCE).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Events are `typing.NamedTuple`s rather than frozen slotted dataclasses on purpose: they are built on the hot
 path (several per command) and a frozen dataclass costs ~4.2 us to build on the CI machine against ~0.6 us for
-a NamedTuple (measured with 16 fields); they are just as immutable and compare by value.
+a NamedTuple (measured with 16 fields); they are just as immutable and compare by value. The two rejections are
+the exception: they are rare, and keyword-only construction matters more there (see CancelRejected).
 
 Money conventions (see DESIGN.md "Money"): all `..._units` are ints of smallest units; `price_units` is quote
 units per whole base unit. Fees are charged on the asset each side receives, rounded up: the buyer's fee is in
@@ -11,9 +12,10 @@ base units, the seller's in quote units.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
-from matcher.types import OrderStatus, OrderType, RejectReason, Side, TimeInForce
+from common.enums import OrderStatus, OrderType, RejectReason, Side, TimeInForce
 
 
 class OrderUpdated(NamedTuple):
@@ -80,22 +82,30 @@ class BookLevelChanged(NamedTuple):
     qty_units: int
 
 
-class CancelRejected(NamedTuple):
-    """A cancel that changed nothing: no resting order of that user with that id (or an unknown market)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelRejected:
+    """A cancel that changed nothing: no resting order of that user with that id, an unknown market, or a field
+    the matcher cannot read (MATCHER_INVALID_FIELD: empty symbol, user 0, neither order id nor client order id).
+
+    Rejections are rare, so they are keyword-only dataclasses (not NamedTuples): both rejection types share the same
+    field names in the same order, and no call site can swap `order_id` and `user_id`.
+    """
 
     symbol: str
-    user_id: int
     order_id: int
+    user_id: int
     client_order_id: str
     reason: RejectReason
     ts_event_ns: int
 
 
-class PlaceRejected(NamedTuple):
-    """A PlaceOrder that was ignored because its `order_id` was already seen (a redelivery).
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlaceRejected:
+    """A PlaceOrder that changed nothing and has no outcome of its own: its `order_id` was already seen (a
+    redelivery: DUPLICATE_ORDER_ID) or is 0 (MATCHER_INVALID_FIELD: there is no order to give an outcome to).
 
-    Nothing changed and the earlier outcome stands, so consumers must NOT release funds on this event (unlike
-    an OrderUpdated with status REJECTED, which is terminal for a new order).
+    The earlier outcome stands, so consumers must NOT release funds on this event (unlike an OrderUpdated with
+    status REJECTED, which is terminal for a new order). Same fields, same order as CancelRejected.
     """
 
     symbol: str

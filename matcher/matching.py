@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from common.enums import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 from matcher.commands import PlaceOrder
 from matcher.events import BookLevelChanged, EngineResult, OrderUpdated, TradeExecuted
-from matcher.types import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 
 if TYPE_CHECKING:
     from matcher.book import Book, BookSide
@@ -32,6 +32,7 @@ def match(book: Book, cmd: PlaceOrder, opposite: BookSide, limit_key: int, mode:
     market = book.market
     symbol, ts, taker_id, taker_user, taker_side = market.symbol, cmd.ts_event_ns, cmd.order_id, cmd.user_id, cmd.side
     maker_ppm, taker_ppm, lot, base_pow = market.maker_fee_ppm, market.taker_fee_ppm, market.lot_units, book.base_pow
+    max_qty = market.max_qty_units  # a market buy never takes more in total (it bounds its fill total)
     taker_buys = taker_side == BUY
     maker_side = opposite.side
     by_budget = cmd.order_type == MARKET and taker_buys
@@ -58,6 +59,8 @@ def match(book: Book, cmd: PlaceOrder, opposite: BookSide, limit_key: int, mode:
                 continue
             if by_budget:
                 qty = budget * base_pow // price // lot * lot
+                if qty > max_qty - filled_qty:
+                    qty = max_qty - filled_qty  # a multiple of the lot, like max_qty
                 if not qty:
                     stop = DONE
                     break
@@ -114,7 +117,7 @@ def match(book: Book, cmd: PlaceOrder, opposite: BookSide, limit_key: int, mode:
             filled_quote += quote
             if by_budget:
                 budget -= quote
-                if maker_left:  # could not afford the whole maker: not one more lot at this price either
+                if maker_left:  # could not take the whole maker (budget or max_qty): not one lot more either
                     stop = DONE
                     break
             else:
@@ -151,7 +154,12 @@ def _taker_outcome(
             done = filled_qty > 0 and (stop == DONE or cmd.quote_budget_units == filled_quote)
         else:
             done = remaining == 0
-        status, reason = (FILLED, NO_REASON) if done else (EXPIRED, RejectReason.NO_LIQUIDITY)
+        if done:
+            status, reason = FILLED, NO_REASON
+        elif stop == DONE:  # the budget cannot buy one lot where liquidity is: the order's fault, not the book's
+            status, reason = EXPIRED, RejectReason.MATCHER_INVALID_ORDER
+        else:
+            status, reason = EXPIRED, RejectReason.NO_LIQUIDITY
     elif remaining == 0:
         status = FILLED
     elif cmd.time_in_force == GTC:

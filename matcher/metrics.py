@@ -18,6 +18,7 @@ class MatcherMetrics:
     orders_in: Counter = field(init=False)
     inputs_rejected: Counter = field(init=False)
     inputs_duplicate: Counter = field(init=False)
+    commands_failed: Counter = field(init=False)
     outputs_out: Counter = field(init=False)
     trades_out: Counter = field(init=False)
     batch_records: Histogram = field(init=False)
@@ -34,6 +35,11 @@ class MatcherMetrics:
         )
         self.inputs_duplicate = Counter(
             "matcher_inputs_duplicate", "Commands skipped because their command_seq was applied", registry=registry
+        )
+        self.commands_failed = Counter(
+            "matcher_commands_failed",
+            "Commands the core raised on (a bug), refused with MATCHER_INTERNAL_ERROR",
+            registry=registry,
         )
         self.outputs_out = Counter("matcher_outputs", "EngineOutputs published", registry=registry)
         self.trades_out = Counter("matcher_trades", "Trades executed", registry=registry)

@@ -27,10 +27,11 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from common.engine_chain import Chain
 from common.kafka import assign_from
 from common.snapshot import oldest_kept_snapshot_lsn, write_snapshot
-from matcher.codec import build_output, decode_command, parse_order_command
+from matcher.codec import decode_command, parse_order_command
 from matcher.config import MatcherConfig
 from matcher.engine import Engine
 from matcher.errors import InputRejected
+from matcher.execution import execute
 from matcher.metrics import MatcherMetrics
 from matcher.replay import ReplayServer, output_record, rejected_record
 from matcher.state import InputPositions, Recovered, encode_state
@@ -164,12 +165,14 @@ class MatcherService:
         if not self.positions.is_new(partition, command_message.command_seq):
             self.metrics.inputs_duplicate.inc()
             return
-        result = self.engine.apply(command)
-        output = self.chain.seal(build_output(command_message, partition=partition, offset=offset, result=result))
+        executed = execute(self.engine, command, command_message, partition=partition, offset=offset)
+        if executed.failed:
+            self.metrics.commands_failed.inc()
+        output = self.chain.seal(executed.output)
         data = output.SerializeToString(deterministic=True)
         outcome.outputs.append((output.seq, len(outcome.records), data))
         outcome.records.append(output_record(output.seq, data))
-        outcome.trades += len(result.trades)
+        outcome.trades += executed.trades
 
     def _consumer_error(self, error: KafkaError) -> None:
         # An offset reset means inputs we never applied are gone from the topic: stop, an operator must decide.

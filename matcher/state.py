@@ -24,8 +24,9 @@ from common.errors import WalCorrupt
 from common.snapshot import load_latest_snapshot
 from common.wal import Wal
 from exchange.v1 import engine_pb2
-from matcher.codec import build_output, decode_command
+from matcher.codec import decode_command
 from matcher.engine import Engine
+from matcher.execution import execute
 from matcher.replay import OUTPUT_RECORD, REJECTED_RECORD, SEQ, ReplayStore, parse_rejected, record_seq
 
 STATE_VERSION = 1
@@ -159,10 +160,10 @@ def _replay_tail(
         partition = stored.input.kafka_partition
         positions.consumed(partition, stored.input.kafka_offset)
         assert positions.is_new(partition, message.command_seq), (record.lsn, message.command_seq)
-        result = engine.apply(decode_command(message))
-        rebuilt = chain.seal(
-            build_output(message, partition=partition, offset=stored.input.kafka_offset, result=result)
-        )
+        # Through the same guard as the live loop, so a command the core failed on fails identically here.
+        offset = stored.input.kafka_offset
+        executed = execute(engine, decode_command(message), message, partition=partition, offset=offset)
+        rebuilt = chain.seal(executed.output)
         # Byte equality covers the hash, the chain link and every field: the core must be deterministic.
         rebuilt_bytes = rebuilt.SerializeToString(deterministic=True)
         assert rebuilt_bytes == stored_bytes, f"replay of lsn {record.lsn} (seq {stored.seq}) diverged from the WAL"

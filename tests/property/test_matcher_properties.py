@@ -14,20 +14,25 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from common.enums import OrderStatus, OrderType, SelfTradeMode, Side, TimeInForce
 from common.markets import Market
 from common.money import fee_units
 from matcher.book import Book
 from matcher.book_reference import ReferenceBook
 from matcher.commands import CancelOrder, Command, PlaceOrder
 from matcher.events import CancelRejected, EngineResult
-from matcher.types import OrderStatus, OrderType, SelfTradeMode, Side, TimeInForce
 
-# base_scale 2 with tick 10 and lot 10: notionals are exact but need the division by 10**2.
+# base_scale 2 with tick 10 and lot 10: notionals are exact but need the division by 10**2. The maxima sit inside
+# the drawn ranges (prices 950..1050, quantities 10..80, budgets 1..700), so orders beyond them are drawn often,
+# and a market buy hits max_qty (50) before its budget runs out (max notional 1040 x 50 / 100 = 520).
 MARKET = Market(
     symbol="B_Q", market_id=3, base_asset="B", quote_asset="Q", base_asset_id=30, quote_asset_id=31,
     base_scale=2, quote_scale=2, tick_units=10, lot_units=10, min_qty_units=10, min_notional_units=1,
-    maker_fee_ppm=1_000, taker_fee_ppm=2_500,
+    maker_fee_ppm=1_000, taker_fee_ppm=2_500, max_price_units=1_040, max_qty_units=50,
 )  # fmt: skip
+UNKNOWN_ENUM = 9  # a number no exchange.v1 enum used here has (a newer proto value, say)
+INT64_MAX = 2**63 - 1
+BAD_FIELDS = ["side", "order_type", "time_in_force", "self_trade_mode", "user_id", "order_id"]
 OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
 
 
@@ -38,7 +43,8 @@ def command_streams(draw: st.DrawFn, max_size: int = 120) -> list[Command]:
     next_id = 1
     placed: list[PlaceOrder] = []
     for step in range(draw(st.integers(0, max_size))):
-        kind = draw(st.sampled_from(["limit"] * 6 + ["market", "cancel", "cancel_coid", "duplicate", "invalid"]))
+        kinds = ["limit"] * 6 + ["market", "cancel", "cancel_coid", "duplicate", "invalid", "bad_field", "huge"]
+        kind = draw(st.sampled_from(kinds))
         user = draw(st.integers(1, 3))
         coid = draw(st.sampled_from(["", "", "a", "b"]))
         if kind == "cancel" and placed:
@@ -63,7 +69,7 @@ def command_streams(draw: st.DrawFn, max_size: int = 120) -> list[Command]:
         if kind == "market":
             fields["order_type"] = OrderType.MARKET
             if side == Side.BUY:
-                fields["quote_budget_units"] = draw(st.integers(1, 6_000))
+                fields["quote_budget_units"] = draw(st.integers(1, 700))
             else:
                 fields["qty_units"] = 10 * draw(st.integers(1, 8))
         else:
@@ -75,6 +81,12 @@ def command_streams(draw: st.DrawFn, max_size: int = 120) -> list[Command]:
             )  # fmt: skip
             if kind == "invalid":
                 fields["price_units"] += draw(st.sampled_from([1, -1000]))
+            if kind == "huge":  # beyond the maxima and beyond int64: refused before anything changes
+                huge_units = 10 * draw(st.integers(INT64_MAX // 20, 2**70))
+                fields[draw(st.sampled_from(["price_units", "qty_units"]))] = huge_units
+        if kind == "bad_field":
+            field = draw(st.sampled_from(BAD_FIELDS))
+            fields[field] = 0 if field in ("user_id", "order_id") else UNKNOWN_ENUM
         order = PlaceOrder(**fields)
         commands.append(order)
         placed.append(order)
@@ -171,6 +183,11 @@ def _check_command(cmd: Command, result: EngineResult, open_orders: dict[int, in
     if not result.order_updates:
         return
     own = result.order_updates[0]
+    assert own.filled_quote_units <= MARKET.max_notional_units, "one order's fills beyond the market's bound"
+    assert own.filled_qty_units <= MARKET.max_qty_units
+    if cmd.price_units > MARKET.max_price_units or cmd.qty_units > MARKET.max_qty_units:
+        assert own.status == OrderStatus.REJECTED, "beyond the maxima must be refused before anything changes"
+        assert len(result.order_updates) == 1
     if cmd.post_only:
         assert trades == []
     if cmd.order_type == OrderType.MARKET or cmd.time_in_force != TimeInForce.GTC:

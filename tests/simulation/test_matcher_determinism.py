@@ -12,11 +12,11 @@ import random
 
 import pytest
 
+from common.enums import OrderType, SelfTradeMode, Side, TimeInForce
 from common.markets import load_catalog
 from matcher.book_reference import ReferenceBook
 from matcher.commands import CancelOrder, Command, PlaceOrder
 from matcher.engine import Engine
-from matcher.types import OrderType, SelfTradeMode, Side, TimeInForce
 
 MARKETS = load_catalog().markets
 SYMBOLS = ("BTC_USDT", "ETH_USDT")

@@ -27,11 +27,11 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from common.enums import OrderStatus, OrderType, Side, TimeInForce
 from common.markets import Market, load_catalog
 from matcher.book_reference import ReferenceBook
 from matcher.commands import CancelOrder, Command, PlaceOrder
 from matcher.engine import Engine
-from matcher.types import OrderStatus, OrderType, Side, TimeInForce
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "bench-results"
 SYMBOL = "BTC_USDT"

@@ -15,7 +15,7 @@ import zmq
 from common.engine_feed import EngineFeed
 from common.errors import ChainBroken
 from common.wal import list_segments
-from exchange.v1 import engine_pb2
+from exchange.v1 import common_pb2, engine_pb2, order_pb2
 
 from .conftest import (
     MatcherProcess,
@@ -233,3 +233,67 @@ def test_two_shards_split_the_partitions_and_together_apply_each_input_once(
     assert sorted(positions) == sorted(orders_producer.positions), "each input exactly once across the shards"
     for shard in shards.values():
         assert shard.signal(signal.SIGTERM) == 0
+
+
+def _btc_order(seq: int, side: int, price_units: int, qty_units: int, **fields: object) -> order_pb2.OrderCommand:
+    values: dict[str, object] = {
+        "order_id": seq, "user_id": 1_000 + seq, "symbol": "BTC_USDT", "side": side,
+        "order_type": common_pb2.ORDER_TYPE_LIMIT, "time_in_force": common_pb2.TIME_IN_FORCE_GTC,
+        "price_units": price_units, "qty_units": qty_units, "ts_event_ns": seq,
+    }  # fmt: skip
+    values.update(fields)
+    return order_pb2.OrderCommand(command_seq=seq, place=order_pb2.InternalOrder(**values))  # type: ignore[arg-type]
+
+
+def test_poison_orders_get_rejections_the_service_keeps_running_and_restarts_cleanly(
+    matcher: MatcherProcess, orders_producer: OrdersProducer, zmq_context: zmq.Context
+) -> None:
+    """Issue 7 items 9 and 10 against real Kafka and the real process: the overflow sequence (two buys of 1 BTC at
+    9223372036854770000, then a sell of 2 BTC at 0.01) and orders with an unknown enum value or no symbol each get
+    a REJECTED update, a good order after them trades, the process stays up; after a SIGKILL the restart replays
+    the WAL (re-executing the poison records) without crashing, a redelivered poison order gets no second REJECTED,
+    and the next order is served."""
+    btc, huge_price = 10**8, 9_223_372_036_854_770_000
+    buy, sell = common_pb2.SIDE_BUY, common_pb2.SIDE_SELL
+    poison = [
+        _btc_order(1, buy, huge_price, btc),
+        _btc_order(2, buy, huge_price, btc),
+        _btc_order(3, sell, 10_000, 2 * btc),  # 0.01 USDT: before the maxima, this sell overflowed int64
+        _btc_order(4, 9, 45_000_000_000, btc),  # side 9: a value this matcher does not know
+        _btc_order(5, buy, 45_000_000_000, btc, symbol=""),
+        _btc_order(6, buy, 1_000_000, btc),  # good: takes 1 BTC of the resting sell at 0.01
+    ]
+    matcher.start()
+    feed = open_feed(zmq_context, matcher)
+
+    orders_producer.send([("BTC_USDT", command) for command in poison])
+    outputs = collect(feed, until_seq=6)
+
+    outcomes = [(o.order_updates[0].order_id, o.order_updates[0].status, o.order_updates[0].reason) for o in outputs]
+    rejected = common_pb2.ORDER_STATUS_REJECTED
+    assert outcomes == [
+        (1, rejected, common_pb2.REJECT_REASON_MATCHER_OUT_OF_RANGE),
+        (2, rejected, common_pb2.REJECT_REASON_MATCHER_OUT_OF_RANGE),
+        (3, common_pb2.ORDER_STATUS_NEW, common_pb2.REJECT_REASON_UNSPECIFIED),
+        (4, rejected, common_pb2.REJECT_REASON_MATCHER_INVALID_FIELD),
+        (5, rejected, common_pb2.REJECT_REASON_MATCHER_INVALID_FIELD),
+        (6, common_pb2.ORDER_STATUS_FILLED, common_pb2.REJECT_REASON_UNSPECIFIED),
+    ]
+    assert [(t.qty_units, t.quote_qty_units) for t in outputs[5].trades] == [(btc, 10_000)]
+    assert matcher.process is not None
+    assert matcher.process.poll() is None
+    assert matcher.signal(signal.SIGKILL) != 0
+
+    matcher.start()  # recovery re-executes all six records from the WAL (no snapshot after a SIGKILL)
+    redelivered = order_pb2.OrderCommand(command_seq=7, place=poison[3].place)  # the side-9 order, new command_seq
+    orders_producer.send([("BTC_USDT", redelivered), ("BTC_USDT", _btc_order(8, sell, 10_000, btc))])
+    after = collect(feed, until_seq=8)
+    feed.close()
+
+    assert "recovered shard 3: snapshot lsn 0, 6 outputs replayed" in matcher.log_text()
+    assert list(after[-2].order_updates) == []
+    assert [(r.order_id, r.reason) for r in after[-2].rejections] == [(4, common_pb2.REJECT_REASON_DUPLICATE_ORDER_ID)]
+    assert after[-1].order_updates[0].status == common_pb2.ORDER_STATUS_NEW
+    assert_fresh_engine_reproduces(outputs + after[-2:], shard_id=3)
+    assert matcher.process.poll() is None
+    assert matcher.signal(signal.SIGTERM) == 0

@@ -6,12 +6,12 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+from common.enums import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 from common.markets import Market
 from matcher.book import Book
 from matcher.book_reference import ReferenceBook
 from matcher.commands import CancelOrder, PlaceOrder
 from matcher.events import BookLevelChanged, CancelRejected, OrderUpdated, PlaceRejected
-from matcher.types import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 
 # base_scale 0 keeps the arithmetic readable: notional = price * qty. Fees: maker 0.1 %, taker 0.2 %.
 SIMPLE = Market(
@@ -29,6 +29,8 @@ SIMPLE = Market(
     min_notional_units=1,
     maker_fee_ppm=1_000,
     taker_fee_ppm=2_000,
+    max_price_units=1_000_000,
+    max_qty_units=1_000_000,
 )
 
 BookFactory = Callable[[Market], Book | ReferenceBook]
@@ -300,7 +302,10 @@ def test_cancel_of_unknown_foreign_or_filled_order_is_rejected(make_book: BookFa
     for user_id, order_id in ((1, 999), (2, resting.order_id), (1, filled.order_id)):
         result = book.cancel(CancelOrder(symbol=SIMPLE.symbol, user_id=user_id, order_id=order_id, ts_event_ns=1))
         assert result.rejections == [
-            CancelRejected(SIMPLE.symbol, user_id, order_id, "", RejectReason.UNKNOWN_ORDER, 1)
+            CancelRejected(
+                symbol=SIMPLE.symbol, order_id=order_id, user_id=user_id, client_order_id="",
+                reason=RejectReason.UNKNOWN_ORDER, ts_event_ns=1,
+            )
         ]
         assert result.order_updates == []
         assert result.book_changes == []
@@ -314,7 +319,10 @@ def test_duplicate_order_id_is_ignored(make_book: BookFactory) -> None:
     book.place(order)
     result = book.place(order)
     assert result.rejections == [
-        PlaceRejected(SIMPLE.symbol, order.order_id, 1, "", RejectReason.DUPLICATE_ORDER_ID, 1_000)
+        PlaceRejected(
+            symbol=SIMPLE.symbol, order_id=order.order_id, user_id=1, client_order_id="",
+            reason=RejectReason.DUPLICATE_ORDER_ID, ts_event_ns=1_000,
+        )
     ]
     assert result.order_updates == []
     assert book.depth(10) == ([(100, 1)], [])

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
+from common.enums import OrderStatus, OrderType, RejectReason, Side, TimeInForce
 from common.markets import load_catalog
 from matcher.book_reference import ReferenceBook
 from matcher.commands import CancelOrder, PlaceOrder
 from matcher.engine import Engine
 from matcher.events import CancelRejected
-from matcher.types import OrderStatus, OrderType, RejectReason, Side, TimeInForce
 
 MARKETS = load_catalog().markets
 BTC = 10**8
@@ -55,7 +55,10 @@ def test_unknown_market_rejects_orders_and_cancels() -> None:
         OrderStatus.REJECTED, RejectReason.MATCHER_UNKNOWN_MARKET, 50,
     )  # fmt: skip
     result = engine.apply(CancelOrder(symbol="DOGE_USDT", user_id=1, order_id=1, ts_event_ns=2))
-    assert result.rejections == [CancelRejected("DOGE_USDT", 1, 1, "", RejectReason.MATCHER_UNKNOWN_MARKET, 2)]
+    assert result.rejections == [CancelRejected(
+        symbol="DOGE_USDT", order_id=1, user_id=1, client_order_id="", reason=RejectReason.MATCHER_UNKNOWN_MARKET,
+        ts_event_ns=2,
+    )]
 
 
 def test_apply_refuses_objects_that_are_not_commands() -> None:

@@ -397,7 +397,8 @@ const (
 	RejectReason_REJECT_REASON_SELF_TRADE_PREVENTED RejectReason = 3006
 	// REJECT_REASON_NO_LIQUIDITY: a market order found nothing (more) to trade against.
 	RejectReason_REJECT_REASON_NO_LIQUIDITY RejectReason = 3007
-	// REJECT_REASON_MATCHER_INVALID_ORDER: the matcher found the order malformed (off tick or lot).
+	// REJECT_REASON_MATCHER_INVALID_ORDER: the matcher found the order malformed (off tick or lot, not positive, an
+	// impossible combination), or a market buy's budget cannot buy one lot at the best ask (then the order EXPIRES).
 	RejectReason_REJECT_REASON_MATCHER_INVALID_ORDER RejectReason = 3008
 	// REJECT_REASON_IOC_NOT_FILLED: the unfilled rest of an immediate-or-cancel order expired.
 	RejectReason_REJECT_REASON_IOC_NOT_FILLED RejectReason = 3009
@@ -409,6 +410,9 @@ const (
 	// REJECT_REASON_MATCHER_INVALID_FIELD: a field the matcher cannot read (an enum value it does not know, an empty
 	// symbol, a zero user or order id).
 	RejectReason_REJECT_REASON_MATCHER_INVALID_FIELD RejectReason = 3012
+	// REJECT_REASON_MATCHER_INTERNAL_ERROR: the matcher failed on this command (a bug, logged with its traceback); the
+	// order is refused so that its funds are released, and the same input always gets the same refusal.
+	RejectReason_REJECT_REASON_MATCHER_INTERNAL_ERROR RejectReason = 3013
 )
 
 // Enum value maps for RejectReason.
@@ -459,6 +463,7 @@ var (
 		3010: "REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID",
 		3011: "REJECT_REASON_MATCHER_OUT_OF_RANGE",
 		3012: "REJECT_REASON_MATCHER_INVALID_FIELD",
+		3013: "REJECT_REASON_MATCHER_INTERNAL_ERROR",
 	}
 	RejectReason_value = map[string]int32{
 		"REJECT_REASON_UNSPECIFIED":                   0,
@@ -506,6 +511,7 @@ var (
 		"REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID":     3010,
 		"REJECT_REASON_MATCHER_OUT_OF_RANGE":          3011,
 		"REJECT_REASON_MATCHER_INVALID_FIELD":         3012,
+		"REJECT_REASON_MATCHER_INTERNAL_ERROR":        3013,
 	}
 )
 
@@ -614,7 +620,7 @@ const file_exchange_v1_common_proto_rawDesc = "" +
 	"\x1bSELF_TRADE_MODE_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cSELF_TRADE_MODE_EXPIRE_TAKER\x10\x01\x12 \n" +
 	"\x1cSELF_TRADE_MODE_EXPIRE_MAKER\x10\x02\x12\x1f\n" +
-	"\x1bSELF_TRADE_MODE_EXPIRE_BOTH\x10\x03*\xe2\r\n" +
+	"\x1bSELF_TRADE_MODE_EXPIRE_BOTH\x10\x03*\x8d\x0e\n" +
 	"\fRejectReason\x12\x1d\n" +
 	"\x19REJECT_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1dREJECT_REASON_UNAUTHENTICATED\x10\xe9\a\x12$\n" +
@@ -660,7 +666,8 @@ const file_exchange_v1_common_proto_rawDesc = "" +
 	"\x1cREJECT_REASON_IOC_NOT_FILLED\x10\xc1\x17\x12,\n" +
 	"'REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID\x10\xc2\x17\x12'\n" +
 	"\"REJECT_REASON_MATCHER_OUT_OF_RANGE\x10\xc3\x17\x12(\n" +
-	"#REJECT_REASON_MATCHER_INVALID_FIELD\x10\xc4\x17B\xb1\x01\n" +
+	"#REJECT_REASON_MATCHER_INVALID_FIELD\x10\xc4\x17\x12)\n" +
+	"$REJECT_REASON_MATCHER_INTERNAL_ERROR\x10\xc5\x17B\xb1\x01\n" +
 	"\x0fcom.exchange.v1B\vCommonProtoP\x01ZDgithub.com/exchange-core/exchange-core/gen/go/exchange/v1;exchangev1\xa2\x02\x03EXX\xaa\x02\vExchange.V1\xca\x02\vExchange\\V1\xe2\x02\x17Exchange\\V1\\GPBMetadata\xea\x02\fExchange::V1b\x06proto3"
 
 var (

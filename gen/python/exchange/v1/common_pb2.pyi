@@ -88,6 +88,7 @@ class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID: _ClassVar[RejectReason]
     REJECT_REASON_MATCHER_OUT_OF_RANGE: _ClassVar[RejectReason]
     REJECT_REASON_MATCHER_INVALID_FIELD: _ClassVar[RejectReason]
+    REJECT_REASON_MATCHER_INTERNAL_ERROR: _ClassVar[RejectReason]
 SIDE_UNSPECIFIED: Side
 SIDE_BUY: Side
 SIDE_SELL: Side
@@ -154,6 +155,7 @@ REJECT_REASON_IOC_NOT_FILLED: RejectReason
 REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID: RejectReason
 REJECT_REASON_MATCHER_OUT_OF_RANGE: RejectReason
 REJECT_REASON_MATCHER_INVALID_FIELD: RejectReason
+REJECT_REASON_MATCHER_INTERNAL_ERROR: RejectReason
 
 class Heartbeat(_message.Message):
     __slots__ = ("server_time_ns",)
