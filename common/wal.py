@@ -37,13 +37,19 @@ Use from a service (UBSCore, Settlement, the matcher):
     write_snapshot(state_dir / "snapshots", wal.last_lsn, state.dump())  # now and then
     wal.truncate_before(oldest_kept_snapshot_lsn(state_dir / "snapshots") + 1)
 
+Seeking: the log keeps, per segment, a sparse index of (lsn, byte offset) for every WAL_INDEX_STRIDE-th record
+(built by the scan at open and extended on append), so `read(from_lsn)` seeks to within WAL_INDEX_STRIDE records
+of `from_lsn` instead of reading its segment from the start.
+
 Retention: `truncate_before(lsn)` deletes whole segments whose records are all below `lsn` (call it once a
-snapshot covering them is durable). The log is single-writer; readers in the same process use `read()`, which
-opens its own file handles and stops at the last durable record.
+snapshot covering them is durable). The log is single-writer; readers in the same process, in any thread, use
+`read()`, which opens its own file handles and stops at the last durable record (a reader racing a truncation may
+get FileNotFoundError for a segment that was just deleted).
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import struct
@@ -62,6 +68,7 @@ CORRUPT = -1  # "end" of a bad record that can never be a torn tail
 SEGMENT_BYTES_MAX_DEFAULT = 64 * 1024 * 1024
 RECORD_PAYLOAD_BYTES_MAX = 16 * 1024 * 1024
 BATCH_RECORDS_MAX = 100_000
+WAL_INDEX_STRIDE = 64  # records between two entries of a segment's (lsn, byte offset) index
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +119,7 @@ class _ScanResult:
     records_count: int
     good_bytes: int  # file offset just past the last good record
     torn_reason: str  # "" when the file ends cleanly
+    positions: list[tuple[int, int]]  # (lsn, byte offset) of every WAL_INDEX_STRIDE-th record
 
 
 def _scan_segment(path: Path, first_lsn: int, *, is_last: bool) -> _ScanResult:
@@ -119,7 +127,7 @@ def _scan_segment(path: Path, first_lsn: int, *, is_last: bool) -> _ScanResult:
     data = path.read_bytes()
     if len(data) < SEGMENT_HEADER.size:
         if is_last:
-            return _ScanResult(0, 0, f"segment header torn ({len(data)} bytes)")
+            return _ScanResult(0, 0, f"segment header torn ({len(data)} bytes)", [])
         raise WalCorrupt(f"{path}: segment header truncated ({len(data)} bytes) in a segment that is not the last")
     magic, header_lsn = SEGMENT_HEADER.unpack_from(data, 0)
     if magic != SEGMENT_MAGIC or header_lsn != first_lsn:
@@ -127,17 +135,20 @@ def _scan_segment(path: Path, first_lsn: int, *, is_last: bool) -> _ScanResult:
     records_count = 0
     offset = SEGMENT_HEADER.size
     expected_lsn = first_lsn
+    positions: list[tuple[int, int]] = []
     while offset < len(data):
         problem, end = _check_record(data, offset, expected_lsn)
         if problem:
             runs_to_eof = end != CORRUPT and end >= len(data)
             if is_last and runs_to_eof:
-                return _ScanResult(records_count, offset, f"lsn {expected_lsn} at byte {offset}: {problem}")
+                return _ScanResult(records_count, offset, f"lsn {expected_lsn} at byte {offset}: {problem}", positions)
             raise WalCorrupt(f"{path}: record lsn {expected_lsn} at byte {offset}: {problem}")
+        if records_count % WAL_INDEX_STRIDE == 0:
+            positions.append((expected_lsn, offset))
         records_count += 1
         offset = end
         expected_lsn += 1
-    return _ScanResult(records_count, offset, "")
+    return _ScanResult(records_count, offset, "", positions)
 
 
 def _check_record(data: bytes, offset: int, expected_lsn: int) -> tuple[str, int]:
@@ -164,12 +175,23 @@ def _check_record(data: bytes, offset: int, expected_lsn: int) -> tuple[str, int
 class Wal:
     """A single-writer write-ahead log in one directory. Build it with `Wal.open(directory)`."""
 
-    def __init__(self, directory: Path, *, segment_bytes_max: int, next_lsn: int, segments: list[tuple[int, Path]]):
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        segment_bytes_max: int,
+        next_lsn: int,
+        segments: list[tuple[int, Path]],
+        positions: dict[int, list[tuple[int, int]]] | None = None,
+    ):
         assert segment_bytes_max > SEGMENT_HEADER.size + RECORD_HEADER.size, segment_bytes_max
         self.directory = directory
         self.segment_bytes_max = segment_bytes_max
         self.next_lsn = next_lsn  # the lsn the next appended record gets
         self._segments = segments  # (first_lsn, path), oldest first; the last one is open for appends
+        # first_lsn of a segment -> its sparse (lsn, byte offset) index; lists are only appended to, so a reader in
+        # another thread can bisect one while the writer extends it.
+        self._positions: dict[int, list[tuple[int, int]]] = positions if positions is not None else {}
         self._file = None
         self._file_bytes = 0
         self.fsync_count = 0
@@ -185,6 +207,7 @@ class Wal:
         directory.mkdir(parents=True, exist_ok=True)
         segments = list_segments(directory)
         next_lsn = 1
+        positions: dict[int, list[tuple[int, int]]] = {}
         for index, (first_lsn, path) in enumerate(segments):
             if index > 0 and first_lsn != next_lsn:
                 raise WalCorrupt(f"{path}: segment starts at lsn {first_lsn}, the previous one ended at {next_lsn - 1}")
@@ -192,8 +215,11 @@ class Wal:
             scan = _scan_segment(path, first_lsn, is_last=is_last)
             if scan.torn_reason:
                 cls._repair_torn_tail(path, first_lsn, scan)
+            positions[first_lsn] = scan.positions
             next_lsn = first_lsn + scan.records_count
-        return cls(directory, segment_bytes_max=segment_bytes_max, next_lsn=next_lsn, segments=segments)
+        return cls(
+            directory, segment_bytes_max=segment_bytes_max, next_lsn=next_lsn, segments=segments, positions=positions
+        )
 
     @staticmethod
     def _repair_torn_tail(path: Path, first_lsn: int, scan: _ScanResult) -> None:
@@ -240,6 +266,11 @@ class Wal:
                 frames, frames_bytes = [], 0
                 self._roll(self.next_lsn)
                 frame = frame_record(self.next_lsn, payload)
+            lsn = self.next_lsn + len(frames)
+            segment_first_lsn = self._segments[-1][0]
+            if (lsn - segment_first_lsn) % WAL_INDEX_STRIDE == 0:
+                # Visible to readers at once, but harmless: a reader only seeks to lsns below next_lsn (durable).
+                self._positions.setdefault(segment_first_lsn, []).append((lsn, self._file_bytes + frames_bytes))
             frames.append(frame)
             frames_bytes += len(frame)
         self._flush(frames)
@@ -273,6 +304,7 @@ class Wal:
         os.fsync(self._file.fileno())
         fsync_directory(self.directory)
         self._file_bytes = SEGMENT_HEADER.size
+        self._positions[first_lsn] = []
         self._segments.append((first_lsn, path))
 
     def read(self, from_lsn: int = 1) -> Iterator[WalRecord]:
@@ -283,13 +315,38 @@ class Wal:
             next_first = segments[index + 1][0] if index + 1 < len(segments) else stop_lsn
             if next_first <= from_lsn:
                 continue
-            yield from _read_segment(path, first_lsn, from_lsn=from_lsn, stop_lsn=stop_lsn)
+            start = self._seek_position(first_lsn, from_lsn)
+            yield from _read_segment(path, first_lsn, from_lsn=from_lsn, stop_lsn=stop_lsn, start=start)
+
+    def read_chunk(self, from_lsn: int, *, bytes_max: int) -> list[WalRecord]:
+        """Durable records from `from_lsn` on, from one segment, about `bytes_max` payload bytes (at least one record
+        when any is durable), read with as few `pread` calls as it takes: the cheap path for a bounded batch (replay).
+
+        Empty when `from_lsn` is past the last durable record or below the oldest kept; CRCs are checked as in read().
+        """
+        stop_lsn = self.next_lsn
+        segments = list(self._segments)
+        position = bisect.bisect_right(segments, from_lsn, key=lambda segment: segment[0]) - 1
+        if from_lsn >= stop_lsn or position < 0:
+            return []
+        first_lsn, path = segments[position]
+        start = self._seek_position(first_lsn, from_lsn)
+        return _read_chunk(path, start=start, from_lsn=from_lsn, stop_lsn=stop_lsn, bytes_max=bytes_max)
+
+    def _seek_position(self, segment_first_lsn: int, from_lsn: int) -> tuple[int, int]:
+        """(lsn, byte offset) of the indexed record nearest at or before `from_lsn` in that segment."""
+        positions = self._positions.get(segment_first_lsn, [])
+        found = bisect.bisect_right(positions, (from_lsn, 1 << 63)) - 1
+        if found < 0:
+            return segment_first_lsn, SEGMENT_HEADER.size
+        return positions[found]
 
     def truncate_before(self, lsn: int) -> int:
         """Delete whole segments whose records are all below `lsn`; return how many were deleted."""
         deleted = 0
         while len(self._segments) > 1 and self._segments[1][0] <= lsn:
-            _, path = self._segments.pop(0)
+            first_lsn, path = self._segments.pop(0)
+            self._positions.pop(first_lsn, None)
             path.unlink()
             deleted += 1
         if deleted:
@@ -303,14 +360,18 @@ class Wal:
             self._file = None
 
 
-def _read_segment(path: Path, first_lsn: int, *, from_lsn: int, stop_lsn: int) -> Iterator[WalRecord]:
-    """Stream records of one segment through a buffered file, so a reader never holds a whole segment in memory."""
+def _read_segment(
+    path: Path, first_lsn: int, *, from_lsn: int, stop_lsn: int, start: tuple[int, int]
+) -> Iterator[WalRecord]:
+    """Stream records of one segment through a buffered file, from `start` = (lsn, byte offset) of a record
+    boundary at or before `from_lsn`, so a reader never holds a whole segment in memory nor reads its start."""
     with open(path, "rb") as file:
         header = file.read(SEGMENT_HEADER.size)
         magic, header_lsn = SEGMENT_HEADER.unpack(header)
         if magic != SEGMENT_MAGIC or header_lsn != first_lsn:
             raise WalCorrupt(f"{path}: bad segment header on read")
-        lsn = first_lsn
+        lsn, offset = start
+        file.seek(offset)
         while lsn < stop_lsn:
             record_header = file.read(RECORD_HEADER.size)
             if len(record_header) < RECORD_HEADER.size:
@@ -329,3 +390,41 @@ def _read_segment(path: Path, first_lsn: int, *, from_lsn: int, stop_lsn: int) -
                 raise WalCorrupt(f"{path}: lsn {lsn}: payload CRC mismatch or short record on read")
             yield WalRecord(lsn, payload)
             lsn += 1
+
+
+def _read_chunk(
+    path: Path, *, start: tuple[int, int], from_lsn: int, stop_lsn: int, bytes_max: int
+) -> list[WalRecord]:
+    """Records of one segment from `from_lsn` (reading from `start`, a record boundary at or before it) until about
+    `bytes_max` payload bytes, the end of the segment, or `stop_lsn`."""
+    lsn, offset = start
+    records: list[WalRecord] = []
+    payload_total = 0
+    read_bytes = max(bytes_max, 4_096)
+    with open(path, "rb") as file:
+        while lsn < stop_lsn and payload_total < bytes_max:
+            data = os.pread(file.fileno(), read_bytes, offset)
+            position = 0
+            while lsn < stop_lsn and payload_total < bytes_max and position + RECORD_HEADER.size <= len(data):
+                payload_bytes, stored_lsn, payload_crc, header_crc = RECORD_HEADER.unpack_from(data, position)
+                if zlib.crc32(data[position : position + HEADER_CHECKED.size]) != header_crc:
+                    raise WalCorrupt(f"{path}: lsn {lsn}: header CRC mismatch on read")
+                if stored_lsn != lsn:
+                    raise WalCorrupt(f"{path}: lsn {stored_lsn} where {lsn} was expected")
+                end = position + RECORD_HEADER.size + payload_bytes
+                if end > len(data):
+                    break  # the rest of this record is in the next read
+                if lsn >= from_lsn:
+                    payload = data[position + RECORD_HEADER.size : end]
+                    if zlib.crc32(payload) != payload_crc:
+                        raise WalCorrupt(f"{path}: lsn {lsn}: payload CRC mismatch on read")
+                    records.append(WalRecord(lsn, payload))
+                    payload_total += payload_bytes
+                position = end
+                lsn += 1
+            if position == 0:
+                if len(data) < RECORD_HEADER.size:
+                    return records  # end of this segment
+                read_bytes = RECORD_HEADER.size + RECORD_HEADER.unpack_from(data, 0)[0]  # one record over the buffer
+            offset += position
+    return records

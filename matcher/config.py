@@ -11,6 +11,9 @@
     MATCHER_MARKETS_PATH        markets file (default config/markets.yaml)
     MATCHER_BATCH_RECORDS_MAX   most Kafka records applied per batch (one WAL fsync per batch; default 1000)
     MATCHER_SNAPSHOT_OUTPUTS    outputs between two snapshots (default 100000)
+    MATCHER_REPLAY_DUTY_PERCENT most of the wall time the replay thread may work under load (default 10)
+    MATCHER_WAL_SEGMENT_BYTES   WAL segment size (default 64 MiB)
+    MATCHER_WAL_RETAIN_RECORDS  WAL records kept for replay even when a snapshot covers them (default 2000000)
 
 Sharding: `orders` is keyed by symbol, so a shard owning whole partitions sees every command of its symbols, in
 order. The order in which one shard interleaves its partitions is recorded in its WAL (each output carries its
@@ -37,6 +40,8 @@ SNAPSHOT_OUTPUTS_DEFAULT = 100_000
 POLL_TIMEOUT_MS_DEFAULT = 20
 WAL_SEGMENT_BYTES_MAX_DEFAULT = 64 * 1024 * 1024
 WAL_RETAIN_RECORDS_DEFAULT = 2_000_000  # kept for replay even when a snapshot covers them
+REPLAY_DUTY_PERCENT_DEFAULT = 10  # most of the wall time the replay thread may work (hold the GIL) under load
+WAL_SEGMENT_BYTES_MIN = 4_096
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,6 +62,7 @@ class MatcherConfig:
     snapshot_outputs: int = SNAPSHOT_OUTPUTS_DEFAULT
     wal_segment_bytes_max: int = WAL_SEGMENT_BYTES_MAX_DEFAULT
     wal_retain_records: int = WAL_RETAIN_RECORDS_DEFAULT
+    replay_duty_percent: int = REPLAY_DUTY_PERCENT_DEFAULT
 
     def __post_init__(self) -> None:
         if not 0 <= self.shard_id < 2**32:
@@ -67,6 +73,12 @@ class MatcherConfig:
             raise ConfigInvalid(f"MATCHER_BATCH_RECORDS_MAX={self.batch_records_max}: 1..{BATCH_RECORDS_LIMIT}")
         if self.snapshot_outputs < 1:
             raise ConfigInvalid(f"MATCHER_SNAPSHOT_OUTPUTS={self.snapshot_outputs}: must be >= 1")
+        if not 1 <= self.replay_duty_percent <= 100:
+            raise ConfigInvalid(f"MATCHER_REPLAY_DUTY_PERCENT={self.replay_duty_percent}: 1..100")
+        if self.wal_segment_bytes_max < WAL_SEGMENT_BYTES_MIN:
+            raise ConfigInvalid(f"MATCHER_WAL_SEGMENT_BYTES={self.wal_segment_bytes_max} < {WAL_SEGMENT_BYTES_MIN}")
+        if self.wal_retain_records < 0:
+            raise ConfigInvalid(f"MATCHER_WAL_RETAIN_RECORDS={self.wal_retain_records}: must be >= 0")
         if not 0 <= self.metrics_port < 65536:
             raise ConfigInvalid(f"MATCHER_METRICS_PORT={self.metrics_port}: not a port")
 
@@ -102,6 +114,9 @@ class MatcherConfig:
             markets_path=Path(environ.get("MATCHER_MARKETS_PATH", str(DEFAULT_MARKETS_PATH))),
             batch_records_max=_int(environ, "MATCHER_BATCH_RECORDS_MAX", BATCH_RECORDS_MAX_DEFAULT),
             snapshot_outputs=_int(environ, "MATCHER_SNAPSHOT_OUTPUTS", SNAPSHOT_OUTPUTS_DEFAULT),
+            replay_duty_percent=_int(environ, "MATCHER_REPLAY_DUTY_PERCENT", REPLAY_DUTY_PERCENT_DEFAULT),
+            wal_segment_bytes_max=_int(environ, "MATCHER_WAL_SEGMENT_BYTES", WAL_SEGMENT_BYTES_MAX_DEFAULT),
+            wal_retain_records=_int(environ, "MATCHER_WAL_RETAIN_RECORDS", WAL_RETAIN_RECORDS_DEFAULT),
         )
 
 

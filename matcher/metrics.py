@@ -24,6 +24,7 @@ class MatcherMetrics:
     batch_records: Histogram = field(init=False)
     wal_fsync_seconds: Histogram = field(init=False)
     replay_requests: Counter = field(init=False)
+    replay_busy_seconds: Counter = field(init=False)
     last_seq: Gauge = field(init=False)
     consumer_lag_records: Gauge = field(init=False)
 
@@ -50,6 +51,9 @@ class MatcherMetrics:
             "matcher_wal_append_seconds", "WAL batch append + fsync time", buckets=FSYNC_BUCKETS_S, registry=registry
         )
         self.replay_requests = Counter("matcher_replay_requests", "Replay requests served", registry=registry)
+        self.replay_busy_seconds = Counter(
+            "matcher_replay_busy_seconds", "CPU time the replay thread spent answering requests", registry=registry
+        )
         self.last_seq = Gauge("matcher_last_seq", "Last published output seq", registry=registry)
         self.consumer_lag_records = Gauge(
             "matcher_consumer_lag_records",

@@ -8,7 +8,9 @@ One thread, one loop, at its own pace:
       -> apply to the core, seal the output into the hash chain
       -> append the batch's records to the WAL with ONE fsync (group commit)
       -> only then publish the outputs on ZeroMQ PUB
-    answer waiting replay requests; take a snapshot every `snapshot_outputs` outputs (and at a clean stop).
+    take a snapshot every `snapshot_outputs` outputs (and at a clean stop).
+
+Replay requests are answered by the replay thread (matcher/replay.py), never by this loop, within a duty cycle.
 
 Nothing becomes visible before it is durable, so a crash at any point loses nothing that was published: on
 restart the snapshot + WAL give the same books, the same chain head and the Kafka offsets to resume from;
@@ -84,7 +86,14 @@ class MatcherService:
         self.publisher.setsockopt(zmq.SNDHWM, PUB_SNDHWM)
         self.publisher.setsockopt(zmq.LINGER, PUB_LINGER_MS)
         self.publisher.bind(config.pub_endpoint)
-        self.replay = ReplayServer(context, config.replay_endpoint, shard_id=config.shard_id, store=self.store)
+        self.replay = ReplayServer(
+            context,
+            config.replay_endpoint,
+            shard_id=config.shard_id,
+            store=self.store,
+            duty_percent=config.replay_duty_percent,
+            on_turn=self._replay_turn,
+        )
         self.topic = feed_topic(config.shard_id)
         metrics.last_seq.set(self.chain.last_seq)
 
@@ -101,14 +110,15 @@ class MatcherService:
     def run(self) -> None:
         """Loop until stop(): batch, make durable, publish, serve replays, snapshot when due."""
         self.start_consuming()
+        self.replay.start()
         timeout_s = self.config.poll_timeout_ms / 1_000
         while not self.stop_requested:
+            self.replay.check()
             messages = self.consumer.consume(num_messages=self.config.batch_records_max, timeout=timeout_s)
             if messages:
                 self.process_batch(messages)
             else:
                 self._record_lag()  # keep the queue-depth gauge fresh while idle (cached watermarks: no broker call)
-            self.metrics.replay_requests.inc(self.replay.serve_pending())
             if self.outputs_since_snapshot >= self.config.snapshot_outputs:
                 self.take_snapshot()
         self.take_snapshot()
@@ -129,14 +139,19 @@ class MatcherService:
         last_lsn = self.wal.append(outcome.records)
         self.metrics.wal_fsync_seconds.observe((time.monotonic_ns() - started_ns) / 1e9)
         first_lsn = last_lsn - len(outcome.records) + 1
-        for seq, index, data in outcome.outputs:
+        for _, _, data in outcome.outputs:
             self.publisher.send_multipart([self.topic, data], copy=False)
-            self.store.remember(seq, first_lsn + index, data)
+        self.store.remember_batch([(seq, first_lsn + index, data) for seq, index, data in outcome.outputs])
         self.outputs_since_snapshot += len(outcome.outputs)
         self.metrics.outputs_out.inc(len(outcome.outputs))
         self.metrics.trades_out.inc(outcome.trades)
         self.metrics.last_seq.set(self.chain.last_seq)
         self._record_lag()
+
+    def _replay_turn(self, answered: int, busy_ns: int) -> None:
+        """Metrics of one replay turn (called from the replay thread; prometheus_client is thread-safe)."""
+        self.metrics.replay_requests.inc(answered)
+        self.metrics.replay_busy_seconds.inc(busy_ns / 1e9)
 
     def _record_lag(self) -> None:
         """Records still queued in Kafka per owned partition (high watermark from the last fetch, no broker call)."""

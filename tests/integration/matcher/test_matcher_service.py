@@ -6,6 +6,8 @@ Each test owns a fresh 4-partition topic, a temp state dir and free ports; the m
 from __future__ import annotations
 
 import signal
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 import zmq
 
 from common.engine_feed import EngineFeed
-from common.errors import ChainBroken
+from common.errors import ChainBroken, ConfigInvalid, Timeout
 from common.wal import list_segments
 from exchange.v1 import common_pb2, engine_pb2, order_pb2
 
@@ -163,6 +165,24 @@ def test_subscriber_resuming_mid_chain_with_a_wrong_hash_halts(
     forged.close()
 
 
+def test_subscriber_with_a_wrong_shard_id_halts_saying_so(
+    matcher: MatcherProcess, orders_producer: OrdersProducer, zmq_context: zmq.Context
+) -> None:
+    """A feed configured for shard 4 against shard 3's endpoints halts with ConfigInvalid naming the shard served,
+    on that poll and every later one, instead of a misleading "history not available"."""
+    matcher.start()
+    orders_producer.send(OrderFlow(seed=88).batch(5))
+    eventually(lambda: matcher.metric("matcher_outputs_total") == 5)
+    feed = EngineFeed(
+        zmq_context, sub_endpoint=matcher.pub_endpoint, replay_endpoint=matcher.replay_endpoint, shard_id=4,
+    )
+    for _ in range(2):
+        with pytest.raises(ConfigInvalid, match="serves shard 3, not shard 4"):
+            feed.poll(timeout_ms=10)
+    feed.close()
+    assert matcher.signal(signal.SIGTERM) == 0
+
+
 def test_malformed_and_duplicate_inputs_are_skipped_and_the_next_is_processed(
     matcher: MatcherProcess, orders_producer: OrdersProducer, zmq_context: zmq.Context
 ) -> None:
@@ -187,10 +207,47 @@ def test_malformed_and_duplicate_inputs_are_skipped_and_the_next_is_processed(
     assert matcher.process.poll() is None
 
 
+def test_sigkill_during_a_subscribers_catch_up_loses_and_doubles_nothing(
+    matcher: MatcherProcess, orders_producer: OrdersProducer, zmq_context: zmq.Context
+) -> None:
+    """A late subscriber replays 3000 outputs in small fetches; the matcher is SIGKILLed in the middle of one
+    poll, so a fetch times out after others in the same poll succeeded. The caller polls on through the Timeouts,
+    the matcher restarts, and the caller has seen every seq exactly once (issue 12, defect 1)."""
+    total = 3_000
+    orders_producer.send(OrderFlow(seed=77).batch(total))
+    matcher.start()
+    eventually(lambda: matcher.metric("matcher_outputs_total") == total)
+    feed = open_feed(zmq_context, matcher, replay_timeout_ms=200, replay_batch_max=5, work_budget_ms=60_000)
+    seen = feed.poll(timeout_ms=0, outputs_max=20)  # the catch-up has started
+
+    def kill_mid_poll() -> None:
+        eventually(lambda: feed.replayed_outputs >= 500, poll_ms=1)
+        matcher.signal(signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_mid_poll)
+    killer.start()
+    interrupted = feed.poll(timeout_ms=0, outputs_max=total)  # the fetch in flight when the kill lands times out
+    killer.join()
+    seen.extend(interrupted)
+    with pytest.raises(Timeout):
+        feed.poll(timeout_ms=0)  # nothing verified is waiting now, so the error comes through
+    matcher.start()
+    deadline_ns = time.monotonic_ns() + 60_000_000_000
+    while len(seen) < total and time.monotonic_ns() < deadline_ns:
+        try:
+            seen.extend(feed.poll(timeout_ms=50, outputs_max=200))
+        except Timeout:
+            continue  # the matcher is still restarting: poll again, nothing is lost
+    feed.close()
+
+    assert 480 <= len(interrupted) < total - 20, "the interrupted poll hands over what it had verified"
+    assert [o.seq for o in seen] == list(range(1, total + 1))
+    assert_each_input_exactly_once(seen, orders_producer)
+    assert matcher.signal(signal.SIGTERM) == 0
+
+
 def test_feed_uses_dedicated_subscriber_api(zmq_context: zmq.Context) -> None:
     """EngineFeed against an endpoint nobody serves raises a clear Timeout instead of hanging."""
-    from common.errors import Timeout
-
     feed = EngineFeed(
         zmq_context, sub_endpoint="tcp://127.0.0.1:1", replay_endpoint="tcp://127.0.0.1:1", shard_id=0,
         replay_timeout_ms=100,

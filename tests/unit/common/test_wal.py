@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from common.errors import WalCorrupt
 from common.snapshot import list_snapshots, load_latest_snapshot, write_snapshot
-from common.wal import RECORD_HEADER, SEGMENT_HEADER, Wal, frame_record, list_segments
+from common.wal import RECORD_HEADER, SEGMENT_HEADER, WAL_INDEX_STRIDE, Wal, frame_record, list_segments
 
 
 def read_all(wal: Wal, from_lsn: int = 1) -> list[tuple[int, bytes]]:
@@ -189,6 +189,55 @@ def test_flipped_bit_detected_on_read_after_open(tmp_path: Path) -> None:
 
     with pytest.raises(WalCorrupt):
         read_all(wal)
+
+
+@pytest.mark.parametrize("reopen", [False, True], ids=["index-from-appends", "index-from-open"])
+def test_read_from_an_lsn_seeks_past_the_records_before_it(tmp_path: Path, reopen: bool) -> None:
+    """Reading from lsn N starts at the nearest indexed record, never at the segment start: a record damaged on
+    disk before N is not even read (reading from the segment start still catches it), and every start point returns
+    the same records as a full read, whether the index was built by appends or by the scan at open."""
+    wal = Wal.open(tmp_path, segment_bytes_max=8_192)
+    payloads = [bytes([n % 251]) * (n % 37) for n in range(1, 1_001)]
+    for start in range(0, 1_000, 90):
+        wal.append(payloads[start : start + 90])
+    if reopen:
+        wal.close()
+        wal = Wal.open(tmp_path, segment_bytes_max=8_192)
+    everything = read_all(wal)
+    assert all(read_all(wal, from_lsn) == everything[from_lsn - 1 :] for from_lsn in range(1, 1_001, 7))
+    first_lsn, path = list_segments(tmp_path)[-1]
+    with open(path, "r+b") as file:  # damage the header of the last segment's second record (its lsn field)
+        file.seek(SEGMENT_HEADER.size + RECORD_HEADER.size + (first_lsn % 37) + 4)
+        file.write(b"\xee")
+    late_lsn = first_lsn + WAL_INDEX_STRIDE + 3
+
+    assert read_all(wal, late_lsn) == everything[late_lsn - 1 :]
+    with pytest.raises(WalCorrupt):
+        read_all(wal, first_lsn)
+
+
+@given(
+    sizes=st.lists(st.integers(min_value=0, max_value=3_000), min_size=1, max_size=60),
+    from_index=st.integers(min_value=0, max_value=80),
+    bytes_max=st.integers(min_value=1, max_value=20_000),
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_read_chunk_returns_a_prefix_of_read_within_one_segment(
+    tmp_path_factory: pytest.TempPathFactory, sizes: list[int], from_index: int, bytes_max: int
+) -> None:
+    """read_chunk(lsn) returns the records read(lsn) gives, in order, stopping at a segment end or once about
+    `bytes_max` payload bytes were collected, and at least one record whenever one is durable."""
+    wal = Wal.open(tmp_path_factory.mktemp("wal"), segment_bytes_max=8_192)
+    wal.append([bytes([n % 251]) * size for n, size in enumerate(sizes)])
+    from_lsn = 1 + from_index
+
+    chunk = [(record.lsn, record.payload) for record in wal.read_chunk(from_lsn, bytes_max=bytes_max)]
+    expected = read_all(wal, from_lsn)
+
+    assert chunk == expected[: len(chunk)]
+    assert bool(chunk) == bool(expected)
+    assert sum(len(payload) for _, payload in chunk[:-1]) < bytes_max
+    wal.close()
 
 
 def test_missing_segment_in_the_middle_raises(tmp_path: Path) -> None:

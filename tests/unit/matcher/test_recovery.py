@@ -15,8 +15,8 @@ from matcher.codec import build_output, decode_command
 from matcher.engine import Engine
 from matcher.replay import (
     REPLAY_INDEX_STRIDE,
-    ReplayServer,
     ReplayStore,
+    answer_request,
     output_record,
     parse_rejected,
     rejected_record,
@@ -49,11 +49,11 @@ def command(seq: int) -> order_pb2.OrderCommand:
 class Shell:
     """The service's apply-and-log step, with the input position faked as (seq % 2, seq // 2)."""
 
-    def __init__(self, wal_dir: Path) -> None:
+    def __init__(self, wal_dir: Path, *, segment_bytes_max: int = 64 * 1024 * 1024) -> None:
         self.engine = Engine(load_catalog().markets.values())
         self.chain = Chain(shard_id=SHARD_ID)
         self.positions = InputPositions.fresh(PARTITIONS)
-        self.wal = Wal.open(wal_dir)
+        self.wal = Wal.open(wal_dir, segment_bytes_max=segment_bytes_max)
         self.outputs: list[engine_pb2.EngineOutput] = []
 
     def apply(self, seqs: range) -> None:
@@ -149,7 +149,7 @@ def test_rejected_input_record_moves_the_offset_on(tmp_path: Path) -> None:
 def test_replay_store_serves_same_bytes_from_ring_and_from_wal(tmp_path: Path) -> None:
     """Outputs older than the ring come from the WAL through the sparse index; both paths return identical bytes."""
     shell = Shell(tmp_path / "wal")
-    total = REPLAY_INDEX_STRIDE * 3 + 7
+    total = REPLAY_INDEX_STRIDE * 15 + 7
     shell.apply(range(1, total + 1))
     _, recovered = recover_into(tmp_path)
     store: ReplayStore = recovered.store
@@ -165,22 +165,71 @@ def test_replay_store_serves_same_bytes_from_ring_and_from_wal(tmp_path: Path) -
     assert store.outputs_from(total + 1, 10) == []
 
 
+def ask(store: ReplayStore, request: engine_pb2.ReplayRequest | bytes) -> engine_pb2.ReplayResponse:
+    """The server's answer to `request`, parsed."""
+    request_bytes = request if isinstance(request, bytes) else request.SerializeToString()
+    return engine_pb2.ReplayResponse.FromString(answer_request(store, SHARD_ID, request_bytes))
+
+
 def test_replay_server_answer_is_a_valid_replay_response(tmp_path: Path) -> None:
-    """The server's hand-concatenated reply bytes parse as a ReplayResponse with the outputs and last_seq."""
+    """The server's hand-concatenated reply bytes parse as a ReplayResponse with the outputs, last_seq and OK."""
     shell = Shell(tmp_path / "wal")
     shell.apply(range(1, 11))
     _, recovered = recover_into(tmp_path)
-    server = ReplayServer.__new__(ReplayServer)  # no socket needed to check the encoding
-    server.shard_id, server.store = SHARD_ID, recovered.store
 
-    reply = engine_pb2.ReplayResponse.FromString(
-        server._answer(engine_pb2.ReplayRequest(shard_id=SHARD_ID, from_seq=4, limit=3).SerializeToString())
-    )
-    wrong_shard = engine_pb2.ReplayResponse.FromString(
-        server._answer(engine_pb2.ReplayRequest(shard_id=9, from_seq=1, limit=3).SerializeToString())
-    )
+    reply = ask(recovered.store, engine_pb2.ReplayRequest(shard_id=SHARD_ID, from_seq=4, limit=3))
 
     assert [o.seq for o in reply.outputs] == [4, 5, 6]
     assert list(reply.outputs) == shell.outputs[3:6]
-    assert reply.last_seq == 10
-    assert (len(wrong_shard.outputs), wrong_shard.last_seq) == (0, 10)
+    assert (reply.last_seq, reply.status) == (10, engine_pb2.REPLAY_STATUS_OK)
+
+
+def test_replay_empty_answers_say_why(tmp_path: Path) -> None:
+    """Each reason for an empty answer has its own status (and a detail for the operator), never a bare empty list."""
+    shell = Shell(tmp_path / "wal")
+    shell.apply(range(1, 11))
+    _, recovered = recover_into(tmp_path)
+    store = recovered.store
+
+    def status(request: engine_pb2.ReplayRequest | bytes) -> tuple[str, int, int]:
+        reply = ask(store, request)
+        return engine_pb2.ReplayStatus.Name(reply.status), len(reply.outputs), reply.last_seq
+
+    wrong_shard = ask(store, engine_pb2.ReplayRequest(shard_id=9, from_seq=1, limit=3))
+    limit_zero = engine_pb2.ReplayRequest(shard_id=SHARD_ID, from_seq=1, limit=0)
+    assert status(limit_zero) == ("REPLAY_STATUS_LIMIT_ZERO", 0, 10)
+    assert (wrong_shard.status, len(wrong_shard.outputs)) == (engine_pb2.REPLAY_STATUS_WRONG_SHARD, 0)
+    assert f"serves shard {SHARD_ID}" in wrong_shard.detail
+    assert status(b"\xff\xff\xff garbage")[:2] == ("REPLAY_STATUS_MALFORMED_REQUEST", 0)
+    assert status(engine_pb2.ReplayRequest(shard_id=SHARD_ID, from_seq=0, limit=5))[:2] == (
+        "REPLAY_STATUS_MALFORMED_REQUEST", 0
+    )
+    assert status(bytes(1_000))[:2] == ("REPLAY_STATUS_REQUEST_TOO_LARGE", 0)
+    beyond = engine_pb2.ReplayRequest(shard_id=SHARD_ID, from_seq=11, limit=5)
+    assert status(beyond) == ("REPLAY_STATUS_BEYOND_HEAD", 0, 10)
+
+
+def test_replay_of_truncated_history_answers_history_gone(tmp_path: Path) -> None:
+    """After the WAL segments holding the oldest outputs are deleted, asking for them answers HISTORY_GONE with the
+    oldest seq still kept, and every output still on disk, from the very first one kept, is still served."""
+    shell = Shell(tmp_path / "wal", segment_bytes_max=16_384)
+    for start in range(1, 601, 50):
+        shell.apply(range(start, start + 50))
+    shell.wal.close()
+    _, recovered = recover_into(tmp_path)
+    store: ReplayStore = recovered.store
+    cold = ReplayStore(store.wal)  # no ring: everything is read from the WAL
+    for record in store.wal.read(1):
+        cold.remember(record.lsn, record.lsn, None)
+    assert store.wal.truncate_before(400) > 0
+    cold.forget_before_lsn(store.wal.first_lsn)
+
+    gone = ask(cold, engine_pb2.ReplayRequest(shard_id=SHARD_ID, from_seq=1, limit=5))
+    kept = ask(cold, engine_pb2.ReplayRequest(shard_id=SHARD_ID, from_seq=cold.oldest_seq, limit=5))
+
+    assert (gone.status, len(gone.outputs)) == (engine_pb2.REPLAY_STATUS_HISTORY_GONE, 0)
+    assert f"oldest seq kept is {cold.oldest_seq}" in gone.detail
+    first_kept = next(record.lsn for record in store.wal.read(store.wal.first_lsn))  # seq == lsn in this shell
+    assert cold.oldest_seq == first_kept > 1
+    assert kept.status == engine_pb2.REPLAY_STATUS_OK
+    assert [o.seq for o in kept.outputs] == list(range(cold.oldest_seq, cold.oldest_seq + 5))

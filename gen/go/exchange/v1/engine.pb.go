@@ -21,6 +21,79 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ReplayStatus says how a replay endpoint answered a ReplayRequest, so an empty answer is never ambiguous.
+type ReplayStatus int32
+
+const (
+	// Not set: a server older than this field; read outputs and last_seq only.
+	ReplayStatus_REPLAY_STATUS_UNSPECIFIED ReplayStatus = 0
+	// Outputs from from_seq follow (at least one).
+	ReplayStatus_REPLAY_STATUS_OK ReplayStatus = 1
+	// from_seq is after last_seq: nothing to send yet, not an error.
+	ReplayStatus_REPLAY_STATUS_BEYOND_HEAD ReplayStatus = 2
+	// The request asked for zero outputs.
+	ReplayStatus_REPLAY_STATUS_LIMIT_ZERO ReplayStatus = 3
+	// The request named another shard than the one this endpoint serves (detail names it): a configuration error.
+	ReplayStatus_REPLAY_STATUS_WRONG_SHARD ReplayStatus = 4
+	// The request could not be decoded, or from_seq was 0.
+	ReplayStatus_REPLAY_STATUS_MALFORMED_REQUEST ReplayStatus = 5
+	// The request was larger than the server accepts (detail gives the limit).
+	ReplayStatus_REPLAY_STATUS_REQUEST_TOO_LARGE ReplayStatus = 6
+	// The outputs from from_seq are no longer kept (WAL compacted after a snapshot): the subscriber must halt.
+	ReplayStatus_REPLAY_STATUS_HISTORY_GONE ReplayStatus = 7
+)
+
+// Enum value maps for ReplayStatus.
+var (
+	ReplayStatus_name = map[int32]string{
+		0: "REPLAY_STATUS_UNSPECIFIED",
+		1: "REPLAY_STATUS_OK",
+		2: "REPLAY_STATUS_BEYOND_HEAD",
+		3: "REPLAY_STATUS_LIMIT_ZERO",
+		4: "REPLAY_STATUS_WRONG_SHARD",
+		5: "REPLAY_STATUS_MALFORMED_REQUEST",
+		6: "REPLAY_STATUS_REQUEST_TOO_LARGE",
+		7: "REPLAY_STATUS_HISTORY_GONE",
+	}
+	ReplayStatus_value = map[string]int32{
+		"REPLAY_STATUS_UNSPECIFIED":       0,
+		"REPLAY_STATUS_OK":                1,
+		"REPLAY_STATUS_BEYOND_HEAD":       2,
+		"REPLAY_STATUS_LIMIT_ZERO":        3,
+		"REPLAY_STATUS_WRONG_SHARD":       4,
+		"REPLAY_STATUS_MALFORMED_REQUEST": 5,
+		"REPLAY_STATUS_REQUEST_TOO_LARGE": 6,
+		"REPLAY_STATUS_HISTORY_GONE":      7,
+	}
+)
+
+func (x ReplayStatus) Enum() *ReplayStatus {
+	p := new(ReplayStatus)
+	*p = x
+	return p
+}
+
+func (x ReplayStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReplayStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_exchange_v1_engine_proto_enumTypes[0].Descriptor()
+}
+
+func (ReplayStatus) Type() protoreflect.EnumType {
+	return &file_exchange_v1_engine_proto_enumTypes[0]
+}
+
+func (x ReplayStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReplayStatus.Descriptor instead.
+func (ReplayStatus) EnumDescriptor() ([]byte, []int) {
+	return file_exchange_v1_engine_proto_rawDescGZIP(), []int{0}
+}
+
 // OrderUpdate is the state of one order after a command touched it (the taker and every maker it traded with).
 type OrderUpdate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -784,7 +857,11 @@ type ReplayResponse struct {
 	// Outputs from from_seq, at most limit of them.
 	Outputs []*EngineOutput `protobuf:"bytes,1,rep,name=outputs,proto3" json:"outputs,omitempty"`
 	// The highest sequence the matcher has published so far.
-	LastSeq       uint64 `protobuf:"varint,2,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	LastSeq uint64 `protobuf:"varint,2,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	// How the request was answered; says why `outputs` is empty when it is.
+	Status ReplayStatus `protobuf:"varint,3,opt,name=status,proto3,enum=exchange.v1.ReplayStatus" json:"status,omitempty"`
+	// Human-readable detail for an operator (the shard served, the oldest sequence kept, the size limit, ...).
+	Detail        string `protobuf:"bytes,4,opt,name=detail,proto3" json:"detail,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -831,6 +908,20 @@ func (x *ReplayResponse) GetLastSeq() uint64 {
 		return x.LastSeq
 	}
 	return 0
+}
+
+func (x *ReplayResponse) GetStatus() ReplayStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ReplayStatus_REPLAY_STATUS_UNSPECIFIED
+}
+
+func (x *ReplayResponse) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
 }
 
 var File_exchange_v1_engine_proto protoreflect.FileDescriptor
@@ -910,10 +1001,21 @@ const file_exchange_v1_engine_proto_rawDesc = "" +
 	"\rReplayRequest\x12\x19\n" +
 	"\bshard_id\x18\x01 \x01(\rR\ashardId\x12\x19\n" +
 	"\bfrom_seq\x18\x02 \x01(\x04R\afromSeq\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\rR\x05limit\"`\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\"\xab\x01\n" +
 	"\x0eReplayResponse\x123\n" +
 	"\aoutputs\x18\x01 \x03(\v2\x19.exchange.v1.EngineOutputR\aoutputs\x12\x19\n" +
-	"\blast_seq\x18\x02 \x01(\x04R\alastSeqB\xb1\x01\n" +
+	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\x121\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x19.exchange.v1.ReplayStatusR\x06status\x12\x16\n" +
+	"\x06detail\x18\x04 \x01(\tR\x06detail*\x89\x02\n" +
+	"\fReplayStatus\x12\x1d\n" +
+	"\x19REPLAY_STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10REPLAY_STATUS_OK\x10\x01\x12\x1d\n" +
+	"\x19REPLAY_STATUS_BEYOND_HEAD\x10\x02\x12\x1c\n" +
+	"\x18REPLAY_STATUS_LIMIT_ZERO\x10\x03\x12\x1d\n" +
+	"\x19REPLAY_STATUS_WRONG_SHARD\x10\x04\x12#\n" +
+	"\x1fREPLAY_STATUS_MALFORMED_REQUEST\x10\x05\x12#\n" +
+	"\x1fREPLAY_STATUS_REQUEST_TOO_LARGE\x10\x06\x12\x1e\n" +
+	"\x1aREPLAY_STATUS_HISTORY_GONE\x10\aB\xb1\x01\n" +
 	"\x0fcom.exchange.v1B\vEngineProtoP\x01ZDgithub.com/exchange-core/exchange-core/gen/go/exchange/v1;exchangev1\xa2\x02\x03EXX\xaa\x02\vExchange.V1\xca\x02\vExchange\\V1\xe2\x02\x17Exchange\\V1\\GPBMetadata\xea\x02\fExchange::V1b\x06proto3"
 
 var (
@@ -928,44 +1030,47 @@ func file_exchange_v1_engine_proto_rawDescGZIP() []byte {
 	return file_exchange_v1_engine_proto_rawDescData
 }
 
+var file_exchange_v1_engine_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_exchange_v1_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_exchange_v1_engine_proto_goTypes = []any{
-	(*OrderUpdate)(nil),     // 0: exchange.v1.OrderUpdate
-	(*Trade)(nil),           // 1: exchange.v1.Trade
-	(*BookDelta)(nil),       // 2: exchange.v1.BookDelta
-	(*CommandRejected)(nil), // 3: exchange.v1.CommandRejected
-	(*EngineInput)(nil),     // 4: exchange.v1.EngineInput
-	(*EngineOutput)(nil),    // 5: exchange.v1.EngineOutput
-	(*ReplayRequest)(nil),   // 6: exchange.v1.ReplayRequest
-	(*ReplayResponse)(nil),  // 7: exchange.v1.ReplayResponse
-	(Side)(0),               // 8: exchange.v1.Side
-	(OrderType)(0),          // 9: exchange.v1.OrderType
-	(OrderStatus)(0),        // 10: exchange.v1.OrderStatus
-	(RejectReason)(0),       // 11: exchange.v1.RejectReason
-	(TimeInForce)(0),        // 12: exchange.v1.TimeInForce
-	(*OrderCommand)(nil),    // 13: exchange.v1.OrderCommand
+	(ReplayStatus)(0),       // 0: exchange.v1.ReplayStatus
+	(*OrderUpdate)(nil),     // 1: exchange.v1.OrderUpdate
+	(*Trade)(nil),           // 2: exchange.v1.Trade
+	(*BookDelta)(nil),       // 3: exchange.v1.BookDelta
+	(*CommandRejected)(nil), // 4: exchange.v1.CommandRejected
+	(*EngineInput)(nil),     // 5: exchange.v1.EngineInput
+	(*EngineOutput)(nil),    // 6: exchange.v1.EngineOutput
+	(*ReplayRequest)(nil),   // 7: exchange.v1.ReplayRequest
+	(*ReplayResponse)(nil),  // 8: exchange.v1.ReplayResponse
+	(Side)(0),               // 9: exchange.v1.Side
+	(OrderType)(0),          // 10: exchange.v1.OrderType
+	(OrderStatus)(0),        // 11: exchange.v1.OrderStatus
+	(RejectReason)(0),       // 12: exchange.v1.RejectReason
+	(TimeInForce)(0),        // 13: exchange.v1.TimeInForce
+	(*OrderCommand)(nil),    // 14: exchange.v1.OrderCommand
 }
 var file_exchange_v1_engine_proto_depIdxs = []int32{
-	8,  // 0: exchange.v1.OrderUpdate.side:type_name -> exchange.v1.Side
-	9,  // 1: exchange.v1.OrderUpdate.order_type:type_name -> exchange.v1.OrderType
-	10, // 2: exchange.v1.OrderUpdate.status:type_name -> exchange.v1.OrderStatus
-	11, // 3: exchange.v1.OrderUpdate.reason:type_name -> exchange.v1.RejectReason
-	12, // 4: exchange.v1.OrderUpdate.time_in_force:type_name -> exchange.v1.TimeInForce
-	8,  // 5: exchange.v1.Trade.taker_side:type_name -> exchange.v1.Side
-	8,  // 6: exchange.v1.BookDelta.side:type_name -> exchange.v1.Side
-	11, // 7: exchange.v1.CommandRejected.reason:type_name -> exchange.v1.RejectReason
-	13, // 8: exchange.v1.EngineInput.command:type_name -> exchange.v1.OrderCommand
-	4,  // 9: exchange.v1.EngineOutput.input:type_name -> exchange.v1.EngineInput
-	0,  // 10: exchange.v1.EngineOutput.order_updates:type_name -> exchange.v1.OrderUpdate
-	1,  // 11: exchange.v1.EngineOutput.trades:type_name -> exchange.v1.Trade
-	2,  // 12: exchange.v1.EngineOutput.book_deltas:type_name -> exchange.v1.BookDelta
-	3,  // 13: exchange.v1.EngineOutput.rejections:type_name -> exchange.v1.CommandRejected
-	5,  // 14: exchange.v1.ReplayResponse.outputs:type_name -> exchange.v1.EngineOutput
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	9,  // 0: exchange.v1.OrderUpdate.side:type_name -> exchange.v1.Side
+	10, // 1: exchange.v1.OrderUpdate.order_type:type_name -> exchange.v1.OrderType
+	11, // 2: exchange.v1.OrderUpdate.status:type_name -> exchange.v1.OrderStatus
+	12, // 3: exchange.v1.OrderUpdate.reason:type_name -> exchange.v1.RejectReason
+	13, // 4: exchange.v1.OrderUpdate.time_in_force:type_name -> exchange.v1.TimeInForce
+	9,  // 5: exchange.v1.Trade.taker_side:type_name -> exchange.v1.Side
+	9,  // 6: exchange.v1.BookDelta.side:type_name -> exchange.v1.Side
+	12, // 7: exchange.v1.CommandRejected.reason:type_name -> exchange.v1.RejectReason
+	14, // 8: exchange.v1.EngineInput.command:type_name -> exchange.v1.OrderCommand
+	5,  // 9: exchange.v1.EngineOutput.input:type_name -> exchange.v1.EngineInput
+	1,  // 10: exchange.v1.EngineOutput.order_updates:type_name -> exchange.v1.OrderUpdate
+	2,  // 11: exchange.v1.EngineOutput.trades:type_name -> exchange.v1.Trade
+	3,  // 12: exchange.v1.EngineOutput.book_deltas:type_name -> exchange.v1.BookDelta
+	4,  // 13: exchange.v1.EngineOutput.rejections:type_name -> exchange.v1.CommandRejected
+	6,  // 14: exchange.v1.ReplayResponse.outputs:type_name -> exchange.v1.EngineOutput
+	0,  // 15: exchange.v1.ReplayResponse.status:type_name -> exchange.v1.ReplayStatus
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_engine_proto_init() }
@@ -980,13 +1085,14 @@ func file_exchange_v1_engine_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exchange_v1_engine_proto_rawDesc), len(file_exchange_v1_engine_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_exchange_v1_engine_proto_goTypes,
 		DependencyIndexes: file_exchange_v1_engine_proto_depIdxs,
+		EnumInfos:         file_exchange_v1_engine_proto_enumTypes,
 		MessageInfos:      file_exchange_v1_engine_proto_msgTypes,
 	}.Build()
 	File_exchange_v1_engine_proto = out.File

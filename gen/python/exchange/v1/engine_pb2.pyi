@@ -1,12 +1,32 @@
 from exchange.v1 import common_pb2 as _common_pb2
 from exchange.v1 import order_pb2 as _order_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ReplayStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REPLAY_STATUS_UNSPECIFIED: _ClassVar[ReplayStatus]
+    REPLAY_STATUS_OK: _ClassVar[ReplayStatus]
+    REPLAY_STATUS_BEYOND_HEAD: _ClassVar[ReplayStatus]
+    REPLAY_STATUS_LIMIT_ZERO: _ClassVar[ReplayStatus]
+    REPLAY_STATUS_WRONG_SHARD: _ClassVar[ReplayStatus]
+    REPLAY_STATUS_MALFORMED_REQUEST: _ClassVar[ReplayStatus]
+    REPLAY_STATUS_REQUEST_TOO_LARGE: _ClassVar[ReplayStatus]
+    REPLAY_STATUS_HISTORY_GONE: _ClassVar[ReplayStatus]
+REPLAY_STATUS_UNSPECIFIED: ReplayStatus
+REPLAY_STATUS_OK: ReplayStatus
+REPLAY_STATUS_BEYOND_HEAD: ReplayStatus
+REPLAY_STATUS_LIMIT_ZERO: ReplayStatus
+REPLAY_STATUS_WRONG_SHARD: ReplayStatus
+REPLAY_STATUS_MALFORMED_REQUEST: ReplayStatus
+REPLAY_STATUS_REQUEST_TOO_LARGE: ReplayStatus
+REPLAY_STATUS_HISTORY_GONE: ReplayStatus
 
 class OrderUpdate(_message.Message):
     __slots__ = ("order_id", "user_id", "client_order_id", "symbol", "side", "order_type", "status", "price_units", "qty_units", "filled_qty_units", "filled_quote_units", "remaining_qty_units", "remaining_quote_units", "reason", "ts_event_ns", "time_in_force")
@@ -147,9 +167,13 @@ class ReplayRequest(_message.Message):
     def __init__(self, shard_id: _Optional[int] = ..., from_seq: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class ReplayResponse(_message.Message):
-    __slots__ = ("outputs", "last_seq")
+    __slots__ = ("outputs", "last_seq", "status", "detail")
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
     outputs: _containers.RepeatedCompositeFieldContainer[EngineOutput]
     last_seq: int
-    def __init__(self, outputs: _Optional[_Iterable[_Union[EngineOutput, _Mapping]]] = ..., last_seq: _Optional[int] = ...) -> None: ...
+    status: ReplayStatus
+    detail: str
+    def __init__(self, outputs: _Optional[_Iterable[_Union[EngineOutput, _Mapping]]] = ..., last_seq: _Optional[int] = ..., status: _Optional[_Union[ReplayStatus, str]] = ..., detail: _Optional[str] = ...) -> None: ...
