@@ -14,7 +14,7 @@ from types import FrameType
 
 import zmq
 
-from common.errors import ChainBroken, Unavailable
+from common.errors import ChainBroken, ConfigInvalid, Unavailable
 from common.kafka import make_consumer
 from common.markets import load_catalog
 from settlement.config import SettlementConfig
@@ -63,8 +63,8 @@ def run(config: SettlementConfig) -> int:
              [shard.shard_id for shard in config.shards], config.balance_topic, config.group_id)
     try:
         service.run()
-    except ChainBroken as error:
-        log.critical("CHAIN BROKEN, halting: %s", error)
+    except (ChainBroken, ConfigInvalid) as error:
+        log.critical("FEED HALTED (chain broken or misconfigured), halting: %s", error)
         return EXIT_CHAIN_BROKEN
     except Unavailable as error:
         log.critical("CQL UNAVAILABLE, halting (a restart resumes from chain_state): %s", error)

@@ -78,6 +78,7 @@ class SettlementService:
         self.stop_requested = False
         self.last_lag_check_ns = 0
         self.feeds: dict[int, EngineFeed] = {}
+        self.persisted_seq: dict[int, int] = {}
         for shard in config.shards:
             last_seq, last_hash = call_with_retries(
                 lambda shard_id=shard.shard_id: load_chain_head(session, shard_id), what="chain_state read",
@@ -87,6 +88,7 @@ class SettlementService:
                 shard_id=shard.shard_id, last_seq=last_seq, last_hash=last_hash, idle_check_ms=FEED_IDLE_CHECK_MS,
             )
             metrics.shard_persisted_seq.labels(str(shard.shard_id)).set(last_seq)
+            self.persisted_seq[shard.shard_id] = last_seq
             log.info("shard %d: resuming after seq %d (hash %s..)", shard.shard_id, last_seq, last_hash.hex()[:16])
 
     def stop(self) -> None:
@@ -109,9 +111,11 @@ class SettlementService:
         budget = self.config.batch_inputs_max
         shard_wait_ms = self.config.poll_timeout_ms if self.consumer is None else 0
         for shard_id, feed in self.feeds.items():
+            if budget <= 0:
+                break
             try:
-                outputs = feed.poll(timeout_ms=shard_wait_ms // max(len(self.feeds), 1))
-            except Timeout as error:  # the shard's replay endpoint is down: keep persisting the other inputs
+                outputs = feed.poll(shard_wait_ms // max(len(self.feeds), 1), outputs_max=budget)
+            except Timeout as error:  # the shard's replay endpoint is silent: nothing is lost, keep going
                 log.warning("shard %d: %s", shard_id, error)
                 continue
             if outputs:
@@ -149,6 +153,7 @@ class SettlementService:
         for shard_id, outputs in turn.outputs.items():
             self.metrics.outputs_persisted.labels(str(shard_id)).inc(len(outputs))
             self.metrics.shard_persisted_seq.labels(str(shard_id)).set(outputs[-1].seq)
+            self.persisted_seq[shard_id] = outputs[-1].seq
         self.metrics.events_persisted.inc(sum(1 for message in turn.messages if message.error() is None))
 
     def _event_rows(self, message: Message) -> list[Row]:
@@ -220,11 +225,10 @@ class SettlementService:
             return
         self.last_lag_check_ns = now_ns
         for shard_id, feed in self.feeds.items():
-            try:
-                published = feed.replay.fetch(feed.last_seq + 1, limit=0).last_seq
-            except Timeout:
-                continue
-            self.metrics.shard_lag_outputs.labels(str(shard_id)).set(max(published - feed.last_seq, 0))
+            # The head the feed knows of: the server's last seq from its last check, or the newest live message.
+            published = max(feed.goal_seq, feed.live[-1].seq if feed.live else 0, feed.last_seq)
+            persisted = self.persisted_seq.get(shard_id, 0)
+            self.metrics.shard_lag_outputs.labels(str(shard_id)).set(max(published - persisted, 0))
         if self.consumer is None:
             return
         for assigned in self.consumer.assignment():
