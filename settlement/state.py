@@ -82,9 +82,10 @@ def read_created(session: Session, order_ids: Iterable[int]) -> dict[int, int]:
     by_block: dict[int, list[int]] = {}
     for order_id in order_ids:
         by_block.setdefault(keys.id_block(order_id), []).append(order_id)
+    statement = session.prepare(f"SELECT order_id, created_ns FROM {session.keyspace}.orders "
+                                "WHERE order_block = ? AND order_id IN ?")  # the driver caches prepared statements
     found: dict[int, int] = {}
     for block, ids in sorted(by_block.items()):
-        rows = session.execute("SELECT order_id, created_ns FROM orders WHERE order_block = %s AND order_id IN %s",
-                               (block, tuple(sorted(ids))))
+        rows = session.execute(statement, (block, sorted(ids)))
         found.update({row.order_id: row.created_ns for row in rows if row.created_ns is not None})
     return found

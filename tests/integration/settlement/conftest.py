@@ -94,12 +94,13 @@ def dump_tables(session: Session, keyspace: str, *, tables: tuple[str, ...] | No
     """Every row of every table (or of `tables`) with each cell's write time, sorted: equal dumps = equal data."""
     dump: dict[str, Any] = {}
     for table in tables or tuple(PARTITION_KEYS):
-        columns = [row.column_name for row in session.execute(
+        columns = [(row.column_name, row.kind) for row in session.execute(
             "SELECT column_name, kind FROM system_schema.columns WHERE keyspace_name = %s AND table_name = %s",
-            (keyspace, table)) if row.kind == "regular"]
-        writetimes = ", ".join(f"WRITETIME({name})" for name in columns)
-        cql = f"SELECT *{', ' + writetimes if writetimes else ''} FROM {keyspace}.{table}"
-        dump[table] = sorted(repr(sorted(row._asdict().items())) for row in session.execute(cql))
+            (keyspace, table))]
+        names = [name for name, _ in columns]
+        names += [f"WRITETIME({name})" for name, kind in columns if kind in ("regular", "static")]
+        cql = f"SELECT {', '.join(names)} FROM {keyspace}.{table}"
+        dump[table] = sorted(repr(tuple(row)) for row in session.execute(cql))
     return dump
 
 
