@@ -80,6 +80,8 @@ def run(config: SettlementConfig) -> int:
 def main() -> int:
     """Parse the command line and run the chosen command."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # The server warns about every batch spanning partitions or above 5 KiB; both are by design (writer.py).
+    logging.getLogger("cassandra.protocol").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser(prog="python -m settlement", description=__doc__)
     parser.add_argument("command", nargs="?", default="run", choices=("run", "migrate", "reconcile"))
     parser.add_argument("--keyspace", help="override SETTLEMENT_KEYSPACE")

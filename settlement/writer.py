@@ -41,7 +41,8 @@ BATCH_BYTES_MAX_DEFAULT = 24 * 1024  # half Cassandra's batch_size_fail_threshol
 RETRY_DEADLINE_S_DEFAULT = 600.0
 BACKOFF_FIRST_S = 0.05
 BACKOFF_MAX_S = 5.0
-ROW_OVERHEAD_BYTES = 24
+ROW_OVERHEAD_BYTES = 48
+VALUE_OVERHEAD_BYTES = 16  # per cell: what Cassandra adds to each value (id, timestamp, flags), measured roughly
 DEDUPED_TABLES = frozenset({"time_buckets"})
 # Errors of a server that is down, overloaded or slow: the same write can succeed later. Anything else (an invalid
 # statement, a batch too large) is a bug and propagates at once.
@@ -189,7 +190,7 @@ class CqlWriter:
 def _estimate_bytes(values: dict[str, object]) -> int:
     size = ROW_OVERHEAD_BYTES
     for value in values.values():
-        size += len(value) if isinstance(value, bytes | str) else 8
+        size += VALUE_OVERHEAD_BYTES + (len(value) if isinstance(value, bytes | str) else 8)
     return size
 
 

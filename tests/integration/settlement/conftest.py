@@ -238,3 +238,36 @@ def verify_stored_chain(session: Session, shard_id: int, last_seq: int) -> None:
         assert row.prev_hash == previous, f"seq {seq} does not link"
         assert output_hash(output) == row.hash == output.hash, f"seq {seq} hash differs"
         previous = row.hash
+
+
+@dataclass(slots=True)
+class ProxyProcess:
+    """tcp_proxy.py as a subprocess on a fixed port: start, kill, stop and continue it."""
+
+    listen_port: int
+    target: str
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        """Start and wait for its 'proxy ready' line."""
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.settlement.tcp_proxy", "--listen-port", str(self.listen_port),
+             "--target", self.target], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline().strip() == "proxy ready"
+
+    def kill(self) -> None:
+        """SIGKILL: every connection is cut and new ones are refused."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def cql_proxy(cql_session: object) -> Iterator[ProxyProcess]:
+    """A TCP proxy in front of the shared CQL server (started), killed at the end of the test."""
+    proxy = ProxyProcess(free_port(), f"{HOST}:{CQL_PORT}")
+    proxy.start()
+    yield proxy
+    if proxy.process is not None and proxy.process.poll() is None:
+        proxy.kill()
