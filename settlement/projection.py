@@ -35,6 +35,8 @@ DIRECTION_OF_OPERATION = {
     balance_pb2.BALANCE_OPERATION_TRANSFER_OUT: account_service_pb2.TRANSFER_DIRECTION_OUT,
 }
 UBSCORE_SOURCE = "ubscore"
+OPEN_ORDER_COLUMNS = ("side", "order_type", "time_in_force", "price_units", "qty_units", "status", "filled_qty_units",
+                      "filled_quote_units", "remaining_qty_units", "remaining_quote_units", "updated_ns")
 
 
 def engine_source(shard_id: int) -> str:
@@ -75,19 +77,20 @@ def project_output(
     client_ids: dict[int, str] = {}
     for index, update in enumerate(output.order_updates):
         client_ids[update.order_id] = update.client_order_id
+        full = False
         if placed is not None and update.order_id == placed.order_id:
-            created = placed.ts_event_ns
+            created, full = placed.ts_event_ns, True
         elif update.order_id in created_ns:
             created = created_ns[update.order_id]
         else:
-            created = update.ts_event_ns
+            created, full = update.ts_event_ns, True
             projected.created_unknown.append(update.order_id)
         if update.status in OPEN_STATUSES:
             projected.created[update.order_id] = created
         else:
             projected.finished.append(update.order_id)
         creation = placed if placed is not None and update.order_id == placed.order_id else None
-        _order_rows(rows, output, update, keys.output_timestamp(output.seq, index), created, creation)
+        _order_rows(rows, output, update, keys.output_timestamp(output.seq, index), created, creation, full=full)
     for index, trade in enumerate(output.trades):
         _trade_rows(rows, trade, keys.output_timestamp(output.seq, index), markets.get(trade.symbol),
                     client_ids, output)
@@ -101,59 +104,73 @@ def _placed_order_id(output: engine_pb2.EngineOutput) -> int:
 
 def _order_rows(
     rows: list[Row], output: engine_pb2.EngineOutput, update: engine_pb2.OrderUpdate, stamp: int, created: int,
-    creation: object | None,
+    creation: object | None, *, full: bool,
 ) -> None:
-    """orders, order_history, orders_by_user_time, open_orders (+ its time bucket) for one order update."""
-    state = {
-        "user_id": update.user_id, "client_order_id": update.client_order_id, "symbol": update.symbol,
-        "side": update.side, "order_type": update.order_type, "time_in_force": update.time_in_force,
-        "price_units": update.price_units, "qty_units": update.qty_units, "status": update.status,
-        "filled_qty_units": update.filled_qty_units, "filled_quote_units": update.filled_quote_units,
-        "remaining_qty_units": update.remaining_qty_units, "remaining_quote_units": update.remaining_quote_units,
-        "reason": update.reason, "created_ns": created, "updated_ns": update.ts_event_ns,
+    """orders, order_history, orders_by_user_time, open_orders (+ its time bucket) for one order update.
+
+    With `full` (the output that placed the order, or one whose creation Settlement never saw) every column is
+    written; otherwise only what changes after creation (status, fills, remainders, reason, update time): CQL
+    upserts per column, the identity columns stay as the placing output wrote them, and a maker's update costs
+    half the cells.
+    """
+    state: dict[str, object] = {
+        "status": update.status, "filled_qty_units": update.filled_qty_units,
+        "filled_quote_units": update.filled_quote_units, "remaining_qty_units": update.remaining_qty_units,
+        "remaining_quote_units": update.remaining_quote_units, "reason": update.reason,
+        "updated_ns": update.ts_event_ns,
     }
-    if creation is not None:  # only the placing output knows these; later updates leave them as they are
+    if full:
+        state.update({
+            "symbol": update.symbol, "side": update.side, "order_type": update.order_type,
+            "time_in_force": update.time_in_force, "price_units": update.price_units, "qty_units": update.qty_units,
+        })
+    if creation is not None:  # only the placing output knows these
         state["post_only"] = creation.post_only  # type: ignore[attr-defined]
         state["self_trade_mode"] = creation.self_trade_mode  # type: ignore[attr-defined]
         state["quote_budget_units"] = creation.quote_budget_units  # type: ignore[attr-defined]
+    identity = {"user_id": update.user_id, "client_order_id": update.client_order_id} if full else {}
     rows.append(Row("orders", {
-        "order_block": keys.id_block(update.order_id), "order_id": update.order_id, **state,
-        "shard_id": output.shard_id, "seq": output.seq,
+        "order_block": keys.id_block(update.order_id), "order_id": update.order_id, **identity, **state,
+        **({"created_ns": created} if full else {}), "shard_id": output.shard_id, "seq": output.seq,
     }, stamp))
     bucket = keys.user_bucket(created)
-    by_time = {key: value for key, value in state.items() if key != "created_ns"}
     rows.append(Row("orders_by_user_time", {
-        **by_time, "bucket": bucket, "created_ns": created, "order_id": update.order_id,
+        "user_id": update.user_id, "bucket": bucket, "created_ns": created, "order_id": update.order_id,
+        "client_order_id": update.client_order_id, **state,
     }, stamp))
-    rows.append(_bucket_row(keys.SCOPE_ORDERS, str(update.user_id), bucket))
+    if full:
+        rows.append(_bucket_row(keys.SCOPE_ORDERS, str(update.user_id), bucket))
     if update.client_order_id:
         rows.append(_history_row(
-            state, order_id=update.order_id, source=engine_source(output.shard_id), position=output.seq,
-            stamp=stamp,
+            {**state, **({"created_ns": created} if full else {})}, user_id=update.user_id,
+            client_order_id=update.client_order_id, order_id=update.order_id if full else None,
+            source=engine_source(output.shard_id), position=output.seq, stamp=stamp,
         ))
     open_key = {"user_id": update.user_id, "symbol": update.symbol, "order_id": update.order_id}
     if update.status in OPEN_STATUSES:
-        open_columns = ("client_order_id", "side", "order_type", "time_in_force", "price_units", "qty_units",
-                        "status", "filled_qty_units", "filled_quote_units", "remaining_qty_units",
-                        "remaining_quote_units", "created_ns", "updated_ns")
-        rows.append(Row("open_orders", {**open_key, **{name: state[name] for name in open_columns}}, stamp))
+        open_values = {name: state[name] for name in OPEN_ORDER_COLUMNS if name in state}
+        if full:
+            open_values.update(client_order_id=update.client_order_id, created_ns=created)
+        rows.append(Row("open_orders", {**open_key, **open_values}, stamp))
     else:
         rows.append(Row("open_orders", open_key, stamp, delete=True))
 
 
-def _history_row(state: Mapping[str, object], *, order_id: int, source: str, position: int, stamp: int) -> Row:
+def _history_row(
+    state: Mapping[str, object], *, user_id: int, client_order_id: str, order_id: int | None, source: str,
+    position: int, stamp: int,
+) -> Row:
     """One lifecycle row of order_history, with the order's latest state in its static columns."""
     values: dict[str, object] = {
-        "user_id": state["user_id"], "client_order_id": state["client_order_id"], "source": source,
+        "user_id": user_id, "client_order_id": client_order_id, "source": source,
         "position": position, "status": state["status"], "filled_qty_units": state["filled_qty_units"],
         "filled_quote_units": state["filled_quote_units"], "remaining_qty_units": state["remaining_qty_units"],
-        "reason": state["reason"], "ts_event_ns": state["updated_ns"], "latest_order_id": order_id,
+        "reason": state["reason"], "ts_event_ns": state["updated_ns"],
     }
-    for name in ("symbol", "side", "order_type", "time_in_force", "post_only", "self_trade_mode", "price_units",
-                 "qty_units", "quote_budget_units", "status", "filled_qty_units", "filled_quote_units",
-                 "remaining_qty_units", "remaining_quote_units", "reason", "created_ns", "updated_ns"):
-        if name in state:
-            values[f"latest_{name}"] = state[name]
+    if order_id is not None:
+        values["latest_order_id"] = order_id
+    for name, value in state.items():
+        values[f"latest_{name}"] = value
     return Row("order_history", values, stamp)
 
 
@@ -271,7 +288,9 @@ def _refused_order_rows(event: balance_pb2.BalanceEvent) -> list[Row]:
     bucket = keys.user_bucket(created)
     by_time = {key: value for key, value in state.items() if key != "created_ns"}
     return [
-        _history_row(state, order_id=0, source=UBSCORE_SOURCE, position=event.event_id, stamp=event.event_id),
+        _history_row({key: value for key, value in state.items() if key not in ("user_id", "client_order_id")},
+                     user_id=event.user_id, client_order_id=client_order_id, order_id=0, source=UBSCORE_SOURCE,
+                     position=event.event_id, stamp=event.event_id),
         Row("orders_by_user_time", {**by_time, "bucket": bucket, "created_ns": created, "order_id": 0},
             event.event_id),
         _bucket_row(keys.SCOPE_ORDERS, str(event.user_id), bucket),

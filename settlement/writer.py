@@ -188,10 +188,11 @@ class CqlWriter:
 
 
 def _estimate_bytes(values: dict[str, object]) -> int:
-    size = ROW_OVERHEAD_BYTES
-    for value in values.values():
-        size += VALUE_OVERHEAD_BYTES + (len(value) if isinstance(value, bytes | str) else 8)
-    return size
+    """A cheap upper estimate of a row's size in a batch: short texts are counted as 8 bytes like numbers, the
+    one long value (`engine_outputs.output`) by its length."""
+    size = ROW_OVERHEAD_BYTES + (VALUE_OVERHEAD_BYTES + 16) * len(values)
+    output = values.get("output")
+    return size + len(output) if isinstance(output, bytes) else size
 
 
 def call_with_retries(

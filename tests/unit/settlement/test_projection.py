@@ -63,6 +63,10 @@ def test_project_trade_uses_given_maker_creation_time_and_deletes_filled_maker()
     assert by_time[1].values["bucket"] == keys.user_bucket(TS_BASE_NS)
     assert by_time[2].values["bucket"] == keys.user_bucket(taker_ts)
     assert all(row.delete for row in rows_of(rows, "open_orders"))  # both filled
+    maker_order = next(row for row in rows_of(rows, "orders") if row.values["order_id"] == 1)
+    assert "user_id" not in maker_order.values  # a maker's update writes what changed, not its identity
+    assert "symbol" not in by_time[1].values
+    assert by_time[2].values["symbol"] == "BTC_USDT"
     assert sorted(projected.finished) == [1, 2]
     assert projected.created_unknown == []
     [trade] = rows_of(rows, "settled_trades")
