@@ -6,9 +6,10 @@ For every (user, asset):
 - its versions in the ledger are exactly 1..N (none missing, none doubled) and `user_balances.version` is N;
 - with `--ubscore-dump FILE`, UBSCore's own balances equal `user_balances` (available, frozen, version).
 
-The dump is JSON: `{"balances": [{"user_id": 1001, "asset_id": 2, "available_units": 5, "frozen_units": 0,
-"version": 3}, ...]}` (a bare list is accepted too). Both tables are read by token-range paging (a full scan: an
-operator's check, not a serving query).
+The dump is the JSON of `python -m ubscore dump --json`: `{"summary": {"last_event_id": 9, ...}, "accounts":
+[{"user_id": 1001, "asset_id": 2, "available_units": 5, "frozen_units": 0, "version": 3}, ...]}`; with
+`summary.last_event_id` the ledger must also hold exactly the events 1..last_event_id (none missing at the tail).
+Both tables are read by paging through the whole table (a scan: an operator's check, not a serving query).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Reconciliation:
     """Outcome: what was compared and every disagreement found."""
 
     ledger_events: int = 0
+    max_event_id: int = 0
     balances: int = 0
     mismatches: list[str] = field(default_factory=list)
 
@@ -46,10 +48,11 @@ def reconcile(session: Session, *, ubscore_dump: Path | None = None) -> Reconcil
     result = Reconciliation()
     sums: dict[BalanceKey, list[int]] = {}
     versions: dict[BalanceKey, Counter[int]] = {}
-    scan = SimpleStatement("SELECT user_id, asset_id, version, delta_available_units, delta_frozen_units "
+    scan = SimpleStatement("SELECT event_id, user_id, asset_id, version, delta_available_units, delta_frozen_units "
                            "FROM balance_ledger", fetch_size=SCAN_PAGE_ROWS)
     for row in session.execute(scan):
         result.ledger_events += 1
+        result.max_event_id = max(result.max_event_id, row.event_id)
         if not row.version:
             continue  # a refusal changed nothing
         key = (row.user_id, row.asset_id)
@@ -66,7 +69,11 @@ def reconcile(session: Session, *, ubscore_dump: Path | None = None) -> Reconcil
     for key in sorted(set(sums) | set(table)):
         _compare(result, key, sums.get(key), versions.get(key, Counter()), table.get(key))
     if ubscore_dump is not None:
-        _compare_dump(result, table, load_dump(ubscore_dump))
+        balances, last_event_id = load_dump(ubscore_dump)
+        _compare_dump(result, table, balances)
+        if last_event_id is not None and (result.ledger_events, result.max_event_id) != (last_event_id,) * 2:
+            result.mismatches.append(f"ledger holds {result.ledger_events} events up to id {result.max_event_id}; "
+                                     f"UBSCore emitted 1..{last_event_id}")
     return result
 
 
@@ -90,13 +97,14 @@ def _compare(
                                  f"missing {missing[:10]} doubled {doubled[:10]} max {max(versions, default=0)}")
 
 
-def load_dump(path: Path) -> dict[BalanceKey, tuple[int, int, int]]:
-    """UBSCore's balances from a dump file (see the module docstring)."""
+def load_dump(path: Path) -> tuple[dict[BalanceKey, tuple[int, int, int]], int | None]:
+    """UBSCore's balances and last event id from its dump file (see the module docstring)."""
     document = json.loads(path.read_text())
-    entries = document["balances"] if isinstance(document, dict) else document
-    return {(int(entry["user_id"]), int(entry["asset_id"])):
-            (int(entry["available_units"]), int(entry["frozen_units"]), int(entry["version"]))
-            for entry in entries}
+    balances = {(int(entry["user_id"]), int(entry["asset_id"])):
+                (int(entry["available_units"]), int(entry["frozen_units"]), int(entry["version"]))
+                for entry in document["accounts"]}
+    last_event_id = document.get("summary", {}).get("last_event_id")
+    return balances, None if last_event_id is None else int(last_event_id)
 
 
 def _compare_dump(

@@ -80,9 +80,9 @@ class BalanceFlow:
         """The next `count` events."""
         return [self.next() for _ in range(count)]
 
-    def dump(self) -> dict[str, list[dict[str, int]]]:
-        """UBSCore's balances in the reconcile dump format."""
-        return {"balances": [
+    def dump(self) -> dict[str, object]:
+        """What `python -m ubscore dump --json` would print for these events."""
+        return {"summary": {"last_event_id": self.next_event_id - 1}, "accounts": [
             {"user_id": user_id, "asset_id": asset_id, "available_units": values[0], "frozen_units": values[1],
              "version": values[2]}
             for (user_id, asset_id), values in sorted(self.balances.items()) if values[2] > 0
