@@ -1,7 +1,7 @@
 """Writes projected rows to CQL: prepared statements, UNLOGGED batches per partition, bounded concurrency, retries.
 
     rows ──dedupe (time_buckets)──► group by (table, partition key) ──► pack into UNLOGGED batches
-         ──► execute_concurrent (at most `in_flight_max` batches in flight; token-aware routing by the first row)
+         ──► send (at most `in_flight_max` batches in flight, each with a timeout; token-aware routing by the first row)
          ──► failed batches with a retriable error: back off (doubling, capped) and send them again, until every
              batch is acknowledged or `retry_deadline_s` has passed without one succeeding (then raise Unavailable;
              the caller has not committed its input positions, so a restart writes them again: nothing is dropped)
@@ -19,6 +19,7 @@ or writing rows twice, converges to the same cells.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,13 +27,12 @@ from dataclasses import dataclass
 from cassandra import ConsistencyLevel, CoordinationFailure, OperationTimedOut, ReadTimeout, WriteTimeout
 from cassandra import Unavailable as CqlUnavailable
 from cassandra.cluster import NoHostAvailable, Session
-from cassandra.concurrent import execute_concurrent
 from cassandra.connection import ConnectionException
 from cassandra.protocol import IsBootstrappingErrorMessage, OverloadedErrorMessage, ServerError
 from cassandra.query import BatchStatement, BatchType, BoundStatement
 
 from common.errors import Unavailable
-from settlement.cql import PARTITION_KEYS, PRIMARY_KEYS, Statements, bind_values
+from settlement.cql import PARTITION_KEYS, PRIMARY_KEYS, REQUEST_TIMEOUT_S, Statements, bind_values
 from settlement.rows import Row
 
 IN_FLIGHT_MAX_DEFAULT = 32
@@ -70,6 +70,7 @@ class CqlWriter:
         self, session: Session, *, keyspace: str | None = None, in_flight_max: int = IN_FLIGHT_MAX_DEFAULT,
         batch_rows_max: int = BATCH_ROWS_MAX_DEFAULT, batch_bytes_max: int = BATCH_BYTES_MAX_DEFAULT,
         coalesce_replicas: bool = True, retry_deadline_s: float = RETRY_DEADLINE_S_DEFAULT,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
         on_rows: Callable[[str, int], None] | None = None, sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         assert in_flight_max >= 1, in_flight_max
@@ -81,6 +82,7 @@ class CqlWriter:
         self.batch_bytes_max = batch_bytes_max
         self.coalesce_replicas = coalesce_replicas
         self.retry_deadline_s = retry_deadline_s
+        self.request_timeout_s = request_timeout_s
         self.on_rows = on_rows
         self.sleep = sleep
 
@@ -151,24 +153,51 @@ class CqlWriter:
         replicas = self.session.cluster.metadata.get_replicas(statement.keyspace, routing_key)
         return replicas[0].endpoint if replicas else None
 
+    def _send_all(self, batches: list[BatchStatement]) -> list[BaseException | None]:
+        """Send every batch, at most `in_flight_max` at a time, each with the request timeout; the error of each
+        (None: acknowledged). The driver's execute_concurrent is not used: it sends without a timeout, so a silent
+        server would hang it until the connection's heartbeat gives up."""
+        errors: list[BaseException | None] = [None] * len(batches)
+        done = threading.Condition()
+        in_flight = 0
+
+        def finished(_result: object, index: int, error: BaseException | None = None) -> None:
+            nonlocal in_flight
+            with done:
+                errors[index] = error
+                in_flight -= 1
+                done.notify()
+
+        def failed(error: BaseException, index: int) -> None:
+            finished(None, index, error)
+
+        for index, batch in enumerate(batches):
+            with done:
+                while in_flight >= self.in_flight_max:
+                    done.wait()
+                in_flight += 1
+            future = self.session.execute_async(batch, timeout=self.request_timeout_s)
+            future.add_callbacks(callback=finished, callback_args=(index,), errback=failed, errback_args=(index,))
+        with done:
+            while in_flight:
+                done.wait()
+        return errors
+
     def _execute(self, batches: list[BatchStatement], stats: WriteStats) -> None:
         pending = batches
         backoff_s = BACKOFF_FIRST_S
         deadline_ns = time.monotonic_ns() + int(self.retry_deadline_s * 1e9)
         while pending:
-            results = execute_concurrent(
-                self.session, [(batch, None) for batch in pending], concurrency=self.in_flight_max,
-                raise_on_first_error=False,
-            )
+            errors = self._send_all(pending)
             failed = []
             first_error: BaseException | None = None
-            for batch, (success, result) in zip(pending, results, strict=True):
-                if success:
+            for batch, error in zip(pending, errors, strict=True):
+                if error is None:
                     continue
-                if not isinstance(result, RETRIABLE_ERRORS):
-                    raise result
+                if not isinstance(error, RETRIABLE_ERRORS):
+                    raise error
                 failed.append(batch)
-                first_error = first_error or result
+                first_error = first_error or error
             if len(failed) < len(pending):
                 deadline_ns = time.monotonic_ns() + int(self.retry_deadline_s * 1e9)  # progress: a new deadline
                 backoff_s = BACKOFF_FIRST_S

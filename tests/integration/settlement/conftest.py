@@ -256,6 +256,16 @@ class ProxyProcess:
         assert self.process.stdout is not None
         assert self.process.stdout.readline().strip() == "proxy ready"
 
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open but nothing moves (requests time out, as on an overloaded server)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after pause()."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         """SIGKILL: every connection is cut and new ones are refused."""
         assert self.process is not None
@@ -270,4 +280,5 @@ def cql_proxy(cql_session: object) -> Iterator[ProxyProcess]:
     proxy.start()
     yield proxy
     if proxy.process is not None and proxy.process.poll() is None:
+        proxy.resume()
         proxy.kill()

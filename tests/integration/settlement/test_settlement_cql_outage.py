@@ -60,3 +60,25 @@ def test_cql_down_for_a_while_then_back_nothing_dropped(
     result = reconcile(session)
     assert result.ok, result.mismatches
     assert settlement.signal(signal.SIGTERM) == 0
+
+
+def test_cql_silent_for_longer_than_the_request_timeout_then_back_nothing_dropped(
+    events_producer: EventsProducer, balance_topic: str, keyspace: str, session: Session,
+    settlement_factory: Callable[..., SettlementProcess], cql_proxy: ProxyProcess,
+) -> None:
+    """The proxy frozen (SIGSTOP): writes time out instead of failing fast; after SIGCONT all events are written."""
+    settlement = settlement_factory(keyspace=keyspace, shards="", balance_topic=balance_topic,
+                                    cql_port=cql_proxy.listen_port)
+    settlement.start()
+    balances = BalanceFlow(seed=33)
+    events_producer.send(balances.batch(100))
+    eventually(lambda: count_rows(session, "balance_ledger") == 100, timeout_ms=60_000)
+    cql_proxy.pause()
+    events_producer.send(balances.batch(200))
+    eventually(lambda: "batches failed" in settlement.log_text(), timeout_ms=60_000)  # after the request timeout
+    assert count_rows(session, "balance_ledger") == 100
+    cql_proxy.resume()
+    eventually(lambda: count_rows(session, "balance_ledger") == 300, timeout_ms=120_000)
+    result = reconcile(session)
+    assert result.ok, result.mismatches
+    assert settlement.signal(signal.SIGTERM) == 0
