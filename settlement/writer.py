@@ -1,6 +1,7 @@
 """Writes projected rows to CQL: prepared statements, UNLOGGED batches per partition, bounded concurrency, retries.
 
-    rows ──dedupe (time_buckets)──► group by (table, partition key) ──► pack into UNLOGGED batches
+    rows ──drop repeated time_buckets rows (of this turn, and those already written)
+         ──► group by (table, partition key) ──► pack into UNLOGGED batches
          ──► send (at most `in_flight_max` batches in flight, each with a timeout; token-aware routing by the first row)
          ──► failed batches with a retriable error: back off (doubling, capped) and send them again, until every
              batch is acknowledged or `retry_deadline_s` has passed without one succeeding (then raise Unavailable;
@@ -21,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -43,7 +45,9 @@ BACKOFF_FIRST_S = 0.05
 BACKOFF_MAX_S = 5.0
 ROW_OVERHEAD_BYTES = 48
 VALUE_OVERHEAD_BYTES = 16  # per cell: what Cassandra adds to each value (id, timestamp, flags), measured roughly
+# Immutable rows that many inputs repeat: written once per turn, and not again while remembered as written.
 DEDUPED_TABLES = frozenset({"time_buckets"})
+WRITTEN_REMEMBERED_MAX = 200_000
 # Errors of a server that is down, overloaded or slow: the same write can succeed later. Anything else (an invalid
 # statement, a batch too large) is a bug and propagates at once.
 RETRIABLE_ERRORS = (NoHostAvailable, OperationTimedOut, ConnectionException, CqlUnavailable, ReadTimeout,
@@ -83,22 +87,29 @@ class CqlWriter:
         self.coalesce_replicas = coalesce_replicas
         self.retry_deadline_s = retry_deadline_s
         self.request_timeout_s = request_timeout_s
+        self.written: OrderedDict[tuple[object, ...], None] = OrderedDict()
         self.on_rows = on_rows
         self.sleep = sleep
 
     def write(self, rows: Sequence[Row]) -> WriteStats:
         """Write every row; return once all are acknowledged (retrying), or raise Unavailable past the deadline."""
         started_ns = time.monotonic_ns()
-        batches, counts = self._batches(rows)
+        batches, counts, once = self._batches(rows)
         stats = WriteStats(rows=sum(counts.values()), batches=len(batches))
         self._execute(batches, stats)
+        for identity in once:  # acknowledged: no need to write these again while remembered
+            self.written[identity] = None
+        while len(self.written) > WRITTEN_REMEMBERED_MAX:
+            self.written.popitem(last=False)
         if self.on_rows is not None:
             for table, count in counts.items():
                 self.on_rows(table, count)
         stats.seconds = (time.monotonic_ns() - started_ns) / 1e9
         return stats
 
-    def _batches(self, rows: Sequence[Row]) -> tuple[list[BatchStatement], dict[str, int]]:
+    def _batches(
+        self, rows: Sequence[Row]
+    ) -> tuple[list[BatchStatement], dict[str, int], set[tuple[object, ...]]]:
         groups: dict[tuple[object, ...], list[BoundStatement]] = {}
         sizes: dict[tuple[object, ...], list[int]] = {}
         counts: dict[str, int] = {}
@@ -106,7 +117,7 @@ class CqlWriter:
         for row in rows:
             if row.table in DEDUPED_TABLES:
                 identity = (row.table, *row.values.values())
-                if identity in seen:
+                if identity in seen or identity in self.written:
                     continue
                 seen.add(identity)
             values = row.values
@@ -117,7 +128,7 @@ class CqlWriter:
             groups.setdefault(group_key, []).append(bound)
             sizes.setdefault(group_key, []).append(_estimate_bytes(values))
             counts[row.table] = counts.get(row.table, 0) + 1
-        return self._pack(groups, sizes), counts
+        return self._pack(groups, sizes), counts, seen
 
     def _pack(
         self, groups: dict[tuple[object, ...], list[BoundStatement]], sizes: dict[tuple[object, ...], list[int]]
