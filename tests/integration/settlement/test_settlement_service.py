@@ -81,6 +81,9 @@ def test_service_fills_every_table_from_real_outputs_and_events(
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"ledger events {EVENTS}" in result.stdout
     assert settlement.metric("settlement_rows_written_total", 'table="orders"') > 0
+    eventually(lambda: settlement.metric("settlement_shard_persisted_seq") == COMMANDS, timeout_ms=10_000)
+    eventually(lambda: settlement.metric("settlement_shard_lag_outputs") == 0, timeout_ms=10_000)
+    eventually(lambda: settlement.metric("settlement_kafka_lag_records") == 0, timeout_ms=10_000)
     assert settlement.signal(signal.SIGTERM) == 0
 
 
