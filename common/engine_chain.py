@@ -25,10 +25,17 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from common.protowire import varint
 from exchange.v1 import engine_pb2
 
 HASH_BYTES = 32
 GENESIS_HASH = bytes(HASH_BYTES)
+# Wire tags of EngineOutput's first four fields (field number << 3 | wire type), in the order protobuf writes them.
+SHARD_ID_TAG = b"\x08"  # 1, varint (absent when 0, as proto3 writes it)
+SEQ_TAG = b"\x10"  # 2, varint
+PREV_HASH_FIELD = b"\x1a\x20"  # 3, length-delimited, 32 bytes
+HASH_FIELD = b"\x22\x20"  # 4, length-delimited, 32 bytes
+FIRST_BODY_TAG_MIN = 5 << 3  # an unsealed output's bytes start with field 5 or later
 
 
 def output_hash(output: engine_pb2.EngineOutput) -> bytes:
@@ -75,9 +82,29 @@ class Chain:
         self.last_hash = output.hash
         return output
 
+    def seal_serialized(self, output: engine_pb2.EngineOutput) -> tuple[int, bytes, bytes]:
+        """Seal an unsealed `output` by bytes: (seq, hash, serialized sealed output), serializing it only once.
+
+        The result is byte for byte `seal(output).SerializeToString(deterministic=True)`: deterministic protobuf
+        writes fields in number order, so the sealed bytes are the four header fields (shard_id, seq, prev_hash,
+        hash) followed by the unsealed output's own bytes (fields 5..10), and the canonical bytes hashed are the
+        same without the hash field. Subscribers verify exactly as before (link_problem re-serializes).
+        """
+        assert len(self.last_hash) == HASH_BYTES, len(self.last_hash)
+        body = output.SerializeToString(deterministic=True)
+        assert not body or body[0] >= FIRST_BODY_TAG_MIN, "output already carries shard_id, seq or a hash"
+        seq = self.last_seq + 1
+        shard = SHARD_ID_TAG + varint(self.shard_id) if self.shard_id else b""
+        header = shard + SEQ_TAG + varint(seq) + PREV_HASH_FIELD + self.last_hash
+        digest = hashlib.sha256(self.last_hash + header + body).digest()
+        self.last_seq = seq
+        self.last_hash = digest
+        return seq, digest, header + HASH_FIELD + digest + body
+
     def advance(self, output: engine_pb2.EngineOutput) -> None:
         """Move the head over an output already sealed (WAL replay), checking that it links."""
         problem = link_problem(output, shard_id=self.shard_id, last_seq=self.last_seq, last_hash=self.last_hash)
         assert not problem, problem
         self.last_seq = output.seq
         self.last_hash = output.hash
+

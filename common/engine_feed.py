@@ -41,6 +41,11 @@ counted in `live_overflows`) and the gap is filled from the replay endpoint late
 
 `poll` also asks the replay endpoint for news after `idle_check_ms` of silence, so outputs lost at the tail
 (no later live message to reveal the gap) are still fetched.
+
+Feed message format (one ZeroMQ frame, several outputs): `feed_topic(shard_id)`, that is b"engine.<shard_id>"
+and a NUL byte (the NUL ends the number, so a subscription to shard 3 does not also match shard 30), then the
+bytes of a `ReplayResponse` whose `outputs` are consecutive outputs in seq order (at most
+FEED_OUTPUTS_PER_MESSAGE_MAX; no other field set). One C-level parse gives a subscriber every output of a message.
 """
 
 from __future__ import annotations
@@ -48,16 +53,19 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Iterable, Sequence
 
 import zmq
 
 from common.engine_chain import GENESIS_HASH, link_problem
 from common.errors import ChainBroken, ConfigInvalid, ExchangeError, Timeout
+from common.protowire import length_delimited
 from exchange.v1 import engine_pb2
 
 FEED_TOPIC_PREFIX = b"engine."
-SUB_RCVHWM = 100_000
-LIVE_DRAIN_MESSAGES_MAX = 10_000  # live messages moved from the socket to the buffer per drain
+FEED_OUTPUTS_PER_MESSAGE_MAX = 512
+SUB_RCVHWM = 1_000  # messages of up to FEED_OUTPUTS_PER_MESSAGE_MAX outputs each
+LIVE_DRAIN_MESSAGES_MAX = 100  # live messages moved from the socket to the buffer per drain
 LIVE_BUFFER_MAX_DEFAULT = 50_000
 POLL_OUTPUTS_MAX_DEFAULT = 10_000
 WORK_BUDGET_MS_DEFAULT = 200
@@ -71,6 +79,22 @@ REPLAY_ANSWERED = frozenset(
 )
 
 log = logging.getLogger(__name__)
+
+
+def feed_topic(shard_id: int) -> bytes:
+    """The prefix of every feed message of `shard_id` (what a subscriber subscribes to)."""
+    return FEED_TOPIC_PREFIX + str(shard_id).encode() + b"\0"
+
+
+def encode_feed_message(topic: bytes, outputs: Iterable[bytes]) -> bytes:
+    """One feed message: `topic`, then the serialized outputs as a ReplayResponse's repeated `outputs` field."""
+    return topic + b"".join([length_delimited(1, data) for data in outputs])
+
+
+def decode_feed_message(topic: bytes, frame: bytes) -> Sequence[engine_pb2.EngineOutput]:
+    """The outputs of one feed message (parsed, not yet verified)."""
+    assert frame.startswith(topic), frame[: len(topic)]
+    return engine_pb2.ReplayResponse.FromString(frame[len(topic) :]).outputs
 
 
 class ReplayClient:
@@ -145,7 +169,8 @@ class EngineFeed:
         self.subscriber = context.socket(zmq.SUB)
         self.subscriber.setsockopt(zmq.RCVHWM, SUB_RCVHWM)
         self.subscriber.setsockopt(zmq.LINGER, 0)
-        self.subscriber.setsockopt(zmq.SUBSCRIBE, FEED_TOPIC_PREFIX + str(shard_id).encode())
+        self.topic = feed_topic(shard_id)
+        self.subscriber.setsockopt(zmq.SUBSCRIBE, self.topic)
         self.subscriber.connect(sub_endpoint)
         self.replay = ReplayClient(context, replay_endpoint, shard_id=shard_id, timeout_ms=replay_timeout_ms)
         self.last_check_ns = 0  # 0: check the replay endpoint on the first poll (catch up at start)
@@ -254,27 +279,30 @@ class EngineFeed:
         received = 0
         for _ in range(LIVE_DRAIN_MESSAGES_MAX):
             try:
-                frames = self.subscriber.recv_multipart(flags=zmq.NOBLOCK)
+                frame = self.subscriber.recv(flags=zmq.NOBLOCK)
             except zmq.Again:
                 break
             received += 1
-            output = engine_pb2.EngineOutput()
-            output.ParseFromString(frames[-1])
-            if output.seq <= self.last_seq:
-                self.dropped_duplicates += 1
-                continue
-            if self.live and output.seq <= self.live[-1].seq:
-                log.warning("feed shard %d: live seq %d after %d; restarting the buffer", self.shard_id,
-                            output.seq, self.live[-1].seq)
-                self.live.clear()
-            if len(self.live) >= self.live_buffer_max:
-                self.live_overflows += 1
-                log.warning("feed shard %d: live buffer full (%d messages, seq %d..%d): dropped; the gap will be "
-                            "filled from replay", self.shard_id, len(self.live), self.live[0].seq, self.live[-1].seq)
-                self.live.clear()
-            self.live.append(output)
+            for output in decode_feed_message(self.topic, frame):
+                self._buffer_live(output)
         if received:
             self.last_check_ns = time.monotonic_ns()
+
+    def _buffer_live(self, output: engine_pb2.EngineOutput) -> None:
+        """Keep one live output after last_seq, in the bounded buffer (dropped whole when it overflows)."""
+        if output.seq <= self.last_seq:
+            self.dropped_duplicates += 1
+            return
+        if self.live and output.seq <= self.live[-1].seq:
+            log.warning("feed shard %d: live seq %d after %d; restarting the buffer", self.shard_id,
+                        output.seq, self.live[-1].seq)
+            self.live.clear()
+        if len(self.live) >= self.live_buffer_max:
+            self.live_overflows += 1
+            log.warning("feed shard %d: live buffer full (%d outputs, seq %d..%d): dropped; the gap will be "
+                        "filled from replay", self.shard_id, len(self.live), self.live[0].seq, self.live[-1].seq)
+            self.live.clear()
+        self.live.append(output)
 
     def _take_live(self, outputs_max: int) -> None:
         """Accept buffered live outputs while they continue the chain (stop at a gap or when `ready` is full)."""

@@ -59,6 +59,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import WalCorrupt
+from common.wal_index import index_path, load_segment_index, write_segment_index
 
 SEGMENT_MAGIC = b"EXWAL\x00\x01\x00"
 SEGMENT_HEADER = struct.Struct("<8sQ")  # magic, first_lsn
@@ -201,8 +202,15 @@ class Wal:
             self._file_bytes = path.stat().st_size
 
     @classmethod
-    def open(cls, directory: Path | str, *, segment_bytes_max: int = SEGMENT_BYTES_MAX_DEFAULT) -> Wal:
-        """Open (or create) the log in `directory`: check every segment, cut a torn tail, raise WalCorrupt else."""
+    def open(
+        cls, directory: Path | str, *, segment_bytes_max: int = SEGMENT_BYTES_MAX_DEFAULT, verify_sealed: bool = True
+    ) -> Wal:
+        """Open (or create) the log in `directory`: check every segment, cut a torn tail, raise WalCorrupt else.
+
+        With `verify_sealed=False`, a sealed segment (not the last) that has an exact index file
+        (common/wal_index.py) is not read at open: opening costs the last segment only. Its records are still
+        CRC-checked by every read, so damage there surfaces (WalCorrupt) when it is read, not at open.
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         segments = list_segments(directory)
@@ -212,7 +220,18 @@ class Wal:
             if index > 0 and first_lsn != next_lsn:
                 raise WalCorrupt(f"{path}: segment starts at lsn {first_lsn}, the previous one ended at {next_lsn - 1}")
             is_last = index == len(segments) - 1
+            indexed = None if verify_sealed or is_last else load_segment_index(path, first_lsn)
+            if indexed is not None:
+                positions[first_lsn] = indexed[1]
+                next_lsn = first_lsn + indexed[0]
+                continue
             scan = _scan_segment(path, first_lsn, is_last=is_last)
+            if not is_last:
+                log.info("WAL %s scanned: %d records", path.name, scan.records_count)
+                write_segment_index(
+                    path, first_lsn=first_lsn, records=scan.records_count, segment_bytes=scan.good_bytes,
+                    positions=scan.positions,
+                )
             if scan.torn_reason:
                 cls._repair_torn_tail(path, first_lsn, scan)
             positions[first_lsn] = scan.positions
@@ -297,6 +316,11 @@ class Wal:
         """Close the current segment and start a new one whose first record will be `first_lsn`."""
         if self._file is not None:
             self._file.close()
+            sealed_first_lsn, sealed_path = self._segments[-1]
+            write_segment_index(
+                sealed_path, first_lsn=sealed_first_lsn, records=first_lsn - sealed_first_lsn,
+                segment_bytes=self._file_bytes, positions=self._positions.get(sealed_first_lsn, []),
+            )
         path = self.directory / segment_name(first_lsn)
         assert not path.exists(), path
         self._file = open(path, "xb", buffering=0)  # noqa: SIM115  (lives as long as the Wal)
@@ -348,6 +372,7 @@ class Wal:
             first_lsn, path = self._segments.pop(0)
             self._positions.pop(first_lsn, None)
             path.unlink()
+            index_path(path).unlink(missing_ok=True)
             deleted += 1
         if deleted:
             fsync_directory(self.directory)
@@ -358,6 +383,29 @@ class Wal:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def read_directory(directory: Path | str, from_lsn: int = 1) -> Iterator[WalRecord]:
+    """Read-only scan of a log that another process may be appending to (operator tools, e.g. balance dumps).
+
+    Yields every complete record with lsn >= `from_lsn`, checking each CRC; never repairs or truncates anything.
+    A bad record at the end of the last segment is taken for a batch still being written: the scan stops there
+    (logged). A bad record anywhere else raises WalCorrupt.
+    """
+    segments = list_segments(Path(directory))
+    for index, (first_lsn, path) in enumerate(segments):
+        next_first = segments[index + 1][0] if index + 1 < len(segments) else None
+        if next_first is not None and next_first <= from_lsn:
+            continue
+        try:
+            yield from _read_segment(
+                path, first_lsn, from_lsn=from_lsn, stop_lsn=next_first or 2**63,
+                start=(first_lsn, SEGMENT_HEADER.size),
+            )
+        except WalCorrupt as error:
+            if next_first is not None:
+                raise
+            log.warning("WAL scan stopped at the tail of %s (being written?): %s", path, error)
 
 
 def _read_segment(

@@ -28,6 +28,15 @@ def main() -> int:
     config = MatcherConfig.from_env(os.environ)
     catalog = load_catalog(config.markets_path)
     engine = Engine(catalog.markets.values())
+    metrics = MatcherMetrics()
+    if config.metrics_port:
+        metrics.serve(config.metrics_port)  # from the first second: recovery progress is visible
+    log.info("matcher shard %d recovering from %s", config.shard_id, config.state_dir)
+
+    def recovery_progress(replayed: int, total: int) -> None:
+        metrics.recovery_records.labels("replayed").set(replayed)
+        metrics.recovery_records.labels("total").set(total)
+
     recovered = recover(
         engine=engine,
         wal_dir=config.wal_dir,
@@ -35,10 +44,8 @@ def main() -> int:
         shard_id=config.shard_id,
         partitions=config.partitions,
         segment_bytes_max=config.wal_segment_bytes_max,
+        on_progress=recovery_progress,
     )
-    metrics = MatcherMetrics()
-    if config.metrics_port:
-        metrics.serve(config.metrics_port)
     consumer = make_consumer(config.kafka_bootstrap, client_id=f"matcher-{config.shard_id}")
     context = zmq.Context()
     service = MatcherService(
@@ -51,6 +58,7 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    metrics.ready.set(1)
     log.info(
         "matcher shard %d ready: topic %s partitions %s, pub %s, replay %s, seq %d",
         config.shard_id,

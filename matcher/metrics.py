@@ -26,6 +26,10 @@ class MatcherMetrics:
     replay_requests: Counter = field(init=False)
     replay_busy_seconds: Counter = field(init=False)
     last_seq: Gauge = field(init=False)
+    snapshot_pause_seconds: Histogram = field(init=False)
+    snapshots_written: Counter = field(init=False)
+    ready: Gauge = field(init=False)
+    recovery_records: Gauge = field(init=False)
     consumer_lag_records: Gauge = field(init=False)
 
     def __post_init__(self) -> None:
@@ -55,6 +59,17 @@ class MatcherMetrics:
             "matcher_replay_busy_seconds", "CPU time the replay thread spent answering requests", registry=registry
         )
         self.last_seq = Gauge("matcher_last_seq", "Last published output seq", registry=registry)
+        self.snapshot_pause_seconds = Histogram(
+            "matcher_snapshot_pause_seconds",
+            "Time the loop stopped to take a snapshot (the fork; the whole write at a clean stop)",
+            buckets=FSYNC_BUCKETS_S,
+            registry=registry,
+        )
+        self.snapshots_written = Counter("matcher_snapshots_written", "Snapshots made durable", registry=registry)
+        self.ready = Gauge("matcher_ready", "1 once recovery is done and the loop runs, else 0", registry=registry)
+        self.recovery_records = Gauge(
+            "matcher_recovery_records", "WAL records after the snapshot", ["state"], registry=registry
+        )
         self.consumer_lag_records = Gauge(
             "matcher_consumer_lag_records",
             "Records in the owned partition not yet applied (queue depth), after the last batch",

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import zmq
 from google.protobuf.message import DecodeError
 
+from common.protowire import length_delimited
 from common.wal import Wal
 from exchange.v1 import engine_pb2
 
@@ -56,6 +57,7 @@ REPLAY_INDEX_STRIDE = 64
 REPLAY_READ_BYTES = 256 * 1024  # WAL bytes read per pread when answering from disk
 REPLAY_REQUESTS_PER_TURN_MAX = 16
 REPLAY_TURN_MS = 5  # work per turn before the thread checks its duty cycle
+LOOP_BUSY_MS = 200  # the matching loop counts as busy this long after its last non-empty batch
 REPLAY_IDLE_POLL_MS = 100  # how often an idle replay thread looks at its stop flag
 REPLAY_JOIN_TIMEOUT_S = 5.0
 REPLAY_SOCKET_HWM = 1_000
@@ -185,7 +187,7 @@ def answer_request(store: ReplayStore, shard_id: int, request_bytes: bytes) -> b
         log.warning("replay: %s: %s", engine_pb2.ReplayStatus.Name(status), detail)
     response = engine_pb2.ReplayResponse(last_seq=last_seq, status=status, detail=detail)
     # Serialized outputs are concatenated as repeated-field entries, so nothing is parsed again here.
-    return b"".join(_repeated_field(1, data) for data in outputs) + response.SerializeToString()
+    return b"".join(length_delimited(1, data) for data in outputs) + response.SerializeToString()
 
 
 def _lookup(store: ReplayStore, shard_id: int, request_bytes: bytes, last_seq: int) -> tuple[int, str, list[bytes]]:
@@ -218,10 +220,12 @@ class ReplayServer:
     """Answers ReplayRequests on a ZeroMQ ROUTER socket from its own thread, at most `duty_percent` of the time.
 
     The thread serves a turn (up to REPLAY_REQUESTS_PER_TURN_MAX requests or REPLAY_TURN_MS of its own CPU time),
-    then rests so that replay uses at most `duty_percent` of one CPU: under any replay load the matching thread
-    keeps the GIL for the rest. Replies go out with NOBLOCK on a ROUTER without ROUTER_MANDATORY, so a client that
-    vanished costs nothing and never blocks the others. A failure in the thread (a corrupt WAL record) is kept in
-    `failure`; the service loop calls `check()` and stops the process.
+    then, while the matching loop is busy (`loop_busy()` called within LOOP_BUSY_MS), rests so that replay uses at
+    most `duty_percent` of one CPU: under any replay load the matching thread keeps the GIL for the rest. While
+    the loop is idle, replay runs flat out (catch-up after a quiet period is not throttled for nothing). Replies
+    go out with NOBLOCK on a ROUTER without ROUTER_MANDATORY, so a client that vanished costs nothing and never
+    blocks the others. A failure in the thread (a corrupt WAL record) is kept in `failure`; the service loop
+    calls `check()` and stops the process.
     """
 
     def __init__(
@@ -240,6 +244,7 @@ class ReplayServer:
         self.duty_percent = duty_percent
         self.on_turn = on_turn  # (requests answered, busy ns) after each turn, for metrics
         self.served = 0
+        self.busy_until_ns = 0  # the matching loop is busy until then (set from the loop thread: one int store)
         self.failure: BaseException | None = None
         self.stop_requested = threading.Event()
         self.socket = context.socket(zmq.ROUTER)
@@ -255,6 +260,10 @@ class ReplayServer:
         """Start serving from the replay thread (the socket belongs to that thread from now on)."""
         self.thread.start()
 
+    def loop_busy(self) -> None:
+        """Called by the matching loop after each batch it applied: keep replay within its duty cycle a while."""
+        self.busy_until_ns = time.monotonic_ns() + LOOP_BUSY_MS * 1_000_000
+
     def check(self) -> None:
         """Raise if the replay thread died (called from the service loop, so a failure stops the process)."""
         if self.failure is not None:
@@ -266,6 +275,8 @@ class ReplayServer:
                 if not self.socket.poll(REPLAY_IDLE_POLL_MS, zmq.POLLIN):
                     continue
                 busy_ns = self.serve_turn()
+                if time.monotonic_ns() >= self.busy_until_ns:
+                    continue  # the matching loop is idle: nothing to yield to
                 rest_s = busy_ns * (100 - self.duty_percent) / self.duty_percent / 1e9
                 if rest_s > 0:
                     self.stop_requested.wait(rest_s)
@@ -309,19 +320,3 @@ class ReplayServer:
         elif self.thread.ident is None:
             self.socket.close(linger=0)
 
-
-def _repeated_field(field_number: int, data: bytes) -> bytes:
-    """Protobuf wire bytes of one length-delimited field entry."""
-    return _varint((field_number << 3) | 2) + _varint(len(data)) + data
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        bits = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(bits | 0x80)
-        else:
-            out.append(bits)
-            return bytes(out)

@@ -8,7 +8,8 @@ One thread, one loop, at its own pace:
       -> apply to the core, seal the output into the hash chain
       -> append the batch's records to the WAL with ONE fsync (group commit)
       -> only then publish the outputs on ZeroMQ PUB
-    take a snapshot every `snapshot_outputs` outputs (and at a clean stop).
+    take a snapshot every `snapshot_outputs` outputs (a forked child writes it: matcher/snapshot_writer.py; the
+    WAL is trimmed once it is durable), and one in this thread at a clean stop.
 
 Replay requests are answered by the replay thread (matcher/replay.py), never by this loop, within a duty cycle.
 
@@ -21,12 +22,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import zmq
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from common.engine_chain import Chain
+from common.engine_feed import FEED_OUTPUTS_PER_MESSAGE_MAX, encode_feed_message, feed_topic
 from common.kafka import assign_from
 from common.snapshot import oldest_kept_snapshot_lsn, write_snapshot
 from matcher.codec import decode_command, parse_order_command
@@ -36,18 +39,13 @@ from matcher.errors import InputRejected
 from matcher.execution import execute
 from matcher.metrics import MatcherMetrics
 from matcher.replay import ReplayServer, output_record, rejected_record
+from matcher.snapshot_writer import ForkedSnapshotWriter
 from matcher.state import InputPositions, Recovered, encode_state
 
-PUB_SNDHWM = 100_000
+PUB_SNDHWM = 2_000  # messages of up to FEED_OUTPUTS_PER_MESSAGE_MAX outputs each
 PUB_LINGER_MS = 1_000
-FEED_TOPIC_PREFIX = b"engine."
 
 log = logging.getLogger(__name__)
-
-
-def feed_topic(shard_id: int) -> bytes:
-    """The first frame of every feed message of `shard_id` (subscribers filter on it)."""
-    return FEED_TOPIC_PREFIX + str(shard_id).encode()
 
 
 @dataclass(slots=True)
@@ -57,6 +55,7 @@ class BatchOutcome:
     records: list[bytes] = field(default_factory=list)
     outputs: list[tuple[int, int, bytes]] = field(default_factory=list)  # (seq, index in records, bytes)
     trades: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)  # commands read per kind (metrics once per batch)
 
 
 class MatcherService:
@@ -86,6 +85,7 @@ class MatcherService:
         self.publisher.setsockopt(zmq.SNDHWM, PUB_SNDHWM)
         self.publisher.setsockopt(zmq.LINGER, PUB_LINGER_MS)
         self.publisher.bind(config.pub_endpoint)
+        self.snapshots = ForkedSnapshotWriter(config.snapshot_dir)
         self.replay = ReplayServer(
             context,
             config.replay_endpoint,
@@ -116,11 +116,12 @@ class MatcherService:
             self.replay.check()
             messages = self.consumer.consume(num_messages=self.config.batch_records_max, timeout=timeout_s)
             if messages:
+                self.replay.loop_busy()
                 self.process_batch(messages)
             else:
                 self._record_lag()  # keep the queue-depth gauge fresh while idle (cached watermarks: no broker call)
-            if self.outputs_since_snapshot >= self.config.snapshot_outputs:
-                self.take_snapshot()
+            self._snapshot_turn()
+        self._snapshot_finished(self.snapshots.wait())
         self.take_snapshot()
 
     def process_batch(self, messages: list[Message]) -> None:
@@ -133,14 +134,18 @@ class MatcherService:
                 self._consumer_error(error)
                 continue
             self._apply_one(message, outcome)
+        for kind, count in outcome.kinds.items():
+            self.metrics.orders_in.labels(kind).inc(count)
         if not outcome.records:
             return
         started_ns = time.monotonic_ns()
         last_lsn = self.wal.append(outcome.records)
         self.metrics.wal_fsync_seconds.observe((time.monotonic_ns() - started_ns) / 1e9)
         first_lsn = last_lsn - len(outcome.records) + 1
-        for _, _, data in outcome.outputs:
-            self.publisher.send_multipart([self.topic, data], copy=False)
+        outputs = [data for _, _, data in outcome.outputs]
+        for start in range(0, len(outputs), FEED_OUTPUTS_PER_MESSAGE_MAX):
+            chunk = outputs[start : start + FEED_OUTPUTS_PER_MESSAGE_MAX]
+            self.publisher.send(encode_feed_message(self.topic, chunk), copy=True)  # one frame, copied: cheapest
         self.store.remember_batch([(seq, first_lsn + index, data) for seq, index, data in outcome.outputs])
         self.outputs_since_snapshot += len(outcome.outputs)
         self.metrics.outputs_out.inc(len(outcome.outputs))
@@ -176,17 +181,16 @@ class MatcherService:
             self.metrics.inputs_rejected.labels(rejection.reason).inc()
             outcome.records.append(rejected_record(partition, offset, rejection.reason, raw))
             return
-        self.metrics.orders_in.labels(command_message.WhichOneof("command")).inc()
+        outcome.kinds[command_message.WhichOneof("command")] += 1
         if not self.positions.is_new(partition, command_message.command_seq):
             self.metrics.inputs_duplicate.inc()
             return
         executed = execute(self.engine, command, command_message, partition=partition, offset=offset)
         if executed.failed:
             self.metrics.commands_failed.inc()
-        output = self.chain.seal(executed.output)
-        data = output.SerializeToString(deterministic=True)
-        outcome.outputs.append((output.seq, len(outcome.records), data))
-        outcome.records.append(output_record(output.seq, data))
+        seq, _, data = self.chain.seal_serialized(executed.output)  # serialized once, hashed from those bytes
+        outcome.outputs.append((seq, len(outcome.records), data))
+        outcome.records.append(output_record(seq, data))
         outcome.trades += executed.trades
 
     def _consumer_error(self, error: KafkaError) -> None:
@@ -195,12 +199,38 @@ class MatcherService:
             raise KafkaException(error)
         log.warning("kafka consumer: %s", error)
 
-    def take_snapshot(self) -> None:
-        """Write the state as of the last durable WAL record, then trim WAL segments nobody needs any more."""
+    def _snapshot_turn(self) -> None:
+        """Learn whether the snapshot child finished; start one (a fork: the loop's only pause) when due."""
+        self._snapshot_finished(self.snapshots.poll())
+        if self.outputs_since_snapshot < self.config.snapshot_outputs:
+            return
         lsn = self.wal.last_lsn
-        payload = encode_state(lsn=lsn, chain=self.chain, positions=self.positions, engine=self.engine)
-        write_snapshot(self.config.snapshot_dir, lsn, payload)
+        started_ns = time.monotonic_ns()
+        if self.snapshots.start(lsn, lambda: self._state_payload(lsn)):
+            self.metrics.snapshot_pause_seconds.observe((time.monotonic_ns() - started_ns) / 1e9)
+            self.outputs_since_snapshot = 0
+
+    def _state_payload(self, lsn: int) -> bytes:
+        return encode_state(
+            lsn=lsn, chain=self.chain, positions=self.positions, engine=self.engine, replay_index=list(self.store.index)
+        )
+
+    def _snapshot_finished(self, lsn: int | None) -> None:
+        if lsn is not None:
+            self.metrics.snapshots_written.inc()
+            self._trim_wal(lsn)
+
+    def take_snapshot(self) -> None:
+        """Write the state as of the last durable WAL record in this thread (at a clean stop), then trim the WAL."""
+        lsn = self.wal.last_lsn
+        started_ns = time.monotonic_ns()
+        write_snapshot(self.config.snapshot_dir, lsn, self._state_payload(lsn))
+        self.metrics.snapshot_pause_seconds.observe((time.monotonic_ns() - started_ns) / 1e9)
         self.outputs_since_snapshot = 0
+        self._snapshot_finished(lsn)
+
+    def _trim_wal(self, lsn: int) -> None:
+        """After the snapshot at `lsn` is durable: delete WAL segments nobody needs any more."""
         oldest = oldest_kept_snapshot_lsn(self.config.snapshot_dir) or 0
         keep_from_lsn = min(oldest + 1, max(1, lsn - self.config.wal_retain_records))
         if self.wal.truncate_before(keep_from_lsn):

@@ -2,19 +2,22 @@
 
 `InputPositions` holds, per owned Kafka partition, the next offset to read and the highest UBSCore
 `command_seq` applied (a command at or below it is a redelivery and is skipped). The snapshot holds these, the
-chain head (seq, hash), the WAL lsn the state includes, and the engine's own snapshot, as one JSON document
-(deterministic: sorted keys, ints only).
+chain head (seq, hash), the WAL lsn the state includes, the replay store's sparse seq -> lsn index, and the
+engine's own snapshot, as one JSON document (deterministic: sorted keys, ints only).
 
-Recovery (`recover`): load the newest good snapshot, then replay every WAL record after its lsn. An output record
-is *re-executed*: its input command goes through the engine again and the rebuilt output must equal the stored one
-byte for byte; a difference means the core is not deterministic (or the WAL lies) and the process stops. A
-rejected-input record only moves the partition's offset on.
+Recovery (`recover`) costs what the snapshot does not cover: open the WAL (sealed segments from their index files,
+only the last one scanned), load the newest good snapshot (books, positions, chain head, replay index), then replay
+the WAL records after its lsn, and nothing before it. An output record is *re-executed*: its input command goes
+through the engine again and the rebuilt output must equal the stored one byte for byte; a difference means the
+core is not deterministic (or the WAL lies) and the process stops. A rejected-input record only moves the
+partition's offset on. Progress is logged every RECOVERY_LOG_RECORDS records and reported to `on_progress`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,8 @@ from matcher.engine import Engine
 from matcher.execution import execute
 from matcher.replay import OUTPUT_RECORD, REJECTED_RECORD, SEQ, ReplayStore, parse_rejected, record_seq
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: adds "replay_index"; a version 1 snapshot is still read (the index is rebuilt from the WAL)
+RECOVERY_LOG_RECORDS = 100_000
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +63,12 @@ class InputPositions:
         return True
 
 
-def encode_state(*, lsn: int, chain: Chain, positions: InputPositions, engine: Engine) -> bytes:
+def encode_state(
+    *, lsn: int, chain: Chain, positions: InputPositions, engine: Engine, replay_index: list[tuple[int, int]]
+) -> bytes:
     """The snapshot payload: JSON with sorted keys, so equal states give equal bytes."""
     document = {
+        "replay_index": replay_index,
         "version": STATE_VERSION,
         "lsn": lsn,
         "shard_id": chain.shard_id,
@@ -77,7 +84,7 @@ def encode_state(*, lsn: int, chain: Chain, positions: InputPositions, engine: E
 def decode_state(payload: bytes) -> dict[str, Any]:
     """The snapshot document (checked for version)."""
     document = json.loads(payload)
-    assert document["version"] == STATE_VERSION, document["version"]
+    assert document["version"] in (1, STATE_VERSION), document["version"]
     return document
 
 
@@ -101,13 +108,19 @@ def recover(
     shard_id: int,
     partitions: tuple[int, ...],
     segment_bytes_max: int,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Recovered:
-    """Restore `engine` and the shell state from the newest snapshot plus the WAL tail."""
-    wal = Wal.open(wal_dir, segment_bytes_max=segment_bytes_max)
+    """Restore `engine` and the shell state from the newest snapshot plus the WAL tail.
+
+    `on_progress(records replayed, records to replay)` is called as the tail is replayed (metrics, logs).
+    """
+    wal = Wal.open(wal_dir, segment_bytes_max=segment_bytes_max, verify_sealed=False)
+    log.info("WAL open: lsn %d..%d", wal.first_lsn, wal.last_lsn)
     chain = Chain(shard_id=shard_id)
     positions = InputPositions.fresh(partitions)
     snapshot = load_latest_snapshot(snapshot_dir)
     snapshot_lsn = 0
+    document: dict[str, Any] = {"replay_index": []}
     if snapshot is not None:
         document = decode_state(snapshot.payload)
         assert document["shard_id"] == shard_id, (document["shard_id"], shard_id)
@@ -123,13 +136,8 @@ def recover(
         raise WalCorrupt(f"WAL starts at lsn {wal.first_lsn} but the snapshot covers only up to {snapshot_lsn}")
     if wal.last_lsn < snapshot_lsn:
         raise WalCorrupt(f"WAL ends at lsn {wal.last_lsn} but the snapshot includes lsn {snapshot_lsn}")
-    store = ReplayStore(wal)
-    for record in wal.read(wal.first_lsn):
-        if record.lsn <= snapshot_lsn:
-            seq = record_seq(record.payload)
-            if seq:
-                store.remember(seq, record.lsn, None)
-    replayed = _replay_tail(engine, wal, snapshot_lsn, chain, positions, store)
+    store = _restore_store(wal, snapshot_lsn, chain.last_seq, document.get("replay_index"))
+    replayed = _replay_tail(engine, wal, snapshot_lsn, chain, positions, store, on_progress)
     log.info(
         "recovered shard %d: snapshot lsn %d, %d outputs replayed, seq %d, wal lsn %d..%d",
         shard_id,
@@ -142,11 +150,46 @@ def recover(
     return Recovered(wal, chain, positions, store, snapshot_lsn, replayed)
 
 
+def _restore_store(
+    wal: Wal, snapshot_lsn: int, last_seq: int, replay_index: list[list[int]] | None
+) -> ReplayStore:
+    """The replay store as of the snapshot: its index from the snapshot (a version 1 snapshot: read from the WAL)."""
+    store = ReplayStore(wal)
+    if replay_index is None:
+        log.info("snapshot without a replay index: reading WAL lsn %d..%d to build it", wal.first_lsn, snapshot_lsn)
+        entries = []
+        for record in wal.read(wal.first_lsn):
+            if record.lsn > snapshot_lsn:
+                break
+            seq = record_seq(record.payload)
+            if seq:
+                entries.append((seq, record.lsn, None))
+        store.remember_batch(entries)
+        return store
+    store.index = [(seq, lsn) for seq, lsn in replay_index]
+    store.last_seq = last_seq
+    store.forget_before_lsn(wal.first_lsn)
+    return store
+
+
 def _replay_tail(
-    engine: Engine, wal: Wal, snapshot_lsn: int, chain: Chain, positions: InputPositions, store: ReplayStore
+    engine: Engine,
+    wal: Wal,
+    snapshot_lsn: int,
+    chain: Chain,
+    positions: InputPositions,
+    store: ReplayStore,
+    on_progress: Callable[[int, int], None] | None,
 ) -> int:
     replayed = 0
+    records_total = wal.last_lsn - snapshot_lsn
+    log.info("replaying %d WAL records after the snapshot (lsn %d..%d)", records_total, snapshot_lsn + 1, wal.last_lsn)
     for record in wal.read(snapshot_lsn + 1):
+        done = record.lsn - snapshot_lsn
+        if done % RECOVERY_LOG_RECORDS == 0:
+            log.info("recovery: %d of %d WAL records replayed", done, records_total)
+            if on_progress is not None:
+                on_progress(done, records_total)
         kind = record.payload[:1]
         if kind == REJECTED_RECORD:
             partition, offset, _, _ = parse_rejected(record.payload)
@@ -163,10 +206,11 @@ def _replay_tail(
         # Through the same guard as the live loop, so a command the core failed on fails identically here.
         offset = stored.input.kafka_offset
         executed = execute(engine, decode_command(message), message, partition=partition, offset=offset)
-        rebuilt = chain.seal(executed.output)
+        _, _, rebuilt_bytes = chain.seal_serialized(executed.output)  # exactly as the live loop seals
         # Byte equality covers the hash, the chain link and every field: the core must be deterministic.
-        rebuilt_bytes = rebuilt.SerializeToString(deterministic=True)
         assert rebuilt_bytes == stored_bytes, f"replay of lsn {record.lsn} (seq {stored.seq}) diverged from the WAL"
         store.remember(stored.seq, record.lsn, stored_bytes)
         replayed += 1
+    if on_progress is not None:
+        on_progress(records_total, records_total)
     return replayed

@@ -5,8 +5,8 @@ keyspace and recorded in its `schema_version` table (version, name, SHA-256 of t
 them is idempotent (`IF NOT EXISTS`), so `migrate` is safe to run twice, and a run cut short is completed by the
 next one. A recorded migration whose file changed since is refused (SchemaMismatch): migrations are append-only.
 
-    python -m settlement migrate [--keyspace exchange]          # the tool command
-    settlement.cql.migrate_local_stack()                        # the hook for bin/stack / make up
+    python -m settlement migrate [--keyspace exchange]   # the tool command; `make up` / bin/stack run it before
+                                                         # the first Settlement instance (tools/services/catalog.py)
 """
 
 from __future__ import annotations
@@ -153,17 +153,6 @@ def migrate(
         out(f"{keyspace}: applied migration {migration.version:04d}_{migration.name}")
         applied.append(migration.version)
     return applied
-
-
-def migrate_local_stack(out: Callable[[str], None] = print) -> list[int]:
-    """Apply the migrations to the local stack's keyspace `exchange` (for bin/stack / `make up` to call)."""
-    from tools.infra.layout import CQL_KEYSPACE, CQL_PORT, HOST
-
-    session = connect([HOST], CQL_PORT)
-    try:
-        return migrate(session, CQL_KEYSPACE, out=out)
-    finally:
-        session.cluster.shutdown()
 
 
 class Statements:

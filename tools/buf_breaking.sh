@@ -1,12 +1,8 @@
 #!/usr/bin/env bash
-# Schema-compatibility check: the protos of this commit against those of the previous commit of main.
-# The first commit that introduced proto/ has nothing to compare against, and says so.
+# Schema-compatibility check (make breaking): the working tree against the last PUBLISHED contract, committed in
+# contracts/baseline/ (buf image + REST bindings). No git history is read, so shallow clones are checked fully.
+# buf breaking (FILE + WIRE_JSON), then every published REST binding and OpenAPI path must still exist.
+# Details and how to publish or declare a break: tools/contracts.py, README.md "Changing the contracts".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-against="${BUF_BREAKING_AGAINST:-HEAD~1}"
-if ! git cat-file -e "${against}:buf.yaml" 2>/dev/null; then
-  echo "buf breaking: ${against} has no buf.yaml; nothing to compare against"
-  exit 0
-fi
-.venv/bin/buf breaking --against ".git#ref=${against}"
-echo "buf breaking: no breaking change against ${against}"
+exec .venv/bin/python -m tools.contracts check

@@ -1,11 +1,13 @@
 """A pure-Python client for the Aeron media driver (Java driver 1.51, CnC 0.2): see README.md in this package.
 
 Connect with `AeronClient` (client.py), publish with `ExclusivePublication` / `ConcurrentPublication`
-(`offer` returns a position or a negative `OfferResult`; back-pressure and not-connected are never silent),
+(`offer` returns a position or a negative `OfferResult`; back-pressure and not-connected are never silent; what
+a positive result guarantees: README.md "Delivery guarantee"),
 subscribe with `Subscription.poll` (+ `FragmentAssembler` for messages larger than a frame), and use
 `RequestClient` / `ResponseServer` (request_response.py) for correlated request/response.
 
-Threading: single-threaded and explicit; the owner calls `client.do_work()` regularly (client.py).
+Threading: README.md "Threading model": one owner thread per client calls `client.do_work()` regularly; only a
+`ConcurrentPublication` may be shared between threads. Idle strategies for poll loops: idle.py.
 
 Memory ordering (full argument in README.md, "Memory ordering"): the shared-memory protocol needs acquire
 loads, release stores, an acquire fence, 64-bit CAS and get-and-add on memory the Java driver also writes.

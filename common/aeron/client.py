@@ -1,12 +1,10 @@
 """The client conductor: connection to the media driver, commands, driver events, liveness.
 
-Threading model: single-threaded and explicit. One thread owns an `AeronClient` and everything it creates, and
-calls `do_work()` regularly (at least every keepalive interval, 500 ms by default, and well within the
-driver's client liveness timeout, 10 s by default); `poll`/`offer` do not call it for you. Blocking helpers
-(`add_*`, `wait_connected`, `RequestClient.request`) drive `do_work()` themselves while they wait.
-For callers that may block longer, `start_keepalive_thread()` runs a daemon thread that only sends keepalives
-through its own ring-buffer writer (the to-driver buffer is multi-producer safe); all other state stays with
-the owning thread.
+Threads: README.md "Threading model" (the one statement of it). In short, the client and everything it creates
+belong to one owner thread, which calls `do_work()` regularly (at least every keepalive interval, 500 ms by
+default, well within the driver's client liveness timeout, 10 s by default); only `ConcurrentPublication`
+(and the optional keepalive thread) may be used from other threads. When the client closes, the CnC stays
+mapped until its last user is gone, because another thread may be inside `ConcurrentPublication.offer`.
 
 do_work(): reads driver events from the broadcast buffer (command responses, images coming and going, client
 timeout), sends a keepalive each interval and checks the driver's heartbeat; if the driver has been silent for
@@ -39,6 +37,7 @@ from common.aeron.errors import (
     EventsLost,
     driver_error,
 )
+from common.aeron.idle import BackoffIdleStrategy
 from common.aeron.image import Image
 from common.aeron.log_buffer import LogBuffers
 from common.aeron.protocol import Command, Response
@@ -47,7 +46,6 @@ from common.aeron.ring_buffer import ManyToOneRingBufferWriter
 from common.aeron.subscription import ImageHandler, Subscription
 
 BROADCAST_MESSAGES_MAX = 64
-IDLE_SLEEP_S = 0.0002
 
 
 @dataclass(slots=True, kw_only=True)
@@ -158,7 +156,7 @@ class AeronClient:
                 self._remove(Command.REMOVE_SUBSCRIPTION,
                              lambda cid: protocol.encode_remove(self.client_id, cid, subscription.registration_id))
         finally:
-            subscription._mark_closed()
+            subscription._notify_unavailable(subscription._mark_closed())
 
     def do_work(self) -> int:
         """Process driver events and liveness; returns the amount of work done (0 when idle)."""
@@ -208,11 +206,13 @@ class AeronClient:
             self._keepalive_thread = None
         for publication in list(self._publications.values()):
             publication._mark_closed()
-        for subscription in list(self._subscriptions.values()):
-            subscription._mark_closed()
+        closed = [(subscription, subscription._mark_closed()) for subscription in self._subscriptions.values()]
         self._publications.clear()
         self._subscriptions.clear()
-        self._cnc.close()
+        # The CnC stays mapped until the last object holding it is gone: a ConcurrentPublication may be inside
+        # offer on another thread, reading its publication limit from it (README "Threading model").
+        for subscription, images in closed:  # as Java: every image of a closed subscription is reported gone
+            subscription._notify_unavailable(images)
 
     def _check_open(self) -> None:
         if self._close_cause is not None:
@@ -261,9 +261,10 @@ class AeronClient:
         wait_ms = self.config.driver_timeout_ms if timeout_ms is None else timeout_ms
         deadline_ns = time.monotonic_ns() + wait_ms * 1_000_000
         self._responses[correlation_id] = None
+        idle = BackoffIdleStrategy()
         try:
             while True:
-                self.do_work()
+                work = self.do_work()
                 response = self._responses.get(correlation_id)
                 if isinstance(response, AeronError):
                     raise response
@@ -271,7 +272,7 @@ class AeronClient:
                     return response
                 if time.monotonic_ns() > deadline_ns:
                     raise ConductorTimeout(f"no response from the driver to command {correlation_id} in {wait_ms} ms")
-                time.sleep(IDLE_SLEEP_S)
+                idle.idle(work)
         finally:
             self._responses.pop(correlation_id, None)
 

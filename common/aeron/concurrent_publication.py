@@ -3,6 +3,12 @@
 Space is claimed with an atomic get-and-add on the active term's tail; the writer whose claim crosses the end of
 the term pads it and rotates to the next term with CAS (the next partition's tail, then the active term count),
 as io.aeron.ConcurrentPublication does. Claimed space is always filled: a hole would stall every reader.
+
+Threads: the object that several threads may use at once (README.md "Threading model" says which calls). It
+keeps no per-call state, and every read-modify-write of the shared log is one atomic instruction. Closing only
+marks it closed and leaves the log mapped until the last reference to it is gone, so an `offer` already under
+way on another thread writes into a log nobody reads any more, never into unmapped memory (Java lingers the log
+for the same reason).
 """
 
 from __future__ import annotations
@@ -15,6 +21,10 @@ class ConcurrentPublication(PublicationBase):
     """A publication whose log may have several writers (other clients of the same driver, or threads)."""
 
     __slots__ = ()
+
+    def _mark_closed(self) -> None:
+        # No unmap: other threads may be inside offer (see the module docstring); the mapping goes with the object.
+        self.is_closed = True
 
     @property
     def position(self) -> int:

@@ -94,6 +94,7 @@ class Image:
     __slots__ = (
         "_bytes",
         "_cnc",
+        "_end_of_stream_at_close",
         "_get_i64",
         "_header",
         "_log",
@@ -139,6 +140,7 @@ class Image:
         self.subscription_registration_id = subscription_registration_id
         self.source_identity = source_identity
         self.is_closed = False
+        self._end_of_stream_at_close = False
 
     @property
     def position(self) -> int:
@@ -147,8 +149,13 @@ class Image:
 
     @property
     def is_end_of_stream(self) -> bool:
-        """True when the publisher closed the stream and everything up to its end was consumed."""
-        return self.is_closed or self._position >= self._log.end_of_stream_position()
+        """True only when the publisher ended the stream (closed its publication) and everything up to that end
+        was consumed. An image that went away otherwise (publisher's driver died, image liveness timeout, our
+        own client or subscription closed) is `is_closed` but not at end of stream: the stream may be cut short.
+        """
+        if self.is_closed:
+            return self._end_of_stream_at_close
+        return self._position >= self._log.end_of_stream_position()
 
     def poll(self, handler: FragmentHandler, fragment_limit: int) -> int:
         """Deliver up to `fragment_limit` fragments to `handler`; returns how many were delivered."""
@@ -184,5 +191,8 @@ class Image:
         return fragments
 
     def _mark_closed(self) -> None:
+        if self.is_closed:
+            return
+        self._end_of_stream_at_close = self._position >= self._log.end_of_stream_position()
         self.is_closed = True
         self._log.close()

@@ -2,8 +2,9 @@
 
 `offer(data)` returns the new stream position (> 0) or a negative `OfferResult`: NOT_CONNECTED (no
 subscriber), BACK_PRESSURED (the publication limit, i.e. the slowest subscriber plus the term window, was
-reached), ADMIN_ACTION (the term rotated: offer again), CLOSED, MAX_POSITION_EXCEEDED. Nothing is dropped
-silently: a negative result means the message was *not* appended and the caller decides to retry or give up.
+reached), ADMIN_ACTION (the term rotated: offer again), CLOSED, MAX_POSITION_EXCEEDED. A negative result means
+the message was *not* appended and the caller decides to retry or give up; a positive one that it was appended
+to the log, not that it was received (README.md "Delivery guarantee").
 
 Messages longer than one frame (MTU - 32 bytes) are split into fragments flagged BEGIN/END; the subscriber side
 reassembles them with `FragmentAssembler`. The largest message is min(term length / 8, 16 MiB).
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from common.aeron.atomics import AtomicBuffer
 from common.aeron.errors import ClientClosed, MessageTooLong
+from common.aeron.idle import BackoffIdleStrategy
 from common.aeron.log_buffer import (
     BEGIN_FLAG,
     END_FLAG,
@@ -124,13 +126,13 @@ class PublicationBase:
     def wait_connected(self, *, timeout_ms: int) -> None:
         """Drive the client until a subscriber is attached; raises TimeoutError after `timeout_ms`."""
         deadline_ns = time.monotonic_ns() + timeout_ms * 1_000_000
+        idle = BackoffIdleStrategy()
         while not self.is_connected:
             if self.is_closed:
                 raise ClientClosed("publication closed while waiting for a subscriber")
             if time.monotonic_ns() > deadline_ns:
                 raise TimeoutError(f"no subscriber on {self.channel} stream {self.stream_id} after {timeout_ms} ms")
-            self._client.do_work()
-            time.sleep(0.0005)
+            idle.idle(self._client.do_work())
 
     def close(self) -> None:
         """Remove the publication from the driver and unmap its log (idempotent)."""
@@ -200,7 +202,8 @@ class PublicationBase:
 
 
 class ExclusivePublication(PublicationBase):
-    """A publication with a single writer: this object (not thread-safe)."""
+    """A publication with a single writer: this object, used by the client's owner thread only (README.md
+    "Threading model"; use a ConcurrentPublication to publish from several threads)."""
 
     __slots__ = ("_get_limit", "_ids", "_limit_index", "_partition", "_partition_base", "_scratch", "_scratch_view",
                  "_set_length", "_set_tail",

@@ -11,7 +11,8 @@ Wire format (little-endian), after Aeron framing and reassembly:
 Correlation ids come from a per-requester counter (unique per response stream, which is all that matters).
 The responder creates one exclusive publication per (response channel, stream id) on first use and keeps it.
 
-Both sides are single-threaded like the client: call `poll()` (which also drives `client.do_work()`).
+Both sides belong to the client's owner thread (README.md "Threading model"): call `poll()` (which also drives
+`client.do_work()`), and pass the work it returns to an idle strategy in your loop.
 `RequestClient.request()` is the blocking convenience; `send()` + `poll()` pipelines many requests.
 A peer that has gone away (NOT_CONNECTED after having been connected) fails fast with Undeliverable;
 back-pressure is retried until the deadline.
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 
 from common.aeron.client import AeronClient
 from common.aeron.errors import RequestTimeout, Undeliverable
+from common.aeron.idle import BackoffIdleStrategy, IdleStrategy
 from common.aeron.image import Header
 from common.aeron.publication import ExclusivePublication, OfferResult
 from common.aeron.subscription import FragmentAssembler, Subscription
@@ -35,7 +37,6 @@ _RESPONSE_PREFIX = struct.Struct("<q")
 POLL_FRAGMENTS_MAX = 64
 PENDING_REQUESTS_MAX = 65_536
 RESPONSE_PUBLICATIONS_MAX = 1_024
-IDLE_SLEEP_S = 0.00005
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)
@@ -72,12 +73,13 @@ def decode_request(message: bytes | memoryview) -> Request:
 
 
 def _offer_until(client: AeronClient, publication: ExclusivePublication, message: bytes, deadline_ns: int, *,
-                 wait_for_subscriber: bool) -> int:
+                 wait_for_subscriber: bool, idle: IdleStrategy) -> int:
     """Offer, retrying BACK_PRESSURED/ADMIN_ACTION until the deadline; the new position.
 
     NOT_CONNECTED is retried only while `wait_for_subscriber` (a publication just created); otherwise the peer
     is gone and waiting would only stall the caller, so Undeliverable is raised at once.
     """
+    idle.reset()
     while True:
         result = publication.offer(message)
         if result > 0:
@@ -87,15 +89,18 @@ def _offer_until(client: AeronClient, publication: ExclusivePublication, message
         if final or time.monotonic_ns() > deadline_ns:
             raise Undeliverable(f"offer on {publication.channel} stream {publication.stream_id}: "
                                 f"{OfferResult(result).name}")
-        client.do_work()
+        if result != OfferResult.ADMIN_ACTION:  # a rotated term is retried at once
+            idle.idle(client.do_work())
 
 
 class RequestClient:
     """Sends requests on (request channel, stream) and receives responses on its own response stream."""
 
     def __init__(self, client: AeronClient, *, request_channel: str, request_stream_id: int,
-                 response_channel: str, response_stream_id: int, connect_timeout_ms: int) -> None:
+                 response_channel: str, response_stream_id: int, connect_timeout_ms: int,
+                 idle_strategy: IdleStrategy | None = None) -> None:
         self.client = client
+        self._idle = idle_strategy or BackoffIdleStrategy()
         self.response_channel = response_channel
         self.response_stream_id = response_stream_id
         self._responses: Subscription = client.add_subscription(response_channel, response_stream_id)
@@ -119,7 +124,7 @@ class RequestClient:
         deadline_ns = time.monotonic_ns() + timeout_ms * 1_000_000
         message = encode_request(correlation_id, self.response_channel, self.response_stream_id, payload)
         # The constructor waited for the responder: NOT_CONNECTED now means it went away (fail fast).
-        _offer_until(self.client, self._requests, message, deadline_ns, wait_for_subscriber=False)
+        _offer_until(self.client, self._requests, message, deadline_ns, wait_for_subscriber=False, idle=self._idle)
         self._pending[correlation_id] = deadline_ns
         return correlation_id
 
@@ -148,12 +153,12 @@ class RequestClient:
     def request(self, payload: bytes, *, timeout_ms: int) -> bytes:
         """Send a request and wait for its response; RequestTimeout / Undeliverable after `timeout_ms`."""
         correlation_id = self.send(payload, timeout_ms=timeout_ms)
+        self._idle.reset()
         while True:
             response = self.take(correlation_id)
             if response is not None:
                 return response
-            if self.poll() == 0:
-                time.sleep(IDLE_SLEEP_S)
+            self._idle.idle(self.poll())
 
     def close(self) -> None:
         """Close the request publication and the response subscription."""
@@ -170,8 +175,10 @@ class RequestClient:
 class ResponseServer:
     """Receives requests on (channel, stream) and answers each on its requester's response stream."""
 
-    def __init__(self, client: AeronClient, *, request_channel: str, request_stream_id: int) -> None:
+    def __init__(self, client: AeronClient, *, request_channel: str, request_stream_id: int,
+                 idle_strategy: IdleStrategy | None = None) -> None:
         self.client = client
+        self._idle = idle_strategy or BackoffIdleStrategy()
         self._requests = client.add_subscription(request_channel, request_stream_id)
         self._publications: dict[tuple[str, int], ExclusivePublication] = {}
         self._connected: set[tuple[str, int]] = set()
@@ -193,7 +200,7 @@ class ResponseServer:
         # connected before and is not any more means the requester is gone (fail fast, do not stall).
         fresh = (request.response_channel, request.response_stream_id) not in self._connected
         _offer_until(self.client, publication, _RESPONSE_PREFIX.pack(request.correlation_id) + payload, deadline_ns,
-                     wait_for_subscriber=fresh)
+                     wait_for_subscriber=fresh, idle=self._idle)
         self._connected.add((request.response_channel, request.response_stream_id))
 
     def close(self) -> None:

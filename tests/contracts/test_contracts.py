@@ -5,7 +5,7 @@ grpc-gateway proxy builds."""
 import importlib
 import json
 import pkgutil
-import subprocess
+import re
 from pathlib import Path
 from types import ModuleType
 
@@ -158,10 +158,33 @@ def test_openapi_document_is_valid_and_lists_every_rest_path() -> None:
     assert _http_paths() <= set(document["paths"])
 
 
-def test_grpc_gateway_proxy_builds(tmp_path: Path) -> None:
-    result = subprocess.run(
-        ["go", "build", "-o", str(tmp_path / "exchange-rest"), "./gateway/rest"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "exchange-rest").stat().st_size > 0
+def test_openapi_document_has_title_version_bearer_security_and_error_schema() -> None:
+    """Every operation needs the bearer key (document-level security) and documents its error answers."""
+    document = json.loads((REPO_ROOT / "gen/openapi/exchange.swagger.json").read_text())
+    assert document["info"]["title"] == "Exchange API"
+    assert re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", document["info"]["version"])
+    assert document["securityDefinitions"]["bearer"] == {
+        "type": "apiKey", "in": "header", "name": "Authorization",
+        "description": document["securityDefinitions"]["bearer"]["description"]}
+    assert document["security"] == [{"bearer": []}]
+    assert set(document["definitions"]["rpcStatus"]["properties"]) == {"code", "message", "details"}
+    operations = [operation for item in document["paths"].values() for operation in item.values()]
+    for operation in operations:
+        assert "security" not in operation, operation["operationId"]
+        for http_status in ("400", "401", "403", "404", "429", "503", "default"):
+            assert operation["responses"][http_status]["schema"]["$ref"] == "#/definitions/rpcStatus"
+
+
+def test_openapi_operation_ids_are_unique_and_readable() -> None:
+    """Additional (seed-path) bindings are named after their path, not numbered (`..._PlaceOrder2`)."""
+    document = json.loads((REPO_ROOT / "gen/openapi/exchange.swagger.json").read_text())
+    ids = {path: operation["operationId"] for path, item in document["paths"].items() for operation in item.values()}
+    assert len(set(ids.values())) == len(ids)
+    assert all(not operation_id[-1].isdigit() for operation_id in ids.values()), ids
+    assert ids["/orders"] == "TradingService_PlaceOrder_orders"
+    assert ids["/transfer_in"] == "AccountService_TransferIn_transfer_in"
+
+
+def test_grpc_gateway_proxy_builds(proxy_binary: Path) -> None:
+    """`go build ./gateway/rest` succeeds (the fixture builds it once for every REST test)."""
+    assert proxy_binary.stat().st_size > 0

@@ -34,9 +34,9 @@ from typing import Any
 
 import zmq
 
+from common.engine_feed import decode_feed_message, feed_topic
 from common.kafka import BOOTSTRAP_DEFAULT, create_topic, delete_topic
 from exchange.v1 import engine_pb2
-from matcher.service import feed_topic
 from tools.bench.matcher_service import commands, free_port, preload
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -61,10 +61,9 @@ def drain_phase(env: dict[str, str], sub: zmq.Socket, count: int, timeout_s: flo
                 raise SystemExit(f"timeout: {received} of {count} outputs")
             if not sub.poll(200):
                 continue
-            sub.recv()
+            received += len(decode_feed_message(feed_topic(SHARD_ID), sub.recv()))
             last_ns = time.monotonic_ns()
             first_ns = first_ns or last_ns
-            received += 1
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)

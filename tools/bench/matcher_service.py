@@ -31,9 +31,9 @@ from typing import Any
 import zmq
 
 from common.engine_chain import GENESIS_HASH, link_problem
+from common.engine_feed import decode_feed_message, feed_topic
 from common.kafka import BOOTSTRAP_DEFAULT, create_topic, delete_topic, flush_or_raise, make_producer
-from exchange.v1 import common_pb2, engine_pb2, order_pb2
-from matcher.service import feed_topic
+from exchange.v1 import common_pb2, order_pb2
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RESULTS_PATH = REPO_ROOT / "bench-results" / "matcher_service.json"
@@ -106,20 +106,22 @@ def wait_for_outputs(sub: zmq.Socket, count: int, deadline_ns: int) -> tuple[int
     """Receive until output `count`; verify the chain; return (first_ns, last_ns, trades)."""
     first_ns = last_ns = 0
     last_seq, last_hash, trades = 0, GENESIS_HASH, 0
+    topic = feed_topic(SHARD_ID)
     while last_seq < count:
         if time.monotonic_ns() > deadline_ns:
             raise SystemExit(f"timeout: only {last_seq} of {count} outputs arrived")
         if not sub.poll(200):
             continue
-        output = engine_pb2.EngineOutput.FromString(sub.recv_multipart()[-1])
+        outputs = decode_feed_message(topic, sub.recv())
         now_ns = time.monotonic_ns()
         first_ns = first_ns or now_ns
         last_ns = now_ns
-        problem = link_problem(output, shard_id=SHARD_ID, last_seq=last_seq, last_hash=last_hash)
-        if problem:
-            raise SystemExit(f"feed broken (a slow subscriber drops on PUB; rerun with fewer orders): {problem}")
-        last_seq, last_hash = output.seq, output.hash
-        trades += len(output.trades)
+        for output in outputs:
+            problem = link_problem(output, shard_id=SHARD_ID, last_seq=last_seq, last_hash=last_hash)
+            if problem:
+                raise SystemExit(f"feed broken (a slow subscriber drops on PUB; rerun with fewer orders): {problem}")
+            last_seq, last_hash = output.seq, output.hash
+            trades += len(output.trades)
     return first_ns, last_ns, trades
 
 

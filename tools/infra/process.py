@@ -50,7 +50,7 @@ def java_executable() -> str:
     return found
 
 
-def _start_ticks(pid: int) -> int | None:
+def start_ticks(pid: int) -> int | None:
     """Return the start time of `pid` (field 22 of /proc/pid/stat), or None if it is gone or a zombie."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -89,14 +89,14 @@ def spawn_detached(
             cwd=str(log_file.parent),
         )
     _CHILDREN.append(child)  # kept so the object is never collected while the process runs (no warning)
-    _wait_exec_visible(child.pid, main_class)
-    ticks = _start_ticks(child.pid)
+    wait_exec_visible(child.pid, main_class)
+    ticks = start_ticks(child.pid)
     record = PidRecord(pid=child.pid, start_ticks=ticks if ticks is not None else -1, main_class=main_class)
     pid_file.write_text(json.dumps({"pid": record.pid, "start_ticks": record.start_ticks, "main_class": main_class}))
     return record
 
 
-def _wait_exec_visible(pid: int, main_class: str) -> None:
+def wait_exec_visible(pid: int, main_class: str) -> None:
     """Wait until /proc shows the new program's command line (or the process is gone).
 
     Popen returns once exec has passed its point of no return, but the kernel sets up the new command line
@@ -109,7 +109,7 @@ def _wait_exec_visible(pid: int, main_class: str) -> None:
                 return
         except FileNotFoundError:
             return
-        if _start_ticks(pid) is None:  # already exited (a zombie has an empty command line)
+        if start_ticks(pid) is None:  # already exited (a zombie has an empty command line)
             return
         time.sleep(EXEC_POLL_INTERVAL_S)
 
@@ -126,7 +126,7 @@ def read_pid_file(pid_file: Path) -> PidRecord | None:
 def is_alive(record: PidRecord) -> bool:
     """Return True if the process in `record` still runs and is the one we started (not a reused pid)."""
     _reap(record.pid)
-    ticks = _start_ticks(record.pid)
+    ticks = start_ticks(record.pid)
     if ticks is None:
         return False
     if record.start_ticks >= 0 and ticks != record.start_ticks:

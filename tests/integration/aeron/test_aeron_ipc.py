@@ -33,7 +33,8 @@ def test_ipc_small_messages_arrive_in_order(
 ) -> None:
     """10k small messages through several term rotations arrive complete and in order."""
     messages = [i.to_bytes(8, "little") + b"x" * (i % 40) for i in range(10_000)]
-    assert _exchange(client, IPC, 1001, messages, exclusive=True, collect=offer_all_and_collect) == messages
+    # Stream 1101, not 1001: 1001 is UBSCore's request stream, subscribed on this driver while `make up` runs.
+    assert _exchange(client, IPC, 1101, messages, exclusive=True, collect=offer_all_and_collect) == messages
 
 
 def test_ipc_fragmented_messages_are_reassembled(

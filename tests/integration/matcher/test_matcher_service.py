@@ -124,6 +124,41 @@ def test_restart_after_clean_stop_resumes_offsets_without_reapplying(
     assert_fresh_engine_reproduces(first + second, shard_id=3)
 
 
+def test_restart_after_clean_stop_replays_nothing_and_reads_no_sealed_segment(
+    matcher: MatcherProcess, orders_producer: OrdersProducer, zmq_context: zmq.Context
+) -> None:
+    """With 32 KB WAL segments and a snapshot every 300 outputs (written by a forked child, loop paused only for the
+    fork), a restart after SIGTERM replays 0 WAL records and scans no sealed segment (their index files suffice);
+    the chain goes on, and a fresh subscriber still replays all of history, served from those sealed segments."""
+    matcher.env["MATCHER_WAL_SEGMENT_BYTES"] = str(32 * 1024)
+    flow = OrderFlow(seed=99)
+    matcher.start()
+    orders_producer.send(flow.batch(1_500))
+    feed = open_feed(zmq_context, matcher)
+    first = collect(feed, until_seq=1_500)
+    eventually(lambda: (matcher.metric("matcher_snapshots_written_total") or 0) >= 3)
+    assert (matcher.metric("matcher_snapshot_pause_seconds_count") or 0) >= 3
+    assert matcher.signal(signal.SIGTERM) == 0
+    sealed = len(list_segments(Path(matcher.env["MATCHER_STATE_DIR"]) / "wal")) - 1
+
+    matcher.start()
+    second_start_log = matcher.log_text().split(" recovering from ")[-1]
+    orders_producer.send(flow.batch(100))
+    second = collect(feed, until_seq=1_600)
+    feed.close()
+    fresh = open_feed(zmq_context, matcher)
+    everything = collect(fresh, until_seq=1_600)
+    fresh.close()
+
+    assert sealed >= 3
+    assert "replaying 0 WAL records" in second_start_log
+    assert " scanned: " not in second_start_log
+    assert matcher.metric("matcher_ready") == 1
+    assert_each_input_exactly_once(first + second, orders_producer)
+    assert [o.hash for o in everything] == [o.hash for o in first + second]
+    assert matcher.signal(signal.SIGTERM) == 0
+
+
 def test_late_subscriber_recovers_missed_outputs_from_replay(
     matcher: MatcherProcess, orders_producer: OrdersProducer, zmq_context: zmq.Context
 ) -> None:

@@ -14,7 +14,7 @@ import pytest
 import zmq
 
 from common.engine_chain import Chain
-from common.engine_feed import EngineFeed
+from common.engine_feed import EngineFeed, encode_feed_message, feed_topic
 from common.errors import ChainBroken, Timeout
 from exchange.v1 import engine_pb2
 
@@ -181,8 +181,9 @@ def test_live_buffer_overflow_is_dropped_and_filled_from_replay(
     feed = open_feed(context, server, f"tcp://127.0.0.1:{pub_port}", live_buffer_max=50)
     assert publisher.poll(5_000, zmq.POLLIN), "the feed never subscribed"
     publisher.recv()  # the subscription: from now on every message reaches the feed
-    for output in outputs[100:]:
-        publisher.send_multipart([b"engine.%d" % SHARD_ID, output.SerializeToString()])
+    for start in range(100, 300, 20):  # 20 outputs per feed message, as the matcher batches them
+        chunk = [output.SerializeToString() for output in outputs[start : start + 20]]
+        publisher.send(encode_feed_message(feed_topic(SHARD_ID), chunk))
 
     seqs: list[int] = []
     for _ in range(1_000):

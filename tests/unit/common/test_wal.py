@@ -240,6 +240,59 @@ def test_read_chunk_returns_a_prefix_of_read_within_one_segment(
     wal.close()
 
 
+def damage_first_record_payload(path: Path) -> None:
+    with open(path, "r+b") as file:
+        file.seek(SEGMENT_HEADER.size + RECORD_HEADER.size)
+        byte = file.read(1)
+        file.seek(-1, 1)
+        file.write(bytes([byte[0] ^ 0xFF]))
+
+
+def test_open_without_verify_sealed_trusts_exact_segment_indexes_and_reads_still_check(tmp_path: Path) -> None:
+    """verify_sealed=False opens from the index files of sealed segments without reading them (a damaged record
+    there passes open), reads the same records as a full open, and the damage still raises WalCorrupt on read."""
+    wal = Wal.open(tmp_path, segment_bytes_max=2_048)
+    for batch in range(20):
+        wal.append([bytes([batch]) * 100] * 5)
+    everything = read_all(wal)
+    wal.close()
+    assert len(list(tmp_path.glob("wal-*.idx"))) == len(list_segments(tmp_path)) - 1
+    damage_first_record_payload(list_segments(tmp_path)[0][1])
+
+    with pytest.raises(WalCorrupt):
+        Wal.open(tmp_path, segment_bytes_max=2_048)
+    fast = Wal.open(tmp_path, segment_bytes_max=2_048, verify_sealed=False)
+    assert fast.next_lsn == 101
+    assert read_all(fast, 2) == everything[1:]
+    with pytest.raises(WalCorrupt):
+        read_all(fast, 1)
+
+
+@pytest.mark.parametrize("damage", ["missing", "flipped", "wrong-size"])
+def test_segment_without_an_exact_index_is_scanned(tmp_path: Path, damage: str) -> None:
+    """A missing or damaged index file, or one whose size no longer matches its segment, is ignored: the segment is
+    scanned, so a damaged record in it is refused at open even with verify_sealed=False."""
+    wal = Wal.open(tmp_path, segment_bytes_max=2_048)
+    for batch in range(10):
+        wal.append([bytes([batch]) * 100] * 5)
+    wal.close()
+    first_segment = list_segments(tmp_path)[0][1]
+    index_file = first_segment.with_suffix(".idx")
+    if damage == "missing":
+        index_file.unlink()
+    elif damage == "flipped":
+        data = bytearray(index_file.read_bytes())
+        data[-1] ^= 0x01
+        index_file.write_bytes(bytes(data))
+    else:
+        with open(first_segment, "ab") as file:
+            file.write(b"\x00")
+    damage_first_record_payload(first_segment)
+
+    with pytest.raises(WalCorrupt):
+        Wal.open(tmp_path, segment_bytes_max=2_048, verify_sealed=False)
+
+
 def test_missing_segment_in_the_middle_raises(tmp_path: Path) -> None:
     """A segment deleted from the middle leaves an lsn gap: WalCorrupt, never a silent skip."""
     wal = Wal.open(tmp_path, segment_bytes_max=SEGMENT_HEADER.size + RECORD_HEADER.size + 1)

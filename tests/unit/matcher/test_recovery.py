@@ -101,7 +101,9 @@ def test_recover_from_snapshot_plus_tail_equals_full_replay(tmp_path: Path) -> N
     """A snapshot at lsn 25 plus the 15 records after it give the same state as replaying all 40."""
     shell = Shell(tmp_path / "wal")
     shell.apply(range(1, 26))
-    payload = encode_state(lsn=25, chain=shell.chain, positions=shell.positions, engine=shell.engine)
+    payload = encode_state(
+        lsn=25, chain=shell.chain, positions=shell.positions, engine=shell.engine, replay_index=[(1, 1)]
+    )
     write_snapshot(tmp_path / "snapshots", 25, payload)
     shell.apply(range(26, 41))
 

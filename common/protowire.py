@@ -1,0 +1,28 @@
+"""The two pieces of the protobuf wire format we write by hand: varints and length-delimited fields.
+
+Used where serialized messages are spliced together without parsing them again (replay answers and feed messages
+are `ReplayResponse` bytes made by concatenating already-serialized outputs; the chain writes an output's four
+header fields in front of its body). Encodings are minimal, exactly as protobuf itself writes them.
+"""
+
+from __future__ import annotations
+
+LENGTH_DELIMITED = 2
+
+
+def varint(value: int) -> bytes:
+    """Base-128 varint of a non-negative int."""
+    assert value >= 0, value
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def length_delimited(field_number: int, data: bytes) -> bytes:
+    """One length-delimited field entry (a submessage, bytes or string; or one element of a repeated one)."""
+    if field_number < 16:  # a one-byte tag: skip one varint call on the hot path (feed and replay framing)
+        return bytes(((field_number << 3) | LENGTH_DELIMITED,)) + varint(len(data)) + data
+    return varint((field_number << 3) | LENGTH_DELIMITED) + varint(len(data)) + data

@@ -1,0 +1,105 @@
+"""The protobuf edge (decode refuses what the core cannot represent, encode keeps every field) and the bounded
+idempotency window (evicts by input time and by count, deterministically)."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.enums import BalanceEventType
+from exchange.v1 import balance_pb2, order_pb2, ubscore_pb2
+from ubscore import codec
+from ubscore.commands import CancelRequest, PlaceRequest
+from ubscore.errors import InputRejected
+from ubscore.events import BalanceEvent, CancelAccepted, CancelCommand, OrderAccepted, PlaceCommand, Refused
+from ubscore.sequencer import IdempotencyWindow
+
+PLACE = PlaceRequest(1001, "c1", "BTC_USDT", 1, 1, 1, False, 45_000_000_000, 10_000, 0, 0, 5)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"\xff\xff\xff", "UNDECODABLE"),
+        (b"x" * 70_000, "TOO_LARGE"),
+        (ubscore_pb2.UbscoreRequest(deadline_ns=5).SerializeToString(), "NO_BODY"),
+    ],
+)
+def test_malformed_aeron_request_is_rejected_with_a_reason(payload: bytes, reason: str) -> None:
+    with pytest.raises(InputRejected) as caught:
+        codec.decode_request(payload)
+    assert caught.value.reason == reason
+
+
+def test_transfer_without_a_known_operation_is_rejected() -> None:
+    payload = balance_pb2.BalanceRequest(request_id="r", user_id=1001, asset_id=1, amount_units=5).SerializeToString()
+    with pytest.raises(InputRejected) as caught:
+        codec.decode_transfer(payload)
+    assert caught.value.reason == "BAD_OPERATION"
+
+
+def test_place_and_cancel_requests_decode_field_for_field() -> None:
+    message = ubscore_pb2.UbscoreRequest(place_order=codec.place_to_proto(PLACE), deadline_ns=99)
+    assert codec.decode_request(message.SerializeToString()) == (99, PLACE)
+    cancel = ubscore_pb2.UbscoreRequest(
+        cancel_order=ubscore_pb2.CancelRequest(user_id=7, order_id=3, client_order_id="c", symbol="S", ts_event_ns=4)
+    )
+    assert codec.decode_request(cancel.SerializeToString()) == (0, CancelRequest(7, 3, "c", "S", 4))
+
+
+def test_commands_encode_every_field_the_matcher_reads() -> None:
+    place = PlaceCommand(9, 4, 1001, "c1", "BTC_USDT", 1, 1, 1, True, 45_000_000_000, 10_000, 0, 2, 4_500_000, 77)
+    message = order_pb2.OrderCommand.FromString(codec.encode_command(place))
+    assert (message.command_seq, message.place.order_id, message.place.locked_units, message.place.post_only) == (
+        9, 4, 4_500_000, True,
+    )  # fmt: skip
+    assert message.place.self_trade_mode == 2
+    cancel = order_pb2.OrderCommand.FromString(codec.encode_command(CancelCommand(10, 4, 1001, "c1", "BTC_USDT", 78)))
+    assert (cancel.command_seq, cancel.cancel.order_id, cancel.cancel.symbol) == (10, 4, "BTC_USDT")
+
+
+def test_order_rejected_event_carries_the_request() -> None:
+    event = BalanceEvent(12, 1001, 0, BalanceEventType.ORDER_REJECTED, 0, 0, 0, 0, 0, reject_reason=2001,
+                         client_order_id="c1", symbol="BTC_USDT", order=PLACE)  # fmt: skip
+    message = balance_pb2.BalanceEvent.FromString(codec.encode_event(event))
+    assert (message.event_id, message.type, message.reject_reason, message.version) == (12, 10, 2001, 0)
+    assert codec.place_from_proto(message.order) == PLACE
+
+
+@pytest.mark.parametrize(
+    ("reply", "field"),
+    [
+        (OrderAccepted(5, "c", 2, 100, "BTC_USDT", True), "order_accepted"),
+        (CancelAccepted(5, "c", "BTC_USDT"), "cancel_accepted"),
+        (Refused(2013, "busy"), "rejected"),
+    ],
+)
+def test_replies_encode_into_their_oneof(reply: object, field: str) -> None:
+    response = ubscore_pb2.UbscoreResponse.FromString(codec.encode_reply(reply))
+    assert response.WhichOneof("outcome") == field
+
+
+def test_window_forgets_keys_older_than_the_window_by_input_time() -> None:
+    window = IdempotencyWindow(window_ns=100, keys_max=10)
+    window.remember(("u", "a"), (), ("A",), 1_000)
+    window.remember(("u", "b"), (), ("A",), 1_050)
+    window.remember(("u", "c"), (), ("A",), 1_101)  # "a" is now more than 100 ns behind the newest input
+    assert window.get(("u", "a")) is None
+    assert window.get(("u", "b")) is not None
+    assert window.evicted == 1
+
+
+def test_window_holds_at_most_keys_max_keys_oldest_first_out() -> None:
+    window = IdempotencyWindow(window_ns=10**18, keys_max=3)
+    for index in range(5):
+        window.remember(("u", str(index)), (), ("A",), index)
+    assert [key[1] for key in window.entries] == ["2", "3", "4"]
+
+
+def test_window_snapshot_round_trip_keeps_arrival_order() -> None:
+    window = IdempotencyWindow(window_ns=10**18, keys_max=3)
+    for index in range(3):
+        window.remember((1001, f"k{index}"), (1, "x"), ("A", index, 2, 5), index)
+    copy = IdempotencyWindow(window_ns=10**18, keys_max=3)
+    copy.restore(window.snapshot())
+    assert copy.entries == window.entries
+    assert list(copy.entries) == list(window.entries)

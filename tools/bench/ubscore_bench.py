@@ -1,0 +1,343 @@
+"""UBSCore benchmark: durable validations in-process, fills applied, and order round trips over Aeron, beside the
+raw Aeron request/response round trip and the fsync rate, all measured in the same run.
+
+    .venv/bin/python -m tools.bench.ubscore_bench [--orders 50000] [--fills 20000] [--round-trips 5000]
+
+1. Durable validations/s (in-process, one thread): decode an `UbscoreRequest`, validate, lock, number, build the
+   WAL record, group-commit batches of `--batch-records-max` (one fsync each, temp dir on the state disk), encode
+   the reply, the `OrderCommand` and the `BalanceEvent` (the service's per-order work minus the transports).
+2. Fills applied/s: matcher outputs with trades (made by the real matcher core), parsed and settled by the core.
+3. Aeron round trips: `python -m ubscore` runs as a subprocess (own media driver under /dev/shm, private Kafka
+   topics, no matcher feed); a requester here sends one order at a time and waits for its reply: rate and
+   p50/p99/p99.9. The raw round trip is the same requester against an echo responder child on the same driver.
+4. fsync rate: WAL appends of one record each, same disk.
+Prints a table; writes bench-results/ubscore.json. Needs Kafka (`bin/stack infra up kafka`). Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+from common.aeron.client import AeronClient, ClientConfig
+from common.aeron.driver import MediaDriverProcess
+from common.aeron.request_response import RequestClient, ResponseServer
+from common.engine_chain import Chain
+from common.kafka import BOOTSTRAP_DEFAULT, create_topic, delete_topic, flush_or_raise, make_producer
+from common.markets import load_catalog
+from common.wal import Wal
+from exchange.v1 import balance_pb2, engine_pb2, order_pb2, ubscore_pb2
+from matcher.codec import build_output, decode_command
+from matcher.engine import Engine
+from ubscore import codec
+from ubscore.commands import TransferRequest
+from ubscore.core import UbsCore
+from ubscore.service import tune_gc
+from ubscore.state import REQUEST_RECORD
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RESULTS_PATH = REPO_ROOT / "bench-results" / "ubscore.json"
+USERS = range(1001, 1101)
+PRICE_45K = 45_000_000_000
+REQUEST_STREAM, ECHO_STREAM, RESPONSE_STREAM = 7101, 7102, 7103
+CONNECT_TIMEOUT_MS = 30_000
+REQUEST_TIMEOUT_MS = 5_000
+WARMUP_ROUND_TRIPS = 500
+FSYNC_SAMPLES = 300
+
+
+def new_core() -> UbsCore:
+    """A core where every user holds plenty of BTC and USDT."""
+    catalog = load_catalog()
+    core = UbsCore(catalog.markets.values(), [a.asset_id for a in catalog.assets.values()], fee_account_user_id=1)
+    for user in USERS:
+        for asset in (1, 2):
+            core.transfer(TransferRequest(f"seed-{user}-{asset}", user, asset, 10**15, 1, 1))
+    return core
+
+
+def order_payloads(count: int, *, crossing: bool) -> list[bytes]:
+    """UbscoreRequest bytes of limit orders: resting (bids below asks) or alternating sides at one price."""
+    payloads = []
+    for index in range(count):
+        side = 1 + index % 2
+        price = PRICE_45K if crossing else PRICE_45K + (1 if side == 2 else -1) * 10_000 * (1 + index % 50)
+        order = ubscore_pb2.OrderRequest(
+            user_id=USERS[index % len(USERS)], client_order_id=f"b{index}", symbol="BTC_USDT", side=side,
+            order_type=1, time_in_force=1, price_units=price, qty_units=10_000 * (1 + index % 7), ts_event_ns=index,
+        )  # fmt: skip
+        payloads.append(ubscore_pb2.UbscoreRequest(place_order=order).SerializeToString())
+    return payloads
+
+
+def durable_validations(orders: int, batch_records_max: int, state_dir: Path) -> dict[str, Any]:
+    """The service's per-order work with group commits; validations per second."""
+    core, payloads = new_core(), order_payloads(orders, crossing=False)
+    wal = Wal.open(state_dir / "validations-wal")
+    started_ns = time.perf_counter_ns()
+    for start in range(0, orders, batch_records_max):
+        records, outgoing = [], []
+        for payload in payloads[start : start + batch_records_max]:
+            _, request = codec.decode_request(payload)
+            effects = core.place(request)
+            records.append(REQUEST_RECORD + payload)
+            outgoing.append(codec.encode_reply(effects.reply))
+            outgoing.extend(codec.encode_command(command) for command in effects.commands)
+            outgoing.extend(codec.encode_event(event) for event in effects.events)
+        wal.append(records)
+    elapsed_s = (time.perf_counter_ns() - started_ns) / 1e9
+    wal.close()
+    assert core.counters.last_order_id == orders, core.counters.last_order_id
+    return {"orders": orders, "batches": wal.fsync_count, "elapsed_s": round(elapsed_s, 3),
+            "validations_per_s": round(orders / elapsed_s)}  # fmt: skip
+
+
+def fills_applied(fills: int) -> dict[str, Any]:
+    """Settle matcher outputs with one trade each (made by the real matcher core); fills per second."""
+    core, engine, chain = new_core(), Engine(load_catalog().markets.values()), Chain(shard_id=0)
+    outputs = []
+    for payload in order_payloads(fills * 2, crossing=True):
+        _, request = codec.decode_request(payload)
+        for command in core.place(request).commands:
+            message = order_pb2.OrderCommand.FromString(codec.encode_command(command))
+            output = chain.seal(
+                build_output(message, partition=0, offset=0, result=engine.apply(decode_command(message)))
+            )
+            outputs.append(output.SerializeToString(deterministic=True))
+    trades = 0
+    started_ns = time.perf_counter_ns()
+    for data in outputs:  # (the orders above were placed without settling: settle all outputs now, in order)
+        output = codec.decode_output(engine_pb2.EngineOutput.FromString(data))
+        trades += len(output.trades)
+        core.apply_output(output)
+    elapsed_s = (time.perf_counter_ns() - started_ns) / 1e9
+    assert not core.invariant_problems()
+    return {"outputs": len(outputs), "fills": trades, "elapsed_s": round(elapsed_s, 3),
+            "fills_per_s": round(trades / elapsed_s)}  # fmt: skip
+
+
+def fsync_rate(state_dir: Path) -> dict[str, Any]:
+    """WAL appends of one small record each (one fsync each)."""
+    wal = Wal.open(state_dir / "fsync-wal")
+    started_ns = time.perf_counter_ns()
+    for _ in range(FSYNC_SAMPLES):
+        wal.append([b"x" * 100])
+    elapsed_s = (time.perf_counter_ns() - started_ns) / 1e9
+    wal.close()
+    return {"fsyncs": FSYNC_SAMPLES, "fsyncs_per_s": round(FSYNC_SAMPLES / elapsed_s)}
+
+
+def round_trips(aeron_dir: str, request_stream: int, payloads: list[bytes], *, window: int) -> dict[str, Any]:
+    """Requests through RequestClient with up to `window` in flight; rate and per-request latency percentiles (us).
+
+    window 1 is a lone client waiting for each reply; a larger window is a load client (gateways batching many
+    users), which lets UBSCore's group commit share one fsync among the requests that arrive together.
+    """
+    with AeronClient(ClientConfig(aeron_dir=aeron_dir)) as client:
+        requester = RequestClient(client, request_channel="aeron:ipc", request_stream_id=request_stream,
+                                  response_channel="aeron:ipc", response_stream_id=RESPONSE_STREAM + request_stream,
+                                  connect_timeout_ms=CONNECT_TIMEOUT_MS)  # fmt: skip
+        for payload in payloads[:WARMUP_ROUND_TRIPS]:
+            requester.request(payload, timeout_ms=REQUEST_TIMEOUT_MS)
+        samples_ns: list[int] = []
+        pending: dict[int, int] = {}  # correlation id -> sent at (ns)
+        queue = list(reversed(payloads[WARMUP_ROUND_TRIPS:]))
+        started_ns = time.perf_counter_ns()
+        while queue or pending:
+            while queue and len(pending) < window:
+                pending[requester.send(queue.pop(), timeout_ms=REQUEST_TIMEOUT_MS)] = time.perf_counter_ns()
+            requester.poll()
+            for correlation_id, sent_ns in list(pending.items()):
+                if requester.take(correlation_id) is not None:
+                    samples_ns.append(time.perf_counter_ns() - sent_ns)
+                    del pending[correlation_id]
+        elapsed_s = (time.perf_counter_ns() - started_ns) / 1e9
+        requester.close()
+    samples_ns.sort()
+
+    def percentile_us(fraction: float) -> float:
+        return round(samples_ns[min(len(samples_ns) - 1, int(fraction * len(samples_ns)))] / 1e3, 1)
+
+    return {"window": window, "round_trips": len(samples_ns), "per_s": round(len(samples_ns) / elapsed_s),
+            "us_p50": percentile_us(0.5), "us_p99": percentile_us(0.99), "us_p999": percentile_us(0.999)}  # fmt: skip
+
+
+def run_echo(aeron_dir: str) -> None:
+    """Child role: answer every request with its own payload until killed."""
+    with AeronClient(ClientConfig(aeron_dir=aeron_dir)) as client:
+        server = ResponseServer(client, request_channel="aeron:ipc", request_stream_id=ECHO_STREAM)
+        print("ready", flush=True)
+        while True:
+            server.poll(lambda request: server.respond(request, request.payload, timeout_ms=REQUEST_TIMEOUT_MS))
+
+
+def aeron_round_trips(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
+    """Raw echo and UBSCore order round trips on one private media driver."""
+    from tools.infra.artifacts import classpath
+
+    aeron_dir = f"/dev/shm/aeron-ubscore-bench-{os.getpid()}"
+    driver = MediaDriverProcess(classpath=classpath("aeron"), aeron_dir=aeron_dir,
+                                properties={"aeron.pre.touch.mapped.memory": "true"})  # fmt: skip
+    driver.start()
+    tag = uuid.uuid4().hex[:10]
+    topics = [f"balance.operations.bench.{tag}", f"balance.events.bench.{tag}", f"orders.bench.{tag}"]
+    children: list[subprocess.Popen] = []
+    try:
+        for topic in topics:
+            create_topic(args.bootstrap, topic, partitions=4)
+        echo = subprocess.Popen([sys.executable, "-m", "tools.bench.ubscore_bench", "--role", "echo", "--aeron-dir",
+                                 aeron_dir], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)  # fmt: skip
+        children.append(echo)
+        assert echo.stdout is not None
+        assert echo.stdout.readline().strip() == "ready"
+        count = args.round_trips + WARMUP_ROUND_TRIPS
+        metrics_port = free_port()
+        raw = round_trips(aeron_dir, ECHO_STREAM, order_payloads(count, crossing=False), window=1)
+        raw_window = round_trips(aeron_dir, ECHO_STREAM, order_payloads(count, crossing=False), window=args.window)
+        env = dict(os.environ, UBSCORE_KAFKA_BOOTSTRAP=args.bootstrap, UBSCORE_OPERATIONS_TOPIC=topics[0],
+                   UBSCORE_EVENTS_TOPIC=topics[1], UBSCORE_ORDERS_TOPIC=topics[2], UBSCORE_AERON_DIR=aeron_dir,
+                   UBSCORE_AERON_STREAM_ID=str(REQUEST_STREAM), UBSCORE_FEEDS="",
+                   UBSCORE_METRICS_PORT=str(metrics_port), UBSCORE_STATE_DIR=str(state_dir / "service"),
+                   UBSCORE_IN_FLIGHT_MAX=str(10 * count))  # fmt: skip
+        deposit_funds(args.bootstrap, topics[0])
+        service = subprocess.Popen([sys.executable, "-m", "ubscore"], cwd=REPO_ROOT, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        children.append(service)
+        wait_for_deposits(metrics_port, 2 * len(USERS))
+        payloads = order_payloads(2 * count, crossing=False)
+        orders = round_trips(aeron_dir, REQUEST_STREAM, payloads[:count], window=1)
+        orders_window = round_trips(aeron_dir, REQUEST_STREAM, payloads[count:], window=args.window)
+        wal = wal_metrics(metrics_port)
+    finally:
+        for child in reversed(children):
+            child.send_signal(signal.SIGTERM if child is not children[0] else signal.SIGKILL)
+            child.wait(timeout=60)
+        driver.stop()
+        shutil.rmtree(aeron_dir, ignore_errors=True)
+        for topic in topics:
+            delete_topic(args.bootstrap, topic)
+    return {"raw": raw, "ubscore_orders": orders, "raw_window": raw_window, "ubscore_orders_window": orders_window,
+            "ubscore_wal": wal}  # fmt: skip
+
+
+def deposit_funds(bootstrap: str, topic: str) -> None:
+    """Fund every user through Kafka, as a gateway would, so the orders are accepted (and lock funds)."""
+    producer = make_producer(bootstrap, client_id="ubscore-bench")
+    for user in USERS:
+        for asset in (1, 2):
+            request = balance_pb2.BalanceRequest(request_id=f"seed-{asset}", user_id=user, asset_id=asset,
+                                                 amount_units=10**15, operation=1)  # fmt: skip
+            producer.produce(topic, key=str(user).encode(), value=request.SerializeToString())
+    flush_or_raise(producer, timeout_s=30.0)
+
+
+def scrape(port: int) -> dict[str, float]:
+    """The service's Prometheus samples by full name (labels included); empty until it serves them."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            lines = response.read().decode().splitlines()
+    except OSError:
+        return {}
+    return {name: float(value) for name, value in (line.rsplit(" ", 1) for line in lines if line[:1] != "#")}
+
+
+def wait_for_deposits(port: int, count: int) -> None:
+    """Wait (bounded) until the service applied `count` transfers."""
+    deadline_ns = time.monotonic_ns() + CONNECT_TIMEOUT_MS * 1_000_000
+    key = 'ubscore_requests_total{kind="transfer",outcome="applied"}'
+    while scrape(port).get(key, 0) < count:
+        assert time.monotonic_ns() < deadline_ns, "the service did not apply the deposits in time"
+        time.sleep(0.05)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wal_metrics(port: int) -> dict[str, Any]:
+    """The service's own WAL numbers: group commits and their mean append + fsync time."""
+    samples = scrape(port)
+    count = samples.get("ubscore_wal_append_seconds_count", 0.0)
+    mean_ms = 1e3 * samples.get("ubscore_wal_append_seconds_sum", 0.0) / count if count else None
+    return {"wal_commits": int(count), "wal_append_fsync_ms_mean": round(mean_ms, 3) if mean_ms else None}
+
+
+def print_table(result: dict[str, Any]) -> None:
+    """The numbers, one row each."""
+    validations, fills, fsyncs = result["durable_validations"], result["fills_applied"], result["fsync"]
+    aeron = result["aeron"]
+    print(f"{'what':<56}{'rate /s':>10}{'p50 us':>10}{'p99 us':>10}{'p99.9 us':>10}")
+    batch = result["batch_records_max"]
+    print(f"{f'durable validations in-process (batch {batch})':<56}{validations['validations_per_s']:>10}")
+    print(f"{'fills applied in-process':<56}{fills['fills_per_s']:>10}")
+    print(f"{'fsync (one record per append)':<56}{fsyncs['fsyncs_per_s']:>10}")
+    window = aeron["raw_window"]["window"]
+    for name, row in (
+        ("Aeron raw request/response (echo), 1 in flight", aeron["raw"]),
+        ("Aeron order round trip via UBSCore, 1 in flight", aeron["ubscore_orders"]),
+        (f"Aeron raw request/response (echo), {window} in flight", aeron["raw_window"]),
+        (f"Aeron order round trip via UBSCore, {window} in flight", aeron["ubscore_orders_window"]),
+    ):
+        print(f"{name:<56}{row['per_s']:>10}{row['us_p50']:>10}{row['us_p99']:>10}{row['us_p999']:>10}")
+    wal = aeron["ubscore_wal"]
+    print(f"UBSCore WAL during the round trips: {wal['wal_commits']} group commits, "
+          f"{wal['wal_append_fsync_ms_mean']} ms mean append + fsync")  # fmt: skip
+    print(f"order round trip p99 / raw p99 ({window} in flight): {result['p99_ratio_to_raw']}x (target 3x); "
+          f"durable validations / 200,000 target: {validations['validations_per_s'] / 200_000:.2f}")  # fmt: skip
+
+
+def main() -> None:
+    """CLI entry point (also the echo child)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--role", choices=("bench", "echo"), default="bench")
+    parser.add_argument("--aeron-dir", default="")
+    parser.add_argument("--orders", type=int, default=50_000)
+    parser.add_argument("--fills", type=int, default=20_000)
+    parser.add_argument("--round-trips", type=int, default=5_000)
+    parser.add_argument("--window", type=int, default=64, help="requests in flight for the load-client runs")
+    parser.add_argument("--batch-records-max", type=int, default=1_000)
+    parser.add_argument("--bootstrap", default=BOOTSTRAP_DEFAULT)
+    args = parser.parse_args()
+    if args.role == "echo":
+        run_echo(args.aeron_dir)
+        return
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))  # unwind through the finally blocks
+    tune_gc()  # as the service does
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="ubscore-bench-", dir=REPO_ROOT / ".local") as temp:
+        state_dir = Path(temp)
+        result: dict[str, Any] = {
+            "benchmark": "ubscore", "python": platform.python_version(), "machine": platform.machine(),
+            "cpus": os.cpu_count(), "load_average_before": load_before, "batch_records_max": args.batch_records_max,
+            "durable_validations": durable_validations(args.orders, args.batch_records_max, state_dir),
+            "fills_applied": fills_applied(args.fills),
+            "fsync": fsync_rate(state_dir),
+            "aeron": aeron_round_trips(args, state_dir),
+        }  # fmt: skip
+    result["load_average_after"] = os.getloadavg()
+    raw_p99, order_p99 = result["aeron"]["raw_window"]["us_p99"], result["aeron"]["ubscore_orders_window"]["us_p99"]
+    result["p99_ratio_to_raw"] = round(order_p99 / raw_p99, 2) if raw_p99 else None
+    print_table(result)
+    RESULTS_PATH.parent.mkdir(exist_ok=True)
+    RESULTS_PATH.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {RESULTS_PATH}")
+
+
+if __name__ == "__main__":
+    main()

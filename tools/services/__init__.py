@@ -1,0 +1,1 @@
+"""The services layer of the stack runner: specs, probes, the detached runner, foreground mode (see tools/README.md)."""

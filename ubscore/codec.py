@@ -1,0 +1,178 @@
+"""Protobuf at UBSCore's edges: requests and matcher outputs to core values, core effects to exchange.v1 messages.
+
+Decoding refuses only what the core cannot represent (`InputRejected`): bytes that do not parse, an oversized
+message, an Aeron request with no body, a transfer with no known operation. Everything else (unknown markets,
+off-tick prices, enum numbers the core does not know, missing keys) is the core's decision and comes back as a
+refusal with its 2xxx reason. Encoding maps each core event, command and reply to its message.
+"""
+
+from __future__ import annotations
+
+from google.protobuf.message import DecodeError
+
+from common.enums import BalanceOperation
+from exchange.v1 import balance_pb2, engine_pb2, order_pb2, ubscore_pb2
+from ubscore.commands import (
+    CancelRequest,
+    FeedOutput,
+    FeedTrade,
+    FeedUpdate,
+    PlaceRequest,
+    TransferRequest,
+)
+from ubscore.errors import InputRejected
+from ubscore.events import BalanceEvent, CancelAccepted, CancelCommand, OrderAccepted, PlaceCommand, Refused, Reply
+
+INPUT_BYTES_MAX = 64 * 1024  # a request is ~100 bytes; anything this big is garbage
+KNOWN_OPERATIONS = frozenset((BalanceOperation.TRANSFER_IN, BalanceOperation.TRANSFER_OUT))
+
+
+def _parse(message: object, payload: bytes, kind: str) -> None:
+    if len(payload) > INPUT_BYTES_MAX:
+        raise InputRejected(f"{len(payload)} bytes, over the {INPUT_BYTES_MAX} limit", reason="TOO_LARGE")
+    try:
+        message.ParseFromString(payload)  # type: ignore[attr-defined]
+    except DecodeError as error:
+        raise InputRejected(f"not a {kind}: {error}", reason="UNDECODABLE") from error
+
+
+def decode_transfer(payload: bytes) -> TransferRequest:
+    """The transfer carried by a `balance.operations` record; InputRejected if it is not one."""
+    message = balance_pb2.BalanceRequest()
+    _parse(message, payload, "BalanceRequest")
+    if message.operation not in KNOWN_OPERATIONS:
+        raise InputRejected(f"operation {message.operation} is neither transfer in nor out", reason="BAD_OPERATION")
+    return TransferRequest(
+        message.request_id, message.user_id, message.asset_id, message.amount_units, message.operation,
+        message.ts_event_ns,
+    )  # fmt: skip
+
+
+def decode_request(payload: bytes) -> tuple[int, PlaceRequest | CancelRequest]:
+    """(deadline_ns, request) of an Aeron `UbscoreRequest` body; InputRejected if it is not one."""
+    message = ubscore_pb2.UbscoreRequest()
+    _parse(message, payload, "UbscoreRequest")
+    kind = message.WhichOneof("body")
+    if kind == "place_order":
+        return message.deadline_ns, place_from_proto(message.place_order)
+    if kind == "cancel_order":
+        cancel = message.cancel_order
+        return message.deadline_ns, CancelRequest(
+            cancel.user_id, cancel.order_id, cancel.client_order_id, cancel.symbol, cancel.ts_event_ns
+        )
+    raise InputRejected("UbscoreRequest with neither place_order nor cancel_order", reason="NO_BODY")
+
+
+def place_from_proto(order: ubscore_pb2.OrderRequest) -> PlaceRequest:
+    """The core's view of an OrderRequest (enum fields stay plain ints: the core refuses unknown ones)."""
+    return PlaceRequest(
+        order.user_id, order.client_order_id, order.symbol, order.side, order.order_type, order.time_in_force,
+        order.post_only, order.price_units, order.qty_units, order.quote_budget_units, order.self_trade_mode,
+        order.ts_event_ns,
+    )  # fmt: skip
+
+
+def place_to_proto(request: PlaceRequest) -> ubscore_pb2.OrderRequest:
+    """The OrderRequest a PlaceRequest came from (for ORDER_REJECTED events and for load clients)."""
+    return ubscore_pb2.OrderRequest(
+        user_id=request.user_id, client_order_id=request.client_order_id, symbol=request.symbol, side=request.side,
+        order_type=request.order_type, time_in_force=request.time_in_force, post_only=request.post_only,
+        price_units=request.price_units, qty_units=request.qty_units, quote_budget_units=request.quote_budget_units,
+        self_trade_mode=request.self_trade_mode, ts_event_ns=request.ts_event_ns,
+    )  # fmt: skip
+
+
+def decode_output(output: engine_pb2.EngineOutput) -> FeedOutput:
+    """The settlement-relevant part of a verified EngineOutput (rejections move no funds and are left out)."""
+    trades = [
+        FeedTrade(
+            t.trade_id,
+            t.symbol,
+            t.price_units,
+            t.qty_units,
+            t.quote_qty_units,
+            t.maker_order_id,
+            t.maker_user_id,
+            t.taker_order_id,
+            t.taker_user_id,
+            t.taker_side,
+            t.maker_fee_units,
+            t.taker_fee_units,
+            t.ts_event_ns,
+        )
+        for t in output.trades
+    ]
+    updates = [
+        FeedUpdate(u.order_id, u.user_id, u.status, u.filled_qty_units, u.filled_quote_units, u.ts_event_ns)
+        for u in output.order_updates
+    ]
+    return FeedOutput(output.shard_id, output.seq, output.hash, trades, updates)
+
+
+def encode_event(event: BalanceEvent) -> bytes:
+    """The `balance.events` payload of one event."""
+    message = balance_pb2.BalanceEvent(
+        event_id=event.event_id, user_id=event.user_id, asset_id=event.asset_id, type=event.type,
+        delta_available_units=event.delta_available_units, delta_frozen_units=event.delta_frozen_units,
+        available_units=event.available_units, frozen_units=event.frozen_units, version=event.version,
+        request_id=event.request_id, order_id=event.order_id, trade_id=event.trade_id,
+        reject_reason=event.reject_reason, ts_event_ns=event.ts_event_ns, client_order_id=event.client_order_id,
+        symbol=event.symbol, unlock_cause=event.unlock_cause, operation=event.operation,
+    )  # fmt: skip
+    if event.order is not None:
+        message.order.CopyFrom(place_to_proto(event.order))
+    return message.SerializeToString()
+
+
+def encode_command(command: PlaceCommand | CancelCommand) -> bytes:
+    """The `orders` payload of one command."""
+    message = order_pb2.OrderCommand(command_seq=command.command_seq)
+    if type(command) is PlaceCommand:
+        place = message.place
+        place.order_id = command.order_id
+        place.user_id = command.user_id
+        place.client_order_id = command.client_order_id
+        place.symbol = command.symbol
+        place.side = command.side
+        place.order_type = command.order_type
+        place.time_in_force = command.time_in_force
+        place.post_only = command.post_only
+        place.price_units = command.price_units
+        place.qty_units = command.qty_units
+        place.quote_budget_units = command.quote_budget_units
+        place.self_trade_mode = command.self_trade_mode
+        place.locked_units = command.locked_units
+        place.ts_event_ns = command.ts_event_ns
+    else:
+        message.cancel.order_id = command.order_id
+        message.cancel.user_id = command.user_id
+        message.cancel.client_order_id = command.client_order_id
+        message.cancel.symbol = command.symbol
+        message.cancel.ts_event_ns = command.ts_event_ns
+    return message.SerializeToString()
+
+
+def encode_reply(reply: Reply) -> bytes:
+    """The UbscoreResponse body of one reply (the correlation id is in the Aeron framing)."""
+    response = ubscore_pb2.UbscoreResponse()
+    if type(reply) is OrderAccepted:
+        response.order_accepted.order_id = reply.order_id
+        response.order_accepted.client_order_id = reply.client_order_id
+        response.order_accepted.locked_asset_id = reply.locked_asset_id
+        response.order_accepted.locked_units = reply.locked_units
+        response.order_accepted.symbol = reply.symbol
+        response.order_accepted.duplicate = reply.duplicate
+    elif type(reply) is CancelAccepted:
+        response.cancel_accepted.order_id = reply.order_id
+        response.cancel_accepted.client_order_id = reply.client_order_id
+        response.cancel_accepted.symbol = reply.symbol
+    else:
+        assert type(reply) is Refused, reply
+        response.rejected.reason = reply.reason
+        response.rejected.message = reply.message
+    return response.SerializeToString()
+
+
+def refusal_reply(reason: int, message: str) -> bytes:
+    """A Rejected UbscoreResponse body (busy, deadline exceeded, malformed request)."""
+    return encode_reply(Refused(reason, message))

@@ -1,0 +1,154 @@
+"""Order validation before any lock, and the amount to lock: pure functions of the request and the market.
+
+Checks run in this order, each refusal with its own 2xxx reason (exchange.v1.RejectReason):
+
+1. user and client order id present and well formed       UBSCORE_MISSING_FIELD / UBSCORE_INVALID_ORDER
+   (the client order id is checked before the idempotency lookup, in core.py, since it is the key)
+2. the market exists                                        UBSCORE_UNKNOWN_MARKET
+3. side / type / time in force / post-only / amounts agree  UBSCORE_INVALID_ORDER
+   LIMIT: GTC (or UNSPECIFIED, sent on as GTC), IOC or FOK; post-only only with GTC; no budget.
+   MARKET: no time in force, no price, not post-only; a buy gives only a budget, a sell only a quantity.
+   System users (ids below 1000, the fee account among them) never trade.
+4. price (LIMIT): on tick                                   UBSCORE_PRICE_OFF_TICK
+   then > 0 and <= the market's max_price                   UBSCORE_PRICE_OUT_OF_RANGE
+5. quantity (LIMIT, MARKET sell): on lot                    UBSCORE_QUANTITY_OFF_LOT
+   then >= min_qty and <= max_qty                           UBSCORE_QUANTITY_OUT_OF_RANGE
+6. notional (LIMIT) >= min_notional                         UBSCORE_BELOW_MIN_NOTIONAL
+   (and <= max_notional, which max_price x max_qty implies) UBSCORE_QUANTITY_OUT_OF_RANGE
+7. budget (MARKET buy) within [min_notional, max_notional]  UBSCORE_BUDGET_OUT_OF_RANGE
+8. the lock is covered by the available balance             INSUFFICIENT_FUNDS (checked by core.py)
+
+The lock: a LIMIT buy locks the notional at its limit price (quote), a MARKET buy its budget (quote), a sell its
+quantity (base). Fees are taken from what each side receives, so nothing more is locked. Python ints never
+overflow, so every bound the proto (int64) and the matcher rely on is checked here explicitly.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from common.enums import OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
+from common.markets import SYSTEM_USER_ID_END, Market
+from ubscore.commands import PlaceRequest
+
+IDEMPOTENCY_KEY_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # client order ids and transfer request ids
+STP_MODES = frozenset(int(mode) for mode in SelfTradeMode)
+LIMIT_TIFS = frozenset((TimeInForce.UNSPECIFIED, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK))
+
+
+class Limits(NamedTuple):
+    """A market's maxima: price, quantity of one order, and notional (bounds every fill total of one order)."""
+
+    max_price_units: int
+    max_qty_units: int
+    max_notional_units: int
+
+
+def market_limits(market: Market) -> Limits:
+    """The market's maxima (checked at config load so that no lock, fill total or fee can leave int64)."""
+    return Limits(market.max_price_units, market.max_qty_units, market.max_notional_units)
+
+
+class Lock(NamedTuple):
+    """What an accepted order locks, and the time in force to send on (UNSPECIFIED LIMIT becomes GTC)."""
+
+    asset_id: int
+    units: int
+    time_in_force: int
+
+
+class Refusal(NamedTuple):
+    """Why an order is refused, with a message for people."""
+
+    reason: RejectReason
+    message: str
+
+
+def is_valid_key(key: str) -> bool:
+    """True for an idempotency key of 1 to 64 characters of [A-Za-z0-9._:-]."""
+    return IDEMPOTENCY_KEY_RE.fullmatch(key) is not None
+
+
+def check_order(request: PlaceRequest, market: Market | None, limits: Limits | None) -> Lock | Refusal:
+    """The lock of a valid order (before the funds check), or the first refusal (see the module docstring)."""
+    if market is None or limits is None:
+        return Refusal(RejectReason.UBSCORE_UNKNOWN_MARKET, f"no market {request.symbol!r}")
+    shape = _shape_problem(request)
+    if shape:
+        return Refusal(RejectReason.UBSCORE_INVALID_ORDER, shape)
+    if request.order_type == OrderType.LIMIT:
+        return _check_limit(request, market, limits)
+    if request.side == Side.SELL:
+        refusal = _check_qty(request.qty_units, market, limits)
+        return refusal or Lock(market.base_asset_id, request.qty_units, TimeInForce.UNSPECIFIED)
+    budget = request.quote_budget_units
+    if not market.min_notional_units <= budget <= limits.max_notional_units:
+        return Refusal(
+            RejectReason.UBSCORE_BUDGET_OUT_OF_RANGE,
+            f"budget {budget} outside {market.min_notional_units}..{limits.max_notional_units}",
+        )
+    return Lock(market.quote_asset_id, budget, TimeInForce.UNSPECIFIED)
+
+
+def _shape_problem(request: PlaceRequest) -> str:
+    if request.user_id < SYSTEM_USER_ID_END:
+        return f"user {request.user_id} is a system account"
+    if request.side not in (Side.BUY, Side.SELL):
+        return f"side {request.side}"
+    if request.self_trade_mode not in STP_MODES:
+        return f"self_trade_mode {request.self_trade_mode}"
+    if request.order_type == OrderType.LIMIT:
+        if request.time_in_force not in LIMIT_TIFS:
+            return f"time_in_force {request.time_in_force}"
+        if request.post_only and request.time_in_force not in (TimeInForce.UNSPECIFIED, TimeInForce.GTC):
+            return "post-only needs GTC"
+        if request.quote_budget_units:
+            return "a limit order has no quote budget"
+        return ""
+    if request.order_type != OrderType.MARKET:
+        return f"order_type {request.order_type}"
+    if request.time_in_force != TimeInForce.UNSPECIFIED or request.post_only or request.price_units:
+        return "a market order has no time in force, post-only or price"
+    if request.side == Side.BUY and request.qty_units:
+        return "a market buy gives a quote budget, not a quantity"
+    if request.side == Side.SELL and request.quote_budget_units:
+        return "a market sell gives a quantity, not a quote budget"
+    return ""
+
+
+def _check_qty(qty_units: int, market: Market, limits: Limits) -> Refusal | None:
+    if qty_units % market.lot_units:
+        return Refusal(
+            RejectReason.UBSCORE_QUANTITY_OFF_LOT, f"quantity {qty_units} not a multiple of {market.lot_units}"
+        )
+    if not market.min_qty_units <= qty_units <= limits.max_qty_units:
+        return Refusal(
+            RejectReason.UBSCORE_QUANTITY_OUT_OF_RANGE,
+            f"quantity {qty_units} outside {market.min_qty_units}..{limits.max_qty_units}",
+        )
+    return None
+
+
+def _check_limit(request: PlaceRequest, market: Market, limits: Limits) -> Lock | Refusal:
+    price = request.price_units
+    if price % market.tick_units:
+        return Refusal(RejectReason.UBSCORE_PRICE_OFF_TICK, f"price {price} not a multiple of {market.tick_units}")
+    if not 0 < price <= limits.max_price_units:
+        return Refusal(RejectReason.UBSCORE_PRICE_OUT_OF_RANGE, f"price {price} outside 1..{limits.max_price_units}")
+    refusal = _check_qty(request.qty_units, market, limits)
+    if refusal:
+        return refusal
+    notional = market.notional_units(price, request.qty_units)
+    if notional < market.min_notional_units:
+        return Refusal(
+            RejectReason.UBSCORE_BELOW_MIN_NOTIONAL, f"notional {notional} below {market.min_notional_units}"
+        )
+    if notional > limits.max_notional_units:
+        return Refusal(
+            RejectReason.UBSCORE_QUANTITY_OUT_OF_RANGE, f"notional {notional} above {limits.max_notional_units}"
+        )
+    tif = request.time_in_force or TimeInForce.GTC
+    if request.side == Side.BUY:
+        return Lock(market.quote_asset_id, notional, tif)
+    return Lock(market.base_asset_id, request.qty_units, tif)
