@@ -36,6 +36,11 @@ from tests.integration.matcher.conftest import (  # the matcher's fixtures, shar
     orders_topic,  # noqa: F401
     zmq_context,  # noqa: F401
 )
+from tests.integration.ubscore.conftest import (  # UBSCore's fixtures: a real UBSCore beside a matcher
+    gateway_factory,  # noqa: F401
+    stack,  # noqa: F401
+    topics,  # noqa: F401
+)
 from tools.infra.layout import CQL_PORT, HOST
 
 
