@@ -12,7 +12,8 @@ needs a migration that moves the data. Every table's key is documented in settle
 - **Write timestamps** (`USING TIMESTAMP`). A mutable row is written with a timestamp that grows with the
   history of the thing it describes, so replaying old inputs can never move it backwards and replaying anything
   twice writes the same cells with the same timestamps (identical dumps): a balance uses its `version`; a row
-  from a matcher output uses `seq << 16 | index in the output`; a ledger or refusal row uses `event_id`.
+  from a matcher output uses `seq << 16 | index in the output`; a ledger or transfer row uses `event_id`; a refused
+  order's rows use 1 (below anything the matcher's outputs write under the same key).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ MARKET_BUCKET_NS = NS_PER_HOUR
 OUTPUT_INDEX_BITS = 16
 OUTPUT_ITEMS_MAX = 1 << OUTPUT_INDEX_BITS  # order updates or trades in one output, far above any real one
 CQL_BIGINT_MAX = 2**63 - 1
+REFUSED_ORDER_TIMESTAMP = 1
 
 # Scopes of `time_buckets` (the first part of its partition key).
 SCOPE_ORDERS = "orders"

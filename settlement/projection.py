@@ -287,11 +287,13 @@ def _refused_order_rows(event: balance_pb2.BalanceEvent) -> list[Row]:
     }
     bucket = keys.user_bucket(created)
     by_time = {key: value for key, value in state.items() if key != "created_ns"}
+    # The lowest timestamp: should the same (user, client order id) ever reach the matcher too (UBSCore answers a
+    # repeat with the first outcome, so it should not), the matcher's rows win over the refusal's.
     return [
         _history_row({key: value for key, value in state.items() if key not in ("user_id", "client_order_id")},
                      user_id=event.user_id, client_order_id=client_order_id, order_id=0, source=UBSCORE_SOURCE,
-                     position=event.event_id, stamp=event.event_id),
+                     position=event.event_id, stamp=keys.REFUSED_ORDER_TIMESTAMP),
         Row("orders_by_user_time", {**by_time, "bucket": bucket, "created_ns": created, "order_id": 0},
-            event.event_id),
+            keys.REFUSED_ORDER_TIMESTAMP),
         _bucket_row(keys.SCOPE_ORDERS, str(event.user_id), bucket),
     ]
