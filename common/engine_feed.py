@@ -28,7 +28,8 @@ Delivery contract (each verified output reaches the caller exactly once, whateve
   has nothing to hand over, so a caller that gets an exception has received everything verified before it.
 - A replay answer that says the request cannot be served halts the feed: `WRONG_SHARD` (and any refusal of a
   well-formed request) raises `ConfigInvalid` naming the shard the endpoint serves; `HISTORY_GONE` raises
-  `ChainBroken`. Both are raised again by every later poll.
+  `ChainBroken`. Both are raised again by every later poll. A server that is behind what the feed saw live
+  (`BEYOND_HEAD` while a gap is open: another instance, or one still recovering) is a `Timeout`, not a halt.
 - `last_seq`/`last_hash` are those of the last *accepted* output, which may not have been handed over yet; a
   caller persists the (seq, hash) of the last output it applied, never `feed.last_seq`.
 
@@ -64,7 +65,7 @@ from exchange.v1 import engine_pb2
 
 FEED_TOPIC_PREFIX = b"engine."
 FEED_OUTPUTS_PER_MESSAGE_MAX = 512
-SUB_RCVHWM = 1_000  # messages of up to FEED_OUTPUTS_PER_MESSAGE_MAX outputs each
+SUB_RCVHWM = 200  # messages of up to FEED_OUTPUTS_PER_MESSAGE_MAX outputs each (~100k outputs)
 LIVE_DRAIN_MESSAGES_MAX = 100  # live messages moved from the socket to the buffer per drain
 LIVE_BUFFER_MAX_DEFAULT = 50_000
 POLL_OUTPUTS_MAX_DEFAULT = 10_000
@@ -178,8 +179,8 @@ class EngineFeed:
     def poll(self, timeout_ms: int, *, outputs_max: int = POLL_OUTPUTS_MAX_DEFAULT) -> list[engine_pb2.EngineOutput]:
         """Up to `outputs_max` verified outputs after the last one handed over, in order (maybe none).
 
-        Raise `Timeout` (replay endpoint silent) or `ChainBroken` (halted) only when no verified output is waiting;
-        see the module docstring for the exact contract.
+        Raise `Timeout` (replay endpoint silent or behind: poll again), `ChainBroken` or `ConfigInvalid` (halted for
+        good) only when no verified output is waiting; see the module docstring for the exact contract.
         """
         assert outputs_max > 0, outputs_max
         if self.halted is None and len(self.ready) < outputs_max:
@@ -263,6 +264,12 @@ class EngineFeed:
     def _take_replayed(self, response: engine_pb2.ReplayResponse, *, target_seq: int) -> None:
         if self.last_seq >= target_seq:
             return
+        if not response.outputs and response.status == engine_pb2.REPLAY_STATUS_BEYOND_HEAD:
+            # The server is behind what we saw (another instance, still recovering): not a loss; retry later.
+            log.warning("feed shard %d: replay server at seq %d, behind the %d wanted; retrying later",
+                        self.shard_id, response.last_seq, target_seq)
+            self.goal_seq = min(self.goal_seq, response.last_seq)
+            raise Timeout(f"replay endpoint is at seq {response.last_seq}, behind seq {target_seq}")
         if not response.outputs:
             raise ChainBroken(
                 f"shard {self.shard_id}: outputs {self.last_seq + 1}..{target_seq} are not available from replay "

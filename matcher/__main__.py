@@ -11,6 +11,7 @@ from types import FrameType
 
 import zmq
 
+from common.gc_tuning import tune_gc
 from common.kafka import make_consumer
 from common.markets import load_catalog
 from matcher.config import MatcherConfig
@@ -46,6 +47,7 @@ def main() -> int:
         segment_bytes_max=config.wal_segment_bytes_max,
         on_progress=recovery_progress,
     )
+    tune_gc()  # the recovered books are long-lived and acyclic: keep the collector off them (common/gc_tuning.py)
     consumer = make_consumer(config.kafka_bootstrap, client_id=f"matcher-{config.shard_id}")
     context = zmq.Context()
     service = MatcherService(

@@ -42,7 +42,7 @@ from matcher.replay import ReplayServer, output_record, rejected_record
 from matcher.snapshot_writer import ForkedSnapshotWriter
 from matcher.state import InputPositions, Recovered, encode_state
 
-PUB_SNDHWM = 2_000  # messages of up to FEED_OUTPUTS_PER_MESSAGE_MAX outputs each
+PUB_SNDHWM = 200  # messages of up to FEED_OUTPUTS_PER_MESSAGE_MAX outputs: ~100k outputs per slow subscriber
 PUB_LINGER_MS = 1_000
 
 log = logging.getLogger(__name__)
@@ -142,11 +142,13 @@ class MatcherService:
         last_lsn = self.wal.append(outcome.records)
         self.metrics.wal_fsync_seconds.observe((time.monotonic_ns() - started_ns) / 1e9)
         first_lsn = last_lsn - len(outcome.records) + 1
+        # Replay knows the batch before anyone can see it live, so a subscriber that lost one frame of this batch
+        # and got the next can fetch the lost one at once.
+        self.store.remember_batch([(seq, first_lsn + index, data) for seq, index, data in outcome.outputs])
         outputs = [data for _, _, data in outcome.outputs]
         for start in range(0, len(outputs), FEED_OUTPUTS_PER_MESSAGE_MAX):
             chunk = outputs[start : start + FEED_OUTPUTS_PER_MESSAGE_MAX]
             self.publisher.send(encode_feed_message(self.topic, chunk), copy=True)  # one frame, copied: cheapest
-        self.store.remember_batch([(seq, first_lsn + index, data) for seq, index, data in outcome.outputs])
         self.outputs_since_snapshot += len(outcome.outputs)
         self.metrics.outputs_out.inc(len(outcome.outputs))
         self.metrics.trades_out.inc(outcome.trades)

@@ -19,13 +19,14 @@ from common.aeron.client import AeronClient, ClientConfig
 from common.aeron.request_response import ResponseServer
 from common.engine_chain import GENESIS_HASH
 from common.engine_feed import EngineFeed
+from common.gc_tuning import tune_gc
 from common.kafka import make_consumer, make_producer
 from common.markets import MarketCatalog, load_catalog
 from ubscore import dump
 from ubscore.config import UbscoreConfig
 from ubscore.core import UbsCore
 from ubscore.metrics import UbscoreMetrics
-from ubscore.service import UbscoreService, tune_gc
+from ubscore.service import UbscoreService
 from ubscore.state import recover
 
 FEED_IDLE_CHECK_MS = 5_000  # ask the replay endpoint for news after this much silence

@@ -24,7 +24,6 @@ a group commit took over `wal_fsync_ms_max`. Cancels are still taken (they only 
 
 from __future__ import annotations
 
-import gc
 import logging
 import struct
 import time
@@ -62,22 +61,9 @@ from ubscore.state import (
 SPIN_POLLS_MAX = 2_000  # empty polls before the loop starts to wait (latency while busy, little CPU while idle)
 IDLE_WAIT_MS = 1
 GAUGES_INTERVAL_NS = 250_000_000  # gauges (lags, open orders) are refreshed at most this often
-GC_GEN0_THRESHOLD = 100_000  # allocations between young collections (CPython's default: 700)
 SLOW_COMMIT_BUSY_NS = 1_000_000_000  # a slow group commit sheds orders for this long (then they are tried again)
 
 log = logging.getLogger(__name__)
-
-
-def tune_gc() -> None:
-    """Collect garbage rarely and never scan the recovered state again.
-
-    UBSCore's state is large, long-lived and free of reference cycles (ints, strings, tuples, slotted records), so
-    the cyclic collector only costs time here: with CPython's default threshold it ran often enough to take a third
-    of an order's validation time (measured 20.7 -> 12.8 us per place). `gc.freeze()` moves everything alive now
-    (the recovered state) out of the collector's view; young collections still run, every 100k allocations.
-    """
-    gc.freeze()
-    gc.set_threshold(GC_GEN0_THRESHOLD, 50, 1000)
 
 
 @dataclass(slots=True)

@@ -9,9 +9,10 @@ a backlog that is already in Kafka:
               1000 outputs from a random old seq
 
 `--rounds` of (quiet, loaded), interleaved, since this machine is shared and noisy. Reports every rate, the
-medians, their ratio (target >= 0.9), and the replay clients' answers/s and outputs/s.
+medians, the median of the per-round loaded/quiet ratios (target >= 0.9), and the replay clients' answers/s and
+outputs/s.
 
-    .venv/bin/python -m tools.bench.matcher_replay_load [--history 40000] [--backlog 15000] [--rounds 3] [--clients 50]
+    .venv/bin/python -m tools.bench.matcher_replay_load [--history 40000] [--backlog 20000] [--rounds 5] [--clients 50]
 
 Prints a table; writes bench-results/matcher_replay_load.json. Needs `bin/stack infra up kafka`.
 """
@@ -47,28 +48,33 @@ RING_OUTPUTS = 16_384  # matcher.replay.REPLAY_RING_OUTPUTS: clients ask below i
 CLIENT_TIMEOUT_MS = 10_000
 
 
-def drain_phase(env: dict[str, str], sub: zmq.Socket, count: int, timeout_s: float) -> tuple[float, float]:
-    """Start the matcher, receive `count` outputs, stop it; return (outputs/s first->last, start->last seconds)."""
+def drain_phase(env: dict[str, str], sub: zmq.Socket, until_seq: int, timeout_s: float) -> float:
+    """Start the matcher, receive outputs until seq `until_seq`, stop it; return outputs/s (first to last seen).
+
+    Counted by seq, not by messages received: a feed message published before the SUB socket has reconnected to
+    the restarted matcher is lost (PUB drops), and that must not stall or skew the measure.
+    """
     started_ns = time.monotonic_ns()
     process = subprocess.Popen(
         [sys.executable, "-m", "matcher"], cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline_ns = started_ns + int(timeout_s * 1e9)
-    received = first_ns = last_ns = 0
+    first_seq = last_seq = first_ns = last_ns = 0
     try:
-        while received < count:
+        while last_seq < until_seq:
             if time.monotonic_ns() > deadline_ns:
-                raise SystemExit(f"timeout: {received} of {count} outputs")
+                raise SystemExit(f"timeout: seq {last_seq} of {until_seq}")
             if not sub.poll(200):
                 continue
-            received += len(decode_feed_message(feed_topic(SHARD_ID), sub.recv()))
+            outputs = decode_feed_message(feed_topic(SHARD_ID), sub.recv())
             last_ns = time.monotonic_ns()
-            first_ns = first_ns or last_ns
+            if not first_ns:
+                first_ns, first_seq = last_ns, outputs[-1].seq
+            last_seq = outputs[-1].seq
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
-    rate = (count - 1) / ((last_ns - first_ns) / 1e9) if last_ns > first_ns else 0.0
-    return rate, (last_ns - started_ns) / 1e9
+    return (last_seq - first_seq) / ((last_ns - first_ns) / 1e9) if last_ns > first_ns else 0.0
 
 
 def replay_clients(endpoint: str, clients: int, history: int, seed: int) -> None:
@@ -106,7 +112,9 @@ def replay_clients(endpoint: str, clients: int, history: int, seed: int) -> None
     context.destroy(linger=0)
 
 
-def loaded_phase(args: argparse.Namespace, env: dict[str, str], sub: zmq.Socket) -> tuple[float, dict[str, float]]:
+def loaded_phase(
+    args: argparse.Namespace, env: dict[str, str], sub: zmq.Socket, until_seq: int
+) -> tuple[float, dict[str, float]]:
     """Drain one backlog while the replay clients hammer the endpoint; return (outputs/s, client stats)."""
     clients = subprocess.Popen(
         [sys.executable, "-m", "tools.bench.matcher_replay_load", "--replay-clients", env["MATCHER_REPLAY_ENDPOINT"],
@@ -114,7 +122,7 @@ def loaded_phase(args: argparse.Namespace, env: dict[str, str], sub: zmq.Socket)
         cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True,
     )
     try:
-        rate, _ = drain_phase(env, sub, args.backlog, args.timeout_s)
+        rate = drain_phase(env, sub, until_seq, args.timeout_s)
     finally:
         clients.send_signal(signal.SIGTERM)
         client_out, _ = clients.communicate(timeout=60)
@@ -144,13 +152,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 MATCHER_METRICS_PORT="0", MATCHER_STATE_DIR=state_dir,
             )
             preload(args.bootstrap, topic, records[: args.history])
-            drain_phase(env, sub, args.history, args.timeout_s)
+            drain_phase(env, sub, args.history, args.timeout_s)  # seq == orders: one output per command
             start = args.history
             for _ in range(args.rounds):  # interleaved, so a noisy neighbour hits both kinds of phase alike
                 preload(args.bootstrap, topic, records[start : start + args.backlog])
-                quiet.append(drain_phase(env, sub, args.backlog, args.timeout_s)[0])
+                quiet.append(drain_phase(env, sub, start + args.backlog, args.timeout_s))
                 preload(args.bootstrap, topic, records[start + args.backlog : start + 2 * args.backlog])
-                rate, stats = loaded_phase(args, env, sub)
+                rate, stats = loaded_phase(args, env, sub, start + 2 * args.backlog)
                 loaded.append(rate)
                 answers, outputs, elapsed_s = answers + stats["answers"], outputs + stats["outputs"], \
                     elapsed_s + stats["elapsed_s"]
@@ -160,6 +168,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         context.term()
         delete_topic(args.bootstrap, topic)
     quiet_median, loaded_median = statistics.median(quiet), statistics.median(loaded)
+    # Each loaded phase runs right after its quiet one, so a neighbour's load hits the pair alike: the headline is
+    # the median of the per-round ratios.
+    ratios = [loaded_rate / quiet_rate for quiet_rate, loaded_rate in zip(quiet, loaded, strict=True) if quiet_rate]
     return {
         "benchmark": "matcher_replay_load",
         "history_orders": args.history,
@@ -170,7 +181,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "loaded_outputs_per_s": [round(rate) for rate in loaded],
         "quiet_median_outputs_per_s": round(quiet_median, 1),
         "loaded_median_outputs_per_s": round(loaded_median, 1),
-        "loaded_over_quiet": round(loaded_median / quiet_median, 3) if quiet_median else None,
+        "loaded_over_quiet_per_round": [round(ratio, 3) for ratio in ratios],
+        "loaded_over_quiet": round(statistics.median(ratios), 3),
         "replay_answers_per_s": round(answers / elapsed_s, 1),
         "replay_outputs_per_s": round(outputs / elapsed_s, 1),
     }
@@ -180,8 +192,8 @@ def main() -> None:
     """Parse flags, run once (or be the replay-client process), print the table, write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--history", type=int, default=40_000)
-    parser.add_argument("--backlog", type=int, default=15_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--backlog", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--bootstrap", default=BOOTSTRAP_DEFAULT)

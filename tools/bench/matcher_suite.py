@@ -1,6 +1,7 @@
 """Issue 12's matcher numbers in one run (`make bench`): core, service, verifying subscriber, replay load, restart.
 
     core_commands_per_s             the pure matching core (tools.bench.matcher_core, best of 3)
+    kafka_consume_records_per_s     the ceiling: a bare consumer reading the same backlog, doing nothing else
     service_outputs_per_s           Kafka backlog -> match -> WAL (fsync) -> ZeroMQ (tools.bench.matcher_service)
     feed_live_outputs_per_s         an EngineFeed (verifies every link) consuming that live feed, first to last output
     feed_catch_up_outputs_per_s     a fresh EngineFeed replaying the whole history from the replay endpoint
@@ -34,7 +35,7 @@ import zmq
 
 from common.engine_feed import EngineFeed
 from common.errors import Timeout
-from common.kafka import BOOTSTRAP_DEFAULT, create_topic, delete_topic
+from common.kafka import BOOTSTRAP_DEFAULT, assign_from, create_topic, delete_topic, make_consumer
 from tools.bench import matcher_core, matcher_replay_load, matcher_restart, matcher_service
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +59,25 @@ def collect(feed: EngineFeed, count: int, timeout_s: float) -> tuple[int, int]:
             last_ns = time.monotonic_ns()
             first_ns = first_ns or last_ns
     return first_ns, last_ns
+
+
+def consume_ceiling(orders: int, bootstrap: str) -> float:
+    """Records/s a bare consumer (the matcher's settings) reads a preloaded backlog of `orders` at."""
+    topic = f"orders.bench.{uuid.uuid4().hex[:10]}"
+    create_topic(bootstrap, topic, partitions=4)
+    try:
+        matcher_service.preload(bootstrap, topic, matcher_service.commands(orders, 7))
+        consumer = make_consumer(bootstrap, client_id="bench-consume-ceiling")
+        assign_from(consumer, topic, {partition: -1 for partition in range(4)})
+        received = 0
+        started_ns = time.monotonic_ns()
+        while received < orders:
+            received += len(consumer.consume(num_messages=1_000, timeout=0.02))
+        elapsed_s = (time.monotonic_ns() - started_ns) / 1e9
+        consumer.close()
+    finally:
+        delete_topic(bootstrap, topic)
+    return round(orders / elapsed_s, 1)
 
 
 def feed_rates(orders: int, bootstrap: str, timeout_s: float) -> dict[str, float]:
@@ -106,12 +126,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     core = matcher_core.run(argparse.Namespace(
         ops=args.core_ops, mix="plain", book_orders=1_000, repeat=3, reference_ops=1_000, seed=1,
     ))
+    consume = consume_ceiling(args.orders, args.bootstrap)
     service = matcher_service.run(argparse.Namespace(
         orders=args.orders, batch_records_max=1_000, seed=1, bootstrap=args.bootstrap, timeout_s=args.timeout_s,
     ))
     feed = feed_rates(args.orders, args.bootstrap, args.timeout_s)
     replay = matcher_replay_load.run(argparse.Namespace(
-        history=40_000, backlog=15_000, rounds=3, clients=args.replay_clients, seed=3, bootstrap=args.bootstrap,
+        history=40_000, backlog=20_000, rounds=5, clients=args.replay_clients, seed=3, bootstrap=args.bootstrap,
         timeout_s=args.timeout_s,
     ))
     restarts = [
@@ -123,12 +144,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "core_commands_per_s": round(core["throughput_ops_per_s"]["best"], 1),
+        "kafka_consume_records_per_s": consume,
         "service_outputs_per_s": service["throughput_outputs_per_s"],
+        "service_over_consume_ceiling": round(service["throughput_outputs_per_s"] / consume, 3),
         "service_target_outputs_per_s": 80_000,
         **feed,
         "replay_quiet_outputs_per_s": replay["quiet_median_outputs_per_s"],
         "replay_loaded_outputs_per_s": replay["loaded_median_outputs_per_s"],
         "replay_load_ratio": replay["loaded_over_quiet"],
+        "replay_load_ratio_per_round": replay["loaded_over_quiet_per_round"],
         "replay_clients": replay["replay_clients"],
         "replay_served_outputs_per_s": replay["replay_outputs_per_s"],
     }

@@ -36,6 +36,7 @@ from common.aeron.client import AeronClient, ClientConfig
 from common.aeron.driver import MediaDriverProcess
 from common.aeron.request_response import RequestClient, ResponseServer
 from common.engine_chain import Chain
+from common.gc_tuning import tune_gc
 from common.kafka import BOOTSTRAP_DEFAULT, create_topic, delete_topic, flush_or_raise, make_producer
 from common.markets import load_catalog
 from common.wal import Wal
@@ -45,7 +46,6 @@ from matcher.engine import Engine
 from ubscore import codec
 from ubscore.commands import TransferRequest
 from ubscore.core import UbsCore
-from ubscore.service import tune_gc
 from ubscore.state import REQUEST_RECORD
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

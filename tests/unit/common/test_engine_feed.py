@@ -59,9 +59,10 @@ class ScriptedReplayServer:
             request = engine_pb2.ReplayRequest()
             request.ParseFromString(frames[-1])
             start = request.from_seq - 1
-            response = engine_pb2.ReplayResponse(
-                outputs=self.outputs[start : start + request.limit], last_seq=len(self.outputs)
-            )
+            served = self.outputs[start : start + request.limit]
+            beyond = request.from_seq > len(self.outputs)
+            status = engine_pb2.REPLAY_STATUS_BEYOND_HEAD if beyond else engine_pb2.REPLAY_STATUS_OK
+            response = engine_pb2.ReplayResponse(outputs=served, last_seq=len(self.outputs), status=status)
             socket.send_multipart([*frames[:-1], response.SerializeToString()])
             self.answers += 1
         socket.close(linger=0)
@@ -196,3 +197,46 @@ def test_live_buffer_overflow_is_dropped_and_filled_from_replay(
     assert seqs == list(range(1, 301))
     assert feed.live_overflows >= 1
     assert feed.replayed_outputs > 100
+
+
+def poll_until_timeout(feed: EngineFeed, seqs: list[int], polls_max: int = 50) -> Timeout:
+    """Poll (collecting seqs) until a poll raises Timeout; return it."""
+    for _ in range(polls_max):
+        try:
+            seqs.extend(o.seq for o in feed.poll(timeout_ms=100))
+        except Timeout as error:
+            return error
+    raise AssertionError(f"no Timeout in {polls_max} polls")
+
+
+def test_a_replay_server_behind_the_live_feed_is_a_timeout_not_a_halt(
+    context: zmq.Context, serve: Callable[..., ScriptedReplayServer]
+) -> None:
+    """Live outputs 16..20 arrive while the replay server only has 1..10 (a matcher instance still recovering): the
+    feed hands over 1..10, then raises Timeout (retriable), never ChainBroken; once the server has 1..20 the caller
+    gets 11..20, each seq once."""
+    outputs = chained_outputs(20)
+    server = serve(outputs[:10])
+    publisher = context.socket(zmq.XPUB)
+    publisher.setsockopt(zmq.LINGER, 0)
+    pub_port = publisher.bind_to_random_port("tcp://127.0.0.1")
+    feed = open_feed(context, server, f"tcp://127.0.0.1:{pub_port}")
+    assert publisher.poll(5_000, zmq.POLLIN), "the feed never subscribed"
+    publisher.recv()
+    publisher.send(encode_feed_message(feed_topic(SHARD_ID), [o.SerializeToString() for o in outputs[15:]]))
+
+    seqs = [o.seq for o in feed.poll(timeout_ms=0)]
+    while len(seqs) < 10:
+        seqs.extend(o.seq for o in feed.poll(timeout_ms=100))
+    error = poll_until_timeout(feed, seqs)  # once the live message has arrived and revealed the gap 11..15
+    server.outputs = outputs
+    for _ in range(50):
+        seqs.extend(o.seq for o in feed.poll(timeout_ms=100))
+        if len(seqs) >= 20:
+            break
+    feed.close()
+    publisher.close(linger=0)
+
+    assert "behind" in str(error)
+    assert seqs == list(range(1, 21))
+    assert feed.halted is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,24 @@ def test_replay_of_truncated_history_answers_history_gone(tmp_path: Path) -> Non
     assert cold.oldest_seq == first_kept > 1
     assert kept.status == engine_pb2.REPLAY_STATUS_OK
     assert [o.seq for o in kept.outputs] == list(range(cold.oldest_seq, cold.oldest_seq + 5))
+
+
+def test_recover_from_a_version_1_snapshot_rebuilds_the_replay_index_from_the_wal(tmp_path: Path) -> None:
+    """A snapshot written before the replay index was kept in it (version 1) still recovers: the index is rebuilt by
+    reading the WAL up to the snapshot, so old outputs are still served."""
+    shell = Shell(tmp_path / "wal")
+    shell.apply(range(1, 301))
+    document = json.loads(
+        encode_state(lsn=300, chain=shell.chain, positions=shell.positions, engine=shell.engine, replay_index=[])
+    )
+    del document["replay_index"]
+    document["version"] = 1
+    write_snapshot(tmp_path / "snapshots", 300, json.dumps(document, sort_keys=True).encode())
+    shell.wal.close()
+
+    _, recovered = recover_into(tmp_path)
+    reply = ask(recovered.store, engine_pb2.ReplayRequest(shard_id=SHARD_ID, from_seq=5, limit=3))
+
+    assert recovered.chain.last_seq == 300
+    assert recovered.store.oldest_seq == 1
+    assert list(reply.outputs) == shell.outputs[4:7]
