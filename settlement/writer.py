@@ -31,7 +31,7 @@ from cassandra import Unavailable as CqlUnavailable
 from cassandra.cluster import NoHostAvailable, Session
 from cassandra.connection import ConnectionException
 from cassandra.protocol import IsBootstrappingErrorMessage, OverloadedErrorMessage, ServerError
-from cassandra.query import BatchStatement, BatchType, BoundStatement
+from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedStatement
 
 from common.errors import Unavailable
 from settlement.cql import PARTITION_KEYS, PRIMARY_KEYS, REQUEST_TIMEOUT_S, Statements, bind_values
@@ -123,12 +123,22 @@ class CqlWriter:
             values = row.values
             group_key = (row.table, *(values[name] for name in PARTITION_KEYS[row.table]))
             columns = PRIMARY_KEYS[row.table] if row.delete else tuple(values)
-            statement = self.statements.for_row(row.table, columns, delete=row.delete)
+            statement = self._statement(row.table, columns, row.delete)
             bound = statement.bind(bind_values(columns, values, row.timestamp, delete=row.delete))
             groups.setdefault(group_key, []).append(bound)
             sizes.setdefault(group_key, []).append(_estimate_bytes(values))
             counts[row.table] = counts.get(row.table, 0) + 1
         return self._pack(groups, sizes), counts, seen
+
+    def _statement(self, table: str, columns: tuple[str, ...], delete: bool) -> PreparedStatement:
+        """The prepared statement for these columns; preparing a new one is retried like a write (the server may be
+        down exactly when a new column set first appears)."""
+        statement = self.statements.prepared.get((table, columns, delete))
+        if statement is None:
+            statement = call_with_retries(lambda: self.statements.for_row(table, columns, delete=delete),
+                                          what=f"prepare for {table}", deadline_s=self.retry_deadline_s,
+                                          sleep=self.sleep)
+        return statement  # type: ignore[return-value]
 
     def _pack(
         self, groups: dict[tuple[object, ...], list[BoundStatement]], sizes: dict[tuple[object, ...], list[int]]

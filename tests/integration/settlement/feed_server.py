@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import zmq
 
+from common.engine_feed import encode_feed_message, feed_topic
 from exchange.v1 import engine_pb2
 
 POLL_MS = 20
@@ -45,8 +46,8 @@ class FeedServer:
 
     def publish(self, outputs: list[engine_pb2.EngineOutput]) -> None:
         """Send outputs live (they must be stored first, as a matcher makes them durable before publishing)."""
-        for output in outputs:
-            self.publisher.send_multipart([f"engine.{self.shard_id}".encode(), output.SerializeToString()])
+        for output in outputs:  # one output per message (the matcher may batch several; both are valid)
+            self.publisher.send(encode_feed_message(feed_topic(self.shard_id), [output.SerializeToString()]))
 
     def _serve_replay(self) -> None:
         socket = self.context.socket(zmq.REP)

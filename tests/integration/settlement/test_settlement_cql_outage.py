@@ -4,12 +4,16 @@ started again on the same port): Settlement retries with backoff, drops nothing,
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Callable
 
 import pytest
 from cassandra.cluster import Session
 
+from settlement.cql import connect
 from settlement.reconcile import reconcile
+from settlement.rows import Row
+from settlement.writer import CqlWriter
 from tests.integration.matcher.conftest import MatcherProcess, OrdersProducer, eventually
 from tests.integration.matcher.orderflow import OrderFlow
 from tests.integration.settlement.balanceflow import BalanceFlow
@@ -22,6 +26,7 @@ from tests.integration.settlement.conftest import (
     shards_setting,
     verify_stored_chain,
 )
+from tools.infra.layout import HOST
 
 pytestmark = pytest.mark.integration
 
@@ -82,3 +87,26 @@ def test_cql_silent_for_longer_than_the_request_timeout_then_back_nothing_droppe
     result = reconcile(session)
     assert result.ok, result.mismatches
     assert settlement.signal(signal.SIGTERM) == 0
+
+
+def test_writer_retries_preparing_a_new_statement_while_the_server_is_silent(
+    keyspace: str, session: Session, cql_proxy: ProxyProcess,
+) -> None:
+    """A column set first seen while CQL is frozen: the prepare times out, is retried after the backoff (here the
+    proxy is resumed during that backoff), and the row is written."""
+    backoffs: list[float] = []
+
+    def resume_then_sleep(seconds: float) -> None:
+        backoffs.append(seconds)
+        cql_proxy.resume()
+        time.sleep(seconds)
+
+    proxied = connect([HOST], cql_proxy.listen_port, keyspace)
+    try:
+        writer = CqlWriter(proxied, sleep=resume_then_sleep)
+        cql_proxy.pause()
+        writer.write([Row("chain_state", {"source": "kafka:probe:0", "next_offset": 7}, 7)])
+    finally:
+        proxied.cluster.shutdown()
+    assert backoffs, "no retry happened"
+    assert session.execute("SELECT next_offset FROM chain_state WHERE source = 'kafka:probe:0'").one().next_offset == 7
