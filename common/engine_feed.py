@@ -55,6 +55,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import zmq
 
@@ -80,6 +81,31 @@ REPLAY_ANSWERED = frozenset(
 )
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedEndpoints:
+    """Where one matcher shard publishes its outputs and serves replays."""
+
+    shard_id: int
+    pub_endpoint: str
+    replay_endpoint: str
+
+
+def parse_feeds(text: str, *, setting: str) -> tuple[FeedEndpoints, ...]:
+    """Parse "<shard>=<pub>|<replay>,..." (empty: no matcher feed); ConfigInvalid names `setting` when malformed."""
+    feeds = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        shard, _, endpoints = item.partition("=")
+        pub, _, replay = endpoints.partition("|")
+        if not shard.strip().isdigit() or not pub or not replay:
+            raise ConfigInvalid(f"{setting} item {item!r}: expected <shard>=<pub endpoint>|<replay endpoint>")
+        feeds.append(FeedEndpoints(shard_id=int(shard), pub_endpoint=pub.strip(), replay_endpoint=replay.strip()))
+    if len({feed.shard_id for feed in feeds}) != len(feeds):
+        raise ConfigInvalid(f"{setting}: a shard is listed twice")
+    return tuple(feeds)
 
 
 def feed_topic(shard_id: int) -> bytes:

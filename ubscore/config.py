@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.engine_feed import FeedEndpoints
+from common.engine_feed import parse_feeds as parse_endpoints
 from common.errors import ConfigInvalid
 from common.kafka import BOOTSTRAP_DEFAULT
 from common.markets import DEFAULT_MARKETS_PATH
@@ -44,15 +46,6 @@ IN_FLIGHT_MAX_DEFAULT = 100_000
 WAL_FSYNC_MS_MAX_DEFAULT = 500
 WAL_SEGMENT_BYTES_MAX_DEFAULT = 64 * 1024 * 1024
 REPLY_TIMEOUT_MS = 100  # an Aeron reply that cannot be offered in this time is dropped (the gateway times out)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FeedEndpoints:
-    """Where one matcher shard publishes its outputs and serves replays."""
-
-    shard_id: int
-    pub_endpoint: str
-    replay_endpoint: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,17 +128,8 @@ class UbscoreConfig:
 
 
 def parse_feeds(text: str) -> tuple[FeedEndpoints, ...]:
-    """Parse "<shard>=<pub>|<replay>,..." (empty: no matcher feed)."""
-    feeds = []
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        shard, _, endpoints = item.partition("=")
-        pub, _, replay = endpoints.partition("|")
-        if not shard.strip().isdigit() or not pub or not replay:
-            raise ConfigInvalid(f"UBSCORE_FEEDS item {item!r}: expected <shard>=<pub endpoint>|<replay endpoint>")
-        feeds.append(FeedEndpoints(shard_id=int(shard), pub_endpoint=pub.strip(), replay_endpoint=replay.strip()))
-    return tuple(feeds)
+    """Parse UBSCORE_FEEDS: "<shard>=<pub>|<replay>,..." (empty: no matcher feed)."""
+    return parse_endpoints(text, setting="UBSCORE_FEEDS")
 
 
 def _int(environ: Mapping[str, str], name: str, default: int) -> int:

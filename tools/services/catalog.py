@@ -6,7 +6,7 @@ so the stack runs today and picks them up as they land. How services find each o
 
 - matcher shard i publishes on tcp://127.0.0.1:<pub_i> and serves replays on <replay_i> (see `stack_config.Ports`);
   UBSCore gets every shard in UBSCORE_FEEDS, each Settlement instance its share in SETTLEMENT_SHARDS, the gateway
-  the feed of shard 0 (GATEWAY_MATCHER_*; market data of the other shards is not wired yet).
+  every shard in GATEWAY_MATCHER_FEEDS.
 - the gateway dials UBSCore over Aeron (same AERON_DIR, stream 1001); the REST proxy dials the gateway's gRPC port.
 """
 
@@ -135,12 +135,11 @@ def gateway_spec(config: StackConfig) -> ServiceSpec:
         "GATEWAY_METRICS_PORT": str(ports.gateway_metrics),
         "GATEWAY_KAFKA_BOOTSTRAP": config.kafka_bootstrap,
         "GATEWAY_TRANSFER_TOPIC": config.topic("balance.operations"),
+        "GATEWAY_BALANCE_EVENTS_TOPIC": config.topic("balance.events"),  # the private user streams follow it
         "GATEWAY_CQL_HOSTS": ",".join(config.cql_contact_points),
         "GATEWAY_CQL_PORT": str(config.cql_port),
         "GATEWAY_CQL_KEYSPACE": config.cql_keyspace,
-        "GATEWAY_MATCHER_SHARD_ID": "0",
-        "GATEWAY_MATCHER_PUB_ENDPOINT": f"tcp://{HOST}:{ports.matcher_pub[0]}",
-        "GATEWAY_MATCHER_REPLAY_ENDPOINT": f"tcp://{HOST}:{ports.matcher_replay[0]}",
+        "GATEWAY_MATCHER_FEEDS": config.matcher_feeds(),
         "GATEWAY_AERON_DIR": str(aeron_dir()),
         "GATEWAY_UBSCORE_STREAM_ID": str(config.aeron_stream_id),
         "GATEWAY_UBSCORE_RESPONSE_STREAM_ID": str(config.aeron_response_stream_id),

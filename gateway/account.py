@@ -1,0 +1,116 @@
+"""AccountService: transfers to Kafka and the private user stream now; balances, transfer status and the ledger
+come from Settlement's tables later (UNIMPLEMENTED until then).
+
+With `result_wait_ms` > 0 a transfer waits, bounded, for UBSCore's outcome on `balance.events`
+(gateway.transfer_results) and answers COMPLETED or REJECTED with its reason; PENDING if it did not come in time.
+
+Transfers need the `transfer` (operator) role and name the account they move money for; the request is
+validated into units (gateway.validation), published to `balance.operations` and answered PENDING once Kafka
+acknowledged it. UBSCore applies or refuses it; a repeat of a request id has the first one's outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import grpc
+
+from common.markets import MarketCatalog
+from common.money import format_units
+from exchange.v1 import account_service_pb2, account_service_pb2_grpc, balance_pb2, common_pb2
+from gateway.auth import current_principal
+from gateway.errors import FieldViolation, Refused
+from gateway.streams import follow
+from gateway.transfer_results import REJECTED_TYPES, TransferResults
+from gateway.transfers import TransferPublisher
+from gateway.user_streams import UserStreams, heartbeat
+from gateway.validation import ValidTransfer, validate_transfer
+
+R = common_pb2.RejectReason
+
+
+class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
+    """Deposits and withdrawals (operator role); the rest of the service is still to come."""
+
+    def __init__(
+        self, catalog: MarketCatalog, publisher: TransferPublisher, user_streams: UserStreams | None = None,
+        results: TransferResults | None = None, *, heartbeat_ms: int = 15_000,
+        wall_clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.catalog = catalog
+        self.publisher = publisher
+        self.user_streams = user_streams
+        self.results = results
+        self.heartbeat_ms = heartbeat_ms
+        self.wall_clock_ns = wall_clock_ns
+
+    def StreamUserData(
+        self, request: account_service_pb2.StreamUserDataRequest, context: grpc.ServicerContext
+    ) -> Iterator[account_service_pb2.StreamUserDataResponse]:
+        """A heartbeat at once, then the caller's order updates, fills and balance changes as they happen."""
+        unknown = [symbol for symbol in request.symbols if symbol not in self.catalog.markets]
+        if unknown:
+            raise Refused.from_violations([FieldViolation(
+                field="symbols", reason=R.REJECT_REASON_UNKNOWN_MARKET, description=f"no market {unknown[0]!r}",
+            )])  # fmt: skip
+        streams = self.user_streams
+        if streams is None:
+            raise Refused(R.REJECT_REASON_SERVICE_UNAVAILABLE, "this gateway runs without user streams")
+        try:
+            subscription = streams.subscribe(current_principal().user_id, request.symbols)
+        except OverflowError as error:
+            raise Refused(R.REJECT_REASON_SERVICE_UNAVAILABLE, f"too many user streams: {error}") from error
+        try:
+            yield heartbeat(self.wall_clock_ns())  # the stream is open: later events reach it
+            yield from follow(
+                subscription, context, heartbeat_ms=self.heartbeat_ms,
+                heartbeat=lambda: heartbeat(self.wall_clock_ns()), halted=lambda: None,
+            )
+        finally:
+            streams.unsubscribe(subscription)
+
+    def TransferIn(
+        self, request: account_service_pb2.TransferInRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.TransferInResponse:
+        """Queue a deposit; PENDING once Kafka has it."""
+        transfer = self._publish(request, balance_pb2.BALANCE_OPERATION_TRANSFER_IN)
+        return account_service_pb2.TransferInResponse(transfer=transfer)
+
+    def TransferOut(
+        self, request: account_service_pb2.TransferOutRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.TransferOutResponse:
+        """Queue a withdrawal; PENDING once Kafka has it (UBSCore refuses it later if funds are short)."""
+        transfer = self._publish(request, balance_pb2.BALANCE_OPERATION_TRANSFER_OUT)
+        return account_service_pb2.TransferOutResponse(transfer=transfer)
+
+    def _publish(
+        self, request: account_service_pb2.TransferInRequest | account_service_pb2.TransferOutRequest, operation: int
+    ) -> account_service_pb2.Transfer:
+        valid = validate_transfer(request, self.catalog)
+        created_ns = self.publisher.publish(valid, operation)
+        transfer = self._pending(valid, operation, created_ns)
+        if valid.result_wait_ms and self.results is not None:
+            outcome = self.results.wait(valid.user_id, valid.request_id, timeout_ms=valid.result_wait_ms)
+            if outcome is not None:
+                rejected = outcome.type in REJECTED_TYPES
+                transfer.status = (
+                    account_service_pb2.TRANSFER_STATUS_REJECTED if rejected
+                    else account_service_pb2.TRANSFER_STATUS_COMPLETED
+                )  # fmt: skip
+                transfer.reason = outcome.reject_reason
+                transfer.completed_ns = outcome.ts_event_ns
+        return transfer
+
+    def _pending(self, valid: ValidTransfer, operation: int, created_ns: int) -> account_service_pb2.Transfer:
+        asset = self.catalog.assets[valid.asset]
+        direction = (
+            account_service_pb2.TRANSFER_DIRECTION_IN
+            if operation == balance_pb2.BALANCE_OPERATION_TRANSFER_IN
+            else account_service_pb2.TRANSFER_DIRECTION_OUT
+        )
+        return account_service_pb2.Transfer(
+            request_id=valid.request_id, user_id=valid.user_id, asset=asset.name,
+            amount=format_units(valid.amount_units, asset.scale), direction=direction,
+            status=account_service_pb2.TRANSFER_STATUS_PENDING, created_ns=created_ns,
+        )

@@ -1,0 +1,295 @@
+"""TradingService: order entry through UBSCore over Aeron; order queries (Settlement's tables) come later.
+
+Every order is validated into units first (gateway.validation: invalid input never reaches UBSCore), then sent
+as an `OrderRequest` for the key's own user with a deadline. The answer is UBSCore's real outcome: accepted with
+its order id and the amount locked, or refused with its reason (mapped to a status by gateway.status), never a
+blind "accepted". PlaceOrders and StreamOrders pipeline their orders through the UBSCore client (all submitted,
+then all awaited), so a batch costs about one round trip, not one per order.
+
+With `result_wait_ms` > 0, an accepted order's response also carries the matcher's first result (the order's
+state and its fills), waited for at most that long on the gateway's market feed (gateway.order_results); absent
+if it did not come in time. GetOrder, ListOrders, ListFills answer UNIMPLEMENTED until Settlement's tables exist.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+import grpc
+
+from common.markets import MarketCatalog
+from common.money import format_units
+from exchange.v1 import common_pb2, trading_service_pb2, trading_service_pb2_grpc, ubscore_pb2
+from gateway.auth import current_principal
+from gateway.errors import FieldViolation, Refused
+from gateway.order_results import OrderResults
+from gateway.order_views import fill_view, order_view
+from gateway.rate_limit import RateLimiter
+from gateway.status import error_row
+from gateway.ubscore_client import UbscoreClient
+from gateway.validation import ValidOrder, validate_cancel, validate_place_order
+
+BATCH_ORDERS_MAX = 1_000
+STREAM_WINDOW_MAX = 256  # StreamOrders: commands read ahead and in flight before answers are sent
+STREAM_PUT_WAIT_S = 0.5
+R = common_pb2.RejectReason
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """An order sent to UBSCore: its validated form (for the response) and the future of UBSCore's answer."""
+
+    order: ValidOrder
+    future: Future[bytes]
+
+
+_StreamEntry = tuple[trading_service_pb2.StreamOrdersRequest, _Sent | Future[bytes] | Exception]
+
+
+class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
+    """Places and cancels orders of the caller's own account (the user comes from the API key)."""
+
+    def __init__(
+        self, catalog: MarketCatalog, ubscore: UbscoreClient | None, results: OrderResults | None = None, *,
+        limiter: RateLimiter | None = None, wall_clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.catalog = catalog
+        self.ubscore = ubscore
+        self.results = results
+        self.limiter = limiter
+        self.wall_clock_ns = wall_clock_ns
+
+    def PlaceOrder(
+        self, request: trading_service_pb2.PlaceOrderRequest, context: grpc.ServicerContext
+    ) -> trading_service_pb2.PlaceOrderResponse:
+        """Validate, send to UBSCore, return its outcome."""
+        client = self._client()
+        return self._placed(client, self._submit_place(client, request, current_principal().user_id))
+
+    def PlaceOrders(
+        self, request: trading_service_pb2.PlaceOrdersRequest, context: grpc.ServicerContext
+    ) -> trading_service_pb2.PlaceOrdersResponse:
+        """Each order on its own, in order; one refusal does not stop the others."""
+        if len(request.orders) > BATCH_ORDERS_MAX:
+            raise Refused.from_violations([FieldViolation(
+                field="orders", reason=R.REJECT_REASON_INVALID_REQUEST, description=f"at most {BATCH_ORDERS_MAX}",
+            )])  # fmt: skip
+        self._charge_batch(current_principal().key_id, len(request.orders))
+        return trading_service_pb2.PlaceOrdersResponse(results=list(self._place_many(request.orders)))
+
+    def StreamOrders(
+        self, request_iterator: Iterator[trading_service_pb2.StreamOrdersRequest], context: grpc.ServicerContext
+    ) -> Iterator[trading_service_pb2.StreamOrdersResponse]:
+        """One answer per command, in order, each as soon as it is known.
+
+        A reader thread takes commands and submits them (up to STREAM_WINDOW_MAX in flight) while this generator
+        waits for the oldest answer and sends it, so a client may pipeline or wait for each answer: neither
+        deadlocks, and a busy stream costs about one round trip per window rather than per order.
+        """
+        client, principal = self._client(), current_principal()
+        in_flight: queue.Queue[_StreamEntry | BaseException | None] = queue.Queue(maxsize=STREAM_WINDOW_MAX)
+        closed = threading.Event()
+
+        def put(entry: _StreamEntry | BaseException | None) -> bool:
+            while not closed.is_set():  # bounded waits: a stream closed under a full queue frees its reader
+                try:
+                    in_flight.put(entry, timeout=STREAM_PUT_WAIT_S)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def read() -> None:
+            end: BaseException | None = None
+            try:
+                for command in request_iterator:
+                    try:
+                        self._charge(principal.key_id, 1)
+                        outcome = self._submit_command(client, command, principal.user_id)
+                    except Refused as refused:  # over the key's rate: this command's answer, the stream goes on
+                        outcome = refused
+                    if not put((command, outcome)):
+                        return
+            except grpc.RpcError:  # the client went away: the stream ends
+                pass
+            except Exception as error:  # a bug: the stream ends INTERNAL through the error boundary
+                end = error
+            put(end)
+
+        threading.Thread(target=read, name="stream-orders-reader", daemon=True).start()
+        try:
+            while (entry := in_flight.get()) is not None:
+                if isinstance(entry, BaseException):
+                    raise entry
+                yield self._stream_answer(client, *entry)
+        finally:
+            closed.set()
+
+    def CancelOrder(
+        self, request: trading_service_pb2.CancelOrderRequest, context: grpc.ServicerContext
+    ) -> trading_service_pb2.CancelOrderResponse:
+        """Validate, send the cancel to UBSCore, return that it was queued (the outcome is an order update)."""
+        client = self._client()
+        return self._canceled(client, self._submit_cancel(client, request, current_principal().user_id))
+
+    # -- building and sending -------------------------------------------------------------------------------------
+
+    def _charge(self, key_id: str, orders: int) -> None:
+        if self.limiter is not None:
+            self.limiter.check(key_id, "trade", orders)
+
+    def _charge_batch(self, key_id: str, orders: int) -> None:
+        """A batch costs one token per order; the call itself paid for the first."""
+        if self.limiter is None or orders <= 1:
+            return
+        burst = self.limiter.limits["trade"].burst
+        if orders > burst:  # could never pass, whatever the wait: say so instead of a retry hint
+            raise Refused.from_violations([FieldViolation(
+                field="orders", reason=R.REJECT_REASON_INVALID_REQUEST,
+                description=f"{orders} orders exceed this key's burst of {burst}; send smaller batches",
+            )])  # fmt: skip
+        self._charge(key_id, orders - 1)
+
+    def _client(self) -> UbscoreClient:
+        if self.ubscore is None:
+            raise Refused(R.REJECT_REASON_SERVICE_UNAVAILABLE, "this gateway runs without a UBSCore client")
+        return self.ubscore
+
+    def _submit_place(
+        self, client: UbscoreClient, request: trading_service_pb2.PlaceOrderRequest, user_id: int
+    ) -> _Sent:
+        order = validate_place_order(request, self.catalog)
+        message = ubscore_pb2.UbscoreRequest(place_order=self._order_request(order, user_id))
+        return _Sent(order, client.submit(message, timeout_ms=client.config.request_timeout_ms))
+
+    def _order_request(self, order: ValidOrder, user_id: int) -> ubscore_pb2.OrderRequest:
+        return ubscore_pb2.OrderRequest(
+            user_id=user_id, client_order_id=order.client_order_id, symbol=order.market.symbol,
+            side=order.side, order_type=order.order_type, time_in_force=order.time_in_force,
+            post_only=order.post_only, price_units=order.price_units, qty_units=order.qty_units,
+            quote_budget_units=order.quote_budget_units, self_trade_mode=order.self_trade_mode,
+            ts_event_ns=self.wall_clock_ns(),
+        )
+
+    def _submit_cancel(
+        self, client: UbscoreClient, request: trading_service_pb2.CancelOrderRequest, user_id: int
+    ) -> Future[bytes]:
+        cancel = validate_cancel(request, self.catalog)
+        message = ubscore_pb2.UbscoreRequest(cancel_order=ubscore_pb2.CancelRequest(
+            user_id=user_id, order_id=cancel.order_id, client_order_id=cancel.client_order_id,
+            symbol=cancel.symbol, ts_event_ns=self.wall_clock_ns(),
+        ))  # fmt: skip
+        return client.submit(message, timeout_ms=client.config.request_timeout_ms)
+
+    def _submit_command(
+        self, client: UbscoreClient, command: trading_service_pb2.StreamOrdersRequest, user_id: int
+    ) -> _Sent | Future[bytes] | Exception:
+        try:
+            if command.WhichOneof("command") == "cancel":
+                return self._submit_cancel(client, command.cancel, user_id)
+            return self._submit_place(client, command.place, user_id)
+        except Exception as error:  # a refusal of this command is its answer; the stream goes on
+            return error
+
+    # -- answers ----------------------------------------------------------------------------------------------
+
+    def _answer(self, client: UbscoreClient, future: Future[bytes], expected: str) -> object:
+        """The `expected` outcome of UBSCore's response; Refused with UBSCore's reason if it refused."""
+        response = client.result(future, timeout_ms=client.config.request_timeout_ms)
+        outcome = response.WhichOneof("outcome")
+        if outcome == "rejected":
+            raise Refused(response.rejected.reason, response.rejected.message or "refused by UBSCore")
+        if outcome != expected:  # a contract breach between the services: INTERNAL, logged
+            raise Refused(R.REJECT_REASON_UNSPECIFIED, f"UBSCore answered {outcome!r}, expected {expected!r}")
+        return getattr(response, expected)
+
+    def _placed(self, client: UbscoreClient, sent: _Sent) -> trading_service_pb2.PlaceOrderResponse:
+        accepted: ubscore_pb2.OrderAccepted = self._answer(client, sent.future, "order_accepted")  # type: ignore[assignment]
+        asset = self.catalog.asset_by_id(accepted.locked_asset_id)
+        response = trading_service_pb2.PlaceOrderResponse(
+            order_id=accepted.order_id, client_order_id=accepted.client_order_id, symbol=accepted.symbol,
+            status=common_pb2.ORDER_STATUS_NEW, locked=format_units(accepted.locked_units, asset.scale),
+            locked_asset=asset.name, duplicate=accepted.duplicate,
+        )
+        if sent.order.result_wait_ms and self.results is not None:
+            self._add_first_result(response, sent.order)
+        return response
+
+    def _add_first_result(self, response: trading_service_pb2.PlaceOrderResponse, order: ValidOrder) -> None:
+        assert self.results is not None
+        result = self.results.wait(response.order_id, timeout_ms=order.result_wait_ms)
+        if result is None:
+            return
+        response.order.CopyFrom(order_view(
+            result.update, order.market, post_only=order.post_only, quote_budget_units=order.quote_budget_units,
+            self_trade_mode=order.self_trade_mode,
+        ))  # fmt: skip
+        response.status = result.update.status
+        response.fills.extend(
+            fill_view(trade, order.market, order_id=response.order_id, client_order_id=response.client_order_id)
+            for trade in result.trades
+        )
+
+    def _canceled(self, client: UbscoreClient, future: Future[bytes]) -> trading_service_pb2.CancelOrderResponse:
+        accepted: ubscore_pb2.CancelAccepted = self._answer(client, future, "cancel_accepted")  # type: ignore[assignment]
+        return trading_service_pb2.CancelOrderResponse(
+            order_id=accepted.order_id, client_order_id=accepted.client_order_id, symbol=accepted.symbol
+        )
+
+    def _place_many(
+        self, orders: Iterable[trading_service_pb2.PlaceOrderRequest]
+    ) -> Iterator[trading_service_pb2.PlaceOrderResult]:
+        client, user_id = self._client(), current_principal().user_id
+        submitted: list[tuple[str, _Sent | Exception]] = []
+        for order in orders:
+            try:
+                submitted.append((order.client_order_id, self._submit_place(client, order, user_id)))
+            except Exception as error:  # this order's refusal is its result
+                submitted.append((order.client_order_id, error))
+        for client_order_id, outcome in submitted:
+            result = trading_service_pb2.PlaceOrderResult(client_order_id=client_order_id)
+            try:
+                if isinstance(outcome, Exception):
+                    raise outcome
+                result.accepted.CopyFrom(self._placed(client, outcome))
+            except Exception as error:
+                result.error.CopyFrom(order_error(error))
+            yield result
+
+    def _stream_answer(
+        self, client: UbscoreClient, command: trading_service_pb2.StreamOrdersRequest,
+        outcome: _Sent | Future[bytes] | Exception,
+    ) -> trading_service_pb2.StreamOrdersResponse:
+        answer = trading_service_pb2.StreamOrdersResponse()
+        is_cancel = command.WhichOneof("command") == "cancel"
+        try:
+            if isinstance(outcome, Exception):
+                raise outcome
+            if isinstance(outcome, _Sent):
+                answer.place.accepted.CopyFrom(self._placed(client, outcome))
+            else:
+                answer.cancel.CopyFrom(self._canceled(client, outcome))
+        except Exception as error:
+            if is_cancel:
+                answer.cancel_error.CopyFrom(order_error(error))
+            else:
+                answer.place.error.CopyFrom(order_error(error))
+        if not is_cancel:
+            answer.place.client_order_id = command.place.client_order_id
+        return answer
+
+
+def order_error(error: Exception) -> trading_service_pb2.OrderError:
+    """One order's refusal as an OrderError (reason, message, field) inside a batch or stream answer."""
+    if isinstance(error, Refused):
+        field = error.violations[0].field if error.violations else ""
+        return trading_service_pb2.OrderError(reason=error.reason, message=error.message, field=field)
+    row = error_row(error)
+    if row is None:
+        raise error  # a bug: let the error boundary turn the whole call into INTERNAL
+    return trading_service_pb2.OrderError(reason=row[1], message=str(error))

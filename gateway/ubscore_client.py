@@ -1,0 +1,299 @@
+"""The gateway's client of UBSCore over Aeron: one owner thread, a deadline per request, a circuit breaker.
+
+The Aeron client and its RequestClient are single-threaded, while gRPC calls arrive on many worker threads. So
+one owner thread holds them; a worker submits (payload, deadline) through a bounded queue and waits on a
+Future. The owner sends, polls responses, and completes the futures:
+
+    worker: ask() -> breaker closed? -> queue (bounded: full = UNAVAILABLE at once) -> Future.result(timeout)
+    owner:  queue -> RequestClient.send -> poll -> take(correlation id) -> Future.set_result / set_exception
+
+Each request carries `UbscoreRequest.deadline_ns` (wall clock): UBSCore refuses (UBSCORE_DEADLINE_EXCEEDED) a
+request it reads after that, so a request the gateway gave up on is never applied later. Outcomes:
+
+- a response: returned as is (accepted or Rejected with its reason; the servicer maps reasons via gateway.status);
+- never offered (no UBSCore subscribed, back-pressure until the deadline): `Undeliverable` -> UNAVAILABLE;
+- offered, no answer by the deadline: `RequestTimeout` -> DEADLINE_EXCEEDED (outcome unknown: look it up);
+- Aeron client failures (driver gone, ...): their own class -> gateway.status maps each one explicitly.
+
+The circuit breaker opens after `failures_to_open` transport failures in a row (UBSCORE_BUSY answers count:
+they say UBSCore is shedding load) and then refuses at once with UNAVAILABLE for `open_ms`; after that one trial
+request goes through (half open) and its outcome closes or reopens the breaker. So a dead UBSCore costs clients
+one fast refusal each, not a pile of timeouts.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+
+from common.aeron.client import AeronClient, ClientConfig
+from common.aeron.errors import AeronError, RequestTimeout, Undeliverable
+from common.aeron.idle import BackoffIdleStrategy
+from common.aeron.request_response import RequestClient
+from exchange.v1 import common_pb2, ubscore_pb2
+from gateway.errors import Refused
+
+REQUEST_TIMEOUT_MS_DEFAULT = 2_000
+QUEUE_REQUESTS_MAX = 4_096
+CONNECT_TIMEOUT_MS = 2_000
+RECONNECT_INTERVAL_MS = 1_000
+IDLE_WAIT_S = 0.005  # owner thread idle: wait this long on the queue (it still drives Aeron keepalives)
+ANSWER_WAIT_PARK_NS_MAX = 200_000  # waiting for answers, the owner parks at most 0.2 ms (GIL left to the workers)
+TIMEOUT_SCAN_MS = 10
+FAILURES_TO_OPEN_DEFAULT = 5
+OPEN_MS_DEFAULT = 1_000
+RESULT_GRACE_MS = 500  # a worker waits this much past the deadline for the owner's verdict
+
+log = logging.getLogger(__name__)
+
+
+class BreakerState(enum.Enum):
+    """Closed: calls pass. Open: calls are refused at once. Half open: one trial call passes."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(slots=True)
+class CircuitBreaker:
+    """Counts consecutive failures; thread-safe; the clock is injected (monotonic ns)."""
+
+    failures_to_open: int = FAILURES_TO_OPEN_DEFAULT
+    open_ms: int = OPEN_MS_DEFAULT
+    clock_ns: Callable[[], int] = time.monotonic_ns
+    state: BreakerState = BreakerState.CLOSED
+    failures: int = 0
+    opened_ns: int = 0
+    trial_running: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def before_call(self) -> None:
+        """Refused(SERVICE_UNAVAILABLE) while open (or while the half-open trial runs); else let the call pass."""
+        with self.lock:
+            if self.state == BreakerState.OPEN:
+                if self.clock_ns() - self.opened_ns < self.open_ms * 1_000_000:
+                    raise self._refusal()
+                self.state = BreakerState.HALF_OPEN
+                self.trial_running = False
+            if self.state == BreakerState.HALF_OPEN:
+                if self.trial_running:
+                    raise self._refusal()
+                self.trial_running = True
+
+    def record_success(self) -> None:
+        """A call got an answer: close."""
+        with self.lock:
+            self.state, self.failures, self.trial_running = BreakerState.CLOSED, 0, False
+
+    def record_failure(self) -> None:
+        """A call failed in transport (or UBSCore was busy): open after enough in a row, or at once if half open."""
+        with self.lock:
+            self.failures += 1
+            if self.state == BreakerState.HALF_OPEN or self.failures >= self.failures_to_open:
+                if self.state != BreakerState.OPEN:
+                    log.warning("UBSCore circuit breaker opens after %d failures", self.failures)
+                self.state, self.opened_ns, self.trial_running = BreakerState.OPEN, self.clock_ns(), False
+
+    def _refusal(self) -> Refused:
+        retry_ms = max(1, self.open_ms - (self.clock_ns() - self.opened_ns) // 1_000_000)
+        return Refused(
+            common_pb2.REJECT_REASON_SERVICE_UNAVAILABLE, "UBSCore is unavailable (circuit open); retry later",
+            retry_after_ms=int(retry_ms), metadata={"circuit": self.state.value},
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UbscoreClientConfig:
+    """Where UBSCore listens and where this gateway hears back (the response stream must be unique per gateway)."""
+
+    aeron_dir: str
+    request_channel: str = "aeron:ipc"
+    request_stream_id: int = 1001
+    response_channel: str = "aeron:ipc"
+    response_stream_id: int = 2001
+    request_timeout_ms: int = REQUEST_TIMEOUT_MS_DEFAULT
+
+
+@dataclass(slots=True)
+class _Call:
+    payload: bytes
+    deadline_mono_ns: int
+    future: Future[bytes]
+
+
+class UbscoreClient:
+    """Thread-safe facade: `ask(request)` from any thread; one owner thread does all Aeron work."""
+
+    def __init__(
+        self, config: UbscoreClientConfig, *, breaker: CircuitBreaker | None = None,
+        wall_clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.config = config
+        self.breaker = breaker or CircuitBreaker()
+        self.wall_clock_ns = wall_clock_ns
+        self.calls: queue.Queue[_Call] = queue.Queue(maxsize=QUEUE_REQUESTS_MAX)
+        self.connected = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._own, name="ubscore-client", daemon=True)
+
+    def start(self) -> None:
+        """Start the owner thread (it connects, and reconnects while UBSCore is away)."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the owner thread; pending calls fail with UNAVAILABLE."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def check(self) -> None:
+        """Health check: raise unless a UBSCore responder is connected."""
+        if not self.connected.is_set():
+            raise RuntimeError("UBSCore is not connected over Aeron")
+
+    def ask(
+        self, request: ubscore_pb2.UbscoreRequest, *, timeout_ms: int | None = None
+    ) -> ubscore_pb2.UbscoreResponse:
+        """Send `request` (its deadline_ns is set here) and return UBSCore's response, or raise (see module doc)."""
+        timeout_ms = timeout_ms or self.config.request_timeout_ms
+        return self.result(self.submit(request, timeout_ms=timeout_ms), timeout_ms=timeout_ms)
+
+    def submit(self, request: ubscore_pb2.UbscoreRequest, *, timeout_ms: int) -> Future[bytes]:
+        """Queue `request` for the owner thread without waiting (pipelining a batch); Refused when the breaker is
+        open, UBSCore is not connected, or the queue is full."""
+        self.breaker.before_call()
+        if not self.connected.is_set():
+            self.breaker.record_failure()
+            raise Refused(common_pb2.REJECT_REASON_SERVICE_UNAVAILABLE, "UBSCore is not connected")
+        request.deadline_ns = self.wall_clock_ns() + timeout_ms * 1_000_000
+        call = _Call(request.SerializeToString(), time.monotonic_ns() + timeout_ms * 1_000_000, Future())
+        try:
+            self.calls.put_nowait(call)
+        except queue.Full as error:
+            self.breaker.record_failure()
+            raise Refused(common_pb2.REJECT_REASON_SERVICE_UNAVAILABLE, "too many UBSCore requests queued") from error
+        return call.future
+
+    def result(self, future: Future[bytes], *, timeout_ms: int) -> ubscore_pb2.UbscoreResponse:
+        """Wait for a submitted request's response (counted by the breaker); raise as `ask` does."""
+        try:
+            payload = future.result(timeout=(timeout_ms + RESULT_GRACE_MS) / 1000)
+        except FutureTimeout as error:  # the owner thread is stuck: treat like an unanswered request
+            self.breaker.record_failure()
+            raise RequestTimeout("UBSCore client owner thread did not answer in time") from error
+        except AeronError:
+            self.breaker.record_failure()
+            raise
+        response = ubscore_pb2.UbscoreResponse()
+        response.ParseFromString(payload)
+        busy = response.WhichOneof("outcome") == "rejected" and (
+            response.rejected.reason == common_pb2.REJECT_REASON_UBSCORE_BUSY
+        )
+        (self.breaker.record_failure if busy else self.breaker.record_success)()
+        return response
+
+    def _own(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with AeronClient(ClientConfig(aeron_dir=self.config.aeron_dir)) as client:
+                    requests = RequestClient(
+                        client, request_channel=self.config.request_channel,
+                        request_stream_id=self.config.request_stream_id,
+                        response_channel=self.config.response_channel,
+                        response_stream_id=self.config.response_stream_id, connect_timeout_ms=CONNECT_TIMEOUT_MS,
+                    )
+                    try:
+                        self._serve(requests)
+                    finally:
+                        requests.close()
+            except (AeronError, TimeoutError) as error:  # no driver, UBSCore not subscribed, driver lost: retry
+                self._disconnected(error)
+                log.warning("UBSCore client: %s; reconnecting in %d ms", error, RECONNECT_INTERVAL_MS)
+            except Exception as error:  # a bug in this loop must not leave every order hanging: say so, start over
+                self._disconnected(error)
+                log.exception("UBSCore client owner loop failed; restarting it in %d ms", RECONNECT_INTERVAL_MS)
+            self._stop.wait(RECONNECT_INTERVAL_MS / 1000)
+        self.connected.clear()
+        self._fail_queued(RuntimeError("UBSCore client stopped"))
+
+    def _disconnected(self, error: BaseException) -> None:
+        self.connected.clear()
+        self._fail_queued(error)
+
+    def _serve(self, requests: RequestClient) -> None:
+        """Send queued calls, complete answered ones, until stopped or UBSCore disconnects (raises)."""
+        pending: dict[int, _Call] = {}
+        self.connected.set()
+        try:
+            self._serve_loop(requests, pending)
+        finally:  # sent but unanswered: the outcome is unknown (not "never delivered")
+            for call in pending.values():
+                call.future.set_exception(RequestTimeout("UBSCore went away (or the client stopped) before answering"))
+
+    def _serve_loop(self, requests: RequestClient, pending: dict[int, _Call]) -> None:
+        idle = BackoffIdleStrategy(park_period_ns_max=ANSWER_WAIT_PARK_NS_MAX)
+        scanned_ns = 0
+        while not self._stop.is_set():
+            if not requests.is_connected:
+                raise Undeliverable("UBSCore responder disconnected")
+            sent = self._send_queued(requests, pending, wait_s=0 if pending else IDLE_WAIT_S)
+            fragments = requests.poll()
+            now_ns = time.monotonic_ns()
+            # Look for answers when some arrived, and for expired deadlines every TIMEOUT_SCAN_MS: scanning every
+            # pending request on every turn would cost O(pending) per poll.
+            if fragments or now_ns - scanned_ns >= TIMEOUT_SCAN_MS * 1_000_000:
+                scanned_ns = now_ns
+                self._complete(requests, pending)
+            if pending:
+                idle.idle(sent + fragments)
+
+    @staticmethod
+    def _complete(requests: RequestClient, pending: dict[int, _Call]) -> None:
+        for correlation_id, call in list(pending.items()):
+            try:
+                payload = requests.take(correlation_id)
+            except RequestTimeout as error:
+                del pending[correlation_id]
+                call.future.set_exception(error)
+                continue
+            if payload is not None:
+                del pending[correlation_id]
+                call.future.set_result(payload)
+
+    def _send_queued(self, requests: RequestClient, pending: dict[int, _Call], *, wait_s: float) -> int:
+        """Send every queued call (waiting up to `wait_s` for the first); the number taken from the queue."""
+        try:
+            call = self.calls.get(timeout=wait_s) if wait_s else self.calls.get_nowait()
+        except queue.Empty:
+            return 0
+        taken = 1
+        while True:
+            # Rounded up: the gateway gives up no earlier than the deadline it wrote into the request.
+            timeout_ms = -((time.monotonic_ns() - call.deadline_mono_ns) // 1_000_000)
+            if timeout_ms <= 0:
+                call.future.set_exception(Undeliverable("deadline passed while queued in the gateway; never sent"))
+            else:
+                try:
+                    pending[requests.send(call.payload, timeout_ms=int(timeout_ms))] = call
+                except AeronError as error:  # Undeliverable: never offered, safe to retry
+                    call.future.set_exception(error)
+            try:
+                call = self.calls.get_nowait()
+            except queue.Empty:
+                return taken
+            taken += 1
+
+    def _fail_queued(self, error: BaseException) -> None:
+        while True:
+            try:
+                call = self.calls.get_nowait()
+            except queue.Empty:
+                return
+            call.future.set_exception(error if isinstance(error, AeronError) else Undeliverable(str(error)))

@@ -1,0 +1,73 @@
+"""The health service follows the real dependencies: a Kafka that does not answer turns the account service
+(transfers go to Kafka) and the server as a whole NOT_SERVING, while the services that do not need Kafka stay
+SERVING."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from gateway.app import Gateway
+
+from .conftest import eventually, free_port
+
+pytestmark = pytest.mark.integration
+SERVING, NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def test_unreachable_kafka_turns_the_account_service_and_the_server_not_serving(
+    gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel]
+) -> None:
+    """Kafka pointed at a closed port: AccountService and "" NOT_SERVING, TradingService and market data SERVING;
+    the check's gauge says which dependency failed."""
+    gateway = gateway_factory(kafka_bootstrap=f"127.0.0.1:{free_port()}")
+    health = health_pb2_grpc.HealthStub(channel_factory(gateway.port))
+
+    def statuses() -> dict[str, int]:
+        names = ("", "exchange.v1.AccountService", "exchange.v1.TradingService", "exchange.v1.MarketDataService")
+        return {name: health.Check(health_pb2.HealthCheckRequest(service=name)).status for name in names}
+
+    expected = {
+        "": NOT_SERVING, "exchange.v1.AccountService": NOT_SERVING, "exchange.v1.TradingService": SERVING,
+        "exchange.v1.MarketDataService": SERVING,
+    }
+    eventually(lambda: gateway.health.failures.keys() == {"kafka"} and statuses() == expected, timeout_ms=20_000)
+    assert gateway.metrics.registry.get_sample_value("gateway_health_check_ok", {"check": "kafka"}) == 0.0
+    assert gateway.metrics.registry.get_sample_value("gateway_health_check_ok", {"check": "cql"}) == 1.0
+
+
+def test_reachable_dependencies_make_every_service_serving(
+    gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel]
+) -> None:
+    """With the shared Kafka and Cassandra up, every service and the server report SERVING."""
+    gateway = gateway_factory()
+    health = health_pb2_grpc.HealthStub(channel_factory(gateway.port))
+    names = ("", "exchange.v1.AccountService", "exchange.v1.TradingService", "exchange.v1.MarketDataService")
+    eventually(
+        lambda: all(health.Check(health_pb2.HealthCheckRequest(service=n)).status == SERVING for n in names),
+        timeout_ms=20_000,
+    )
+
+
+def test_absent_ubscore_turns_the_trading_service_not_serving(
+    gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel], aeron_directory: object
+) -> None:
+    """With the UBSCore client on (a private request stream nobody serves on the real driver), TradingService is
+    NOT_SERVING and the failing check is `ubscore`; the account service stays SERVING."""
+    stream_id = free_port()  # any number unused by other tests: a free port number is as good as random
+    gateway = gateway_factory(
+        ubscore_stream_id=stream_id, ubscore_response_stream_id=stream_id + 1, aeron_dir=str(aeron_directory)
+    )
+    health = health_pb2_grpc.HealthStub(channel_factory(gateway.port))
+
+    def status(name: str) -> int:
+        return health.Check(health_pb2.HealthCheckRequest(service=name)).status
+
+    eventually(
+        lambda: gateway.health.failures.keys() == {"ubscore"} and status("exchange.v1.TradingService") == NOT_SERVING
+        and status("exchange.v1.AccountService") == SERVING,
+        timeout_ms=20_000,
+    )

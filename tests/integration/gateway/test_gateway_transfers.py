@@ -1,0 +1,149 @@
+"""Transfers through a real gateway into a private Kafka topic: what is written, and what the client is told.
+
+The record is read back from the real broker (the test's own topic), so PENDING provably means "in Kafka".
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import grpc
+import pytest
+
+from common.kafka import assign_from, create_topic, delete_topic, flush_or_raise, make_consumer, make_producer
+from exchange.v1 import account_service_pb2, account_service_pb2_grpc, balance_pb2, common_pb2
+from gateway.app import Gateway
+
+from .calls import bearer, reason_of
+from .conftest import eventually, free_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def transfers_topic(kafka_bootstrap: str) -> Iterator[str]:
+    """A fresh 4-partition topic standing in for balance.operations, deleted afterwards."""
+    topic = f"balance.operations.test.{uuid.uuid4().hex[:12]}"
+    create_topic(kafka_bootstrap, topic, partitions=4)
+    yield topic
+    delete_topic(kafka_bootstrap, topic)
+
+
+def read_all(bootstrap: str, topic: str, count: int) -> list[tuple[bytes, balance_pb2.BalanceRequest]]:
+    """The first `count` records of the topic (any partition), as (key, request)."""
+    consumer = make_consumer(bootstrap, client_id=f"transfer-test-{uuid.uuid4().hex[:6]}")
+    found: list[tuple[bytes, balance_pb2.BalanceRequest]] = []
+    try:
+        assign_from(consumer, topic, {partition: -1 for partition in range(4)})
+
+        def enough() -> bool:
+            message = consumer.poll(0.2)
+            if message is not None and message.error() is None:
+                request = balance_pb2.BalanceRequest()
+                request.ParseFromString(message.value())
+                found.append((message.key(), request))
+            return len(found) >= count
+
+        eventually(enough, timeout_ms=30_000, poll_ms=1)
+    finally:
+        consumer.close()
+    return found
+
+
+def test_transfers_are_in_kafka_keyed_by_user_before_the_client_hears_pending(
+    gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],
+    make_key: Callable[..., tuple[str, str]], transfers_topic: str, kafka_bootstrap: str,
+) -> None:
+    """An operator deposits 100000 USDT for Alice and withdraws 0.5 BTC for Bob: both PENDING, both read back
+    from the topic in units, keyed by user, with one producer id and producer_seq 1, 2."""
+    key, key_id = make_key(5000, "transfer")
+    gateway = gateway_factory(transfer_topic=transfers_topic)
+    eventually(lambda: key_id in gateway.key_cache.keys, timeout_ms=10_000)
+    stub = account_service_pb2_grpc.AccountServiceStub(channel_factory(gateway.port))
+    deposit_request = account_service_pb2.TransferInRequest(
+        request_id="dep-alice-1", user_id=1001, asset="USDT", amount="100000"
+    )
+    deposit = stub.TransferIn(deposit_request, metadata=bearer(key)).transfer
+    withdrawal_request = account_service_pb2.TransferOutRequest(
+        request_id="wd-bob-1", user_id=1002, asset="BTC", amount="0.5"
+    )
+    withdrawal = stub.TransferOut(withdrawal_request, metadata=bearer(key)).transfer
+    assert (deposit.status, deposit.amount, deposit.direction) == (
+        account_service_pb2.TRANSFER_STATUS_PENDING, "100000.000000", account_service_pb2.TRANSFER_DIRECTION_IN
+    )
+    assert withdrawal.direction == account_service_pb2.TRANSFER_DIRECTION_OUT
+    records = sorted(read_all(kafka_bootstrap, transfers_topic, 2), key=lambda record: record[1].producer_seq)
+    [(alice_key, alice), (bob_key, bob)] = records
+    assert (alice_key, alice.user_id, alice.asset_id, alice.amount_units) == (b"1001", 1001, 2, 100_000_000_000)
+    assert alice.operation == balance_pb2.BALANCE_OPERATION_TRANSFER_IN
+    assert (bob_key, bob.amount_units) == (b"1002", 50_000_000)
+    assert bob.operation == balance_pb2.BALANCE_OPERATION_TRANSFER_OUT
+    assert (alice.producer_seq, bob.producer_seq) == (1, 2)
+    assert alice.producer_id == bob.producer_id != ""
+    assert alice.ts_event_ns == deposit.created_ns
+
+
+def test_invalid_transfer_is_refused_and_unreachable_kafka_is_a_timeout(
+    gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],
+    make_key: Callable[..., tuple[str, str]],
+) -> None:
+    """A system account is INVALID_ARGUMENT before Kafka is touched; with Kafka unreachable a valid transfer ends
+    DEADLINE_EXCEEDED with REJECT_REASON_TIMEOUT (outcome unknown: retry with the same request id)."""
+    key, key_id = make_key(5001, "transfer")
+    gateway = gateway_factory(kafka_bootstrap=f"127.0.0.1:{free_port()}")
+    eventually(lambda: key_id in gateway.key_cache.keys, timeout_ms=10_000)
+    stub = account_service_pb2_grpc.AccountServiceStub(channel_factory(gateway.port))
+    with pytest.raises(grpc.RpcError) as system:
+        stub.TransferIn(account_service_pb2.TransferInRequest(
+            request_id="d-1", user_id=1, asset="USDT", amount="1"), metadata=bearer(key))  # fmt: skip
+    assert system.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+    with pytest.raises(grpc.RpcError) as unreachable:
+        stub.TransferIn(account_service_pb2.TransferInRequest(
+            request_id="d-2", user_id=1001, asset="USDT", amount="1"), metadata=bearer(key))  # fmt: skip
+    assert unreachable.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED  # type: ignore[attr-defined]
+    assert reason_of(unreachable.value) == "REJECT_REASON_TIMEOUT"  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def balance_events_topic(kafka_bootstrap: str) -> Iterator[str]:
+    """A fresh topic standing in for balance.events, deleted afterwards."""
+    topic = f"balance.events.test.{uuid.uuid4().hex[:12]}"
+    create_topic(kafka_bootstrap, topic, partitions=4)
+    yield topic
+    delete_topic(kafka_bootstrap, topic)
+
+
+def test_result_wait_returns_ubscores_outcome_from_balance_events(
+    gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],
+    make_key: Callable[..., tuple[str, str]], transfers_topic: str, balance_events_topic: str, kafka_bootstrap: str,
+) -> None:
+    """A withdrawal waiting for its outcome: when the request is in Kafka, the outcome event UBSCore would write
+    (WITHDRAWAL_REJECTED, INSUFFICIENT_FUNDS) arrives and the call answers REJECTED with that reason; a wait with
+    no outcome answers PENDING."""
+    key, key_id = make_key(5002, "transfer")
+    gateway = gateway_factory(transfer_topic=transfers_topic, balance_events_topic=balance_events_topic)
+    eventually(lambda: key_id in gateway.key_cache.keys and gateway.balance_events.ready.is_set(), timeout_ms=20_000)
+    stub = account_service_pb2_grpc.AccountServiceStub(channel_factory(gateway.port))
+    request = account_service_pb2.TransferOutRequest(
+        request_id="wd-1", user_id=1080, asset="BTC", amount="2", result_wait_ms=5_000
+    )
+    waiting = stub.TransferOut.future(request, metadata=bearer(key))
+    [(_, sent)] = read_all(kafka_bootstrap, transfers_topic, 1)
+    outcome = balance_pb2.BalanceEvent(
+        event_id=9, user_id=sent.user_id, asset_id=sent.asset_id, request_id=sent.request_id, ts_event_ns=77,
+        type=balance_pb2.BALANCE_EVENT_TYPE_WITHDRAWAL_REJECTED,
+        reject_reason=common_pb2.REJECT_REASON_INSUFFICIENT_FUNDS,
+    )
+    producer = make_producer(kafka_bootstrap, client_id="transfer-outcome-test")
+    producer.produce(balance_events_topic, key=b"1080", value=outcome.SerializeToString())
+    flush_or_raise(producer, timeout_s=30)
+    transfer = waiting.result(timeout=30).transfer
+    assert (transfer.status, transfer.reason, transfer.completed_ns) == (
+        account_service_pb2.TRANSFER_STATUS_REJECTED, common_pb2.REJECT_REASON_INSUFFICIENT_FUNDS, 77
+    )
+    quiet = account_service_pb2.TransferInRequest(
+        request_id="dep-9", user_id=1080, asset="BTC", amount="1", result_wait_ms=200
+    )
+    unanswered = stub.TransferIn(quiet, metadata=bearer(key))
+    assert unanswered.transfer.status == account_service_pb2.TRANSFER_STATUS_PENDING

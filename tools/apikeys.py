@@ -1,0 +1,109 @@
+"""`python -m tools.apikeys create|list|revoke`: manage the gateway's API keys in CQL table `api_keys`.
+
+    python -m tools.apikeys create --user-id 1001 --role read --role trade --label "alice laptop"
+    python -m tools.apikeys list [--user-id 1001] [--json]
+    python -m tools.apikeys revoke <key id>
+
+`create` prints the full key once (only its hash is stored). Every command creates the table first if it does
+not exist, in the keyspace GATEWAY_CQL_KEYSPACE (default exchange) at GATEWAY_CQL_HOSTS / GATEWAY_CQL_PORT, the
+same settings the gateway reads. Running gateways see a new or revoked key within GATEWAY_KEY_REFRESH_MS.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from gateway.api_keys import ApiKey, ApiKeyStore, KeyRefused, parse_roles
+from gateway.config import CQL_KEYSPACE_DEFAULT, CQL_PORT_DEFAULT
+from gateway.cql import connect
+
+app = typer.Typer(help="Create, list and revoke the gateway's API keys.", no_args_is_help=True)
+
+Hosts = Annotated[str, typer.Option("--cql-hosts", envvar="GATEWAY_CQL_HOSTS", help="CQL contact points")]
+Port = Annotated[int, typer.Option("--cql-port", envvar="GATEWAY_CQL_PORT", help="CQL port")]
+Keyspace = Annotated[str, typer.Option("--keyspace", envvar="GATEWAY_CQL_KEYSPACE", help="keyspace of api_keys")]
+
+
+@contextmanager
+def _store(hosts: str, port: int, keyspace: str) -> Iterator[ApiKeyStore]:
+    session = connect([host.strip() for host in hosts.split(",") if host.strip()], port)
+    try:
+        store = ApiKeyStore(session, keyspace)
+        store.create_table()
+        yield store
+    finally:
+        session.cluster.shutdown()
+
+
+def _describe(key: ApiKey) -> dict[str, object]:
+    return {
+        "key_id": key.key_id,
+        "user_id": key.user_id,
+        "roles": sorted(role.value for role in key.roles),
+        "label": key.label,
+        "created_ns": key.created_ns,
+        "revoked_ns": key.revoked_ns,
+        "revoked": key.revoked,
+    }
+
+
+@app.command()
+def create(
+    user_id: Annotated[int, typer.Option("--user-id", help="the account the key acts for (1000 and above)")],
+    role: Annotated[list[str], typer.Option("--role", help="read, trade, transfer or admin; repeat for several")],
+    label: Annotated[str, typer.Option("--label", help="a note for people (who holds the key)")] = "",
+    cql_hosts: Hosts = "127.0.0.1",
+    cql_port: Port = CQL_PORT_DEFAULT,
+    keyspace: Keyspace = CQL_KEYSPACE_DEFAULT,
+) -> None:
+    """Create a key and print it once, with its id (the id is what `revoke` takes)."""
+    try:
+        roles = parse_roles(role)
+        with _store(cql_hosts, cql_port, keyspace) as store:
+            full_key, row = store.create(user_id=user_id, roles=roles, label=label, now_ns=time.time_ns())
+    except KeyRefused as error:
+        typer.echo(f"refused: {error}", err=True)
+        raise typer.Exit(2) from error
+    typer.echo(json.dumps({"api_key": full_key, **_describe(row)}))
+    typer.echo("store the api_key now: it is not shown again", err=True)
+
+
+@app.command("list")
+def list_keys(
+    user_id: Annotated[int, typer.Option("--user-id", help="only this account's keys (0: all)")] = 0,
+    cql_hosts: Hosts = "127.0.0.1",
+    cql_port: Port = CQL_PORT_DEFAULT,
+    keyspace: Keyspace = CQL_KEYSPACE_DEFAULT,
+) -> None:
+    """Print every key (never a secret) as one JSON object per line, oldest first."""
+    with _store(cql_hosts, cql_port, keyspace) as store:
+        keys = [key for key in store.all() if user_id in (0, key.user_id)]
+    for key in sorted(keys, key=lambda k: (k.created_ns, k.key_id)):
+        typer.echo(json.dumps(_describe(key)))
+
+
+@app.command()
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="the key id (from create or list)")],
+    cql_hosts: Hosts = "127.0.0.1",
+    cql_port: Port = CQL_PORT_DEFAULT,
+    keyspace: Keyspace = CQL_KEYSPACE_DEFAULT,
+) -> None:
+    """Revoke a key; running gateways refuse it within their refresh interval."""
+    try:
+        with _store(cql_hosts, cql_port, keyspace) as store:
+            row = store.revoke(key_id, now_ns=time.time_ns())
+    except KeyRefused as error:
+        typer.echo(f"refused: {error}", err=True)
+        raise typer.Exit(2) from error
+    typer.echo(json.dumps(_describe(row)))
+
+
+if __name__ == "__main__":
+    app()
