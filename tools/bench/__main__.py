@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ("matcher_core", "matcher_suite", "aeron_bench", "ubscore_bench", "gateway_bench")
+BENCHMARKS = ("matcher_core", "matcher_suite", "aeron_bench", "ubscore_bench", "gateway_bench", "settlement_service")
 
 
 def main() -> int:

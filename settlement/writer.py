@@ -1,0 +1,263 @@
+"""Writes projected rows to CQL: prepared statements, UNLOGGED batches per partition, bounded concurrency, retries.
+
+    rows ──drop repeated time_buckets rows (of this turn, and those already written)
+         ──► group by (table, partition key) ──► pack into UNLOGGED batches
+         ──► send (at most `in_flight_max` batches in flight, each with a timeout; token-aware routing by the first row)
+         ──► failed batches with a retriable error: back off (doubling, capped) and send them again, until every
+             batch is acknowledged or `retry_deadline_s` has passed without one succeeding (then raise Unavailable;
+             the caller has not committed its input positions, so a restart writes them again: nothing is dropped)
+
+Packing: the rows of one partition go out together, cut at `batch_rows_max` rows or ~`batch_bytes_max` bytes
+(Cassandra refuses batches above 50 KiB). With `coalesce_replicas` (the default) the small groups of partitions
+that have the same primary replica share a batch: the coordinator is a replica of every row in it, so no extra
+hop is made, and the driver's per-request CPU (the bottleneck here, CEILINGS.md) is paid once per batch instead
+of once per partition. With it off, a batch never spans two partitions.
+
+Every write carries its own `USING TIMESTAMP` (settlement/keys.py), so retrying a batch that was partly applied,
+or writing rows twice, converges to the same cells.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from cassandra import ConsistencyLevel, CoordinationFailure, OperationTimedOut, ReadTimeout, WriteTimeout
+from cassandra import Unavailable as CqlUnavailable
+from cassandra.cluster import NoHostAvailable, Session
+from cassandra.connection import ConnectionException
+from cassandra.protocol import IsBootstrappingErrorMessage, OverloadedErrorMessage, ServerError
+from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedStatement
+
+from common.errors import Unavailable
+from settlement.cql import PARTITION_KEYS, PRIMARY_KEYS, REQUEST_TIMEOUT_S, Statements, bind_values
+from settlement.rows import Row
+
+IN_FLIGHT_MAX_DEFAULT = 32
+BATCH_ROWS_MAX_DEFAULT = 40
+BATCH_BYTES_MAX_DEFAULT = 24 * 1024  # half Cassandra's batch_size_fail_threshold (50 KiB), our estimate is rough
+RETRY_DEADLINE_S_DEFAULT = 600.0
+BACKOFF_FIRST_S = 0.05
+BACKOFF_MAX_S = 5.0
+ROW_OVERHEAD_BYTES = 48
+VALUE_OVERHEAD_BYTES = 16  # per cell: what Cassandra adds to each value (id, timestamp, flags), measured roughly
+# Immutable rows that many inputs repeat: written once per turn, and not again while remembered as written.
+DEDUPED_TABLES = frozenset({"time_buckets"})
+WRITTEN_REMEMBERED_MAX = 200_000
+# Errors of a server that is down, overloaded or slow: the same write can succeed later. Anything else (an invalid
+# statement, a batch too large) is a bug and propagates at once.
+RETRIABLE_ERRORS = (NoHostAvailable, OperationTimedOut, ConnectionException, CqlUnavailable, ReadTimeout,
+                    WriteTimeout, CoordinationFailure, OverloadedErrorMessage, IsBootstrappingErrorMessage,
+                    ServerError)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class WriteStats:
+    """What one `write` did (for metrics and benchmarks)."""
+
+    rows: int = 0
+    batches: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+
+
+class CqlWriter:
+    """Writes rows durably (every batch acknowledged) or raises Unavailable after the retry deadline."""
+
+    def __init__(
+        self, session: Session, *, keyspace: str | None = None, in_flight_max: int = IN_FLIGHT_MAX_DEFAULT,
+        batch_rows_max: int = BATCH_ROWS_MAX_DEFAULT, batch_bytes_max: int = BATCH_BYTES_MAX_DEFAULT,
+        coalesce_replicas: bool = True, retry_deadline_s: float = RETRY_DEADLINE_S_DEFAULT,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
+        on_rows: Callable[[str, int], None] | None = None, sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        assert in_flight_max >= 1, in_flight_max
+        assert batch_rows_max >= 1, batch_rows_max
+        self.session = session
+        self.statements = Statements(session, keyspace or session.keyspace or "")
+        self.in_flight_max = in_flight_max
+        self.batch_rows_max = batch_rows_max
+        self.batch_bytes_max = batch_bytes_max
+        self.coalesce_replicas = coalesce_replicas
+        self.retry_deadline_s = retry_deadline_s
+        self.request_timeout_s = request_timeout_s
+        self.written: OrderedDict[tuple[object, ...], None] = OrderedDict()
+        self.on_rows = on_rows
+        self.sleep = sleep
+
+    def write(self, rows: Sequence[Row]) -> WriteStats:
+        """Write every row; return once all are acknowledged (retrying), or raise Unavailable past the deadline."""
+        started_ns = time.monotonic_ns()
+        batches, counts, once = self._batches(rows)
+        stats = WriteStats(rows=sum(counts.values()), batches=len(batches))
+        self._execute(batches, stats)
+        for identity in once:  # acknowledged: no need to write these again while remembered
+            self.written[identity] = None
+        while len(self.written) > WRITTEN_REMEMBERED_MAX:
+            self.written.popitem(last=False)
+        if self.on_rows is not None:
+            for table, count in counts.items():
+                self.on_rows(table, count)
+        stats.seconds = (time.monotonic_ns() - started_ns) / 1e9
+        return stats
+
+    def _batches(
+        self, rows: Sequence[Row]
+    ) -> tuple[list[BatchStatement], dict[str, int], set[tuple[object, ...]]]:
+        groups: dict[tuple[object, ...], list[BoundStatement]] = {}
+        sizes: dict[tuple[object, ...], list[int]] = {}
+        counts: dict[str, int] = {}
+        seen: set[tuple[object, ...]] = set()
+        for row in rows:
+            if row.table in DEDUPED_TABLES:
+                identity = (row.table, *row.values.values())
+                if identity in seen or identity in self.written:
+                    continue
+                seen.add(identity)
+            values = row.values
+            group_key = (row.table, *(values[name] for name in PARTITION_KEYS[row.table]))
+            columns = PRIMARY_KEYS[row.table] if row.delete else tuple(values)
+            statement = self._statement(row.table, columns, row.delete)
+            bound = statement.bind(bind_values(columns, values, row.timestamp, delete=row.delete))
+            groups.setdefault(group_key, []).append(bound)
+            sizes.setdefault(group_key, []).append(_estimate_bytes(values))
+            counts[row.table] = counts.get(row.table, 0) + 1
+        return self._pack(groups, sizes), counts, seen
+
+    def _statement(self, table: str, columns: tuple[str, ...], delete: bool) -> PreparedStatement:
+        """The prepared statement for these columns; preparing a new one is retried like a write (the server may be
+        down exactly when a new column set first appears)."""
+        statement = self.statements.prepared.get((table, columns, delete))
+        if statement is None:
+            statement = call_with_retries(lambda: self.statements.for_row(table, columns, delete=delete),
+                                          what=f"prepare for {table}", deadline_s=self.retry_deadline_s,
+                                          sleep=self.sleep)
+        return statement  # type: ignore[return-value]
+
+    def _pack(
+        self, groups: dict[tuple[object, ...], list[BoundStatement]], sizes: dict[tuple[object, ...], list[int]]
+    ) -> list[BatchStatement]:
+        batches: list[BatchStatement] = []
+        open_batches: dict[object, tuple[BatchStatement, list[int]]] = {}  # replica -> (batch, [rows, bytes])
+        for group_key, statements in groups.items():
+            replica = self._replica(statements[0]) if self.coalesce_replicas else group_key
+            for statement, size in zip(statements, sizes[group_key], strict=True):
+                current = open_batches.get(replica)
+                if current is not None:
+                    batch, fill = current
+                    if fill[0] + 1 > self.batch_rows_max or fill[1] + size > self.batch_bytes_max:
+                        current = None
+                if current is None:
+                    batch = BatchStatement(batch_type=BatchType.UNLOGGED,
+                                           consistency_level=ConsistencyLevel.LOCAL_QUORUM)
+                    fill = [0, 0]
+                    batches.append(batch)
+                    open_batches[replica] = (batch, fill)
+                batch.add(statement)
+                fill[0] += 1
+                fill[1] += size
+            if not self.coalesce_replicas:
+                open_batches.pop(replica, None)
+        return batches
+
+    def _replica(self, statement: BoundStatement) -> object:
+        """The first replica of the statement's partition (batches share a replica, hence a coordinator)."""
+        routing_key = statement.routing_key
+        if routing_key is None:
+            return None
+        replicas = self.session.cluster.metadata.get_replicas(statement.keyspace, routing_key)
+        return replicas[0].endpoint if replicas else None
+
+    def _send_all(self, batches: list[BatchStatement]) -> list[BaseException | None]:
+        """Send every batch, at most `in_flight_max` at a time, each with the request timeout; the error of each
+        (None: acknowledged). The driver's execute_concurrent is not used: it sends without a timeout, so a silent
+        server would hang it until the connection's heartbeat gives up."""
+        errors: list[BaseException | None] = [None] * len(batches)
+        done = threading.Condition()
+        in_flight = 0
+
+        def finished(_result: object, index: int, error: BaseException | None = None) -> None:
+            nonlocal in_flight
+            with done:
+                errors[index] = error
+                in_flight -= 1
+                done.notify()
+
+        def failed(error: BaseException, index: int) -> None:
+            finished(None, index, error)
+
+        for index, batch in enumerate(batches):
+            with done:
+                while in_flight >= self.in_flight_max:
+                    done.wait()
+                in_flight += 1
+            future = self.session.execute_async(batch, timeout=self.request_timeout_s)
+            future.add_callbacks(callback=finished, callback_args=(index,), errback=failed, errback_args=(index,))
+        with done:
+            while in_flight:
+                done.wait()
+        return errors
+
+    def _execute(self, batches: list[BatchStatement], stats: WriteStats) -> None:
+        pending = batches
+        backoff_s = BACKOFF_FIRST_S
+        deadline_ns = time.monotonic_ns() + int(self.retry_deadline_s * 1e9)
+        while pending:
+            errors = self._send_all(pending)
+            failed = []
+            first_error: BaseException | None = None
+            for batch, error in zip(pending, errors, strict=True):
+                if error is None:
+                    continue
+                if not isinstance(error, RETRIABLE_ERRORS):
+                    raise error
+                failed.append(batch)
+                first_error = first_error or error
+            if len(failed) < len(pending):
+                deadline_ns = time.monotonic_ns() + int(self.retry_deadline_s * 1e9)  # progress: a new deadline
+                backoff_s = BACKOFF_FIRST_S
+            pending = failed
+            if not pending:
+                return
+            if time.monotonic_ns() > deadline_ns:
+                raise Unavailable(
+                    f"CQL writes failing for {self.retry_deadline_s:.0f} s ({len(pending)} batches unwritten): "
+                    f"{first_error!r}"
+                )
+            stats.retries += len(pending)
+            log.warning("CQL: %d of %d batches failed (%r); retrying in %.2f s",
+                        len(pending), stats.batches, first_error, backoff_s)
+            self.sleep(backoff_s)
+            backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
+
+
+def _estimate_bytes(values: dict[str, object]) -> int:
+    """A cheap upper estimate of a row's size in a batch: short texts are counted as 8 bytes like numbers, the
+    one long value (`engine_outputs.output`) by its length."""
+    size = ROW_OVERHEAD_BYTES + (VALUE_OVERHEAD_BYTES + 16) * len(values)
+    output = values.get("output")
+    return size + len(output) if isinstance(output, bytes) else size
+
+
+def call_with_retries(
+    operation: Callable[[], object], *, what: str, deadline_s: float = RETRY_DEADLINE_S_DEFAULT,
+    sleep: Callable[[float], None] = time.sleep,
+) -> object:
+    """Run a CQL read, retrying retriable errors with backoff until `deadline_s`; then raise Unavailable."""
+    backoff_s = BACKOFF_FIRST_S
+    deadline_ns = time.monotonic_ns() + int(deadline_s * 1e9)
+    while True:
+        try:
+            return operation()
+        except RETRIABLE_ERRORS as error:
+            if time.monotonic_ns() > deadline_ns:
+                raise Unavailable(f"CQL {what} failing for {deadline_s:.0f} s: {error!r}") from error
+            log.warning("CQL %s failed (%r); retrying in %.2f s", what, error, backoff_s)
+            sleep(backoff_s)
+            backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
