@@ -247,7 +247,11 @@ type BalanceRequest struct {
 	// The producing gateway instance.
 	ProducerId string `protobuf:"bytes,7,opt,name=producer_id,json=producerId,proto3" json:"producer_id,omitempty"`
 	// The producing gateway's sequence for this message, dense from 1 per producer_id.
-	ProducerSeq   uint64 `protobuf:"varint,8,opt,name=producer_seq,json=producerSeq,proto3" json:"producer_seq,omitempty"`
+	ProducerSeq uint64 `protobuf:"varint,8,opt,name=producer_seq,json=producerSeq,proto3" json:"producer_seq,omitempty"`
+	// W3C trace context (`traceparent` header value, e.g. 00-<32 hex trace id>-<16 hex span id>-01) of the gateway span that produced the request;
+	// empty when the caller sent none. Carried so one order is one trace across the services; never read by the
+	// matching or ledger logic.
+	Traceparent   string `protobuf:"bytes,9,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -338,6 +342,13 @@ func (x *BalanceRequest) GetProducerSeq() uint64 {
 	return 0
 }
 
+func (x *BalanceRequest) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
+	}
+	return ""
+}
+
 // BalanceEvent is one balance change applied by UBSCore (or one refusal), produced on Kafka `balance.events`
 // (keyed by user id) and consumed by Settlement, which builds the ledger from these alone. The ledger is keyed by
 // `event_id` (refusals carry no version).
@@ -383,8 +394,12 @@ type BalanceEvent struct {
 	Operation BalanceOperation `protobuf:"varint,19,opt,name=operation,proto3,enum=exchange.v1.BalanceOperation" json:"operation,omitempty"`
 	// On transfer events: the amount requested, smallest units (also on a refusal, whose deltas are 0).
 	RequestedAmountUnits int64 `protobuf:"varint,20,opt,name=requested_amount_units,json=requestedAmountUnits,proto3" json:"requested_amount_units,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// W3C trace context (`traceparent` header value, e.g. 00-<32 hex trace id>-<16 hex span id>-01) of the UBSCore span that applied the cause (the order, cancel, transfer or fill);
+	// empty when the caller sent none. Carried so one order is one trace across the services; never read by the
+	// matching or ledger logic.
+	Traceparent   string `protobuf:"bytes,21,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BalanceEvent) Reset() {
@@ -557,11 +572,18 @@ func (x *BalanceEvent) GetRequestedAmountUnits() int64 {
 	return 0
 }
 
+func (x *BalanceEvent) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
+	}
+	return ""
+}
+
 var File_exchange_v1_balance_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_balance_proto_rawDesc = "" +
 	"\n" +
-	"\x19exchange/v1/balance.proto\x12\vexchange.v1\x1a\x18exchange/v1/common.proto\x1a\x19exchange/v1/ubscore.proto\"\xa7\x02\n" +
+	"\x19exchange/v1/balance.proto\x12\vexchange.v1\x1a\x18exchange/v1/common.proto\x1a\x19exchange/v1/ubscore.proto\"\xc9\x02\n" +
 	"\x0eBalanceRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x17\n" +
@@ -572,7 +594,8 @@ const file_exchange_v1_balance_proto_rawDesc = "" +
 	"\vts_event_ns\x18\x06 \x01(\x03R\ttsEventNs\x12\x1f\n" +
 	"\vproducer_id\x18\a \x01(\tR\n" +
 	"producerId\x12!\n" +
-	"\fproducer_seq\x18\b \x01(\x04R\vproducerSeq\"\xb3\x06\n" +
+	"\fproducer_seq\x18\b \x01(\x04R\vproducerSeq\x12 \n" +
+	"\vtraceparent\x18\t \x01(\tR\vtraceparent\"\xd5\x06\n" +
 	"\fBalanceEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\x04R\aeventId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\x04R\x06userId\x12\x19\n" +
@@ -595,7 +618,8 @@ const file_exchange_v1_balance_proto_rawDesc = "" +
 	"\funlock_cause\x18\x11 \x01(\x0e2\x1d.exchange.v1.FundsUnlockCauseR\vunlockCause\x12/\n" +
 	"\x05order\x18\x12 \x01(\v2\x19.exchange.v1.OrderRequestR\x05order\x12;\n" +
 	"\toperation\x18\x13 \x01(\x0e2\x1d.exchange.v1.BalanceOperationR\toperation\x124\n" +
-	"\x16requested_amount_units\x18\x14 \x01(\x03R\x14requestedAmountUnits*|\n" +
+	"\x16requested_amount_units\x18\x14 \x01(\x03R\x14requestedAmountUnits\x12 \n" +
+	"\vtraceparent\x18\x15 \x01(\tR\vtraceparent*|\n" +
 	"\x10BalanceOperation\x12!\n" +
 	"\x1dBALANCE_OPERATION_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dBALANCE_OPERATION_TRANSFER_IN\x10\x01\x12\"\n" +

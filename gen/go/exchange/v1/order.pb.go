@@ -51,7 +51,11 @@ type InternalOrder struct {
 	// Units UBSCore locked for the order (quote for a buy, base for a sell).
 	LockedUnits int64 `protobuf:"varint,13,opt,name=locked_units,json=lockedUnits,proto3" json:"locked_units,omitempty"`
 	// When the gateway accepted the order, nanoseconds since the Unix epoch; matching reads no clock.
-	TsEventNs     int64 `protobuf:"varint,14,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
+	TsEventNs int64 `protobuf:"varint,14,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
+	// W3C trace context (`traceparent` header value, e.g. 00-<32 hex trace id>-<16 hex span id>-01) of the UBSCore span that admitted the order;
+	// empty when the caller sent none. Carried so one order is one trace across the services; never read by the
+	// matching or ledger logic.
+	Traceparent   string `protobuf:"bytes,15,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -184,6 +188,13 @@ func (x *InternalOrder) GetTsEventNs() int64 {
 	return 0
 }
 
+func (x *InternalOrder) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
+	}
+	return ""
+}
+
 // InternalCancel asks the matcher to cancel an open order; UBSCore checked the owner.
 type InternalCancel struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -197,6 +208,10 @@ type InternalCancel struct {
 	TsEventNs int64 `protobuf:"varint,4,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
 	// The owner's id of the order to cancel, used when order_id is 0.
 	ClientOrderId string `protobuf:"bytes,5,opt,name=client_order_id,json=clientOrderId,proto3" json:"client_order_id,omitempty"`
+	// W3C trace context (`traceparent` header value, e.g. 00-<32 hex trace id>-<16 hex span id>-01) of the UBSCore span that admitted the cancel;
+	// empty when the caller sent none. Carried so one order is one trace across the services; never read by the
+	// matching or ledger logic.
+	Traceparent   string `protobuf:"bytes,6,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -262,6 +277,13 @@ func (x *InternalCancel) GetTsEventNs() int64 {
 func (x *InternalCancel) GetClientOrderId() string {
 	if x != nil {
 		return x.ClientOrderId
+	}
+	return ""
+}
+
+func (x *InternalCancel) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
 	}
 	return ""
 }
@@ -366,7 +388,7 @@ var File_exchange_v1_order_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_order_proto_rawDesc = "" +
 	"\n" +
-	"\x17exchange/v1/order.proto\x12\vexchange.v1\x1a\x18exchange/v1/common.proto\"\xaf\x04\n" +
+	"\x17exchange/v1/order.proto\x12\vexchange.v1\x1a\x18exchange/v1/common.proto\"\xd1\x04\n" +
 	"\rInternalOrder\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\x04R\aorderId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\x04R\x06userId\x12&\n" +
@@ -384,13 +406,15 @@ const file_exchange_v1_order_proto_rawDesc = "" +
 	"\x12quote_budget_units\x18\v \x01(\x03R\x10quoteBudgetUnits\x12B\n" +
 	"\x0fself_trade_mode\x18\f \x01(\x0e2\x1a.exchange.v1.SelfTradeModeR\rselfTradeMode\x12!\n" +
 	"\flocked_units\x18\r \x01(\x03R\vlockedUnits\x12\x1e\n" +
-	"\vts_event_ns\x18\x0e \x01(\x03R\ttsEventNs\"\xa4\x01\n" +
+	"\vts_event_ns\x18\x0e \x01(\x03R\ttsEventNs\x12 \n" +
+	"\vtraceparent\x18\x0f \x01(\tR\vtraceparent\"\xc6\x01\n" +
 	"\x0eInternalCancel\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\x04R\aorderId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\x04R\x06userId\x12\x16\n" +
 	"\x06symbol\x18\x03 \x01(\tR\x06symbol\x12\x1e\n" +
 	"\vts_event_ns\x18\x04 \x01(\x03R\ttsEventNs\x12&\n" +
-	"\x0fclient_order_id\x18\x05 \x01(\tR\rclientOrderId\"\xa5\x01\n" +
+	"\x0fclient_order_id\x18\x05 \x01(\tR\rclientOrderId\x12 \n" +
+	"\vtraceparent\x18\x06 \x01(\tR\vtraceparent\"\xa5\x01\n" +
 	"\fOrderCommand\x12\x1f\n" +
 	"\vcommand_seq\x18\x01 \x01(\x04R\n" +
 	"commandSeq\x122\n" +

@@ -49,7 +49,11 @@ type OrderRequest struct {
 	// Self-trade prevention mode.
 	SelfTradeMode SelfTradeMode `protobuf:"varint,11,opt,name=self_trade_mode,json=selfTradeMode,proto3,enum=exchange.v1.SelfTradeMode" json:"self_trade_mode,omitempty"`
 	// When the gateway accepted the order, nanoseconds since the Unix epoch.
-	TsEventNs     int64 `protobuf:"varint,12,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
+	TsEventNs int64 `protobuf:"varint,12,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
+	// W3C trace context (`traceparent` header value, e.g. 00-<32 hex trace id>-<16 hex span id>-01) of the gateway span that sent the order;
+	// empty when the caller sent none. Carried so one order is one trace across the services; never read by the
+	// matching or ledger logic.
+	Traceparent   string `protobuf:"bytes,13,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -168,6 +172,13 @@ func (x *OrderRequest) GetTsEventNs() int64 {
 	return 0
 }
 
+func (x *OrderRequest) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
+	}
+	return ""
+}
+
 // CancelRequest asks UBSCore to cancel an open order of the user (by order id or client order id).
 type CancelRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -180,7 +191,11 @@ type CancelRequest struct {
 	// The market of the order.
 	Symbol string `protobuf:"bytes,4,opt,name=symbol,proto3" json:"symbol,omitempty"`
 	// When the gateway accepted the cancel, nanoseconds since the Unix epoch.
-	TsEventNs     int64 `protobuf:"varint,5,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
+	TsEventNs int64 `protobuf:"varint,5,opt,name=ts_event_ns,json=tsEventNs,proto3" json:"ts_event_ns,omitempty"`
+	// W3C trace context (`traceparent` header value, e.g. 00-<32 hex trace id>-<16 hex span id>-01) of the gateway span that sent the cancel;
+	// empty when the caller sent none. Carried so one order is one trace across the services; never read by the
+	// matching or ledger logic.
+	Traceparent   string `protobuf:"bytes,6,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -248,6 +263,13 @@ func (x *CancelRequest) GetTsEventNs() int64 {
 		return x.TsEventNs
 	}
 	return 0
+}
+
+func (x *CancelRequest) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
+	}
+	return ""
 }
 
 // UbscoreRequest is the Aeron request from a gateway to UBSCore. The correlation id and the response channel are
@@ -667,7 +689,7 @@ var File_exchange_v1_ubscore_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_ubscore_proto_rawDesc = "" +
 	"\n" +
-	"\x19exchange/v1/ubscore.proto\x12\vexchange.v1\x1a\x18exchange/v1/common.proto\"\xf0\x03\n" +
+	"\x19exchange/v1/ubscore.proto\x12\vexchange.v1\x1a\x18exchange/v1/common.proto\"\x92\x04\n" +
 	"\fOrderRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\x04R\x06userId\x12&\n" +
 	"\x0fclient_order_id\x18\x02 \x01(\tR\rclientOrderId\x12\x16\n" +
@@ -683,13 +705,15 @@ const file_exchange_v1_ubscore_proto_rawDesc = "" +
 	"\x12quote_budget_units\x18\n" +
 	" \x01(\x03R\x10quoteBudgetUnits\x12B\n" +
 	"\x0fself_trade_mode\x18\v \x01(\x0e2\x1a.exchange.v1.SelfTradeModeR\rselfTradeMode\x12\x1e\n" +
-	"\vts_event_ns\x18\f \x01(\x03R\ttsEventNs\"\xa3\x01\n" +
+	"\vts_event_ns\x18\f \x01(\x03R\ttsEventNs\x12 \n" +
+	"\vtraceparent\x18\r \x01(\tR\vtraceparent\"\xc5\x01\n" +
 	"\rCancelRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\x04R\x06userId\x12\x19\n" +
 	"\border_id\x18\x02 \x01(\x04R\aorderId\x12&\n" +
 	"\x0fclient_order_id\x18\x03 \x01(\tR\rclientOrderId\x12\x16\n" +
 	"\x06symbol\x18\x04 \x01(\tR\x06symbol\x12\x1e\n" +
-	"\vts_event_ns\x18\x05 \x01(\x03R\ttsEventNs\"\xe8\x01\n" +
+	"\vts_event_ns\x18\x05 \x01(\x03R\ttsEventNs\x12 \n" +
+	"\vtraceparent\x18\x06 \x01(\tR\vtraceparent\"\xe8\x01\n" +
 	"\x0eUbscoreRequest\x12<\n" +
 	"\vplace_order\x18\x03 \x01(\v2\x19.exchange.v1.OrderRequestH\x00R\n" +
 	"placeOrder\x12?\n" +

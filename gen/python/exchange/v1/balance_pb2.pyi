@@ -58,7 +58,7 @@ FUNDS_UNLOCK_CAUSE_PRICE_IMPROVEMENT: FundsUnlockCause
 FUNDS_UNLOCK_CAUSE_FILLED: FundsUnlockCause
 
 class BalanceRequest(_message.Message):
-    __slots__ = ("request_id", "user_id", "asset_id", "amount_units", "operation", "ts_event_ns", "producer_id", "producer_seq")
+    __slots__ = ("request_id", "user_id", "asset_id", "amount_units", "operation", "ts_event_ns", "producer_id", "producer_seq", "traceparent")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     ASSET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +67,7 @@ class BalanceRequest(_message.Message):
     TS_EVENT_NS_FIELD_NUMBER: _ClassVar[int]
     PRODUCER_ID_FIELD_NUMBER: _ClassVar[int]
     PRODUCER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     user_id: int
     asset_id: int
@@ -75,10 +76,11 @@ class BalanceRequest(_message.Message):
     ts_event_ns: int
     producer_id: str
     producer_seq: int
-    def __init__(self, request_id: _Optional[str] = ..., user_id: _Optional[int] = ..., asset_id: _Optional[int] = ..., amount_units: _Optional[int] = ..., operation: _Optional[_Union[BalanceOperation, str]] = ..., ts_event_ns: _Optional[int] = ..., producer_id: _Optional[str] = ..., producer_seq: _Optional[int] = ...) -> None: ...
+    traceparent: str
+    def __init__(self, request_id: _Optional[str] = ..., user_id: _Optional[int] = ..., asset_id: _Optional[int] = ..., amount_units: _Optional[int] = ..., operation: _Optional[_Union[BalanceOperation, str]] = ..., ts_event_ns: _Optional[int] = ..., producer_id: _Optional[str] = ..., producer_seq: _Optional[int] = ..., traceparent: _Optional[str] = ...) -> None: ...
 
 class BalanceEvent(_message.Message):
-    __slots__ = ("event_id", "user_id", "asset_id", "type", "delta_available_units", "delta_frozen_units", "available_units", "frozen_units", "version", "request_id", "order_id", "trade_id", "reject_reason", "ts_event_ns", "client_order_id", "symbol", "unlock_cause", "order", "operation", "requested_amount_units")
+    __slots__ = ("event_id", "user_id", "asset_id", "type", "delta_available_units", "delta_frozen_units", "available_units", "frozen_units", "version", "request_id", "order_id", "trade_id", "reject_reason", "ts_event_ns", "client_order_id", "symbol", "unlock_cause", "order", "operation", "requested_amount_units", "traceparent")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     ASSET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -99,6 +101,7 @@ class BalanceEvent(_message.Message):
     ORDER_FIELD_NUMBER: _ClassVar[int]
     OPERATION_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_AMOUNT_UNITS_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
     event_id: int
     user_id: int
     asset_id: int
@@ -119,4 +122,5 @@ class BalanceEvent(_message.Message):
     order: _ubscore_pb2.OrderRequest
     operation: BalanceOperation
     requested_amount_units: int
-    def __init__(self, event_id: _Optional[int] = ..., user_id: _Optional[int] = ..., asset_id: _Optional[int] = ..., type: _Optional[_Union[BalanceEventType, str]] = ..., delta_available_units: _Optional[int] = ..., delta_frozen_units: _Optional[int] = ..., available_units: _Optional[int] = ..., frozen_units: _Optional[int] = ..., version: _Optional[int] = ..., request_id: _Optional[str] = ..., order_id: _Optional[int] = ..., trade_id: _Optional[int] = ..., reject_reason: _Optional[_Union[_common_pb2.RejectReason, str]] = ..., ts_event_ns: _Optional[int] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., unlock_cause: _Optional[_Union[FundsUnlockCause, str]] = ..., order: _Optional[_Union[_ubscore_pb2.OrderRequest, _Mapping]] = ..., operation: _Optional[_Union[BalanceOperation, str]] = ..., requested_amount_units: _Optional[int] = ...) -> None: ...
+    traceparent: str
+    def __init__(self, event_id: _Optional[int] = ..., user_id: _Optional[int] = ..., asset_id: _Optional[int] = ..., type: _Optional[_Union[BalanceEventType, str]] = ..., delta_available_units: _Optional[int] = ..., delta_frozen_units: _Optional[int] = ..., available_units: _Optional[int] = ..., frozen_units: _Optional[int] = ..., version: _Optional[int] = ..., request_id: _Optional[str] = ..., order_id: _Optional[int] = ..., trade_id: _Optional[int] = ..., reject_reason: _Optional[_Union[_common_pb2.RejectReason, str]] = ..., ts_event_ns: _Optional[int] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., unlock_cause: _Optional[_Union[FundsUnlockCause, str]] = ..., order: _Optional[_Union[_ubscore_pb2.OrderRequest, _Mapping]] = ..., operation: _Optional[_Union[BalanceOperation, str]] = ..., requested_amount_units: _Optional[int] = ..., traceparent: _Optional[str] = ...) -> None: ...

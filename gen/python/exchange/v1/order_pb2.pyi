@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class InternalOrder(_message.Message):
-    __slots__ = ("order_id", "user_id", "client_order_id", "symbol", "side", "order_type", "time_in_force", "post_only", "price_units", "qty_units", "quote_budget_units", "self_trade_mode", "locked_units", "ts_event_ns")
+    __slots__ = ("order_id", "user_id", "client_order_id", "symbol", "side", "order_type", "time_in_force", "post_only", "price_units", "qty_units", "quote_budget_units", "self_trade_mode", "locked_units", "ts_event_ns", "traceparent")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,7 @@ class InternalOrder(_message.Message):
     SELF_TRADE_MODE_FIELD_NUMBER: _ClassVar[int]
     LOCKED_UNITS_FIELD_NUMBER: _ClassVar[int]
     TS_EVENT_NS_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
     order_id: int
     user_id: int
     client_order_id: str
@@ -36,21 +37,24 @@ class InternalOrder(_message.Message):
     self_trade_mode: _common_pb2.SelfTradeMode
     locked_units: int
     ts_event_ns: int
-    def __init__(self, order_id: _Optional[int] = ..., user_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_common_pb2.Side, str]] = ..., order_type: _Optional[_Union[_common_pb2.OrderType, str]] = ..., time_in_force: _Optional[_Union[_common_pb2.TimeInForce, str]] = ..., post_only: _Optional[bool] = ..., price_units: _Optional[int] = ..., qty_units: _Optional[int] = ..., quote_budget_units: _Optional[int] = ..., self_trade_mode: _Optional[_Union[_common_pb2.SelfTradeMode, str]] = ..., locked_units: _Optional[int] = ..., ts_event_ns: _Optional[int] = ...) -> None: ...
+    traceparent: str
+    def __init__(self, order_id: _Optional[int] = ..., user_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_common_pb2.Side, str]] = ..., order_type: _Optional[_Union[_common_pb2.OrderType, str]] = ..., time_in_force: _Optional[_Union[_common_pb2.TimeInForce, str]] = ..., post_only: _Optional[bool] = ..., price_units: _Optional[int] = ..., qty_units: _Optional[int] = ..., quote_budget_units: _Optional[int] = ..., self_trade_mode: _Optional[_Union[_common_pb2.SelfTradeMode, str]] = ..., locked_units: _Optional[int] = ..., ts_event_ns: _Optional[int] = ..., traceparent: _Optional[str] = ...) -> None: ...
 
 class InternalCancel(_message.Message):
-    __slots__ = ("order_id", "user_id", "symbol", "ts_event_ns", "client_order_id")
+    __slots__ = ("order_id", "user_id", "symbol", "ts_event_ns", "client_order_id", "traceparent")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     TS_EVENT_NS_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
     order_id: int
     user_id: int
     symbol: str
     ts_event_ns: int
     client_order_id: str
-    def __init__(self, order_id: _Optional[int] = ..., user_id: _Optional[int] = ..., symbol: _Optional[str] = ..., ts_event_ns: _Optional[int] = ..., client_order_id: _Optional[str] = ...) -> None: ...
+    traceparent: str
+    def __init__(self, order_id: _Optional[int] = ..., user_id: _Optional[int] = ..., symbol: _Optional[str] = ..., ts_event_ns: _Optional[int] = ..., client_order_id: _Optional[str] = ..., traceparent: _Optional[str] = ...) -> None: ...
 
 class OrderCommand(_message.Message):
     __slots__ = ("command_seq", "place", "cancel")

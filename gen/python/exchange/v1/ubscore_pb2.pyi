@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class OrderRequest(_message.Message):
-    __slots__ = ("user_id", "client_order_id", "symbol", "side", "order_type", "time_in_force", "post_only", "price_units", "qty_units", "quote_budget_units", "self_trade_mode", "ts_event_ns")
+    __slots__ = ("user_id", "client_order_id", "symbol", "side", "order_type", "time_in_force", "post_only", "price_units", "qty_units", "quote_budget_units", "self_trade_mode", "ts_event_ns", "traceparent")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
@@ -20,6 +20,7 @@ class OrderRequest(_message.Message):
     QUOTE_BUDGET_UNITS_FIELD_NUMBER: _ClassVar[int]
     SELF_TRADE_MODE_FIELD_NUMBER: _ClassVar[int]
     TS_EVENT_NS_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
     user_id: int
     client_order_id: str
     symbol: str
@@ -32,21 +33,24 @@ class OrderRequest(_message.Message):
     quote_budget_units: int
     self_trade_mode: _common_pb2.SelfTradeMode
     ts_event_ns: int
-    def __init__(self, user_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_common_pb2.Side, str]] = ..., order_type: _Optional[_Union[_common_pb2.OrderType, str]] = ..., time_in_force: _Optional[_Union[_common_pb2.TimeInForce, str]] = ..., post_only: _Optional[bool] = ..., price_units: _Optional[int] = ..., qty_units: _Optional[int] = ..., quote_budget_units: _Optional[int] = ..., self_trade_mode: _Optional[_Union[_common_pb2.SelfTradeMode, str]] = ..., ts_event_ns: _Optional[int] = ...) -> None: ...
+    traceparent: str
+    def __init__(self, user_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_common_pb2.Side, str]] = ..., order_type: _Optional[_Union[_common_pb2.OrderType, str]] = ..., time_in_force: _Optional[_Union[_common_pb2.TimeInForce, str]] = ..., post_only: _Optional[bool] = ..., price_units: _Optional[int] = ..., qty_units: _Optional[int] = ..., quote_budget_units: _Optional[int] = ..., self_trade_mode: _Optional[_Union[_common_pb2.SelfTradeMode, str]] = ..., ts_event_ns: _Optional[int] = ..., traceparent: _Optional[str] = ...) -> None: ...
 
 class CancelRequest(_message.Message):
-    __slots__ = ("user_id", "order_id", "client_order_id", "symbol", "ts_event_ns")
+    __slots__ = ("user_id", "order_id", "client_order_id", "symbol", "ts_event_ns", "traceparent")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     TS_EVENT_NS_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
     user_id: int
     order_id: int
     client_order_id: str
     symbol: str
     ts_event_ns: int
-    def __init__(self, user_id: _Optional[int] = ..., order_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., ts_event_ns: _Optional[int] = ...) -> None: ...
+    traceparent: str
+    def __init__(self, user_id: _Optional[int] = ..., order_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., ts_event_ns: _Optional[int] = ..., traceparent: _Optional[str] = ...) -> None: ...
 
 class UbscoreRequest(_message.Message):
     __slots__ = ("place_order", "cancel_order", "deadline_ns")
