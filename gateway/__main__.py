@@ -9,7 +9,7 @@ import signal
 import threading
 from types import FrameType
 
-from gateway import logs
+from common import logs
 from gateway.app import build_gateway
 from gateway.config import GatewayConfig
 

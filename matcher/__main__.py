@@ -6,11 +6,11 @@ if not __debug__:  # first lines of every service: assertions guard the invarian
 import logging
 import os
 import signal
-import sys
 from types import FrameType
 
 import zmq
 
+from common import logs
 from common.gc_tuning import tune_gc
 from common.kafka import make_consumer
 from common.markets import load_catalog
@@ -25,7 +25,7 @@ log = logging.getLogger("matcher")
 
 def main() -> int:
     """Build every object from config, recover state, run the loop; exit 0 on a clean stop."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))  # JSON lines on stderr; LOG_FORMAT=text for a terminal
     config = MatcherConfig.from_env(os.environ)
     catalog = load_catalog(config.markets_path)
     engine = Engine(catalog.markets.values())

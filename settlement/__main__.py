@@ -8,12 +8,12 @@ import argparse
 import logging
 import os
 import signal
-import sys
 from pathlib import Path
 from types import FrameType
 
 import zmq
 
+from common import logs
 from common.errors import ChainBroken, ConfigInvalid, Unavailable
 from common.kafka import make_consumer
 from common.markets import load_catalog
@@ -79,7 +79,7 @@ def run(config: SettlementConfig) -> int:
 
 def main() -> int:
     """Parse the command line and run the chosen command."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))  # JSON lines on stderr; LOG_FORMAT=text for a terminal
     # The server warns about every batch spanning partitions or above 5 KiB; both are by design (writer.py).
     logging.getLogger("cassandra.protocol").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser(prog="python -m settlement", description=__doc__)

@@ -15,6 +15,7 @@ from types import FrameType
 
 import zmq
 
+from common import logs
 from common.aeron.client import AeronClient, ClientConfig
 from common.aeron.request_response import ResponseServer
 from common.engine_chain import GENESIS_HASH
@@ -43,7 +44,7 @@ def build_core(config: UbscoreConfig, catalog: MarketCatalog) -> UbsCore:
 
 def main(argv: list[str]) -> int:
     """Build every object from config, recover state, run the loop; exit 0 on a clean stop."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))  # JSON lines on stderr; LOG_FORMAT=text for a terminal
     config = UbscoreConfig.from_env(os.environ)
     catalog = load_catalog(config.markets_path)
     core = build_core(config, catalog)
