@@ -44,7 +44,7 @@ def decode_transfer(payload: bytes) -> TransferRequest:
         raise InputRejected(f"operation {message.operation} is neither transfer in nor out", reason="BAD_OPERATION")
     return TransferRequest(
         message.request_id, message.user_id, message.asset_id, message.amount_units, message.operation,
-        message.ts_event_ns,
+        message.ts_event_ns, message.traceparent,
     )  # fmt: skip
 
 
@@ -58,8 +58,9 @@ def decode_request(payload: bytes) -> tuple[int, PlaceRequest | CancelRequest]:
     if kind == "cancel_order":
         cancel = message.cancel_order
         return message.deadline_ns, CancelRequest(
-            cancel.user_id, cancel.order_id, cancel.client_order_id, cancel.symbol, cancel.ts_event_ns
-        )
+            cancel.user_id, cancel.order_id, cancel.client_order_id, cancel.symbol, cancel.ts_event_ns,
+            cancel.traceparent,
+        )  # fmt: skip
     raise InputRejected("UbscoreRequest with neither place_order nor cancel_order", reason="NO_BODY")
 
 
@@ -68,7 +69,7 @@ def place_from_proto(order: ubscore_pb2.OrderRequest) -> PlaceRequest:
     return PlaceRequest(
         order.user_id, order.client_order_id, order.symbol, order.side, order.order_type, order.time_in_force,
         order.post_only, order.price_units, order.qty_units, order.quote_budget_units, order.self_trade_mode,
-        order.ts_event_ns,
+        order.ts_event_ns, order.traceparent,
     )  # fmt: skip
 
 
@@ -78,7 +79,7 @@ def place_to_proto(request: PlaceRequest) -> ubscore_pb2.OrderRequest:
         user_id=request.user_id, client_order_id=request.client_order_id, symbol=request.symbol, side=request.side,
         order_type=request.order_type, time_in_force=request.time_in_force, post_only=request.post_only,
         price_units=request.price_units, qty_units=request.qty_units, quote_budget_units=request.quote_budget_units,
-        self_trade_mode=request.self_trade_mode, ts_event_ns=request.ts_event_ns,
+        self_trade_mode=request.self_trade_mode, ts_event_ns=request.ts_event_ns, traceparent=request.traceparent,
     )  # fmt: skip
 
 
@@ -109,6 +110,13 @@ def decode_output(output: engine_pb2.EngineOutput) -> FeedOutput:
     return FeedOutput(output.shard_id, output.seq, output.hash, trades, updates)
 
 
+def output_traceparent(output: engine_pb2.EngineOutput) -> str:
+    """The trace context of the command that caused a matcher output ("" if none)."""
+    command = output.input.command
+    kind = command.WhichOneof("command")
+    return getattr(command, kind).traceparent if kind else ""
+
+
 def encode_event(event: BalanceEvent) -> bytes:
     """The `balance.events` payload of one event."""
     message = balance_pb2.BalanceEvent(
@@ -137,6 +145,8 @@ def encode_event(event: BalanceEvent) -> bytes:
         message.operation = event.operation
     if event.requested_amount_units:
         message.requested_amount_units = event.requested_amount_units
+    if event.traceparent:
+        message.traceparent = event.traceparent
     if event.order is not None:
         message.order.CopyFrom(place_to_proto(event.order))
     return message.SerializeToString()
@@ -161,6 +171,8 @@ def encode_command(command: PlaceCommand | CancelCommand) -> bytes:
         place.self_trade_mode = command.self_trade_mode
         place.locked_units = command.locked_units
         place.ts_event_ns = command.ts_event_ns
+        if command.traceparent:
+            place.traceparent = command.traceparent
     else:
         cancel = message.cancel
         cancel.order_id = command.order_id
@@ -168,6 +180,8 @@ def encode_command(command: PlaceCommand | CancelCommand) -> bytes:
         cancel.client_order_id = command.client_order_id
         cancel.symbol = command.symbol
         cancel.ts_event_ns = command.ts_event_ns
+        if command.traceparent:
+            cancel.traceparent = command.traceparent
     return message.SerializeToString()
 
 

@@ -20,6 +20,7 @@ class TransferRequest(NamedTuple):
     amount_units: int
     operation: int
     ts_event_ns: int
+    traceparent: str = ""  # W3C trace context of the gateway span that sent it ("" if none); never read by the core
 
 
 class PlaceRequest(NamedTuple):
@@ -37,10 +38,12 @@ class PlaceRequest(NamedTuple):
     quote_budget_units: int
     self_trade_mode: int
     ts_event_ns: int
+    traceparent: str = ""  # W3C trace context of the gateway span that sent it ("" if none); never read by the core
 
     def fingerprint(self) -> tuple[object, ...]:
-        """What must be equal for a repeat of the same client order id to be the same order (not the time)."""
-        return self[:-1]  # a slice of a tuple subclass is a plain tuple
+        """What must be equal for a repeat of the same client order id to be the same order (not the time, not
+        the trace context)."""
+        return self[:-2]  # a slice of a tuple subclass is a plain tuple
 
 
 class CancelRequest(NamedTuple):
@@ -51,6 +54,7 @@ class CancelRequest(NamedTuple):
     client_order_id: str
     symbol: str
     ts_event_ns: int
+    traceparent: str = ""  # W3C trace context of the gateway span that sent it ("" if none); never read by the core
 
 
 class FeedTrade(NamedTuple):

@@ -131,7 +131,7 @@ class UbsCore:
     def _accept(self, request: PlaceRequest, key: tuple[int, str], asset_id: int, units: int, tif: int) -> Effects:
         # Positional arguments throughout: this runs once per accepted order, and keywords cost here.
         (user_id, client_order_id, symbol, side, order_type, _, post_only, price_units, qty_units, budget_units,
-         self_trade_mode, ts_event_ns) = request  # fmt: skip
+         self_trade_mode, ts_event_ns, traceparent) = request  # fmt: skip
         order_id = self.counters.next_order_id()
         event = self.ledger.lock(user_id, asset_id, units, order_id, ts_event_ns, client_order_id, symbol)
         self.orders.add(OpenOrder(
@@ -141,6 +141,7 @@ class UbsCore:
         command = PlaceCommand(
             self.counters.next_command_seq(), order_id, user_id, client_order_id, symbol, side, order_type, tif,
             post_only, price_units, qty_units, budget_units, self_trade_mode, units, ts_event_ns,
+            traceparent,
         )  # fmt: skip
         self.order_keys.remember(key, request.fingerprint(), (ACCEPTED, order_id, asset_id, units), ts_event_ns)
         return Effects(OrderAccepted(order_id, client_order_id, asset_id, units, symbol), [event], [command])
@@ -178,7 +179,7 @@ class UbsCore:
             return Effects(Refused(RejectReason.ORDER_NOT_OPEN, "no such open order of this user"), [], [])
         command = CancelCommand(
             self.counters.next_command_seq(), order.order_id, order.user_id, order.client_order_id, order.symbol,
-            request.ts_event_ns,
+            request.ts_event_ns, request.traceparent,
         )  # fmt: skip
         return Effects(CancelAccepted(order.order_id, order.client_order_id, order.symbol), [], [command])
 

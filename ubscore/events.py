@@ -44,6 +44,7 @@ class BalanceEvent(NamedTuple):
     order: PlaceRequest | None = None  # the refused request, on ORDER_REJECTED
     operation: BalanceOperation = BalanceOperation.UNSPECIFIED
     requested_amount_units: int = 0  # on transfer events, refusals included
+    traceparent: str = ""  # W3C trace context of the input that caused it, stamped by the shell (service.py)
 
 
 class PlaceCommand(NamedTuple):
@@ -64,6 +65,7 @@ class PlaceCommand(NamedTuple):
     self_trade_mode: int
     locked_units: int
     ts_event_ns: int
+    traceparent: str = ""  # W3C trace context of the input that caused it, stamped by the shell (service.py)
 
 
 class CancelCommand(NamedTuple):
@@ -75,6 +77,7 @@ class CancelCommand(NamedTuple):
     client_order_id: str
     symbol: str
     ts_event_ns: int
+    traceparent: str = ""  # W3C trace context of the input that caused it, stamped by the shell (service.py)
 
 
 class OrderAccepted(NamedTuple):

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from common import tracing
 from common.aeron.errors import ConductorTimeout, DriverError, Undeliverable
 from common.aeron.request_response import Request, ResponseServer
 from common.engine_feed import EngineFeed
@@ -189,9 +190,12 @@ class UbscoreService:
             return f"a WAL commit took {self.last_fsync_ms:.0f} ms"
         return ""
 
-    def _apply(self, batch: Batch, record: bytes, effects: Effects) -> None:
+    def _apply(self, batch: Batch, record: bytes, effects: Effects, traceparent: str = "") -> None:
         batch.records.append(record)
-        batch.events.extend(effects.events)
+        if traceparent:  # the core never sees trace context: the shell stamps the input's onto its events
+            batch.events.extend(event._replace(traceparent=traceparent) for event in effects.events)
+        else:
+            batch.events.extend(effects.events)
         batch.commands.extend(effects.commands)
         batch.inputs += 1
 
@@ -206,8 +210,10 @@ class UbscoreService:
                 log.warning("feed shard %d: %s", feed.shard_id, error)
                 continue
             for output in outputs:
-                self._apply(batch, OUTPUT_RECORD + output.SerializeToString(deterministic=True),
-                            self.core.apply_output(codec.decode_output(output)))  # fmt: skip
+                traceparent = codec.output_traceparent(output)
+                with tracing.child_span("ubscore.output", traceparent, shard=output.shard_id, seq=output.seq):
+                    self._apply(batch, OUTPUT_RECORD + output.SerializeToString(deterministic=True),
+                                self.core.apply_output(codec.decode_output(output)), traceparent)  # fmt: skip
                 self.metrics.count(self.metrics.feed_outputs, str(feed.shard_id))
             if outputs:
                 self.last_output_ns[feed.shard_id] = time.monotonic_ns()
@@ -235,8 +241,14 @@ class UbscoreService:
             batch.records.append(set_aside_record(partition, offset, rejection.reason))
             return
         self.positions.consumed(partition, offset)
-        effects = self.core.transfer(request)
-        self._apply(batch, transfer_record(partition, offset, raw), effects)
+        with tracing.child_span("ubscore.transfer", request.traceparent, request_id=request.request_id):
+            effects = self.core.transfer(request)
+        self._apply(batch, transfer_record(partition, offset, raw), effects, request.traceparent)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("transfer applied", extra={"request_id": request.request_id, "user_id": request.user_id,
+                "kafka_partition": partition, "kafka_offset": offset,
+                "event_ids": [event.event_id for event in effects.events],
+                "trace_id": tracing.trace_id_of(request.traceparent)})  # fmt: skip
         self._count_transfer(request.request_id, effects)
 
     def _count_transfer(self, request_id: str, effects: Effects) -> None:
@@ -283,8 +295,16 @@ class UbscoreService:
         if busy and kind == "place":
             self._refuse_early(batch, request, kind, RejectReason.UBSCORE_BUSY, busy)
             return
-        effects = self.core.place(body) if kind == "place" else self.core.cancel(body)
-        self._apply(batch, REQUEST_RECORD + request.payload, effects)
+        with tracing.child_span(f"ubscore.{kind}", body.traceparent, client_order_id=body.client_order_id):
+            effects = self.core.place(body) if kind == "place" else self.core.cancel(body)
+        self._apply(batch, REQUEST_RECORD + request.payload, effects, body.traceparent)
+        if log.isEnabledFor(logging.DEBUG):  # per request: DEBUG only, and the extra dict built only then
+            log.debug(f"{kind} applied", extra={
+                "client_order_id": body.client_order_id, "user_id": body.user_id,
+                "order_id": getattr(effects.reply, "order_id", 0), "correlation_id": request.correlation_id,
+                "command_seqs": [command.command_seq for command in effects.commands],
+                "event_ids": [event.event_id for event in effects.events],
+                "trace_id": tracing.trace_id_of(body.traceparent)})  # fmt: skip
         batch.replies.append((request, codec.encode_reply(effects.reply)))
         self._count_reply(kind, effects)
 
@@ -317,6 +337,13 @@ class UbscoreService:
         for request, payload in batch.replies:
             self._reply(request, payload)
         self.outbox.produce(batch.events, batch.commands)
+        if batch.events or batch.commands:  # one line per batch, with the id ranges to grep a single one by
+            log.info("batch sent", extra={
+                "inputs": batch.inputs, "replies": len(batch.replies),
+                "event_id_first": batch.events[0].event_id if batch.events else 0,
+                "event_id_last": batch.events[-1].event_id if batch.events else 0,
+                "command_seq_first": batch.commands[0].command_seq if batch.commands else 0,
+                "command_seq_last": batch.commands[-1].command_seq if batch.commands else 0})  # fmt: skip
         self.metrics.commands_out.inc(len(batch.commands))
         self.metrics.events_out.inc(len(batch.events))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from common.engine_chain import Chain
 from common.enums import OrderStatus, OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 from exchange.v1 import common_pb2, order_pb2
 from matcher.book import rejected_update
@@ -189,3 +190,20 @@ def test_build_output_carries_input_position_updates_trades_and_deltas() -> None
     assert output.book_deltas[0].qty_units == 0
     assert output.seq == 0  # sealing is the chain's job
     assert output.hash == b""
+
+
+def test_build_output_keeps_the_input_traceparent_inside_the_hashed_output() -> None:
+    """The trace context is part of the input command: in the WAL and in the output's hash, so replay (same input
+    bytes) gives the same hash, and another traceparent gives another hash."""
+    message = place_message()
+    message.place.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    result = EngineResult("BTC_USDT", [], [], [], [])
+
+    first = Chain(shard_id=0).seal(build_output(message, partition=0, offset=1, result=result))
+    replayed = Chain(shard_id=0).seal(build_output(message, partition=0, offset=1, result=result))
+    message.place.traceparent = ""
+    untraced = Chain(shard_id=0).seal(build_output(message, partition=0, offset=1, result=result))
+
+    assert first.input.command.place.traceparent.startswith("00-0af7651916cd43dd")
+    assert first.hash == replayed.hash
+    assert first.hash != untraced.hash
