@@ -76,6 +76,17 @@ def trace_id_of(traceparent: str) -> str:
     return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else ""
 
 
+def command_traceparent(command: Any) -> str:
+    """The traceparent an exchange.v1.OrderCommand carries in its place or cancel ("" if none)."""
+    kind = command.WhichOneof("command")
+    return getattr(command, kind).traceparent if kind else ""
+
+
+def output_traceparent(output: Any) -> str:
+    """The traceparent of the command that caused an exchange.v1.EngineOutput ("" if none)."""
+    return command_traceparent(output.input.command)
+
+
 def new_traceparent() -> str:
     """A fresh unsampled root traceparent: a trace id to follow in logs even when tracing is off."""
     return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00"

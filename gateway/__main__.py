@@ -9,7 +9,7 @@ import signal
 import threading
 from types import FrameType
 
-from common import logs
+from common import logs, tracing
 from gateway.app import build_gateway
 from gateway.config import GatewayConfig
 
@@ -20,6 +20,7 @@ def main() -> int:
     """Build, start, wait for a signal, stop; exit 0 on a clean stop."""
     config = GatewayConfig.from_env(os.environ)
     logs.configure(config.log_level)
+    tracing.configure("gateway")  # spans exported only if OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER=console
     gateway = build_gateway(config)
     if config.metrics_port:
         gateway.metrics.serve(config.metrics_port)

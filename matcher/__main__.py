@@ -10,7 +10,7 @@ from types import FrameType
 
 import zmq
 
-from common import logs
+from common import logs, tracing
 from common.gc_tuning import tune_gc
 from common.kafka import make_consumer
 from common.markets import load_catalog
@@ -26,6 +26,7 @@ log = logging.getLogger("matcher")
 def main() -> int:
     """Build every object from config, recover state, run the loop; exit 0 on a clean stop."""
     logs.configure(os.environ.get("LOG_LEVEL", "INFO"))  # JSON lines on stderr; LOG_FORMAT=text for a terminal
+    tracing.configure("matcher")  # spans exported only if OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER=console
     config = MatcherConfig.from_env(os.environ)
     catalog = load_catalog(config.markets_path)
     engine = Engine(catalog.markets.values())

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import zmq
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from common import tracing
 from common.engine_chain import Chain
 from common.engine_feed import FEED_OUTPUTS_PER_MESSAGE_MAX, encode_feed_message, feed_topic
 from common.kafka import assign_from
@@ -154,6 +155,10 @@ class MatcherService:
         self.metrics.trades_out.inc(outcome.trades)
         self.metrics.last_seq.set(self.chain.last_seq)
         self._record_lag()
+        log.info("batch published", extra={  # one line per batch: the seq range to find one output by
+            "shard": self.config.shard_id, "seq_first": outcome.outputs[0][0] if outcome.outputs else 0,
+            "seq_last": self.chain.last_seq, "outputs": len(outcome.outputs), "trades": outcome.trades,
+            "inputs": len(messages), "lsn_last": last_lsn})  # fmt: skip
 
     def _replay_turn(self, answered: int, busy_ns: int) -> None:
         """Metrics of one replay turn (called from the replay thread; prometheus_client is thread-safe)."""
@@ -187,13 +192,25 @@ class MatcherService:
         if not self.positions.is_new(partition, command_message.command_seq):
             self.metrics.inputs_duplicate.inc()
             return
-        executed = execute(self.engine, command, command_message, partition=partition, offset=offset)
+        # Trace context is read only when spans are recorded: the no-op path costs one call and one branch.
+        traceparent = tracing.command_traceparent(command_message) if tracing.enabled() else ""
+        with tracing.child_span("matcher.command", traceparent, command_seq=command_message.command_seq,
+                                kafka_partition=partition, kafka_offset=offset):  # fmt: skip
+            executed = execute(self.engine, command, command_message, partition=partition, offset=offset)
         if executed.failed:
             self.metrics.commands_failed.inc()
         seq, _, data = self.chain.seal_serialized(executed.output)  # serialized once, hashed from those bytes
         outcome.outputs.append((seq, len(outcome.records), data))
         outcome.records.append(output_record(seq, data))
         outcome.trades += executed.trades
+        if log.isEnabledFor(logging.DEBUG):  # per command: DEBUG only, the ids built only then
+            output = executed.output
+            log.debug("command applied", extra={
+                "shard": self.config.shard_id, "seq": seq, "command_seq": command_message.command_seq,
+                "order_id": getattr(command_message, command_message.WhichOneof("command")).order_id,
+                "trade_ids": [trade.trade_id for trade in output.trades], "kafka_partition": partition,
+                "kafka_offset": offset,
+                "trace_id": tracing.trace_id_of(tracing.command_traceparent(command_message))})  # fmt: skip
 
     def _consumer_error(self, error: KafkaError) -> None:
         # An offset reset means inputs we never applied are gone from the topic: stop, an operator must decide.

@@ -28,6 +28,7 @@ import zmq
 from cassandra.cluster import Session
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from common import tracing
 from common.engine_feed import EngineFeed
 from common.errors import Timeout
 from common.markets import Market
@@ -155,6 +156,11 @@ class SettlementService:
             self.metrics.shard_persisted_seq.labels(str(shard_id)).set(outputs[-1].seq)
             self.persisted_seq[shard_id] = outputs[-1].seq
         self.metrics.events_persisted.inc(sum(1 for message in turn.messages if message.error() is None))
+        if rows:  # one line per turn: the seq range per shard and the Kafka positions, to find one input by
+            log.info("turn persisted", extra={
+                "shards": {shard_id: [outputs[0].seq, outputs[-1].seq] for shard_id, outputs in turn.outputs.items()},
+                "kafka_next_offsets": positions, "events": len(turn.messages), "rows": len(rows),
+                "write_ms": (time.monotonic_ns() - started_ns) // 1_000_000})  # fmt: skip
 
     def _event_rows(self, message: Message) -> list[Row]:
         raw = message.value() or b""
@@ -162,7 +168,14 @@ class SettlementService:
             event = decode_balance_event(raw)
         except InputMalformed as malformed:
             return [self._malformed(message, malformed, raw)]
-        return project_balance_event(event)
+        with tracing.child_span("settlement.event", event.traceparent, event_id=event.event_id):
+            rows = project_balance_event(event)
+        if log.isEnabledFor(logging.DEBUG):  # per event: DEBUG only
+            log.debug("event projected", extra={
+                "event_id": event.event_id, "user_id": event.user_id, "order_id": event.order_id,
+                "trade_id": event.trade_id, "request_id": event.request_id, "kafka_partition": message.partition(),
+                "kafka_offset": message.offset(), "trace_id": tracing.trace_id_of(event.traceparent)})  # fmt: skip
+        return rows
 
     def _malformed(self, message: Message, malformed: InputMalformed, raw: bytes) -> Row:
         source = f"kafka:{message.topic()}:{message.partition()}"
@@ -188,8 +201,16 @@ class SettlementService:
         for output in outputs:
             created = {order_id: looked_up.get(order_id) or self.created.get(order_id)
                        for order_id in makers_to_resolve(output)}
-            projected = project_output(output, markets=self.markets,
-                                       created_ns={k: v for k, v in created.items() if v is not None})
+            traceparent = tracing.output_traceparent(output) if tracing.enabled() else ""
+            with tracing.child_span("settlement.output", traceparent, shard=output.shard_id, seq=output.seq):
+                projected = project_output(output, markets=self.markets,
+                                           created_ns={k: v for k, v in created.items() if v is not None})
+            if log.isEnabledFor(logging.DEBUG):  # per output: DEBUG only
+                log.debug("output projected", extra={
+                    "shard": output.shard_id, "seq": output.seq, "command_seq": output.input.command.command_seq,
+                    "trade_ids": [trade.trade_id for trade in output.trades],
+                    "order_ids": [update.order_id for update in output.order_updates],
+                    "trace_id": tracing.trace_id_of(tracing.output_traceparent(output))})  # fmt: skip
             if projected.created_unknown:
                 log.warning("shard %d seq %d: creation time of orders %s unknown; their update time is used",
                             output.shard_id, output.seq, projected.created_unknown)

@@ -110,13 +110,6 @@ def decode_output(output: engine_pb2.EngineOutput) -> FeedOutput:
     return FeedOutput(output.shard_id, output.seq, output.hash, trades, updates)
 
 
-def output_traceparent(output: engine_pb2.EngineOutput) -> str:
-    """The trace context of the command that caused a matcher output ("" if none)."""
-    command = output.input.command
-    kind = command.WhichOneof("command")
-    return getattr(command, kind).traceparent if kind else ""
-
-
 def encode_event(event: BalanceEvent) -> bytes:
     """The `balance.events` payload of one event."""
     message = balance_pb2.BalanceEvent(

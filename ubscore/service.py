@@ -210,7 +210,7 @@ class UbscoreService:
                 log.warning("feed shard %d: %s", feed.shard_id, error)
                 continue
             for output in outputs:
-                traceparent = codec.output_traceparent(output)
+                traceparent = tracing.output_traceparent(output)
                 with tracing.child_span("ubscore.output", traceparent, shard=output.shard_id, seq=output.seq):
                     self._apply(batch, OUTPUT_RECORD + output.SerializeToString(deterministic=True),
                                 self.core.apply_output(codec.decode_output(output)), traceparent)  # fmt: skip

@@ -4,6 +4,7 @@ with another traceparent is still the same order."""
 
 from __future__ import annotations
 
+from common import tracing
 from common.enums import BalanceOperation, OrderType, SelfTradeMode, Side, TimeInForce
 from common.markets import load_catalog
 from exchange.v1 import balance_pb2, engine_pb2, order_pb2, ubscore_pb2
@@ -67,9 +68,9 @@ def test_transfer_traceparent_decodes() -> None:
 
 def test_output_traceparent_is_the_input_commands() -> None:
     output = engine_pb2.EngineOutput()
-    assert codec.output_traceparent(output) == ""
+    assert tracing.output_traceparent(output) == ""
     output.input.command.cancel.traceparent = TRACEPARENT
-    assert codec.output_traceparent(output) == TRACEPARENT
+    assert tracing.output_traceparent(output) == TRACEPARENT
 
 
 def test_repeat_with_another_traceparent_is_the_same_order() -> None:
