@@ -20,7 +20,7 @@ def main() -> int:
     """Build, start, wait for a signal, stop; exit 0 on a clean stop."""
     config = GatewayConfig.from_env(os.environ)
     logs.configure(config.log_level)
-    tracing.configure("gateway")  # spans exported only if OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER=console
+    tracing.configure("gateway")  # export only with OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER=console
     gateway = build_gateway(config)
     if config.metrics_port:
         gateway.metrics.serve(config.metrics_port)

@@ -26,7 +26,7 @@ log = logging.getLogger("matcher")
 def main() -> int:
     """Build every object from config, recover state, run the loop; exit 0 on a clean stop."""
     logs.configure(os.environ.get("LOG_LEVEL", "INFO"))  # JSON lines on stderr; LOG_FORMAT=text for a terminal
-    tracing.configure("matcher")  # spans exported only if OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER=console
+    tracing.configure("matcher")  # export only with OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER=console
     config = MatcherConfig.from_env(os.environ)
     catalog = load_catalog(config.markets_path)
     engine = Engine(catalog.markets.values())

@@ -80,7 +80,7 @@ def run(config: SettlementConfig) -> int:
 def main() -> int:
     """Parse the command line and run the chosen command."""
     logs.configure(os.environ.get("LOG_LEVEL", "INFO"))  # JSON lines on stderr; LOG_FORMAT=text for a terminal
-    tracing.configure("settlement")  # spans exported only if OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER=console
+    tracing.configure("settlement")  # export only with OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER=console
     # The server warns about every batch spanning partitions or above 5 KiB; both are by design (writer.py).
     logging.getLogger("cassandra.protocol").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser(prog="python -m settlement", description=__doc__)

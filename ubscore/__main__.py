@@ -45,7 +45,7 @@ def build_core(config: UbscoreConfig, catalog: MarketCatalog) -> UbsCore:
 def main(argv: list[str]) -> int:
     """Build every object from config, recover state, run the loop; exit 0 on a clean stop."""
     logs.configure(os.environ.get("LOG_LEVEL", "INFO"))  # JSON lines on stderr; LOG_FORMAT=text for a terminal
-    tracing.configure("ubscore")  # spans exported only if OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER=console
+    tracing.configure("ubscore")  # export only with OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER=console
     config = UbscoreConfig.from_env(os.environ)
     catalog = load_catalog(config.markets_path)
     core = build_core(config, catalog)
