@@ -25,6 +25,7 @@ from gateway.metrics import GatewayMetrics, MetricsInterceptor
 from gateway.order_results import OrderResults
 from gateway.rate_limit import RateLimiter, RateLimitInterceptor
 from gateway.server import GRACE_S, SERVICE_NAMES, Servicers, build_server
+from gateway.tracing import TraceInterceptor
 from gateway.trading import TradingServicer
 from gateway.transfer_results import TransferResults
 from gateway.transfers import TransferPublisher
@@ -125,6 +126,7 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     )
     interceptors = [
         MetricsInterceptor(metrics),
+        TraceInterceptor(),
         ErrorBoundaryInterceptor(),
         AuthInterceptor(key_cache),
         RateLimitInterceptor(limiter, role_class_of),

@@ -13,6 +13,7 @@ if it did not come in time. GetOrder, ListOrders, ListFills answer UNIMPLEMENTED
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 import time
@@ -31,6 +32,7 @@ from gateway.order_results import OrderResults
 from gateway.order_views import fill_view, order_view
 from gateway.rate_limit import RateLimiter
 from gateway.status import error_row
+from gateway.tracing import current_traceparent
 from gateway.ubscore_client import UbscoreClient
 from gateway.validation import ValidOrder, validate_cancel, validate_place_order
 
@@ -121,7 +123,9 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
                 end = error
             put(end)
 
-        threading.Thread(target=read, name="stream-orders-reader", daemon=True).start()
+        # The reader runs in a copy of this call's context, so its orders carry the call's traceparent.
+        reader_context = contextvars.copy_context()
+        threading.Thread(target=reader_context.run, args=(read,), name="stream-orders-reader", daemon=True).start()
         try:
             while (entry := in_flight.get()) is not None:
                 if isinstance(entry, BaseException):
@@ -173,7 +177,7 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
             side=order.side, order_type=order.order_type, time_in_force=order.time_in_force,
             post_only=order.post_only, price_units=order.price_units, qty_units=order.qty_units,
             quote_budget_units=order.quote_budget_units, self_trade_mode=order.self_trade_mode,
-            ts_event_ns=self.wall_clock_ns(),
+            ts_event_ns=self.wall_clock_ns(), traceparent=current_traceparent(),
         )
 
     def _submit_cancel(
@@ -182,7 +186,7 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
         cancel = validate_cancel(request, self.catalog)
         message = ubscore_pb2.UbscoreRequest(cancel_order=ubscore_pb2.CancelRequest(
             user_id=user_id, order_id=cancel.order_id, client_order_id=cancel.client_order_id,
-            symbol=cancel.symbol, ts_event_ns=self.wall_clock_ns(),
+            symbol=cancel.symbol, ts_event_ns=self.wall_clock_ns(), traceparent=current_traceparent(),
         ))  # fmt: skip
         return client.submit(message, timeout_ms=client.config.request_timeout_ms)
 

@@ -24,6 +24,7 @@ from confluent_kafka import KafkaError, Message
 from common.errors import Timeout, Unavailable
 from common.kafka import make_producer
 from exchange.v1 import balance_pb2
+from gateway.tracing import current_traceparent
 from gateway.validation import ValidTransfer
 
 DELIVERY_TIMEOUT_MS_DEFAULT = 5_000
@@ -72,7 +73,7 @@ class TransferPublisher:
             record = balance_pb2.BalanceRequest(
                 request_id=transfer.request_id, user_id=transfer.user_id, asset_id=transfer.asset_id,
                 amount_units=transfer.amount_units, operation=operation, ts_event_ns=ts_event_ns,
-                producer_id=self.producer_id, producer_seq=seq,
+                producer_id=self.producer_id, producer_seq=seq, traceparent=current_traceparent(),
             )
             done = threading.Event()
             outcome: list[KafkaError | None] = []
