@@ -14,6 +14,7 @@ if it did not come in time. GetOrder, ListOrders, ListFills answer UNIMPLEMENTED
 from __future__ import annotations
 
 import contextvars
+import logging
 import queue
 import threading
 import time
@@ -25,6 +26,7 @@ import grpc
 
 from common.markets import MarketCatalog
 from common.money import format_units
+from common.tracing import trace_id_of
 from exchange.v1 import common_pb2, trading_service_pb2, trading_service_pb2_grpc, ubscore_pb2
 from gateway.auth import current_principal
 from gateway.errors import FieldViolation, Refused
@@ -40,6 +42,8 @@ BATCH_ORDERS_MAX = 1_000
 STREAM_WINDOW_MAX = 256  # StreamOrders: commands read ahead and in flight before answers are sent
 STREAM_PUT_WAIT_S = 0.5
 R = common_pb2.RejectReason
+
+log = logging.getLogger("gateway.trading")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +173,10 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
     ) -> _Sent:
         order = validate_place_order(request, self.catalog)
         message = ubscore_pb2.UbscoreRequest(place_order=self._order_request(order, user_id))
+        if log.isEnabledFor(logging.DEBUG):  # per order: DEBUG only
+            log.debug("order sent", extra={"client_order_id": order.client_order_id, "user_id": user_id,
+                                           "symbol": order.market.symbol,
+                                           "trace_id": trace_id_of(message.place_order.traceparent)})  # fmt: skip
         return _Sent(order, client.submit(message, timeout_ms=client.config.request_timeout_ms))
 
     def _order_request(self, order: ValidOrder, user_id: int) -> ubscore_pb2.OrderRequest:
@@ -215,6 +223,10 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
     def _placed(self, client: UbscoreClient, sent: _Sent) -> trading_service_pb2.PlaceOrderResponse:
         accepted: ubscore_pb2.OrderAccepted = self._answer(client, sent.future, "order_accepted")  # type: ignore[assignment]
         asset = self.catalog.asset_by_id(accepted.locked_asset_id)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("order accepted", extra={
+                "order_id": accepted.order_id, "client_order_id": accepted.client_order_id,
+                "duplicate": accepted.duplicate, "trace_id": trace_id_of(current_traceparent())})  # fmt: skip
         response = trading_service_pb2.PlaceOrderResponse(
             order_id=accepted.order_id, client_order_id=accepted.client_order_id, symbol=accepted.symbol,
             status=common_pb2.ORDER_STATUS_NEW, locked=format_units(accepted.locked_units, asset.scale),

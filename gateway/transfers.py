@@ -13,6 +13,7 @@ it so delivery callbacks run. Each record carries this gateway instance's `produ
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import socket
 import threading
@@ -23,12 +24,15 @@ from confluent_kafka import KafkaError, Message
 
 from common.errors import Timeout, Unavailable
 from common.kafka import make_producer
+from common.tracing import trace_id_of
 from exchange.v1 import balance_pb2
 from gateway.tracing import current_traceparent
 from gateway.validation import ValidTransfer
 
 DELIVERY_TIMEOUT_MS_DEFAULT = 5_000
 POLL_INTERVAL_S = 0.05
+
+log = logging.getLogger("gateway.transfers")
 
 
 class TransferPublisher:
@@ -96,6 +100,9 @@ class TransferPublisher:
             if error.code() == KafkaError._MSG_TIMED_OUT:
                 raise Timeout(f"Kafka did not acknowledge transfer {transfer.request_id!r}: {error}")
             raise Unavailable(f"Kafka refused transfer {transfer.request_id!r}: {error}")
+        log.info("transfer published", extra={
+            "request_id": transfer.request_id, "user_id": transfer.user_id, "producer_seq": seq,
+            "trace_id": trace_id_of(record.traceparent)})  # fmt: skip
         return ts_event_ns
 
     def _poll(self) -> None:
