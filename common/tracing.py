@@ -18,12 +18,11 @@ import secrets
 from collections.abc import Iterator
 from typing import Any
 
-from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _NO_SPAN = contextlib.nullcontext()
-_state = {"enabled": False}
+_state: dict[str, Any] = {"provider": None}  # the TracerProvider in use; None: tracing off
 
 
 def configure(service_name: str, environ: dict[str, str] | None = None) -> bool:
@@ -55,19 +54,19 @@ def configure(service_name: str, environ: dict[str, str] | None = None) -> bool:
 
 
 def enable(provider: Any) -> None:
-    """Use `provider` (an SDK TracerProvider) for every span from now on (tests pass one with an in-memory exporter)."""
-    trace.set_tracer_provider(provider)
-    _state["enabled"] = True
+    """Record every span from now on with `provider` (an SDK TracerProvider; tests pass one with an in-memory
+    exporter). Kept here rather than as OpenTelemetry's global, which can be set only once per process."""
+    _state["provider"] = provider
 
 
 def disable() -> None:
-    """Stop recording spans in this process (the provider stays installed; OpenTelemetry allows only one)."""
-    _state["enabled"] = False
+    """Stop recording spans in this process."""
+    _state["provider"] = None
 
 
 def enabled() -> bool:
     """Whether spans are recorded in this process."""
-    return _state["enabled"]
+    return _state["provider"] is not None
 
 
 def trace_id_of(traceparent: str) -> str:
@@ -95,7 +94,8 @@ def new_traceparent() -> str:
 @contextlib.contextmanager
 def _span(name: str, traceparent: str, attributes: dict[str, Any]) -> Iterator[str]:
     parent = _PROPAGATOR.extract({"traceparent": traceparent}) if traceparent else None
-    with trace.get_tracer(name.split(".", 1)[0]).start_as_current_span(name, context=parent, attributes=attributes):
+    tracer = _state["provider"].get_tracer(name.split(".", 1)[0])
+    with tracer.start_as_current_span(name, context=parent, attributes=attributes):
         carrier: dict[str, str] = {}
         _PROPAGATOR.inject(carrier)
         yield carrier.get("traceparent", traceparent)
@@ -104,6 +104,6 @@ def _span(name: str, traceparent: str, attributes: dict[str, Any]) -> Iterator[s
 def child_span(name: str, traceparent: str, **attributes: Any) -> contextlib.AbstractContextManager[str | None]:
     """A span `name` (e.g. "matcher.command"), child of `traceparent` (a new root if empty), when tracing is on;
     it yields the span's own traceparent. When tracing is off: a shared no-op that yields None."""
-    if not _state["enabled"]:
+    if _state["provider"] is None:
         return _NO_SPAN
     return _span(name, traceparent, attributes)

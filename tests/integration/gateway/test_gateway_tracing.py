@@ -1,0 +1,182 @@
+"""One order is one trace: placed through a real gateway (in this process, spans to an in-memory exporter) with a
+caller's `traceparent`, it reaches the real UBSCore and matcher subprocesses (exporting over OTLP/gRPC to a
+collector served by this test), and the same trace id is on the OrderCommand, on UBSCore's BalanceEvents, on the
+matcher output's input command, on a span of each of the three services, and on their DEBUG log lines, every one
+of which is a JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+import pytest
+import zmq
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from common import tracing
+from common.engine_feed import ReplayClient
+from exchange.v1 import (
+    account_service_pb2,
+    account_service_pb2_grpc,
+    balance_pb2,
+    common_pb2,
+    engine_pb2,
+    order_pb2,
+    trading_service_pb2,
+    trading_service_pb2_grpc,
+)
+from gateway.app import Gateway
+
+from ..ubscore.conftest import Stack, topic_reader
+from .calls import bearer
+from .conftest import eventually
+
+pytestmark = pytest.mark.integration
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER_SPAN_ID = "00f067aa0ba902b7"
+TRACEPARENT = f"00-{TRACE_ID}-{CALLER_SPAN_ID}-01"
+
+
+class Collector(trace_service_pb2_grpc.TraceServiceServicer):
+    """An OTLP trace receiver: keeps (service.name, span name, trace id hex) of every exported span."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[str, str, str]] = []
+        self.lock = threading.Lock()
+
+    def Export(  # noqa: N802  (the gRPC method name)
+        self, request: trace_service_pb2.ExportTraceServiceRequest, context: grpc.ServicerContext
+    ) -> trace_service_pb2.ExportTraceServiceResponse:
+        """Record the spans; accept everything."""
+        with self.lock:
+            for resource_spans in request.resource_spans:
+                service = next(attribute.value.string_value for attribute in resource_spans.resource.attributes
+                               if attribute.key == "service.name")  # fmt: skip
+                for scope_spans in resource_spans.scope_spans:
+                    self.spans.extend((service, span.name, span.trace_id.hex()) for span in scope_spans.spans)
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+    def names_in_trace(self, trace_id: str) -> set[tuple[str, str]]:
+        """(service, span name) of every span received in `trace_id`."""
+        with self.lock:
+            return {(service, name) for service, name, trace in self.spans if trace == trace_id}
+
+
+@pytest.fixture
+def collector() -> Iterator[tuple[Collector, int]]:
+    """The collector, served on a free port."""
+    receiver = Collector()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(receiver, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield receiver, port
+    server.stop(grace=None)
+
+
+@pytest.fixture
+def gateway_spans() -> Iterator[InMemorySpanExporter]:
+    """Tracing on in this process (the in-process gateway), finished spans kept in memory."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracing.enable(provider)
+    yield memory
+    tracing.disable()
+
+
+def json_lines(path: Path) -> list[dict]:
+    """Every line of a service log, each parsed as JSON (fails on a line that is not)."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def test_one_order_is_one_trace_across_gateway_ubscore_and_matcher(
+    stack: Stack, gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],
+    make_key: Callable[..., tuple[str, str]], kafka_bootstrap: str, collector: tuple[Collector, int],
+    gateway_spans: InMemorySpanExporter,
+) -> None:
+    receiver, collector_port = collector
+    otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector_port}", "OTEL_EXPORTER_OTLP_INSECURE": "true",
+            "OTEL_BSP_SCHEDULE_DELAY": "100", "LOG_LEVEL": "DEBUG"}  # fmt: skip
+    stack.matcher.env.update(otel)
+    stack.ubscore.env.update(otel)
+    stack.matcher.start()
+    stack.ubscore.start()
+    operator, operator_id = make_key(5000, "transfer")
+    alice, alice_id = make_key(1001, "trade", "read")
+    gateway = gateway_factory(
+        matcher_pub_endpoint=stack.matcher.env["MATCHER_PUB_ENDPOINT"],
+        matcher_replay_endpoint=stack.matcher.env["MATCHER_REPLAY_ENDPOINT"], matcher_shard_id=0,
+        aeron_dir=stack.aeron_dir, ubscore_stream_id=stack.request_stream_id,
+        ubscore_response_stream_id=stack.request_stream_id + 1_000, transfer_topic=stack.topics.operations,
+        balance_events_topic=stack.topics.events,
+    )  # fmt: skip
+    eventually(lambda: {operator_id, alice_id} <= set(gateway.key_cache.keys) and gateway.ubscore.connected.is_set()
+               and gateway.balance_events.ready.is_set(), timeout_ms=60_000)  # fmt: skip
+    channel = channel_factory(gateway.port)
+    deposit = account_service_pb2_grpc.AccountServiceStub(channel).TransferIn(
+        account_service_pb2.TransferInRequest(request_id="dep-trace", user_id=1001, asset="USDT", amount="1000",
+                                              result_wait_ms=5_000), metadata=bearer(operator))  # fmt: skip
+    assert deposit.transfer.status == account_service_pb2.TRANSFER_STATUS_COMPLETED, deposit
+
+    placed = trading_service_pb2_grpc.TradingServiceStub(channel).PlaceOrder(trading_service_pb2.PlaceOrderRequest(
+        symbol="BTC_USDT", side=common_pb2.SIDE_BUY, order_type=common_pb2.ORDER_TYPE_LIMIT, price="45000.00",
+        quantity="0.01", client_order_id="traced-1",
+    ), metadata=(*bearer(alice), ("traceparent", TRACEPARENT)))  # fmt: skip
+
+    # The gateway's span continues the caller's trace, as the child of the caller's span.
+    [place_span] = [span for span in gateway_spans.get_finished_spans() if span.name.endswith("PlaceOrder")]
+    assert f"{place_span.context.trace_id:032x}" == TRACE_ID
+    assert f"{place_span.parent.span_id:016x}" == CALLER_SPAN_ID
+    # The command UBSCore sent the matcher and the funds lock it published carry the trace.
+    orders = topic_reader(kafka_bootstrap, stack.topics.orders)
+    events = topic_reader(kafka_bootstrap, stack.topics.events)
+    try:
+        eventually(lambda: any(order_pb2.OrderCommand.FromString(raw).place.order_id == placed.order_id
+                               for raw in orders.poll()))  # fmt: skip
+        [command] = [c for c in map(order_pb2.OrderCommand.FromString, orders.records)
+                     if c.place.order_id == placed.order_id]  # fmt: skip
+        eventually(lambda: any(balance_pb2.BalanceEvent.FromString(raw).order_id == placed.order_id
+                               for raw in events.poll()))  # fmt: skip
+        [lock] = [e for e in map(balance_pb2.BalanceEvent.FromString, events.records) if e.order_id == placed.order_id]
+        [deposited] = [e for e in map(balance_pb2.BalanceEvent.FromString, events.records)
+                       if e.request_id == "dep-trace"]  # fmt: skip
+    finally:
+        orders.consumer.close()
+        events.consumer.close()
+    assert tracing.trace_id_of(command.place.traceparent) == TRACE_ID
+    assert (lock.type, tracing.trace_id_of(lock.traceparent)) == (balance_pb2.BALANCE_EVENT_TYPE_FUNDS_LOCKED, TRACE_ID)
+    [deposit_span] = [span for span in gateway_spans.get_finished_spans() if span.name.endswith("TransferIn")]
+    assert tracing.trace_id_of(deposited.traceparent) == f"{deposit_span.context.trace_id:032x}" != TRACE_ID
+    # The matcher's output embeds the command, trace context included (so it is in the hash chain too).
+    context = zmq.Context()
+    try:
+        replay = ReplayClient(context, stack.matcher.env["MATCHER_REPLAY_ENDPOINT"], shard_id=0)
+        outputs: list[engine_pb2.EngineOutput] = []
+        eventually(lambda: bool(outputs.extend(replay.fetch(from_seq=1).outputs) or outputs))
+    finally:
+        context.destroy(linger=0)
+    [output] = [o for o in outputs if o.input.command.place.order_id == placed.order_id]
+    assert tracing.output_traceparent(output) == command.place.traceparent
+    # Each service recorded its part of the trace.
+    eventually(lambda: {("ubscore", "ubscore.place"), ("matcher", "matcher.command"), ("ubscore", "ubscore.output")}
+               <= receiver.names_in_trace(TRACE_ID), timeout_ms=30_000)  # fmt: skip
+    # Every log line of both services is one JSON object, and the per-input lines carry the ids and the trace id.
+    ubscore_lines, matcher_lines = json_lines(stack.ubscore.log_path), json_lines(stack.matcher.log_path)
+    [sent] = [line for line in ubscore_lines if line.get("client_order_id") == "traced-1"]
+    assert (sent["trace_id"], sent["order_id"], sent["command_seqs"]) == (TRACE_ID, placed.order_id,
+                                                                          [command.command_seq])  # fmt: skip
+    [applied] = [line for line in matcher_lines if line.get("order_id") == placed.order_id]
+    assert (applied["trace_id"], applied["seq"], applied["command_seq"]) == (TRACE_ID, output.seq,
+                                                                             command.command_seq)  # fmt: skip
+    assert any(line["message"] == "batch published" for line in matcher_lines)
+    assert any(line["message"] == "batch sent" for line in ubscore_lines)
