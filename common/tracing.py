@@ -22,7 +22,9 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _NO_SPAN = contextlib.nullcontext()
-_state: dict[str, Any] = {"provider": None}  # the TracerProvider in use; None: tracing off
+_UNSAMPLED_FLAGS = "-00"  # the trace-flags field of a traceparent whose sampled bit is 0
+# The TracerProvider in use (None: tracing off) and its tracers by service name (get_tracer is not cheap).
+_state: dict[str, Any] = {"provider": None, "tracers": {}}
 
 
 def configure(service_name: str, environ: dict[str, str] | None = None) -> bool:
@@ -57,6 +59,7 @@ def enable(provider: Any) -> None:
     """Record every span from now on with `provider` (an SDK TracerProvider; tests pass one with an in-memory
     exporter). Kept here rather than as OpenTelemetry's global, which can be set only once per process."""
     _state["provider"] = provider
+    _state["tracers"] = {}
 
 
 def disable() -> None:
@@ -94,7 +97,9 @@ def new_traceparent() -> str:
 @contextlib.contextmanager
 def _span(name: str, traceparent: str, attributes: dict[str, Any]) -> Iterator[str]:
     parent = _PROPAGATOR.extract({"traceparent": traceparent}) if traceparent else None
-    tracer = _state["provider"].get_tracer(name.split(".", 1)[0])
+    tracers = _state["tracers"]
+    scope = name.split(".", 1)[0]
+    tracer = tracers.get(scope) or tracers.setdefault(scope, _state["provider"].get_tracer(scope))
     with tracer.start_as_current_span(name, context=parent, attributes=attributes):
         carrier: dict[str, str] = {}
         _PROPAGATOR.inject(carrier)
@@ -103,7 +108,8 @@ def _span(name: str, traceparent: str, attributes: dict[str, Any]) -> Iterator[s
 
 def child_span(name: str, traceparent: str, **attributes: Any) -> contextlib.AbstractContextManager[str | None]:
     """A span `name` (e.g. "matcher.command"), child of `traceparent` (a new root if empty), when tracing is on;
-    it yields the span's own traceparent. When tracing is off: a shared no-op that yields None."""
-    if _state["provider"] is None:
-        return _NO_SPAN
+    it yields the span's own traceparent. When tracing is off, or the parent is not sampled: a shared no-op that
+    yields None (the caller passes the incoming traceparent on unchanged)."""
+    if _state["provider"] is None or traceparent.endswith(_UNSAMPLED_FLAGS):
+        return _NO_SPAN  # an unsampled parent: the parent-based sampler would drop the span; skip the SDK at once
     return _span(name, traceparent, attributes)

@@ -52,3 +52,10 @@ def test_trace_id_of_malformed_is_empty() -> None:
     assert tracing.trace_id_of("") == ""
     assert tracing.trace_id_of("garbage") == ""
     assert len(tracing.trace_id_of(tracing.new_traceparent())) == 32
+
+
+def test_child_span_of_unsampled_parent_records_nothing(exporter: InMemorySpanExporter) -> None:
+    exporter.clear()
+    with tracing.child_span("matcher.command", PARENT[:-2] + "00") as own:
+        assert own is None
+    assert exporter.get_finished_spans() == ()
