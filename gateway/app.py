@@ -24,12 +24,14 @@ from gateway.market_feeds import MarketFeeds
 from gateway.metrics import GatewayMetrics, MetricsInterceptor
 from gateway.order_results import OrderResults
 from gateway.rate_limit import RateLimiter, RateLimitInterceptor
+from gateway.reads import Reads
 from gateway.server import GRACE_S, SERVICE_NAMES, Servicers, build_server
 from gateway.trading import TradingServicer
 from gateway.transfer_results import TransferResults
 from gateway.transfers import TransferPublisher
 from gateway.ubscore_client import UbscoreClient, UbscoreClientConfig
 from gateway.user_streams import UserStreams
+from settlement.queries import SettlementQueries
 
 TRADING, ACCOUNT, MARKET_DATA = SERVICE_NAMES
 
@@ -116,12 +118,13 @@ def build_gateway(config: GatewayConfig) -> Gateway:
         checks["ubscore"] = (ubscore.check, (TRADING,))
     health = HealthMonitor(checks, service_names=SERVICE_NAMES, metrics=metrics, interval_ms=config.health_interval_ms)
     limiter = RateLimiter(config.rate_limits)
+    reads = Reads(catalog, SettlementQueries(session, keyspace=config.cql_keyspace))
     servicers = Servicers(
-        trading=TradingServicer(catalog, ubscore, order_results, limiter=limiter),
+        trading=TradingServicer(catalog, ubscore, order_results, limiter=limiter, reads=reads),
         account=AccountServicer(
-            catalog, transfers, user_streams, transfer_results, heartbeat_ms=config.heartbeat_ms
+            catalog, transfers, user_streams, transfer_results, heartbeat_ms=config.heartbeat_ms, reads=reads
         ),
-        market_data=MarketDataServicer(catalog, feed, heartbeat_ms=config.heartbeat_ms),
+        market_data=MarketDataServicer(catalog, feed, heartbeat_ms=config.heartbeat_ms, reads=reads),
     )
     interceptors = [
         MetricsInterceptor(metrics),
