@@ -50,7 +50,8 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def StreamUserData(
         self, request: account_service_pb2.StreamUserDataRequest, context: grpc.ServicerContext
     ) -> Iterator[account_service_pb2.StreamUserDataResponse]:
-        """A heartbeat at once, then the caller's order updates, fills and balance changes as they happen."""
+        """A heartbeat at once, the caller's balances (from the database), then the caller's order updates, fills
+        and balance changes as they happen."""
         unknown = [symbol for symbol in request.symbols if symbol not in self.catalog.markets]
         if unknown:
             raise Refused.from_violations([FieldViolation(
@@ -65,6 +66,12 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
             raise Refused(R.REJECT_REASON_SERVICE_UNAVAILABLE, f"too many user streams: {error}") from error
         try:
             yield heartbeat(self.wall_clock_ns())  # the stream is open: later events reach it
+            # Read after subscribing, so no change falls between the snapshot and the live events; a live change
+            # already in the snapshot comes again with its version, which the client compares (proto comment).
+            balances = self._reads().balances(subscription.user_id)
+            yield account_service_pb2.StreamUserDataResponse(
+                balance_snapshot=account_service_pb2.BalanceSnapshot(balances=balances)
+            )
             yield from follow(
                 subscription, context, heartbeat_ms=self.heartbeat_ms,
                 heartbeat=lambda: heartbeat(self.wall_clock_ns()), halted=lambda: None,

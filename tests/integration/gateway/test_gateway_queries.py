@@ -29,7 +29,7 @@ from gateway.app import Gateway
 from ...contracts.conftest import http, start_proxy, stop_proxy
 from ..settlement import conftest as settlement_fixtures
 from ..ubscore.conftest import Stack
-from .calls import bearer, reason_of
+from .calls import StreamReader, bearer, reason_of
 from .conftest import eventually
 
 pytestmark = pytest.mark.integration
@@ -122,7 +122,8 @@ def test_queries_show_the_scenario_to_its_owner_over_grpc_and_rest(
     scenario: dict[str, object], proxy_binary: Path, tmp_path: Path,
 ) -> None:
     """Orders (by id, by client id, refused), open orders, history with paging and filters, fills, balances,
-    transfers, ledger and market trades read back exactly; another user's order or transfer is PERMISSION_DENIED,
+    transfers, ledger and market trades read back exactly, and the private stream opens with the balances;
+    another user's order or transfer is PERMISSION_DENIED,
     an unknown one NOT_FOUND, a page token of another user INVALID_ARGUMENT; REST answers the same."""
     trading: trading_service_pb2_grpc.TradingServiceStub = scenario["trading"]  # type: ignore[assignment]
     account: account_service_pb2_grpc.AccountServiceStub = scenario["account"]  # type: ignore[assignment]
@@ -219,3 +220,20 @@ def test_queries_show_the_scenario_to_its_owner_over_grpc_and_rest(
         "BTC": "0.49900000", "USDT": "73100.000000"}
     assert [o["client_order_id"] for o in open_rest.body["orders"]] == ["alice-2"]  # type: ignore[index]
     assert trades_rest.body["trades"][0]["price"] == "45000.000000"  # type: ignore[index]
+
+    stream = account.StreamUserData(A.StreamUserDataRequest(), metadata=alice)
+    assert next(stream).HasField("heartbeat")
+    opening = next(stream)
+    assert opening.WhichOneof("event") == "balance_snapshot"
+    snapshot = {b.asset: (b.available, b.frozen) for b in opening.balance_snapshot.balances}
+    assert snapshot == {"BTC": ("0.49900000", "0.00000000"), "USDT": ("73100.000000", "4400.000000")}
+    usdt_version = next(b.version for b in opening.balance_snapshot.balances if b.asset == "USDT")
+    reader = StreamReader(stream)
+    reader.start()
+    try:
+        trading.CancelOrder(T.CancelOrderRequest(symbol="BTC_USDT", client_order_id="alice-2"), metadata=alice)
+        reader.until(lambda m: m.balance_change.asset == "USDT" and m.balance_change.frozen == "0.000000")
+    finally:
+        stream.cancel()  # type: ignore[attr-defined]
+    [released] = [m.balance_change for m in reader.seen if m.balance_change.frozen == "0.000000"]
+    assert (released.available, released.version > usdt_version) == ("77500.000000", True)
