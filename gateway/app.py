@@ -15,7 +15,7 @@ from gateway.api_keys import ApiKeyStore
 from gateway.auth import AuthInterceptor, KeyCache, role_class_of
 from gateway.balance_events import BalanceEventFollower
 from gateway.config import GatewayConfig
-from gateway.cql import connect
+from gateway.cql import LazySession
 from gateway.health import HealthMonitor, cql_check, kafka_check
 from gateway.interceptors import ErrorBoundaryInterceptor
 from gateway.market_data import MarketDataServicer
@@ -52,7 +52,7 @@ class Gateway:
     ubscore: UbscoreClient | None
     transfers: TransferPublisher
     balance_events: BalanceEventFollower | None
-    cql_session: object
+    cql_session: LazySession
     zmq_context: zmq.Context
 
     def start(self) -> None:
@@ -81,7 +81,7 @@ class Gateway:
         if self.balance_events is not None:
             self.balance_events.stop()
         self.key_cache.stop()
-        self.cql_session.cluster.shutdown()  # type: ignore[attr-defined]
+        self.cql_session.shutdown()
         self.zmq_context.destroy(linger=0)
 
 
@@ -89,7 +89,7 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     """Every object of a gateway, wired; nothing started."""
     catalog = load_catalog(config.markets_path)
     metrics = GatewayMetrics()
-    session = connect(config.cql_hosts, config.cql_port)
+    session = LazySession(config.cql_hosts, config.cql_port)  # opened on first use: start even if CQL is down
     key_cache = KeyCache(ApiKeyStore(session, config.cql_keyspace), refresh_ms=config.key_refresh_ms)
     context = zmq.Context()
     # Streams hold a gRPC worker each: market data may take half the workers, user streams a quarter.
@@ -118,7 +118,7 @@ def build_gateway(config: GatewayConfig) -> Gateway:
         checks["ubscore"] = (ubscore.check, (TRADING,))
     health = HealthMonitor(checks, service_names=SERVICE_NAMES, metrics=metrics, interval_ms=config.health_interval_ms)
     limiter = RateLimiter(config.rate_limits)
-    reads = Reads(catalog, SettlementQueries(session, keyspace=config.cql_keyspace))
+    reads = Reads(catalog, SettlementQueries(session, keyspace=config.cql_keyspace))  # type: ignore[arg-type]
     servicers = Servicers(
         trading=TradingServicer(catalog, ubscore, order_results, limiter=limiter, reads=reads),
         account=AccountServicer(
