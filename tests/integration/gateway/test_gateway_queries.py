@@ -31,6 +31,7 @@ from ..settlement import conftest as settlement_fixtures
 from ..ubscore.conftest import Stack
 from .calls import StreamReader, bearer, reason_of
 from .conftest import eventually
+from .full_stack import start_full_stack
 
 pytestmark = pytest.mark.integration
 
@@ -61,23 +62,10 @@ def scenario(
     make_key: Callable[..., tuple[str, str]],
 ) -> dict[str, object]:
     """Runs the scenario above and waits until Settlement has stored its last effects; returns keys and ids."""
-    stack.matcher.start()
-    stack.ubscore.start()
-    settlement = settlement_factory(keyspace=keyspace, shards=stack.ubscore.env["UBSCORE_FEEDS"],
-                                    balance_topic=stack.topics.events)
-    settlement.start()
     keys = {user: make_key(user, *roles) for user, roles in (
         (ALICE, ("trade", "read")), (BOB, ("trade", "read")), (EVE, ("read",)), (OPERATOR, ("transfer", "read")))}
-    gateway = gateway_factory(
-        matcher_pub_endpoint=stack.matcher.env["MATCHER_PUB_ENDPOINT"],
-        matcher_replay_endpoint=stack.matcher.env["MATCHER_REPLAY_ENDPOINT"], matcher_shard_id=0,
-        aeron_dir=stack.aeron_dir, ubscore_stream_id=stack.request_stream_id,
-        ubscore_response_stream_id=stack.request_stream_id + 1_000, transfer_topic=stack.topics.operations,
-        balance_events_topic=stack.topics.events,
-    )
-    eventually(lambda: {key_id for _, key_id in keys.values()} <= set(gateway.key_cache.keys)
-               and gateway.ubscore.connected.is_set() and gateway.market_feed.is_ready()
-               and gateway.balance_events.ready.is_set(), timeout_ms=60_000)  # fmt: skip
+    gateway = start_full_stack(stack, keyspace, settlement_factory, gateway_factory,
+                               [key_id for _, key_id in keys.values()])
     key = {user: full for user, (full, _) in keys.items()}
     channel = channel_factory(gateway.port)
     account = account_service_pb2_grpc.AccountServiceStub(channel)
