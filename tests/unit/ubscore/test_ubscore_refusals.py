@@ -35,8 +35,8 @@ def funded_core() -> UbsCore:
 
 
 def limits() -> tuple[int, int, int]:
-    core = funded_core()
-    return tuple(core.limits["BTC_USDT"])  # type: ignore[return-value]
+    rules = funded_core().rules["BTC_USDT"]
+    return rules.max_price_units, rules.max_qty_units, rules.max_notional_units
 
 
 MAX_PRICE, MAX_QTY, MAX_NOTIONAL = limits()
