@@ -135,6 +135,8 @@ def encode_event(event: BalanceEvent) -> bytes:
         message.unlock_cause = event.unlock_cause
     if event.operation:
         message.operation = event.operation
+    if event.requested_amount_units:
+        message.requested_amount_units = event.requested_amount_units
     if event.order is not None:
         message.order.CopyFrom(place_to_proto(event.order))
     return message.SerializeToString()

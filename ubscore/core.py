@@ -79,6 +79,7 @@ class UbsCore:
         refused_kind = BalanceEventType.DEPOSIT_REJECTED if deposit else BalanceEventType.WITHDRAWAL_REJECTED
         context: dict[str, Any] = {
             "request_id": request.request_id, "ts_event_ns": request.ts_event_ns, "operation": operation,
+            "requested_amount_units": request.amount_units,
         }  # fmt: skip
         user, asset, amount = request.user_id, request.asset_id, request.amount_units
         reason = RejectReason.UNSPECIFIED

@@ -159,6 +159,7 @@ def test_transfer_refused_is_an_event_with_version_zero(
     [event] = core.transfer(request_).events
     assert (event.type, event.reject_reason, event.version, event.request_id) == (kind, reason, 0, request_.request_id)
     assert event.operation == request_.operation
+    assert event.requested_amount_units == request_.amount_units  # the refused amount stays known downstream
     assert list(core.ledger.rows()) == before
     assert not core.invariant_problems()
 
