@@ -7,16 +7,11 @@ of which is a JSON object.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Callable, Iterator
-from concurrent import futures
-from pathlib import Path
 
 import grpc
 import pytest
 import zmq
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -35,52 +30,19 @@ from exchange.v1 import (
 )
 from gateway.app import Gateway
 
+from .. import otlp_collector
+from ..otlp_collector import Collector, json_lines, otel_env
 from ..ubscore.conftest import Stack, topic_reader
 from .calls import bearer
 from .conftest import eventually
 
 pytestmark = pytest.mark.integration
 
+collector = otlp_collector.collector  # the fixture, by name
+
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN_ID = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{CALLER_SPAN_ID}-01"
-
-
-class Collector(trace_service_pb2_grpc.TraceServiceServicer):
-    """An OTLP trace receiver: keeps (service.name, span name, trace id hex) of every exported span."""
-
-    def __init__(self) -> None:
-        self.spans: list[tuple[str, str, str]] = []
-        self.lock = threading.Lock()
-
-    def Export(  # noqa: N802  (the gRPC method name)
-        self, request: trace_service_pb2.ExportTraceServiceRequest, context: grpc.ServicerContext
-    ) -> trace_service_pb2.ExportTraceServiceResponse:
-        """Record the spans; accept everything."""
-        with self.lock:
-            for resource_spans in request.resource_spans:
-                service = next(attribute.value.string_value for attribute in resource_spans.resource.attributes
-                               if attribute.key == "service.name")  # fmt: skip
-                for scope_spans in resource_spans.scope_spans:
-                    self.spans.extend((service, span.name, span.trace_id.hex()) for span in scope_spans.spans)
-        return trace_service_pb2.ExportTraceServiceResponse()
-
-    def names_in_trace(self, trace_id: str) -> set[tuple[str, str]]:
-        """(service, span name) of every span received in `trace_id`."""
-        with self.lock:
-            return {(service, name) for service, name, trace in self.spans if trace == trace_id}
-
-
-@pytest.fixture
-def collector() -> Iterator[tuple[Collector, int]]:
-    """The collector, served on a free port."""
-    receiver = Collector()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(receiver, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    yield receiver, port
-    server.stop(grace=None)
 
 
 @pytest.fixture
@@ -94,19 +56,13 @@ def gateway_spans() -> Iterator[InMemorySpanExporter]:
     tracing.disable()
 
 
-def json_lines(path: Path) -> list[dict]:
-    """Every line of a service log, each parsed as JSON (fails on a line that is not)."""
-    return [json.loads(line) for line in path.read_text().splitlines() if line]
-
-
 def test_one_order_is_one_trace_across_gateway_ubscore_and_matcher(
     stack: Stack, gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],
     make_key: Callable[..., tuple[str, str]], kafka_bootstrap: str, collector: tuple[Collector, int],
     gateway_spans: InMemorySpanExporter,
 ) -> None:
     receiver, collector_port = collector
-    otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector_port}", "OTEL_EXPORTER_OTLP_INSECURE": "true",
-            "OTEL_BSP_SCHEDULE_DELAY": "100", "LOG_LEVEL": "DEBUG"}  # fmt: skip
+    otel = otel_env(collector_port)
     stack.matcher.env.update(otel)
     stack.ubscore.env.update(otel)
     stack.matcher.start()
