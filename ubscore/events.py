@@ -115,3 +115,11 @@ class Effects(NamedTuple):
     reply: Reply | None
     events: list[BalanceEvent]
     commands: list[PlaceCommand | CancelCommand]
+
+
+def with_traceparent(effects: Effects, traceparent: str) -> Effects:
+    """`effects` with `traceparent` on each of its events. The core never sees trace context: the shell stamps the
+    input's on what it caused, live (service.py) and on recovery (state.py), so a re-sent event is the same."""
+    if not traceparent or not effects.events:
+        return effects
+    return effects._replace(events=[event._replace(traceparent=traceparent) for event in effects.events])

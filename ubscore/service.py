@@ -46,7 +46,15 @@ from ubscore.commands import PlaceRequest
 from ubscore.config import REPLY_TIMEOUT_MS, UbscoreConfig
 from ubscore.core import UbsCore
 from ubscore.errors import InputRejected
-from ubscore.events import BalanceEvent, CancelCommand, Effects, OrderAccepted, PlaceCommand, Refused
+from ubscore.events import (
+    BalanceEvent,
+    CancelCommand,
+    Effects,
+    OrderAccepted,
+    PlaceCommand,
+    Refused,
+    with_traceparent,
+)
 from ubscore.metrics import UbscoreMetrics
 from ubscore.outbox import FLUSH_TIMEOUT_S, Outbox
 from ubscore.state import (
@@ -190,12 +198,9 @@ class UbscoreService:
             return f"a WAL commit took {self.last_fsync_ms:.0f} ms"
         return ""
 
-    def _apply(self, batch: Batch, record: bytes, effects: Effects, traceparent: str = "") -> None:
+    def _apply(self, batch: Batch, record: bytes, effects: Effects) -> None:
         batch.records.append(record)
-        if traceparent:  # the core never sees trace context: the shell stamps the input's onto its events
-            batch.events.extend(event._replace(traceparent=traceparent) for event in effects.events)
-        else:
-            batch.events.extend(effects.events)
+        batch.events.extend(effects.events)
         batch.commands.extend(effects.commands)
         batch.inputs += 1
 
@@ -212,8 +217,9 @@ class UbscoreService:
             for output in outputs:
                 traceparent = tracing.output_traceparent(output)
                 with tracing.child_span("ubscore.output", traceparent, shard=output.shard_id, seq=output.seq):
+                    effects = self.core.apply_output(codec.decode_output(output))
                     self._apply(batch, OUTPUT_RECORD + output.SerializeToString(deterministic=True),
-                                self.core.apply_output(codec.decode_output(output)), traceparent)  # fmt: skip
+                                with_traceparent(effects, traceparent))  # fmt: skip
                 self.metrics.count(self.metrics.feed_outputs, str(feed.shard_id))
             if outputs:
                 self.last_output_ns[feed.shard_id] = time.monotonic_ns()
@@ -243,7 +249,8 @@ class UbscoreService:
         self.positions.consumed(partition, offset)
         with tracing.child_span("ubscore.transfer", request.traceparent, request_id=request.request_id):
             effects = self.core.transfer(request)
-        self._apply(batch, transfer_record(partition, offset, raw), effects, request.traceparent)
+        effects = with_traceparent(effects, request.traceparent)
+        self._apply(batch, transfer_record(partition, offset, raw), effects)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("transfer applied", extra={"request_id": request.request_id, "user_id": request.user_id,
                 "kafka_partition": partition, "kafka_offset": offset,
@@ -297,7 +304,8 @@ class UbscoreService:
             return
         with tracing.child_span(f"ubscore.{kind}", body.traceparent, client_order_id=body.client_order_id):
             effects = self.core.place(body) if kind == "place" else self.core.cancel(body)
-        self._apply(batch, REQUEST_RECORD + request.payload, effects, body.traceparent)
+        effects = with_traceparent(effects, body.traceparent)
+        self._apply(batch, REQUEST_RECORD + request.payload, effects)
         if log.isEnabledFor(logging.DEBUG):  # per request: DEBUG only, and the extra dict built only then
             log.debug(f"{kind} applied", extra={
                 "client_order_id": body.client_order_id, "user_id": body.user_id,

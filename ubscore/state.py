@@ -31,12 +31,13 @@ from typing import Any
 
 from common.errors import WalCorrupt
 from common.snapshot import load_latest_snapshot
+from common.tracing import output_traceparent
 from common.wal import Wal
 from exchange.v1 import engine_pb2
 from ubscore.codec import decode_output, decode_request, decode_transfer
 from ubscore.commands import PlaceRequest
 from ubscore.core import UbsCore
-from ubscore.events import BalanceEvent, CancelCommand, Effects, PlaceCommand
+from ubscore.events import BalanceEvent, CancelCommand, Effects, PlaceCommand, with_traceparent
 
 TRANSFER_RECORD, SET_ASIDE_RECORD, REQUEST_RECORD, OUTPUT_RECORD, DELIVERED_RECORD = b"T", b"X", b"A", b"F", b"D"
 POSITION = struct.Struct("<IQ")
@@ -81,12 +82,15 @@ def apply_record(core: UbsCore, positions: Positions, payload: bytes) -> Effects
         positions.consumed(partition, offset)
         if kind == SET_ASIDE_RECORD:
             return Effects(None, [], [])
-        return core.transfer(decode_transfer(payload[1 + POSITION.size :]))
+        transfer = decode_transfer(payload[1 + POSITION.size :])
+        return with_traceparent(core.transfer(transfer), transfer.traceparent)
     if kind == REQUEST_RECORD:
         _, request = decode_request(payload[1:])
-        return core.place(request) if type(request) is PlaceRequest else core.cancel(request)
+        effects = core.place(request) if type(request) is PlaceRequest else core.cancel(request)
+        return with_traceparent(effects, request.traceparent)
     if kind == OUTPUT_RECORD:
-        return core.apply_output(decode_output(engine_pb2.EngineOutput.FromString(payload[1:])))
+        output = engine_pb2.EngineOutput.FromString(payload[1:])
+        return with_traceparent(core.apply_output(decode_output(output)), output_traceparent(output))
     assert kind == DELIVERED_RECORD, kind
     return Effects(None, [], [])
 

@@ -11,7 +11,8 @@ from exchange.v1 import balance_pb2, engine_pb2, order_pb2, ubscore_pb2
 from ubscore import codec
 from ubscore.commands import PlaceRequest, TransferRequest
 from ubscore.core import UbsCore
-from ubscore.events import OrderAccepted
+from ubscore.events import OrderAccepted, with_traceparent
+from ubscore.state import REQUEST_RECORD, Positions, apply_record
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 ALICE, USDT = 1001, 2
@@ -80,3 +81,17 @@ def test_repeat_with_another_traceparent_is_the_same_order() -> None:
     assert type(again) is OrderAccepted
     assert again.duplicate
     assert again.order_id == first.order_id
+
+
+def test_recovery_reapplies_a_request_to_the_same_stamped_events() -> None:
+    """The live shell and WAL recovery stamp alike, so an event re-sent after a crash is the same event."""
+    payload = ubscore_pb2.UbscoreRequest(
+        place_order=codec.place_to_proto(ORDER._replace(traceparent=TRACEPARENT))
+    ).SerializeToString()
+    _, body = codec.decode_request(payload)
+    live = with_traceparent(funded_core().place(body), body.traceparent)
+
+    recovered = apply_record(funded_core(), Positions(), REQUEST_RECORD + payload)
+
+    assert recovered.events == live.events
+    assert [event.traceparent for event in recovered.events] == [TRACEPARENT]
