@@ -14,7 +14,7 @@ from tools.infra.kafka import TOPIC_PARTITIONS, TOPIC_RETENTION_MS, TOPICS
 from tools.stack_config import StackConfig
 
 CQL_CONNECT_TIMEOUT_S = 10.0
-CQL_DDL_TIMEOUT_S = 120.0  # schema changes wait for every table flush/agreement; the driver's 10 s is too short under load
+CQL_DDL_TIMEOUT_S = 120.0  # schema changes wait for schema agreement; the driver's 10 s is too short under load
 
 
 def ensure_topics(config: StackConfig) -> list[str]:
