@@ -16,14 +16,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import grpc
 import pytest
 from cassandra.cluster import Session
 
 from common.engine_chain import Chain
 from common.enums import BalanceEventType as Ev
-from exchange.v1 import account_service_pb2, common_pb2, engine_pb2
+from exchange.v1 import account_service_pb2, common_pb2, engine_pb2, trading_service_pb2
 from tools.invariants import check_until_settled, run_checks, table
 
+from ..integration.gateway.calls import reason_of
 from .exchange import Exchange, User, eventually
 from .flows import (
     deposit,
@@ -126,6 +128,161 @@ def test_seed_flows_deposit_order_withdrawal_everywhere(exchange: Exchange, oper
         row = eventually(lambda user=user, request_id=request_id: queries.get_transfer(
             user_id=user.user_id, request_id=request_id), lambda row: row is not None)
         assert row["status"] == COMPLETED
+
+
+def test_cancel_releases_the_lock_everywhere(exchange: Exchange, funded: tuple[User, User], tmp_path: Path) -> None:
+    """A resting buy canceled over REST: CANCELED on the stream and in the tables, a cancel command on `orders`,
+    the lock released (FUNDS_UNLOCKED) in balance.events, UBSCore and user_balances; the book is left empty."""
+    buyer, _ = funded
+    stream = open_stream(exchange, buyer)
+    rested = place(exchange, buyer, side=common_pb2.SIDE_BUY, price="30000.00", quantity="0.1",
+                   client_order_id="cancel-me")
+    assert (rested.status, rested.locked) == (common_pb2.ORDER_STATUS_NEW, "3000.000000")
+    expect_balances(exchange, buyer, tmp_path, {"USDT": ("97000", "3000")})
+    status, body = rest(exchange, "POST", "/v1/orders/cancel", buyer,
+                        {"symbol": "BTC_USDT", "client_order_id": "cancel-me"})
+    assert status == 200, body
+    assert body["order_id"] == str(rested.order_id), body
+
+    stream.until(lambda m: m.order_update.status == common_pb2.ORDER_STATUS_CANCELED)
+    stream.until(lambda m: stream_balances(stream).get("USDT") == ("100000.000000", "0.000000"))
+    expect_balances(exchange, buyer, tmp_path, {"USDT": ("100000", "0")})
+    kinds = [command.WhichOneof("command") for command in exchange.order_commands(buyer.user_id)]
+    assert kinds == ["place", "cancel"]
+    [unlocked] = events_of(exchange, buyer, Ev.FUNDS_UNLOCKED)
+    assert (unlocked.order_id, unlocked.delta_frozen_units) == (rested.order_id, -3_000_000_000)
+    queries = exchange.queries
+    eventually(lambda: queries.get_order(user_id=buyer.user_id, order_id=rested.order_id),
+               lambda row: row is not None and row["status"] == common_pb2.ORDER_STATUS_CANCELED)
+    eventually(lambda: queries.list_open_orders(user_id=buyer.user_id).rows, lambda rows: rows == [])
+
+
+def test_partial_fills_fees_and_price_improvement(
+    exchange: Exchange, funded: tuple[User, User], tmp_path: Path,
+) -> None:
+    """A 1 BTC sell at 40,000 filled 0.4 then 0.6 (the second buy limited at 40,100 pays the maker's 40,000 and gets
+    the difference back): PARTIALLY_FILLED then FILLED, fees maker 0.1 % / taker 0.2 % on what each receives."""
+    buyer, seller = funded
+    seller_stream = open_stream(exchange, seller)
+    sell = place(exchange, seller, side=common_pb2.SIDE_SELL, price="40000.00", quantity="1", client_order_id="ps")
+    first = place(exchange, buyer, side=common_pb2.SIDE_BUY, price="40000.00", quantity="0.4", client_order_id="pb1")
+    assert first.order.status == common_pb2.ORDER_STATUS_FILLED, first
+    [fill] = first.fills
+    assert (fill.quantity, fill.fee, fill.fee_asset, fill.is_maker) == ("0.40000000", "0.00080000", "BTC", False)
+    seller_stream.until(lambda m: m.order_update.status == common_pb2.ORDER_STATUS_PARTIALLY_FILLED)
+    expect_balances(exchange, seller, tmp_path, {"BTC": ("9", "0.6"), "USDT": ("15984", "0")})
+
+    second = place(exchange, buyer, side=common_pb2.SIDE_BUY, price="40100.00", quantity="0.6",
+                   client_order_id="pb2")
+    assert (second.locked, second.order.status) == ("24060.000000", common_pb2.ORDER_STATUS_FILLED)
+    assert [(f.price, f.quantity, f.fee) for f in second.fills] == [("40000.000000", "0.60000000", "0.00120000")]
+    seller_stream.until(lambda m: m.order_update.order_id == sell.order_id
+                        and m.order_update.status == common_pb2.ORDER_STATUS_FILLED)
+    expect_balances(exchange, buyer, tmp_path, {"BTC": ("0.998", "0"), "USDT": ("60000", "0")})
+    expect_balances(exchange, seller, tmp_path, {"BTC": ("9", "0"), "USDT": ("39960", "0")})
+    fills = eventually(lambda: exchange.queries.list_fills(user_id=seller.user_id).rows, lambda rows: len(rows) == 2)
+    assert sorted((row["qty_units"], row["fee_units"], row["is_maker"]) for row in fills) == [
+        (40_000_000, 16_000_000, True), (60_000_000, 24_000_000, True)]
+    credits = events_of(exchange, seller, Ev.TRADE_CREDITED)
+    assert sorted(event.delta_available_units for event in credits) == [15_984_000_000, 23_976_000_000]
+
+
+def test_market_order_buys_for_a_quote_budget(exchange: Exchange, funded: tuple[User, User], tmp_path: Path) -> None:
+    """A market buy of 10,250 USDT against a 0.5 BTC ask at 41,000 gets exactly 0.25 BTC (less the taker fee)."""
+    buyer, seller = funded
+    ask = place(exchange, seller, side=common_pb2.SIDE_SELL, price="41000.00", quantity="0.5", client_order_id="ma")
+    bought = place(exchange, buyer, side=common_pb2.SIDE_BUY, order_type=common_pb2.ORDER_TYPE_MARKET,
+                   time_in_force=common_pb2.TIME_IN_FORCE_UNSPECIFIED, quote_quantity="10250", client_order_id="mb")
+    assert (bought.locked, bought.order.status) == ("10250.000000", common_pb2.ORDER_STATUS_FILLED), bought
+    assert [(f.price, f.quantity, f.fee) for f in bought.fills] == [("41000.000000", "0.25000000", "0.00050000")]
+    [command] = exchange.order_commands(buyer.user_id)
+    assert (command.place.order_type, command.place.quote_budget_units) == (common_pb2.ORDER_TYPE_MARKET,
+                                                                           10_250_000_000)
+    expect_balances(exchange, buyer, tmp_path, {"BTC": ("0.2495", "0"), "USDT": ("89750", "0")})
+    exchange.trading.CancelOrder(trading_service_pb2.CancelOrderRequest(order_id=ask.order_id), metadata=seller.auth)
+    expect_balances(exchange, seller, tmp_path, {"BTC": ("9.75", "0"), "USDT": ("10239.75", "0")})
+
+
+def test_fok_expires_whole_and_ioc_expires_its_remainder(
+    exchange: Exchange, funded: tuple[User, User], tmp_path: Path,
+) -> None:
+    """Against a 0.3 BTC ask: a FOK buy of 0.5 EXPIRES with no trade and its lock released; an IOC buy of 0.5
+    fills 0.3 and EXPIRES the rest; the stream, the tables and the balances say the same."""
+    buyer, seller = funded
+    stream = open_stream(exchange, buyer)
+    place(exchange, seller, side=common_pb2.SIDE_SELL, price="42000.00", quantity="0.3", client_order_id="fi-ask")
+    fok = place(exchange, buyer, side=common_pb2.SIDE_BUY, price="42000.00", quantity="0.5",
+                time_in_force=common_pb2.TIME_IN_FORCE_FOK, client_order_id="fok")
+    assert (fok.order.status, fok.order.filled_quantity, list(fok.fills)) == (
+        common_pb2.ORDER_STATUS_EXPIRED, "0.00000000", [])
+    assert fok.order.reason == common_pb2.REJECT_REASON_FOK_NOT_FILLABLE
+    expect_balances(exchange, buyer, tmp_path, {"USDT": ("100000", "0"), "BTC": ("0", "0")})
+    ioc = place(exchange, buyer, side=common_pb2.SIDE_BUY, price="42000.00", quantity="0.5",
+                time_in_force=common_pb2.TIME_IN_FORCE_IOC, client_order_id="ioc")
+    assert (ioc.order.status, ioc.order.filled_quantity) == (common_pb2.ORDER_STATUS_EXPIRED, "0.30000000")
+    assert [f.quantity for f in ioc.fills] == ["0.30000000"]
+    stream.until(lambda m: m.order_update.client_order_id == "ioc"
+                 and m.order_update.status == common_pb2.ORDER_STATUS_EXPIRED)
+    assert stream_order_statuses(stream, "fok") == [common_pb2.ORDER_STATUS_EXPIRED]
+    expect_balances(exchange, buyer, tmp_path, {"USDT": ("87400", "0"), "BTC": ("0.2994", "0")})
+    queries = exchange.queries
+    for client_order_id, filled in (("fok", 0), ("ioc", 30_000_000)):
+        row = eventually(lambda cid=client_order_id: queries.get_order_by_client_id(
+            user_id=buyer.user_id, client_order_id=cid), lambda row: row is not None)
+        assert (row["status"], row["filled_qty_units"]) == (common_pb2.ORDER_STATUS_EXPIRED, filled)
+
+
+def test_refusals_answer_with_their_reason_and_change_nothing(
+    exchange: Exchange, operator: User, funded: tuple[User, User], tmp_path: Path,
+) -> None:
+    """Insufficient balance (refused by UBSCore: an ORDER_REJECTED event, the refused order in the tables), a price
+    off the tick and an unknown market (refused by the gateway: nothing reaches Kafka), a repeated client order id
+    and a repeated transfer id (the first outcome returned, nothing applied twice)."""
+    buyer, _ = funded
+    stream = open_stream(exchange, buyer)
+    with pytest.raises(grpc.RpcError) as unfunded:
+        place(exchange, buyer, side=common_pb2.SIDE_BUY, price="45000.00", quantity="10", client_order_id="too-big")
+    assert unfunded.value.code() == grpc.StatusCode.FAILED_PRECONDITION  # type: ignore[attr-defined]
+    assert reason_of(unfunded.value) == "REJECT_REASON_INSUFFICIENT_FUNDS"  # type: ignore[arg-type]
+    status, body = rest(exchange, "POST", "/orders", buyer, {
+        "symbol": "BTC_USDT", "side": "SIDE_BUY", "order_type": "ORDER_TYPE_LIMIT", "price": "45000.00",
+        "quantity": "10", "client_order_id": "too-big-rest"})
+    assert (status, body["details"][0]["reason"]) == (400, "REJECT_REASON_INSUFFICIENT_FUNDS"), body
+    rejected = eventually(lambda: events_of(exchange, buyer, Ev.ORDER_REJECTED), lambda found: len(found) == 2)
+    assert {event.client_order_id for event in rejected} == {"too-big", "too-big-rest"}
+    row = eventually(lambda: exchange.queries.get_order_by_client_id(user_id=buyer.user_id,
+                                                                      client_order_id="too-big"),
+                     lambda row: row is not None)
+    assert (row["order_id"], row["status"]) == (0, common_pb2.ORDER_STATUS_REJECTED)
+
+    with pytest.raises(grpc.RpcError) as off_tick:
+        place(exchange, buyer, side=common_pb2.SIDE_BUY, price="45000.001", quantity="0.1", client_order_id="tick")
+    assert off_tick.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+    assert reason_of(off_tick.value) == "REJECT_REASON_INVALID_PRICE"  # type: ignore[arg-type]
+    with pytest.raises(grpc.RpcError) as unknown:
+        place(exchange, buyer, symbol="DOGE_USDT", side=common_pb2.SIDE_BUY, price="1.00", quantity="1",
+              client_order_id="doge")
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
+    assert reason_of(unknown.value) == "REJECT_REASON_UNKNOWN_MARKET"  # type: ignore[arg-type]
+
+    first = place(exchange, buyer, side=common_pb2.SIDE_BUY, price="20000.00", quantity="0.1", client_order_id="once")
+    again = place(exchange, buyer, side=common_pb2.SIDE_BUY, price="20000.00", quantity="0.1", client_order_id="once")
+    assert (again.order_id, again.duplicate, again.locked) == (first.order_id, True, "2000.000000")
+    with pytest.raises(grpc.RpcError) as reused:  # the same id for another order: refused, the first one stands
+        place(exchange, buyer, side=common_pb2.SIDE_BUY, price="21000.00", quantity="0.2", client_order_id="once")
+    assert reused.value.code() == grpc.StatusCode.ALREADY_EXISTS  # type: ignore[attr-defined]
+    assert reason_of(reused.value) == "REJECT_REASON_DUPLICATE_REQUEST"  # type: ignore[arg-type]
+    placed = [command.place.client_order_id for command in exchange.order_commands(buyer.user_id)
+              if command.WhichOneof("command") == "place"]
+    assert placed == ["once"]  # the refused, off-tick, unknown-market and repeated orders never reached the matcher
+    exchange.trading.CancelOrder(trading_service_pb2.CancelOrderRequest(order_id=first.order_id), metadata=buyer.auth)
+
+    repeat = deposit(exchange, operator, buyer, "USDT", "100000", f"dep-{buyer.user_id}")  # the fixture's request id
+    assert (repeat.status, repeat.amount) == (COMPLETED, "100000.000000")
+    assert len(events_of(exchange, buyer, Ev.DEPOSITED)) == 1
+    stream.until(lambda m: m.order_update.client_order_id == "once"
+                 and m.order_update.status == common_pb2.ORDER_STATUS_CANCELED)
+    expect_balances(exchange, buyer, tmp_path, {"USDT": ("100000", "0"), "BTC": ("0", "0")})
 
 
 def test_invariants_hold_after_the_flows_and_fail_on_tampered_data(exchange: Exchange) -> None:
