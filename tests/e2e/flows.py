@@ -78,7 +78,8 @@ def stream_order_statuses(reader: StreamReader, client_order_id: str) -> list[in
 
 
 def expect_balances(ex: Exchange, user: User, scratch: Path, expected: dict[str, tuple[str, str]]) -> None:
-    """UBSCore's dump and the database (user_balances) both hold exactly `expected` (available, frozen) per asset."""
+    """UBSCore's dump, the database (user_balances) and GetBalances (gRPC and REST) all hold exactly `expected`
+    (available, frozen) per asset."""
     wanted = {asset: (units(ex.catalog, asset, available), units(ex.catalog, asset, frozen))
               for asset, (available, frozen) in expected.items()}
     dump = ex.dump(scratch)
@@ -91,6 +92,23 @@ def expect_balances(ex: Exchange, user: User, scratch: Path, expected: dict[str,
         return {asset: rows.get(asset, (0, 0)) for asset in wanted}
 
     eventually(in_db, lambda rows: rows == wanted)
+
+    def answered(entries: list[tuple[str, str, str]]) -> dict[str, tuple[int, int]]:
+        found = {asset: (units(ex.catalog, asset, available), units(ex.catalog, asset, frozen))
+                 for asset, available, frozen in entries}
+        return {asset: found.get(asset, (0, 0)) for asset in wanted}
+
+    def over_grpc() -> dict[str, tuple[int, int]]:
+        answer = ex.account.GetBalances(account_service_pb2.GetBalancesRequest(), metadata=user.auth)
+        return answered([(entry.asset, entry.available, entry.frozen) for entry in answer.balances])
+
+    def over_rest() -> dict[str, tuple[int, int]]:
+        status, body = rest(ex, "GET", "/v1/balances", user)
+        assert status == 200, body
+        return answered([(entry["asset"], entry["available"], entry["frozen"]) for entry in body.get("balances", [])])
+
+    eventually(over_grpc, lambda found: found == wanted)
+    eventually(over_rest, lambda found: found == wanted)
 
 
 def event_types(ex: Exchange, user: User) -> list[BalanceEventType]:

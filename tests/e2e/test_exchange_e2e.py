@@ -124,6 +124,15 @@ def test_seed_flows_deposit_order_withdrawal_everywhere(exchange: Exchange, oper
         fills = eventually(lambda user=user: queries.list_fills(user_id=user.user_id).rows, lambda rows: len(rows) == 1)
         assert (fills[0]["is_maker"], fills[0]["qty_units"], fills[0]["price_units"]) == (is_maker, 50_000_000,
                                                                                           45_000_000_000)
+    status, body = rest(exchange, "GET", "/v1/client_orders/seed-buy", alice)  # the query RPCs read those tables
+    assert (status, body["order"]["status"], body["order"]["filled_quantity"]) == (
+        200, "ORDER_STATUS_FILLED", "0.50000000"), body
+    [bob_listed] = exchange.trading.ListFills(trading_service_pb2.ListFillsRequest(), metadata=bob.auth).fills
+    assert (bob_listed.is_maker, bob_listed.fee, bob_listed.client_order_id) == (True, "22.500000", "seed-sell")
+    transfer = exchange.account.GetTransfer(account_service_pb2.GetTransferRequest(request_id="seed-wd-alice"),
+                                            metadata=alice.auth).transfer
+    assert (transfer.status, transfer.amount, transfer.direction) == (
+        COMPLETED, "500.000000", account_service_pb2.TRANSFER_DIRECTION_OUT)
     for user, request_id in ((alice, "seed-dep-alice"), (bob, "seed-dep-bob"), (alice, "seed-wd-alice")):
         row = eventually(lambda user=user, request_id=request_id: queries.get_transfer(
             user_id=user.user_id, request_id=request_id), lambda row: row is not None)
