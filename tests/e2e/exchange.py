@@ -20,6 +20,7 @@ from typing import TypeVar
 
 import grpc
 from cassandra.cluster import Session
+from cassandra.query import SimpleStatement
 
 from common.kafka import delete_topic
 from common.markets import MarketCatalog, load_catalog
@@ -32,7 +33,7 @@ from exchange.v1 import (
     trading_service_pb2_grpc,
 )
 from gateway.api_keys import ApiKeyStore, parse_roles
-from settlement.cql import connect
+from settlement.cql import connect, migrate
 from settlement.queries import SettlementQueries
 from tools.infra.kafka import TOPICS
 from tools.invariants import Sources, dump_ubscore, read_topic
@@ -43,6 +44,8 @@ from tools.stack_config import StackConfig, from_env
 AERON_PRIVATE_STREAM_MIN = 100_000  # above every stream id the stack and the Aeron tests use
 AERON_PRIVATE_STREAM_MAX = 1_000_000
 WAIT_MS_DEFAULT = 30_000
+COPIED_TABLES = ("balance_ledger", "user_balances", "transfers", "settled_trades", "trades_by_user", "engine_outputs",
+                 "chain_state")
 DROP_TIMEOUT_S = 120.0  # dropping a keyspace of ~20 tables flushes them all; slow on a busy node
 
 T = TypeVar("T")
@@ -115,6 +118,26 @@ class Exchange:
         return Sources(session=self.session, kafka_bootstrap=self.config.kafka_bootstrap,
                        orders_topic=self.config.topic("orders"), catalog=self.catalog,
                        ubscore_state_dir=self.config.state_dir("ubscore"))
+
+    @contextmanager
+    def keyspace_copy(self) -> Iterator[tuple[str, Session]]:
+        """A copy of the tables the invariants checker reads, in another keyspace (dropped afterwards): tests may
+        corrupt it freely. (Tampering with the live keyspace would stick: Settlement writes USING TIMESTAMP seq or
+        version, far below a plain write's wall-clock timestamp, so its later writes would lose to the restore.)"""
+        name = f"{self.config.cql_keyspace}_copy"
+        copy = connect(list(self.config.cql_contact_points), self.config.cql_port)
+        try:
+            migrate(copy, name, out=lambda line: None)
+            copy.set_keyspace(name)
+            for table in COPIED_TABLES:
+                insert = copy.prepare(f"INSERT INTO {table} JSON ?")
+                scan = SimpleStatement(f"SELECT JSON * FROM {self.config.cql_keyspace}.{table}", fetch_size=1_000)
+                for row in self.session.execute(scan):
+                    copy.execute(insert, [row[0]])
+            yield name, copy
+        finally:
+            copy.execute(f"DROP KEYSPACE IF EXISTS {name}", timeout=DROP_TIMEOUT_S)
+            copy.cluster.shutdown()
 
     def new_user(self, *roles: str, user_id: int | None = None) -> User:
         """A fresh account (ids from 2000 up, one per call) with a key the gateway accepts (waited on)."""

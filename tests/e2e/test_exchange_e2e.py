@@ -8,6 +8,7 @@ checker over everything the flows did, and shows that the checker fails on tampe
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -23,7 +24,7 @@ from cassandra.cluster import Session
 from common.engine_chain import Chain
 from common.enums import BalanceEventType as Ev
 from exchange.v1 import account_service_pb2, common_pb2, engine_pb2, trading_service_pb2
-from tools.invariants import check_until_settled, run_checks, table
+from tools.invariants import Sources, check_until_settled, run_checks, table
 
 from ..integration.gateway.calls import reason_of
 from .exchange import Exchange, User, eventually
@@ -54,7 +55,7 @@ def operator(exchange: Exchange) -> User:
 
 
 @pytest.fixture
-def funded(exchange: Exchange, operator: User) -> Iterator[tuple[User, User]]:
+def funded(exchange: Exchange, operator: User) -> tuple[User, User]:
     """Two fresh users: a buyer with 100,000 USDT and a seller with 10 BTC."""
     buyer, seller = exchange.new_user(), exchange.new_user()
     assert deposit(exchange, operator, buyer, "USDT", "100000", f"dep-{buyer.user_id}").status == COMPLETED
@@ -295,57 +296,60 @@ def test_refusals_answer_with_their_reason_and_change_nothing(
 
 
 def test_invariants_hold_after_the_flows_and_fail_on_tampered_data(exchange: Exchange) -> None:
-    """tools.invariants passes on everything the flows did; then a tampered balance, a deleted trade, a changed
-    ledger row and a forged engine output each make it fail, naming what differs (each restored after)."""
+    """tools.invariants passes on everything the flows did (library and CLI); on a copy of the tables, a changed
+    balance, a deleted trade, a changed ledger row and a tampered engine output each make it fail, naming what
+    differs (each restored before the next)."""
     checks = check_until_settled(exchange.sources(), settle_timeout_ms=SETTLE_TIMEOUT_MS)
     assert all(check.ok for check in checks), table(checks)
     names = {check.name for check in checks}
     assert {"money", "reconcile", "trades", "chain shard 0", "replay shard 0"} <= names
     assert "0 trades" not in next(check.checked for check in checks if check.name == "trades")
-
     ok = _cli(exchange)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert re.search(r"^replay shard 0\s+ok\s", ok.stdout, re.MULTILINE), ok.stdout
 
-    session = exchange.session
-    balance = session.execute("SELECT user_id, asset_id, available_units FROM user_balances LIMIT 1").one()
-    with _tampered(session, "user_balances", f"user_id = {balance.user_id} AND asset_id = {balance.asset_id}",
-                   f"available_units = {balance.available_units + 1}"):
-        failed = _failed(exchange)
-        assert {"money", "reconcile"} <= set(failed), failed
-        assert f"user {balance.user_id} asset {balance.asset_id}" in " ".join(failed["reconcile"])
-        wrong = _cli(exchange)
-        assert wrong.returncode == 1, wrong.stdout + wrong.stderr
-        assert re.search(r"^money\s+FAIL\s", wrong.stdout, re.MULTILINE), wrong.stdout
+    with exchange.keyspace_copy() as (keyspace, session):
+        sources = dataclasses.replace(exchange.sources(), session=session)
+        assert _failed(sources) == {}  # the copy is as consistent as the original
+        balance = session.execute("SELECT user_id, asset_id, available_units FROM user_balances LIMIT 1").one()
+        with _tampered(session, "user_balances", f"user_id = {balance.user_id} AND asset_id = {balance.asset_id}",
+                       f"available_units = {balance.available_units + 1}"):
+            failed = _failed(sources)
+            assert {"money", "reconcile"} <= set(failed), failed
+            assert f"user {balance.user_id} asset {balance.asset_id}" in " ".join(failed["reconcile"])
+            wrong = _cli(exchange, "--keyspace", keyspace)
+            assert wrong.returncode == 1, wrong.stdout + wrong.stderr
+            assert re.search(r"^money\s+FAIL\s", wrong.stdout, re.MULTILINE), wrong.stdout
 
-    trade = session.execute("SELECT trade_block, trade_id FROM settled_trades LIMIT 1").one()
-    with _tampered(session, "settled_trades", f"trade_block = {trade.trade_block} AND trade_id = {trade.trade_id}",
-                   None):
-        failed = _failed(exchange)
-        assert set(failed) == {"trades"}, failed
-        assert f"trade {trade.trade_id}" in failed["trades"][0]
+        trade = session.execute("SELECT trade_block, trade_id FROM settled_trades LIMIT 1").one()
+        with _tampered(session, "settled_trades",
+                       f"trade_block = {trade.trade_block} AND trade_id = {trade.trade_id}", None):
+            failed = _failed(sources)
+            assert set(failed) == {"trades"}, failed
+            assert f"trade {trade.trade_id}" in failed["trades"][0]
 
-    event = session.execute("SELECT event_block, event_id, delta_available_units FROM balance_ledger "
-                            "WHERE event_block = 0 AND event_id = 1").one()
-    with _tampered(session, "balance_ledger", "event_block = 0 AND event_id = 1",
-                   f"delta_available_units = {event.delta_available_units - 1}"):
-        assert {"money", "reconcile"} <= set(_failed(exchange))
+        event = session.execute("SELECT delta_available_units FROM balance_ledger "
+                                "WHERE event_block = 0 AND event_id = 1").one()
+        with _tampered(session, "balance_ledger", "event_block = 0 AND event_id = 1",
+                       f"delta_available_units = {event.delta_available_units - 1}"):
+            assert {"money", "reconcile"} <= set(_failed(sources))
 
-    output = session.execute("SELECT seq_block, seq, output FROM engine_outputs WHERE shard_id = 0 AND seq_block = 0 "
-                             "AND seq = 2").one()
-    broken = engine_pb2.EngineOutput.FromString(output.output)
-    broken.ts_event_ns += 1  # content changed, hash kept: the stored chain no longer verifies
-    with _tampered(session, "engine_outputs", "shard_id = 0 AND seq_block = 0 AND seq = 2",
-                   f"output = 0x{broken.SerializeToString().hex()}"):
-        failed = _failed(exchange)
-        assert "chain shard 0" in failed, failed
-        assert "seq 2: hash" in failed["chain shard 0"][0]
+        where = "shard_id = 0 AND seq_block = 0 AND seq = 2"
+        broken = engine_pb2.EngineOutput.FromString(
+            session.execute(f"SELECT output FROM engine_outputs WHERE {where}").one().output)
+        broken.ts_event_ns += 1  # content changed, hash kept: the stored chain no longer verifies
+        with _tampered(session, "engine_outputs", where, f"output = 0x{broken.SerializeToString().hex()}"):
+            failed = _failed(sources)
+            assert "chain shard 0" in failed, failed
+            assert "seq 2: hash" in failed["chain shard 0"][0]
+
+        _resealed_output_fails_only_the_replay(session, sources)
+        assert _failed(sources) == {}  # every change was undone
 
 
-def test_invariants_replay_catches_a_resealed_output_the_chain_accepts(exchange: Exchange) -> None:
+def _resealed_output_fails_only_the_replay(session: Session, sources: Sources) -> None:
     """The last stored output changed and sealed again (chain_state moved with it): every link verifies, but
     replaying `orders` through a fresh matcher gives another hash at that seq."""
-    session = exchange.session
     head = session.execute("SELECT last_seq, last_hash FROM chain_state WHERE source = 'engine.0'").one()
     where = f"shard_id = 0 AND seq_block = {head.last_seq >> 10} AND seq = {head.last_seq}"
     stored = engine_pb2.EngineOutput.FromString(session.execute(f"SELECT output FROM engine_outputs WHERE {where}"
@@ -353,33 +357,31 @@ def test_invariants_replay_catches_a_resealed_output_the_chain_accepts(exchange:
     forged = engine_pb2.EngineOutput()
     forged.CopyFrom(stored)
     forged.ts_event_ns += 1
-    chain = Chain(shard_id=0, last_seq=stored.seq - 1, last_hash=stored.prev_hash)
-    chain.seal(forged)
+    Chain(shard_id=0, last_seq=stored.seq - 1, last_hash=stored.prev_hash).seal(forged)
     with (_tampered(session, "engine_outputs", where,
                     f"output = 0x{forged.SerializeToString().hex()}, hash = 0x{forged.hash.hex()}"),
           _tampered(session, "chain_state", "source = 'engine.0'", f"last_hash = 0x{forged.hash.hex()}")):
-        failed = _failed(exchange)
+        failed = _failed(sources)
         assert set(failed) == {"replay shard 0"}, failed
         assert f"seq {stored.seq}: replayed hash" in failed["replay shard 0"][0]
-    checks = run_checks(exchange.sources())
-    assert all(check.ok for check in checks), table(checks)
 
 
-def _failed(exchange: Exchange) -> dict[str, list[str]]:
+def _failed(sources: Sources) -> dict[str, list[str]]:
     """The checks that fail now (one pass, no waiting), with their problems."""
-    return {check.name: check.problems for check in run_checks(exchange.sources()) if not check.ok}
+    return {check.name: check.problems for check in run_checks(sources) if not check.ok}
 
 
-def _cli(exchange: Exchange) -> subprocess.CompletedProcess[str]:
+def _cli(exchange: Exchange, *options: str) -> subprocess.CompletedProcess[str]:
     """`python -m tools.invariants` against the private stack, as an operator runs it (settings from STACK_HOME)."""
-    return subprocess.run([sys.executable, "-m", "tools.invariants", "--settle-timeout-ms", "0"],
+    return subprocess.run([sys.executable, "-m", "tools.invariants", "--settle-timeout-ms", "0", *options],
                           env={**os.environ, "STACK_HOME": str(exchange.config.home)}, capture_output=True, text=True,
                           timeout=120, check=False)
 
 
 @contextmanager
 def _tampered(session: Session, table_name: str, where: str, assignments: str | None) -> Iterator[None]:
-    """Change (assignments) or delete (None) one row, then put it back as it was (a later write wins)."""
+    """Change (assignments) or delete (None) one row of a copied keyspace, then put it back (a later write wins:
+    nothing else writes to the copy)."""
     original = session.execute(f"SELECT JSON * FROM {table_name} WHERE {where}").one()
     assert original is not None, (table_name, where)
     if assignments is None:
