@@ -104,8 +104,8 @@ class Reads:
                 )
                 wanted = frozenset(request.statuses) or OPEN_STATUSES
                 start, end = request.start_time_ns, request.end_time_ns
-                rows = [row for row in page.rows if row["status"] in wanted and row["created_ns"] >= start
-                        and (not end or row["created_ns"] < end)]
+                rows = [row for row in page.rows if (row["status"] or 0) in wanted
+                        and start <= (row["created_ns"] or 0) and (not end or (row["created_ns"] or 0) < end)]
             else:
                 page = self.queries.list_orders(
                     user_id=user_id, symbol=symbol, statuses=request.statuses, start_time_ns=request.start_time_ns,

@@ -171,8 +171,8 @@ def test_queries_show_the_scenario_to_its_owner_over_grpc_and_rest(
         grpc.StatusCode.PERMISSION_DENIED, "REJECT_REASON_PERMISSION_DENIED")
     by_operator = account.GetTransfer(A.GetTransferRequest(request_id="wd-alice", user_id=ALICE),
                                       metadata=operator).transfer
-    assert (by_operator.status, by_operator.reason) == (A.TRANSFER_STATUS_REJECTED,
-                                                        common_pb2.REJECT_REASON_INSUFFICIENT_FUNDS)
+    assert (by_operator.status, by_operator.reason, by_operator.amount, by_operator.direction) == (
+        A.TRANSFER_STATUS_REJECTED, common_pb2.REJECT_REASON_INSUFFICIENT_FUNDS, "1.00000000", A.TRANSFER_DIRECTION_OUT)
     assert code_and_reason(lambda: account.GetTransfer(A.GetTransferRequest(request_id="dep-bob"), metadata=alice)) \
         == (grpc.StatusCode.NOT_FOUND, "REJECT_REASON_NOT_FOUND")
 
