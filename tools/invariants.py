@@ -12,8 +12,9 @@ What it checks (each a row of the printed table):
 - **chain shard N**: `engine_outputs` of shard N verify from the genesis hash, seq dense from 1, and end at the
   `(last_seq, last_hash)` recorded in `chain_state`.
 - **replay shard N**: the commands of Kafka `orders` (its partitions, in the interleaving the stored outputs record)
-  fed to a fresh matching engine give the stored chain hash for hash; every command the chain skipped must be one
-  the matcher skips too (undecodable or a redelivery).
+  fed to a fresh matching engine give the stored chain hash for hash; every command the chain skipped, and every
+  command after its last input, must be one the matcher skips too (undecodable or a redelivery): nothing lost.
+- **orders coverage**: partitions of `orders` that no stored output comes from hold nothing a matcher would apply.
 
 It reads a quiescent system: with traffic in flight, Settlement or the matcher lag and the sums differ, so
 `--settle-timeout-ms` re-runs the whole check until it passes or the time is up (the last result is printed).
@@ -281,6 +282,27 @@ def check_replay(
             check.problems.append(f"seq {stored.seq}: replayed hash {replayed_hash.hex()[:16]} != stored "
                                   f"{stored.hash.hex()[:16]} (input orders[{partition}]@{offset})")
             return check
+    for partition in partitions:  # after the chain's last input of each partition: nothing the matcher would apply
+        unmatched = [offset for offset, raw in sorted(by_offset[partition].items())
+                     if offset >= cursors[partition] and _would_apply(raw, partition, positions)]
+        if unmatched:
+            check.problems.append(f"orders[{partition}]: {len(unmatched)} commands from offset {unmatched[0]} on "
+                                  f"are in no stored output (lost, or not matched and persisted yet)")
+    return check
+
+
+def check_orders_coverage(shards: dict[int, list[engine_pb2.EngineOutput]],
+                          records: dict[int, list[tuple[int, bytes]]]) -> Check:
+    """Partitions of `orders` no shard's stored outputs come from must hold nothing a matcher would apply."""
+    covered = {output.input.kafka_partition for outputs in shards.values() for output in outputs}
+    others = sorted(set(records) - covered)
+    check = Check("orders coverage", f"partitions {others} of orders are in no chain: nothing to match there")
+    for partition in others:
+        positions = InputPositions.fresh((partition,))
+        unmatched = [offset for offset, raw in records[partition] if _would_apply(raw, partition, positions)]
+        if unmatched:
+            check.problems.append(f"orders[{partition}]: {len(unmatched)} commands (from offset {unmatched[0]}) "
+                                  f"in no stored output of any shard")
     return check
 
 
@@ -311,6 +333,7 @@ def run_checks(sources: Sources) -> list[Check]:
     for shard_id, outputs in sorted(shards.items()):
         checks.append(check_chain(sources.session, shard_id, outputs))
         checks.append(check_replay(shard_id, outputs, records, sources.catalog))
+    checks.append(check_orders_coverage(shards, records))
     return checks
 
 

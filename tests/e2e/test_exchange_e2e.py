@@ -297,8 +297,8 @@ def test_refusals_answer_with_their_reason_and_change_nothing(
 
 def test_invariants_hold_after_the_flows_and_fail_on_tampered_data(exchange: Exchange) -> None:
     """tools.invariants passes on everything the flows did (library and CLI); on a copy of the tables, a changed
-    balance, a deleted trade, a changed ledger row and a tampered engine output each make it fail, naming what
-    differs (each restored before the next)."""
+    balance, a deleted trade, a changed ledger row, a tampered engine output, a re-sealed one and a lost last
+    output each make it fail, naming what differs (each restored before the next)."""
     checks = check_until_settled(exchange.sources(), settle_timeout_ms=SETTLE_TIMEOUT_MS)
     assert all(check.ok for check in checks), table(checks)
     names = {check.name for check in checks}
@@ -344,6 +344,17 @@ def test_invariants_hold_after_the_flows_and_fail_on_tampered_data(exchange: Exc
             assert "seq 2: hash" in failed["chain shard 0"][0]
 
         _resealed_output_fails_only_the_replay(session, sources)
+
+        head = session.execute("SELECT last_seq FROM chain_state WHERE source = 'engine.0'").one()
+        previous = session.execute(f"SELECT seq, hash FROM engine_outputs WHERE shard_id = 0 AND seq_block = "
+                                   f"{(head.last_seq - 1) >> 10} AND seq = {head.last_seq - 1}").one()
+        last = f"shard_id = 0 AND seq_block = {head.last_seq >> 10} AND seq = {head.last_seq}"
+        with (_tampered(session, "engine_outputs", last, None),  # the last output lost, its command still in Kafka
+              _tampered(session, "chain_state", "source = 'engine.0'",
+                        f"last_seq = {previous.seq}, last_hash = 0x{previous.hash.hex()}")):
+            failed = _failed(sources)
+            assert "chain shard 0" not in failed, failed  # a shorter chain still verifies
+            assert "are in no stored output" in failed["replay shard 0"][-1], failed
         assert _failed(sources) == {}  # every change was undone
 
 
