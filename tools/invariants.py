@@ -296,7 +296,8 @@ def check_orders_coverage(shards: dict[int, list[engine_pb2.EngineOutput]],
     """Partitions of `orders` no shard's stored outputs come from must hold nothing a matcher would apply."""
     covered = {output.input.kafka_partition for outputs in shards.values() for output in outputs}
     others = sorted(set(records) - covered)
-    check = Check("orders coverage", f"partitions {others} of orders are in no chain: nothing to match there")
+    count = sum(len(records[partition]) for partition in others)
+    check = Check("orders coverage", f"{count} records in partitions {others} no chain reads: none to match")
     for partition in others:
         positions = InputPositions.fresh((partition,))
         unmatched = [offset for offset, raw in records[partition] if _would_apply(raw, partition, positions)]
