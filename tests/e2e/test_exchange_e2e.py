@@ -264,6 +264,10 @@ def test_refusals_answer_with_their_reason_and_change_nothing(
                                                                       client_order_id="too-big"),
                      lambda row: row is not None)
     assert (row["order_id"], row["status"]) == (0, common_pb2.ORDER_STATUS_REJECTED)
+    stream.until(lambda m: m.balance_change.type == Ev.ORDER_REJECTED
+                 and m.balance_change.client_order_id == "too-big")
+    [refusal] = [m.balance_change for m in stream.seen if m.balance_change.client_order_id == "too-big"]
+    assert refusal.reject_reason == common_pb2.REJECT_REASON_INSUFFICIENT_FUNDS
 
     with pytest.raises(grpc.RpcError) as off_tick:
         place(exchange, buyer, side=common_pb2.SIDE_BUY, price="45000.001", quantity="0.1", client_order_id="tick")
