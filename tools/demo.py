@@ -6,8 +6,8 @@ alice with 50,000 USDT and bob with 2 BTC, then through the gateway's gRPC API (
 1. bob offers 0.5 BTC at 45,000 and 0.5 BTC at 45,100 (limit GTC);
 2. alice buys 0.8 BTC limited at 45,100: it takes the cheaper ask first (maker price), then part of the second;
 3. alice bids 0.2 BTC at 44,000; bob sells 0.1 BTC at market into it;
-4. both cancel what is left; then each user's balances are read back (GetBalances) and compared with what their
-   deposits and their fills (ListFills: price, quantity, fee) imply, to the smallest unit.
+4. both cancel what is left; once every order reads back final (GetOrder), each user's balances (GetBalances) are
+   compared with what their deposits and their fills (ListFills: price, quantity, fee) imply, to the smallest unit.
 
 It exits 1 if an answer is not what the step expects or the balances disagree (within the deadline Settlement needs
 to store everything), 0 otherwise. Every run uses new user ids and ids, so it can run again on the same stack.
@@ -44,6 +44,7 @@ SYMBOL = "BTC_USDT"
 RESULT_WAIT_MS = 5_000
 SETTLE_TIMEOUT_MS = 30_000
 POLL_MS = 200
+FINAL_STATUSES = (common_pb2.ORDER_STATUS_FILLED, common_pb2.ORDER_STATUS_CANCELED)
 USER_ID_MIN, USER_ID_MAX = 100_000, 900_000_000  # new accounts each run (ids below 1000 are system accounts)
 
 
@@ -61,6 +62,7 @@ class Demo:
         self.catalog = catalog
         self.deposited: dict[str, Counter[str]] = {name: Counter() for name in keys}
         self.run_id = f"{int(time.time())}{random.randrange(1000):03d}"
+        self.placed: list[tuple[str, int]] = []
 
     def auth(self, name: str) -> tuple[tuple[str, str]]:
         """The bearer metadata of `name`'s key."""
@@ -94,7 +96,26 @@ class Demo:
                   f"fee {fill.fee} {fill.fee_asset}")
         if (answer.order.status or answer.status) != expect:
             raise DemoFailed(f"{name}'s order {tag} is {status}, expected {common_pb2.OrderStatus.Name(expect)}")
+        self.placed.append((name, answer.order_id))
         return answer.order_id
+
+    def wait_until_stored(self) -> None:
+        """Wait until GetOrder shows every placed order final (filled or canceled): Settlement then holds every
+        trade of the session (a shard's outputs are stored in order), so ListFills is complete."""
+        deadline_ns = time.monotonic_ns() + SETTLE_TIMEOUT_MS * 1_000_000
+        for name, order_id in self.placed:
+            while True:
+                try:
+                    order = self.trading.GetOrder(trading_service_pb2.GetOrderRequest(order_id=order_id),
+                                                  metadata=self.auth(name)).order
+                    if order.status in FINAL_STATUSES:
+                        break
+                except grpc.RpcError as error:
+                    if error.code() != grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
+                        raise  # NOT_FOUND: not stored yet
+                if time.monotonic_ns() > deadline_ns:
+                    raise DemoFailed(f"{name}'s order #{order_id} not stored as final in time")
+                time.sleep(POLL_MS / 1_000)
 
     def cancel(self, name: str, order_id: int) -> None:
         """Cancel an order (the outcome arrives as an order update; the balances check shows it)."""
@@ -183,6 +204,7 @@ def session(demo: Demo) -> None:
     demo.order("bob", "market-sell", sell, common_pb2.ORDER_STATUS_FILLED, quantity="0.1")
     demo.cancel("alice", bid)
     demo.cancel("bob", second_ask)
+    demo.wait_until_stored()
     demo.check_balances("alice")
     demo.check_balances("bob")
 
