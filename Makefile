@@ -9,7 +9,7 @@
 PYTHON ?= .venv/bin/python
 VENV_STAMP := .venv/.installed-stamp
 
-.PHONY: setup up down status run logs test check lint gen gen-check breaking contract-publish unit integration bench clean
+.PHONY: setup up down status run logs test check lint gen gen-check breaking contract-publish unit integration e2e demo invariants bench clean
 
 $(VENV_STAMP): pyproject.toml
 	tools/preflight.sh
@@ -65,6 +65,15 @@ unit: $(VENV_STAMP)
 
 integration: $(VENV_STAMP)
 	$(PYTHON) -m pytest tests/integration
+
+e2e: $(VENV_STAMP)
+	$(PYTHON) -m pytest tests/e2e
+
+demo: $(VENV_STAMP)
+	$(PYTHON) -m tools.demo
+
+invariants: $(VENV_STAMP)
+	$(PYTHON) -m tools.invariants
 
 test: check
 	$(PYTHON) -m pytest

@@ -5,28 +5,20 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 from exchange.v1 import account_service_pb2, common_pb2, trading_service_pb2
 
 from .conftest import Backend, Proxy
+from .readme_blocks import named_block
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 SCRIPT_TIMEOUT_S = 60
-
-
-def _examples() -> str:
-    block = README.read_text().split("<!-- rest-examples: begin -->\n", 1)[1].split("<!-- rest-examples: end -->", 1)[0]
-    assert block.startswith("```bash\n"), block
-    assert block.rstrip().endswith("```"), block
-    return block.removeprefix("```bash\n").rstrip().removesuffix("```")
 
 
 def test_readme_rest_examples_work_as_written(proxy: Proxy, backend: Backend) -> None:
     backend.double.reset()
 
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", _examples()], capture_output=True, text=True,
-                            timeout=SCRIPT_TIMEOUT_S,
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", named_block("rest-examples")], capture_output=True,
+                            text=True, timeout=SCRIPT_TIMEOUT_S,
                             env={**os.environ, "REST": proxy.base_url, "EXCHANGE_API_KEY": "key-of-the-readme"})
 
     assert result.returncode == 0, result.stdout + result.stderr

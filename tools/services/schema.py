@@ -14,6 +14,7 @@ from tools.infra.kafka import TOPIC_PARTITIONS, TOPIC_RETENTION_MS, TOPICS
 from tools.stack_config import StackConfig
 
 CQL_CONNECT_TIMEOUT_S = 10.0
+CQL_DDL_TIMEOUT_S = 120.0  # schema changes wait for schema agreement; the driver's 10 s is too short under load
 
 
 def ensure_topics(config: StackConfig) -> list[str]:
@@ -50,7 +51,8 @@ def ensure_keyspace(config: StackConfig) -> str:
     cluster = Cluster(list(config.cql_contact_points), port=config.cql_port, connect_timeout=CQL_CONNECT_TIMEOUT_S)
     try:
         session = cluster.connect()
-        session.execute(f"CREATE KEYSPACE IF NOT EXISTS {config.cql_keyspace} WITH replication = {replication}")
+        session.execute(f"CREATE KEYSPACE IF NOT EXISTS {config.cql_keyspace} WITH replication = {replication}",
+                        timeout=CQL_DDL_TIMEOUT_S)
     finally:
         cluster.shutdown()
     return replication
