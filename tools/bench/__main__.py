@@ -14,7 +14,8 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ("matcher_core", "matcher_suite", "aeron_bench", "ubscore_bench", "gateway_bench", "settlement_service")
+BENCHMARKS = ("matcher_core", "matcher_suite", "aeron_bench", "ubscore_bench", "gateway_bench", "settlement_service",
+              "pipeline")
 
 
 def main() -> int:

@@ -248,13 +248,15 @@ class LoadDriver:
                                                                                   timeout=CALL_TIMEOUT_S))
             for result in response.results:
                 self._place_result(result, sent_ns)
-            for cancel in cancels:
-                try:
-                    await self._retried(lambda c=cancel: trading.CancelOrder(c, metadata=user.metadata,
-                                                                             timeout=CALL_TIMEOUT_S))
-                    self.record.cancels_queued += 1
-                except grpc.aio.AioRpcError:
+            outcomes = await asyncio.gather(*(self._retried(lambda c=cancel: trading.CancelOrder(
+                c, metadata=user.metadata, timeout=CALL_TIMEOUT_S)) for cancel in cancels), return_exceptions=True)
+            for outcome in outcomes:
+                if isinstance(outcome, grpc.aio.AioRpcError):  # refused (unknown or already final order)
                     self.record.cancels_refused += 1
+                elif isinstance(outcome, BaseException):
+                    raise outcome
+                else:
+                    self.record.cancels_queued += 1
 
     async def _retried(self, call: Callable[[], object]) -> object:
         """Await `call()` again (same request: idempotent) while it fails with a retriable status."""
