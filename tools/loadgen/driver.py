@@ -68,6 +68,7 @@ class LoadRecord:
     cancels_refused: int = 0
     duplicates: int = 0  # answers to a re-sent command (the first outcome, repeated)
     retries: int = 0  # streams/calls opened again after a failure
+    conflicts: list[str] = field(default_factory=list)  # a client order id answered with two order ids: a double
     transfers: dict[str, tuple[int, bool, int]] = field(default_factory=dict)  # request id -> (user, in?, status)
 
     @property
@@ -221,6 +222,9 @@ class LoadDriver:
         record = self.record
         if result.WhichOneof("outcome") == "accepted":
             order_id = result.accepted.order_id
+            known = record.accepted_by_client_id.get(result.client_order_id)
+            if known is not None and known != order_id:
+                record.conflicts.append(f"{result.client_order_id}: order ids {known} and {order_id}")
             if result.accepted.duplicate:
                 record.duplicates += 1  # a re-sent command: the first outcome, which may never have reached us
             if order_id in record.accepted:
