@@ -167,7 +167,7 @@ def test_sigkill_of_a_service_under_load_loses_nothing_and_doubles_nothing(stack
         restart_service(stack, victim)
 
     record = drill(stack, breaking)
-    if victim in ("gateway", "ubscore"):  # the clients saw the outage and re-sent what was unanswered
+    if victim == "gateway":  # the streams broke: the clients re-sent what was left without an answer
         assert record.retries > 0, record.retries
 
 

@@ -38,6 +38,10 @@ BATCH_ORDERS_MAX = 1_000
 RETRIABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED,
                        grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN})
 TRANSFER_AMOUNT_USDT = "1"
+# Per-command answers that do not say what became of the command (the gateway could not reach UBSCore, or UBSCore
+# did not answer in time): the command is sent again with the same id until a real outcome comes.
+UNKNOWN_OUTCOME = frozenset({RejectReason.SERVICE_UNAVAILABLE, RejectReason.TIMEOUT})
+Resend = tuple[Command, int, int]  # (command, first send ns, not before ns)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,6 +72,7 @@ class LoadRecord:
     cancels_refused: int = 0
     duplicates: int = 0  # answers to a re-sent command (the first outcome, repeated)
     retries: int = 0  # streams/calls opened again after a failure
+    resent: int = 0  # commands sent again after an answer that leaves the outcome unknown (UNKNOWN_OUTCOME)
     conflicts: list[str] = field(default_factory=list)  # a client order id answered with two order ids: a double
     transfers: dict[str, tuple[int, bool, int]] = field(default_factory=dict)  # request id -> (user, in?, status)
 
@@ -165,26 +170,36 @@ class LoadDriver:
         return int(1e9 * len(self.users) * per_user_commands / self.settings.rate_per_s)
 
     async def _user_stream(self, trading: trading_service_pb2_grpc.TradingServiceStub, index: int) -> None:
-        """One StreamOrders stream for user `index`; reopened (unanswered commands re-sent) after a failure."""
+        """One StreamOrders stream for user `index`; reopened (unanswered commands re-sent) after a failure.
+
+        `backlog` holds commands to send again before new ones: (command, first send, not before), filled when a
+        stream breaks (its unanswered commands) and when an answer leaves the outcome unknown (after a back-off).
+        """
         user = self.users[index]
-        backlog: deque[tuple[Command, int]] = deque()
+        backlog: deque[Resend] = deque()
         interval_ns = self._interval_ns()
         due_ns = time.monotonic_ns()
         while True:
             call = trading.StreamOrders(metadata=user.metadata)
             pending: deque[tuple[Command, int]] = deque()
             window = asyncio.Semaphore(self.settings.window)
-            reader = asyncio.create_task(self._read_stream(call, pending, window))
+            reader = asyncio.create_task(self._read_stream(call, pending, window, backlog))
             try:
-                while backlog or self._sending():
+                while backlog or pending or self._sending():
+                    if not backlog and not self._sending():  # only answers are due: one may send a command back
+                        await asyncio.wait({reader}, timeout=RETRY_BACKOFF_S)
+                        if reader.done():
+                            break
+                        continue
                     if backlog:
-                        command, first_ns = backlog.popleft()
+                        command, first_ns, not_before_ns = backlog.popleft()
+                        await asyncio.sleep(max(0, not_before_ns - time.monotonic_ns()) / 1e9)
                     else:
                         due_ns = await self._pace(due_ns, interval_ns)
                         command, first_ns = self.mix.next(index), time.monotonic_ns()
                     await window.acquire()
                     if reader.done():  # the stream broke while we waited: this command goes to the backlog
-                        backlog.appendleft((command, first_ns))
+                        backlog.appendleft((command, first_ns, 0))
                         break
                     pending.append((command, time.monotonic_ns()))
                     await call.write(_stream_request(command))
@@ -200,17 +215,22 @@ class LoadDriver:
                 pass
             call.cancel()
             reader.cancel()
-            backlog.extendleft(reversed(pending))  # answers never came: send them again, same ids
+            backlog.extendleft((command, sent_ns, 0) for command, sent_ns in reversed(pending))  # same ids again
             self.record.retries += 1
             await asyncio.sleep(RETRY_BACKOFF_S)
 
     async def _read_stream(self, call: grpc.aio.StreamStreamCall, pending: deque[tuple[Command, int]],
-                           window: asyncio.Semaphore) -> None:
+                           window: asyncio.Semaphore, backlog: deque[Resend]) -> None:
         async for response in call:
-            _, sent_ns = pending.popleft()
+            command, sent_ns = pending.popleft()
             window.release()
             kind = response.WhichOneof("outcome")
-            if kind == "place":
+            error = (response.place.error if kind == "place" and response.place.WhichOneof("outcome") == "error"
+                     else response.cancel_error if kind == "cancel_error" else None)
+            if error is not None and error.reason in UNKNOWN_OUTCOME:  # ask again later, same id
+                backlog.append((command, sent_ns, time.monotonic_ns() + int(RETRY_BACKOFF_S * 1e9)))
+                self.record.resent += 1
+            elif kind == "place":
                 self._place_result(response.place, sent_ns)
             elif kind == "cancel":
                 self.record.cancels_queued += 1
@@ -246,12 +266,20 @@ class LoadDriver:
             commands = [self.mix.next(index) for _ in range(self.settings.batch_orders)]
             places = [command.request for command in commands if isinstance(command, Place)]
             cancels = [command.request for command in commands if isinstance(command, Cancel)]
-            request = trading_service_pb2.PlaceOrdersRequest(orders=places)
-            sent_ns = time.monotonic_ns()
-            response = await self._retried(lambda r=request: trading.PlaceOrders(r, metadata=user.metadata,
-                                                                                  timeout=CALL_TIMEOUT_S))
-            for result in response.results:
-                self._place_result(result, sent_ns)
+            while places:
+                request = trading_service_pb2.PlaceOrdersRequest(orders=places)
+                sent_ns = time.monotonic_ns()
+                response = await self._retried(lambda r=request: trading.PlaceOrders(r, metadata=user.metadata,
+                                                                                      timeout=CALL_TIMEOUT_S))
+                places = []
+                for place, result in zip(request.orders, response.results, strict=True):
+                    if result.WhichOneof("outcome") == "error" and result.error.reason in UNKNOWN_OUTCOME:
+                        places.append(place)  # UBSCore unreachable or slow: ask again, same client order id
+                        self.record.resent += 1
+                    else:
+                        self._place_result(result, sent_ns)
+                if places:
+                    await asyncio.sleep(RETRY_BACKOFF_S)
             outcomes = await asyncio.gather(*(self._retried(lambda c=cancel: trading.CancelOrder(
                 c, metadata=user.metadata, timeout=CALL_TIMEOUT_S)) for cancel in cancels), return_exceptions=True)
             for outcome in outcomes:
