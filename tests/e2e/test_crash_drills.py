@@ -25,16 +25,15 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 
-import grpc
 import pytest
 
 from common.markets import load_catalog
-from exchange.v1 import account_service_pb2, account_service_pb2_grpc
+from exchange.v1 import account_service_pb2
 from settlement.cql import connect
+from settlement.queries import SettlementQueries
 from tools.infra import runner as infra_runner
 from tools.invariants import Sources, check_until_settled, table
-from tools.loadgen.accounts import transfer
-from tools.loadgen.driver import TRANSFER_AMOUNT_USDT, LoadRecord
+from tools.loadgen.driver import LoadRecord
 from tools.loadgen.private_stack import private_stack
 from tools.loadgen.run import LoadRun, RunOptions
 from tools.services import lifecycle
@@ -127,22 +126,29 @@ def drill(config: StackConfig, breaking: Callable[[], None]) -> LoadRecord:
         run.stop_watching()
     assert not record.conflicts, record.conflicts
     assert record.transfers, "the load made no transfer"
-    settle_transfers(config, run, record)
+    settle_transfers(config, record)
     check_invariants(config)
     return record
 
 
-def settle_transfers(config: StackConfig, run: LoadRun, record: LoadRecord) -> None:
-    """Every transfer has a final status: a PENDING answer (UBSCore was down) is asked again, same request id."""
-    users = {user.user_id: user for user in run.users}
-    with grpc.insecure_channel(f"127.0.0.1:{config.ports.gateway_grpc}") as channel:
-        stub = account_service_pb2_grpc.AccountServiceStub(channel)
-        for request_id, (user_id, deposit, status) in record.transfers.items():
-            if status == account_service_pb2.TRANSFER_STATUS_PENDING:
-                status = transfer(stub, users[user_id], asset="USDT", amount=TRANSFER_AMOUNT_USDT,
-                                  request_id=request_id, deposit=deposit)
-            assert status in (account_service_pb2.TRANSFER_STATUS_COMPLETED,
-                              account_service_pb2.TRANSFER_STATUS_REJECTED), (request_id, status)
+def settle_transfers(config: StackConfig, record: LoadRecord) -> None:
+    """Every transfer has a final status: one answered PENDING (its outcome came after the gateway's wait, or to a
+    gateway that restarted) is looked up where GetTransfer reads it, Settlement's `transfers` table."""
+    session = connect(list(config.cql_contact_points), config.cql_port, config.cql_keyspace)
+    try:
+        queries = SettlementQueries(session, keyspace=config.cql_keyspace)
+        final = (account_service_pb2.TRANSFER_STATUS_COMPLETED, account_service_pb2.TRANSFER_STATUS_REJECTED)
+        for request_id, (user_id, _, status) in record.transfers.items():
+            if status in final:
+                continue
+
+            def stored_status(user_id: int = user_id, request_id: str = request_id) -> int | None:
+                row = queries.get_transfer(user_id=user_id, request_id=request_id)
+                return None if row is None else row["status"]
+
+            eventually(lambda: stored_status() in final, timeout_ms=SETTLE_TIMEOUT_MS)
+    finally:
+        session.cluster.shutdown()
 
 
 def check_invariants(config: StackConfig) -> None:
