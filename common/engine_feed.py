@@ -58,6 +58,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import zmq
+from google.protobuf.message import DecodeError
 
 from common.engine_chain import GENESIS_HASH, link_problem
 from common.errors import ChainBroken, ConfigInvalid, ExchangeError, Timeout
@@ -156,9 +157,12 @@ class ReplayClient:
                 self.socket.close(linger=0)  # a REQ socket that missed its reply is stuck: start a new one
                 self.socket = None
                 continue
-            response = engine_pb2.ReplayResponse()
-            response.ParseFromString(reply)
-            return response
+            try:
+                return engine_pb2.ReplayResponse.FromString(reply)
+            except DecodeError:  # a garbled answer is as good as none: ask again, never crash the subscriber
+                log.warning("replay %s: undecodable answer of %d bytes (attempt %d)", self.endpoint, len(reply),
+                            attempt)
+                continue
         raise Timeout(f"replay endpoint {self.endpoint} did not answer {REPLAY_ATTEMPTS_MAX} times")
 
     def close(self) -> None:
@@ -189,6 +193,7 @@ class EngineFeed:
         self.replayed_outputs = 0
         self.dropped_duplicates = 0
         self.live_overflows = 0
+        self.malformed_live_messages = 0
         self.ready: deque[engine_pb2.EngineOutput] = deque()  # verified, not yet handed to the caller
         self.live: deque[engine_pb2.EngineOutput] = deque()  # live messages after last_seq, ascending seq
         self.goal_seq = 0  # the server head learned by the last idle check: catch up to here
@@ -316,7 +321,15 @@ class EngineFeed:
             except zmq.Again:
                 break
             received += 1
-            for output in decode_feed_message(self.topic, frame):
+            try:
+                outputs = decode_feed_message(self.topic, frame)
+            except DecodeError:
+                # Set aside, never fatal: the outputs it carried are missing seqs, which replay fills (verified).
+                self.malformed_live_messages += 1
+                log.warning("feed shard %d: undecodable live message of %d bytes skipped; replay fills the gap",
+                            self.shard_id, len(frame))
+                continue
+            for output in outputs:
                 self._buffer_live(output)
         if received:
             self.last_check_ns = time.monotonic_ns()

@@ -260,8 +260,9 @@ def project_balance_event(event: balance_pb2.BalanceEvent) -> list[Row]:
 def _transfer_row(event: balance_pb2.BalanceEvent) -> Row:
     direction, status = TRANSFER_TYPES[event.type]
     direction = DIRECTION_OF_OPERATION.get(event.operation, direction)
-    # A refusal changes no balance, so its event carries no amount (the contract has none to copy): 0 here.
-    amount_units = abs(event.delta_available_units)
+    # A refusal changes no balance (its deltas are 0), so the amount comes from what was requested; events written
+    # before `requested_amount_units` existed fall back to the delta.
+    amount_units = event.requested_amount_units or abs(event.delta_available_units)
     return Row("transfers", {
         "user_id": event.user_id, "request_id": event.request_id, "asset_id": event.asset_id,
         "amount_units": amount_units, "direction": direction, "status": status, "reason": event.reject_reason,

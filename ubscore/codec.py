@@ -115,10 +115,28 @@ def encode_event(event: BalanceEvent) -> bytes:
         event_id=event.event_id, user_id=event.user_id, asset_id=event.asset_id, type=event.type,
         delta_available_units=event.delta_available_units, delta_frozen_units=event.delta_frozen_units,
         available_units=event.available_units, frozen_units=event.frozen_units, version=event.version,
-        request_id=event.request_id, order_id=event.order_id, trade_id=event.trade_id,
-        reject_reason=event.reject_reason, ts_event_ns=event.ts_event_ns, client_order_id=event.client_order_id,
-        symbol=event.symbol, unlock_cause=event.unlock_cause, operation=event.operation,
+        ts_event_ns=event.ts_event_ns,
     )  # fmt: skip
+    # Each event kind sets a few of the fields below; setting a field costs more than testing it (and proto3 writes
+    # an unset scalar exactly as one set to its default, so the bytes are the same).
+    if event.request_id:
+        message.request_id = event.request_id
+    if event.order_id:
+        message.order_id = event.order_id
+    if event.trade_id:
+        message.trade_id = event.trade_id
+    if event.reject_reason:
+        message.reject_reason = event.reject_reason
+    if event.client_order_id:
+        message.client_order_id = event.client_order_id
+    if event.symbol:
+        message.symbol = event.symbol
+    if event.unlock_cause:
+        message.unlock_cause = event.unlock_cause
+    if event.operation:
+        message.operation = event.operation
+    if event.requested_amount_units:
+        message.requested_amount_units = event.requested_amount_units
     if event.order is not None:
         message.order.CopyFrom(place_to_proto(event.order))
     return message.SerializeToString()
@@ -144,11 +162,12 @@ def encode_command(command: PlaceCommand | CancelCommand) -> bytes:
         place.locked_units = command.locked_units
         place.ts_event_ns = command.ts_event_ns
     else:
-        message.cancel.order_id = command.order_id
-        message.cancel.user_id = command.user_id
-        message.cancel.client_order_id = command.client_order_id
-        message.cancel.symbol = command.symbol
-        message.cancel.ts_event_ns = command.ts_event_ns
+        cancel = message.cancel
+        cancel.order_id = command.order_id
+        cancel.user_id = command.user_id
+        cancel.client_order_id = command.client_order_id
+        cancel.symbol = command.symbol
+        cancel.ts_event_ns = command.ts_event_ns
     return message.SerializeToString()
 
 
@@ -156,20 +175,23 @@ def encode_reply(reply: Reply) -> bytes:
     """The UbscoreResponse body of one reply (the correlation id is in the Aeron framing)."""
     response = ubscore_pb2.UbscoreResponse()
     if type(reply) is OrderAccepted:
-        response.order_accepted.order_id = reply.order_id
-        response.order_accepted.client_order_id = reply.client_order_id
-        response.order_accepted.locked_asset_id = reply.locked_asset_id
-        response.order_accepted.locked_units = reply.locked_units
-        response.order_accepted.symbol = reply.symbol
-        response.order_accepted.duplicate = reply.duplicate
+        accepted = response.order_accepted  # each attribute access of a submessage builds a wrapper: once
+        accepted.order_id = reply.order_id
+        accepted.client_order_id = reply.client_order_id
+        accepted.locked_asset_id = reply.locked_asset_id
+        accepted.locked_units = reply.locked_units
+        accepted.symbol = reply.symbol
+        accepted.duplicate = reply.duplicate
     elif type(reply) is CancelAccepted:
-        response.cancel_accepted.order_id = reply.order_id
-        response.cancel_accepted.client_order_id = reply.client_order_id
-        response.cancel_accepted.symbol = reply.symbol
+        cancel = response.cancel_accepted
+        cancel.order_id = reply.order_id
+        cancel.client_order_id = reply.client_order_id
+        cancel.symbol = reply.symbol
     else:
         assert type(reply) is Refused, reply
-        response.rejected.reason = reply.reason
-        response.rejected.message = reply.message
+        rejected = response.rejected
+        rejected.reason = reply.reason
+        rejected.message = reply.message
     return response.SerializeToString()
 
 

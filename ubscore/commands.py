@@ -40,7 +40,7 @@ class PlaceRequest(NamedTuple):
 
     def fingerprint(self) -> tuple[object, ...]:
         """What must be equal for a repeat of the same client order id to be the same order (not the time)."""
-        return tuple(self[:-1])
+        return self[:-1]  # a slice of a tuple subclass is a plain tuple
 
 
 class CancelRequest(NamedTuple):

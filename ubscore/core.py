@@ -26,7 +26,7 @@ from ubscore.commands import CancelRequest, FeedOutput, PlaceRequest, TransferRe
 from ubscore.events import BalanceEvent, CancelAccepted, CancelCommand, Effects, OrderAccepted, PlaceCommand, Refused
 from ubscore.ledger import Ledger
 from ubscore.orders import OpenOrder, OpenOrders
-from ubscore.risk import Lock, check_order, is_valid_key, market_limits
+from ubscore.risk import Lock, check_order, is_valid_key, market_rules
 from ubscore.sequencer import KEYS_MAX_DEFAULT, WINDOW_NS_DEFAULT, Counters, IdempotencyWindow
 from ubscore.settle import Settler
 
@@ -42,7 +42,7 @@ class UbsCore:
         window_ns: int = WINDOW_NS_DEFAULT, keys_max: int = KEYS_MAX_DEFAULT,
     ) -> None:  # fmt: skip
         self.markets = {market.symbol: market for market in sorted(markets, key=lambda m: m.symbol)}
-        self.limits = {symbol: market_limits(market) for symbol, market in self.markets.items()}
+        self.rules = {symbol: market_rules(market) for symbol, market in self.markets.items()}
         self.asset_ids = frozenset(asset_ids)
         self.fee_account_user_id = fee_account_user_id
         self.ledger = Ledger()
@@ -79,6 +79,7 @@ class UbsCore:
         refused_kind = BalanceEventType.DEPOSIT_REJECTED if deposit else BalanceEventType.WITHDRAWAL_REJECTED
         context: dict[str, Any] = {
             "request_id": request.request_id, "ts_event_ns": request.ts_event_ns, "operation": operation,
+            "requested_amount_units": request.amount_units,
         }  # fmt: skip
         user, asset, amount = request.user_id, request.asset_id, request.amount_units
         reason = RejectReason.UNSPECIFIED
@@ -102,52 +103,47 @@ class UbsCore:
 
     def place(self, request: PlaceRequest) -> Effects:
         """Validate, lock, number and queue an order; or refuse it (ORDER_REJECTED event, order id 0)."""
-        if not request.user_id or not request.client_order_id:
+        user_id, client_order_id = request.user_id, request.client_order_id
+        if not user_id or not client_order_id:
             return self._refuse_order(request, RejectReason.UBSCORE_MISSING_FIELD, "user and client order id needed")
-        if not is_valid_key(request.client_order_id):
+        if not is_valid_key(client_order_id):
             return self._refuse_order(
                 request, RejectReason.UBSCORE_INVALID_ORDER, "client order id: 1-64 of [A-Za-z0-9._:-]"
             )
-        key = (request.user_id, request.client_order_id)
+        key = (user_id, client_order_id)
         seen = self.order_keys.get(key)
         if seen is not None:
             return Effects(self._repeat_reply(request, seen.fingerprint, seen.outcome), [], [])
         if key in self.orders.by_client_id:  # an order older than the window still rests under this key
-            message = f"client order id {request.client_order_id!r} belongs to an open order"
+            message = f"client order id {client_order_id!r} belongs to an open order"
             return Effects(Refused(RejectReason.DUPLICATE_REQUEST, message), [], [])
-        market = self.markets.get(request.symbol)
-        checked = check_order(request, market, self.limits.get(request.symbol))
-        if not isinstance(checked, Lock):
+        checked = check_order(request, self.rules.get(request.symbol))
+        if type(checked) is not Lock:
             return self._refuse_order(request, checked.reason, checked.message, remember=True)
-        if self.ledger.available_units(request.user_id, checked.asset_id) < checked.units:
+        asset_id, units, time_in_force = checked
+        if self.ledger.available_units(user_id, asset_id) < units:
             return self._refuse_order(
-                request, RejectReason.INSUFFICIENT_FUNDS, f"{checked.units} units of asset {checked.asset_id} needed",
-                remember=True, asset_id=checked.asset_id,
+                request, RejectReason.INSUFFICIENT_FUNDS, f"{units} units of asset {asset_id} needed",
+                remember=True, asset_id=asset_id,
             )  # fmt: skip
-        return self._accept(request, checked)
+        return self._accept(request, key, asset_id, units, time_in_force)
 
-    def _accept(self, request: PlaceRequest, lock: Lock) -> Effects:
+    def _accept(self, request: PlaceRequest, key: tuple[int, str], asset_id: int, units: int, tif: int) -> Effects:
+        # Positional arguments throughout: this runs once per accepted order, and keywords cost here.
+        (user_id, client_order_id, symbol, side, order_type, _, post_only, price_units, qty_units, budget_units,
+         self_trade_mode, ts_event_ns) = request  # fmt: skip
         order_id = self.counters.next_order_id()
-        event = self.ledger.lock(
-            request.user_id, lock.asset_id, lock.units, order_id=order_id, ts_event_ns=request.ts_event_ns,
-            client_order_id=request.client_order_id, symbol=request.symbol,
-        )  # fmt: skip
+        event = self.ledger.lock(user_id, asset_id, units, order_id, ts_event_ns, client_order_id, symbol)
         self.orders.add(OpenOrder(
-            order_id=order_id, user_id=request.user_id, client_order_id=request.client_order_id,
-            symbol=request.symbol, side=request.side, order_type=request.order_type, price_units=request.price_units,
-            qty_units=request.qty_units, quote_budget_units=request.quote_budget_units, lock_asset_id=lock.asset_id,
-            held_units=lock.units,
+            order_id, user_id, client_order_id, symbol, side, order_type, price_units, qty_units, budget_units,
+            asset_id, units,
         ))  # fmt: skip
         command = PlaceCommand(
-            self.counters.next_command_seq(), order_id, request.user_id, request.client_order_id, request.symbol,
-            request.side, request.order_type, lock.time_in_force, request.post_only, request.price_units,
-            request.qty_units, request.quote_budget_units, request.self_trade_mode, lock.units, request.ts_event_ns,
+            self.counters.next_command_seq(), order_id, user_id, client_order_id, symbol, side, order_type, tif,
+            post_only, price_units, qty_units, budget_units, self_trade_mode, units, ts_event_ns,
         )  # fmt: skip
-        outcome = (ACCEPTED, order_id, lock.asset_id, lock.units)
-        self.order_keys.remember((request.user_id, request.client_order_id), request.fingerprint(), outcome,
-                                 request.ts_event_ns)  # fmt: skip
-        reply = OrderAccepted(order_id, request.client_order_id, lock.asset_id, lock.units, request.symbol)
-        return Effects(reply, [event], [command])
+        self.order_keys.remember(key, request.fingerprint(), (ACCEPTED, order_id, asset_id, units), ts_event_ns)
+        return Effects(OrderAccepted(order_id, client_order_id, asset_id, units, symbol), [event], [command])
 
     def _refuse_order(
         self, request: PlaceRequest, reason: RejectReason, message: str, *, remember: bool = False,

@@ -43,6 +43,7 @@ class BalanceEvent(NamedTuple):
     unlock_cause: FundsUnlockCause = FundsUnlockCause.UNSPECIFIED
     order: PlaceRequest | None = None  # the refused request, on ORDER_REJECTED
     operation: BalanceOperation = BalanceOperation.UNSPECIFIED
+    requested_amount_units: int = 0  # on transfer events, refusals included
 
 
 class PlaceCommand(NamedTuple):

@@ -84,15 +84,23 @@ class Ledger:
         self.supply[asset_id] -= amount_units
         return self._event(user_id, asset_id, BalanceEventType.WITHDRAWN, -amount_units, 0, account, context)
 
-    def lock(self, user_id: int, asset_id: int, amount_units: int, **context: Any) -> BalanceEvent:
-        """Move available to frozen for an order; the caller checked it is covered."""
+    def lock(
+        self, user_id: int, asset_id: int, amount_units: int, order_id: int, ts_event_ns: int, client_order_id: str,
+        symbol: str,
+    ) -> BalanceEvent:  # fmt: skip
+        """Move available to frozen for an order; the caller checked it is covered (one per accepted order: the
+        event is built positionally, without the keyword context the other changes take)."""
         account = self.account(user_id, asset_id)
         assert 0 < amount_units <= account.available_units, (amount_units, account)
         account.available_units -= amount_units
         account.frozen_units += amount_units
-        return self._event(
-            user_id, asset_id, BalanceEventType.FUNDS_LOCKED, -amount_units, amount_units, account, context
-        )
+        account.version += 1
+        self.last_event_id += 1
+        return BalanceEvent(
+            self.last_event_id, user_id, asset_id, BalanceEventType.FUNDS_LOCKED, -amount_units, amount_units,
+            account.available_units, account.frozen_units, account.version, "", order_id, 0, 0, ts_event_ns,
+            client_order_id, symbol,
+        )  # fmt: skip
 
     def unlock(self, user_id: int, asset_id: int, amount_units: int, **context: Any) -> BalanceEvent:
         """Move frozen back to available (context carries the `unlock_cause`)."""

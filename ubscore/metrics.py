@@ -31,6 +31,7 @@ class UbscoreMetrics:
     kafka_unconfirmed: Gauge = field(init=False)
     operations_lag_records: Gauge = field(init=False)
     open_orders: Gauge = field(init=False)
+    pending_counts: dict[tuple[Counter, tuple[str, ...]], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         registry = self.registry
@@ -76,6 +77,18 @@ class UbscoreMetrics:
             registry=registry,
         )  # fmt: skip
         self.open_orders = Gauge("ubscore_open_orders", "Orders holding funds", registry=registry)
+
+    def count(self, counter: Counter, *labels: str) -> None:
+        """Add one to `counter{labels}` at the next `flush_counts()` (per input this is a dict update; a
+        prometheus_client `labels().inc()` costs ~1-4 us, a fifth of an order's whole validation)."""
+        key = (counter, labels)
+        self.pending_counts[key] = self.pending_counts.get(key, 0) + 1
+
+    def flush_counts(self) -> None:
+        """Apply the counts gathered by `count()` (the loop calls this once per turn)."""
+        for (counter, labels), amount in self.pending_counts.items():
+            counter.labels(*labels).inc(amount)
+        self.pending_counts.clear()
 
     def serve(self, port: int) -> None:
         """Start the HTTP exposition server on 127.0.0.1:`port` (a daemon thread of prometheus_client)."""

@@ -17,7 +17,7 @@ from common.enums import OrderType, Side
 from common.markets import Market
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True)
 class OpenOrder:
     """An order whose funds are locked (mutable: fills update `held_units`)."""
 

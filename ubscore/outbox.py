@@ -76,7 +76,8 @@ class Outbox:
         return (self.events.confirmed, self.commands.confirmed) != self.durable
 
     def produce(self, events: list[BalanceEvent], commands: list[PlaceCommand | CancelCommand]) -> None:
-        """Hand the outputs of a durable batch to the producer (commands first: they are the time-critical ones)."""
+        """Hand the outputs of a durable batch to the producer (commands first: they are the time-critical ones).
+        Acknowledgements arrive when the owner polls the producer (the service loop does, every millisecond)."""
         for command in commands:
             self.commands.sending(command.command_seq)
             self._produce_one(self.orders_topic, command.symbol.encode(), codec.encode_command(command),
@@ -85,18 +86,23 @@ class Outbox:
             self.events.sending(event.event_id)
             self._produce_one(self.events_topic, str(event.user_id).encode(), codec.encode_event(event),
                               self._acknowledger(self.events, event.event_id))  # fmt: skip
-        self.producer.poll(0)
 
     def _produce_one(self, topic: str, key: bytes, value: bytes, on_delivery: Callable[..., None]) -> None:
+        try:
+            self.producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+        except BufferError:  # the producer's queue is full: wait for acknowledgements (bounded)
+            self._produce_when_room(topic, key, value, on_delivery)
+
+    def _produce_when_room(self, topic: str, key: bytes, value: bytes, on_delivery: Callable[..., None]) -> None:
         deadline_ns = time.monotonic_ns() + int(FLUSH_TIMEOUT_S * 1e9)
         while True:
+            self.producer.poll(PRODUCE_WAIT_S)
             try:
                 self.producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
                 return
-            except BufferError:  # the producer's queue is full: wait for acknowledgements (bounded)
+            except BufferError:
                 if time.monotonic_ns() > deadline_ns:
                     raise
-                self.producer.poll(PRODUCE_WAIT_S)
 
     def _acknowledger(self, watermark: Watermark, item_id: int) -> Callable[[KafkaError | None, Message], None]:
         """A delivery callback: acknowledge `item_id`, or record the failure (the loop stops on it)."""

@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 from common.enums import OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 from common.markets import SYSTEM_USER_ID_END, Market
+from common.money import notional_units
 from ubscore.commands import PlaceRequest
 
 IDEMPOTENCY_KEY_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # client order ids and transfer request ids
@@ -37,17 +38,28 @@ STP_MODES = frozenset(int(mode) for mode in SelfTradeMode)
 LIMIT_TIFS = frozenset((TimeInForce.UNSPECIFIED, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK))
 
 
-class Limits(NamedTuple):
-    """A market's maxima: price, quantity of one order, and notional (bounds every fill total of one order)."""
+class Rules(NamedTuple):
+    """What the checks read of one market, flattened once at start (the hot path reads a tuple, not a config)."""
 
-    max_price_units: int
+    base_asset_id: int
+    quote_asset_id: int
+    tick_units: int
+    lot_units: int
+    min_qty_units: int
     max_qty_units: int
+    max_price_units: int
+    min_notional_units: int
     max_notional_units: int
+    base_scale: int
 
 
-def market_limits(market: Market) -> Limits:
-    """The market's maxima (checked at config load so that no lock, fill total or fee can leave int64)."""
-    return Limits(market.max_price_units, market.max_qty_units, market.max_notional_units)
+def market_rules(market: Market) -> Rules:
+    """The market's bounds (checked at config load so that no lock, fill total or fee can leave int64)."""
+    return Rules(
+        market.base_asset_id, market.quote_asset_id, market.tick_units, market.lot_units, market.min_qty_units,
+        market.max_qty_units, market.max_price_units, market.min_notional_units, market.max_notional_units,
+        market.base_scale,
+    )  # fmt: skip
 
 
 class Lock(NamedTuple):
@@ -70,25 +82,25 @@ def is_valid_key(key: str) -> bool:
     return IDEMPOTENCY_KEY_RE.fullmatch(key) is not None
 
 
-def check_order(request: PlaceRequest, market: Market | None, limits: Limits | None) -> Lock | Refusal:
+def check_order(request: PlaceRequest, rules: Rules | None) -> Lock | Refusal:
     """The lock of a valid order (before the funds check), or the first refusal (see the module docstring)."""
-    if market is None or limits is None:
+    if rules is None:
         return Refusal(RejectReason.UBSCORE_UNKNOWN_MARKET, f"no market {request.symbol!r}")
     shape = _shape_problem(request)
     if shape:
         return Refusal(RejectReason.UBSCORE_INVALID_ORDER, shape)
     if request.order_type == OrderType.LIMIT:
-        return _check_limit(request, market, limits)
+        return _check_limit(request, rules)
     if request.side == Side.SELL:
-        refusal = _check_qty(request.qty_units, market, limits)
-        return refusal or Lock(market.base_asset_id, request.qty_units, TimeInForce.UNSPECIFIED)
+        refusal = _check_qty(request.qty_units, rules)
+        return refusal or Lock(rules.base_asset_id, request.qty_units, TimeInForce.UNSPECIFIED)
     budget = request.quote_budget_units
-    if not market.min_notional_units <= budget <= limits.max_notional_units:
+    if not rules.min_notional_units <= budget <= rules.max_notional_units:
         return Refusal(
             RejectReason.UBSCORE_BUDGET_OUT_OF_RANGE,
-            f"budget {budget} outside {market.min_notional_units}..{limits.max_notional_units}",
+            f"budget {budget} outside {rules.min_notional_units}..{rules.max_notional_units}",
         )
-    return Lock(market.quote_asset_id, budget, TimeInForce.UNSPECIFIED)
+    return Lock(rules.quote_asset_id, budget, TimeInForce.UNSPECIFIED)
 
 
 def _shape_problem(request: PlaceRequest) -> str:
@@ -117,38 +129,36 @@ def _shape_problem(request: PlaceRequest) -> str:
     return ""
 
 
-def _check_qty(qty_units: int, market: Market, limits: Limits) -> Refusal | None:
-    if qty_units % market.lot_units:
+def _check_qty(qty_units: int, rules: Rules) -> Refusal | None:
+    if qty_units % rules.lot_units:
         return Refusal(
-            RejectReason.UBSCORE_QUANTITY_OFF_LOT, f"quantity {qty_units} not a multiple of {market.lot_units}"
+            RejectReason.UBSCORE_QUANTITY_OFF_LOT, f"quantity {qty_units} not a multiple of {rules.lot_units}"
         )
-    if not market.min_qty_units <= qty_units <= limits.max_qty_units:
+    if not rules.min_qty_units <= qty_units <= rules.max_qty_units:
         return Refusal(
             RejectReason.UBSCORE_QUANTITY_OUT_OF_RANGE,
-            f"quantity {qty_units} outside {market.min_qty_units}..{limits.max_qty_units}",
+            f"quantity {qty_units} outside {rules.min_qty_units}..{rules.max_qty_units}",
         )
     return None
 
 
-def _check_limit(request: PlaceRequest, market: Market, limits: Limits) -> Lock | Refusal:
-    price = request.price_units
-    if price % market.tick_units:
-        return Refusal(RejectReason.UBSCORE_PRICE_OFF_TICK, f"price {price} not a multiple of {market.tick_units}")
-    if not 0 < price <= limits.max_price_units:
-        return Refusal(RejectReason.UBSCORE_PRICE_OUT_OF_RANGE, f"price {price} outside 1..{limits.max_price_units}")
-    refusal = _check_qty(request.qty_units, market, limits)
+def _check_limit(request: PlaceRequest, rules: Rules) -> Lock | Refusal:
+    price, qty = request.price_units, request.qty_units
+    if price % rules.tick_units:
+        return Refusal(RejectReason.UBSCORE_PRICE_OFF_TICK, f"price {price} not a multiple of {rules.tick_units}")
+    if not 0 < price <= rules.max_price_units:
+        return Refusal(RejectReason.UBSCORE_PRICE_OUT_OF_RANGE, f"price {price} outside 1..{rules.max_price_units}")
+    refusal = _check_qty(qty, rules)
     if refusal:
         return refusal
-    notional = market.notional_units(price, request.qty_units)
-    if notional < market.min_notional_units:
+    notional = notional_units(price, qty, rules.base_scale)
+    if notional < rules.min_notional_units:
+        return Refusal(RejectReason.UBSCORE_BELOW_MIN_NOTIONAL, f"notional {notional} below {rules.min_notional_units}")
+    if notional > rules.max_notional_units:
         return Refusal(
-            RejectReason.UBSCORE_BELOW_MIN_NOTIONAL, f"notional {notional} below {market.min_notional_units}"
-        )
-    if notional > limits.max_notional_units:
-        return Refusal(
-            RejectReason.UBSCORE_QUANTITY_OUT_OF_RANGE, f"notional {notional} above {limits.max_notional_units}"
+            RejectReason.UBSCORE_QUANTITY_OUT_OF_RANGE, f"notional {notional} above {rules.max_notional_units}"
         )
     tif = request.time_in_force or TimeInForce.GTC
     if request.side == Side.BUY:
-        return Lock(market.quote_asset_id, notional, tif)
-    return Lock(market.base_asset_id, request.qty_units, tif)
+        return Lock(rules.quote_asset_id, notional, tif)
+    return Lock(rules.base_asset_id, qty, tif)

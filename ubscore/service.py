@@ -60,6 +60,11 @@ from ubscore.state import (
 
 SPIN_POLLS_MAX = 2_000  # empty polls before the loop starts to wait (latency while busy, little CPU while idle)
 IDLE_WAIT_MS = 1
+# Kafka transfers and matcher feeds are looked at this often while quiet (and at every turn while they yield
+# inputs), and Kafka's delivery acknowledgements are served this often: none is latency-critical, and each look
+# costs microseconds (a producer poll ~14 us) of the turn that polls Aeron.
+QUIET_SOURCES_INTERVAL_NS = 1_000_000
+ACKNOWLEDGEMENTS_INTERVAL_NS = 1_000_000
 GAUGES_INTERVAL_NS = 250_000_000  # gauges (lags, open orders) are refreshed at most this often
 SLOW_COMMIT_BUSY_NS = 1_000_000_000  # a slow group commit sheds orders for this long (then they are tried again)
 
@@ -103,6 +108,9 @@ class UbscoreService:
         self.last_fsync_ms = 0.0
         self.slow_commit_until_ns = 0  # orders are refused BUSY until then, after a group commit over the bound
         self.idle_polls = 0
+        self.quiet_sources_ns = 0
+        self.acknowledgements_ns = 0
+        self.more_inputs = True  # the feeds or Kafka gave inputs at their last look: look again at once
         self.gauges_ns = 0
         self.snapshots = ForkedSnapshotWriter(config.snapshot_dir)
         self.last_output_ns = {feed.shard_id: time.monotonic_ns() for feed in feeds}
@@ -146,8 +154,12 @@ class UbscoreService:
         """Gather, apply, make durable and send one batch; the number of inputs taken."""
         batch = Batch()
         busy = self.busy_reason()
-        self._take_outputs(batch)
-        self._take_transfers(batch)
+        now_ns = time.monotonic_ns()
+        if self.more_inputs or now_ns - self.quiet_sources_ns >= QUIET_SOURCES_INTERVAL_NS:
+            self.quiet_sources_ns = now_ns
+            self._take_outputs(batch)
+            self._take_transfers(batch)
+            self.more_inputs = bool(batch.records)
         self._take_requests(batch, busy)
         if batch.records:
             if self.outbox.changed():
@@ -196,7 +208,7 @@ class UbscoreService:
             for output in outputs:
                 self._apply(batch, OUTPUT_RECORD + output.SerializeToString(deterministic=True),
                             self.core.apply_output(codec.decode_output(output)))  # fmt: skip
-                self.metrics.feed_outputs.labels(str(feed.shard_id)).inc()
+                self.metrics.count(self.metrics.feed_outputs, str(feed.shard_id))
             if outputs:
                 self.last_output_ns[feed.shard_id] = time.monotonic_ns()
                 self.metrics.feed_last_seq.labels(str(feed.shard_id)).set(outputs[-1].seq)
@@ -230,14 +242,14 @@ class UbscoreService:
     def _count_transfer(self, request_id: str, effects: Effects) -> None:
         if effects.reply is not None:  # a key reused for a different transfer
             log.warning("transfer %r refused: %s", request_id, effects.reply.message)
-            self.metrics.refusals.labels("transfer", RejectReason(effects.reply.reason).name).inc()
+            self.metrics.count(self.metrics.refusals, "transfer", RejectReason(effects.reply.reason).name)
         elif not effects.events:
-            self.metrics.duplicates.labels("transfer").inc()
+            self.metrics.count(self.metrics.duplicates, "transfer")
         else:
             reason = effects.events[0].reject_reason
-            self.metrics.requests.labels("transfer", "refused" if reason else "applied").inc()
+            self.metrics.count(self.metrics.requests, "transfer", "refused" if reason else "applied")
             if reason:
-                self.metrics.refusals.labels("transfer", RejectReason(reason).name).inc()
+                self.metrics.count(self.metrics.refusals, "transfer", RejectReason(reason).name)
 
     def _take_requests(self, batch: Batch, busy: str) -> None:
         if self.server is None:
@@ -278,18 +290,18 @@ class UbscoreService:
 
     def _refuse_early(self, batch: Batch, request: Request, kind: str, reason: RejectReason, message: str) -> None:
         batch.early_replies.append((request, codec.refusal_reply(reason, message)))
-        self.metrics.requests.labels(kind, "refused").inc()
-        self.metrics.refusals.labels(kind, reason.name).inc()
+        self.metrics.count(self.metrics.requests, kind, "refused")
+        self.metrics.count(self.metrics.refusals, kind, reason.name)
 
     def _count_reply(self, kind: str, effects: Effects) -> None:
         reply = effects.reply
         if type(reply) is Refused:
-            self.metrics.requests.labels(kind, "refused").inc()
-            self.metrics.refusals.labels(kind, RejectReason(reply.reason).name).inc()
+            self.metrics.count(self.metrics.requests, kind, "refused")
+            self.metrics.count(self.metrics.refusals, kind, RejectReason(reply.reason).name)
         elif type(reply) is OrderAccepted and reply.duplicate:
-            self.metrics.duplicates.labels(kind).inc()
+            self.metrics.count(self.metrics.duplicates, kind)
         else:
-            self.metrics.requests.labels(kind, "accepted").inc()
+            self.metrics.count(self.metrics.requests, kind, "accepted")
 
     def _consumer_error(self, error: KafkaError) -> None:
         # An offset reset means inputs we never applied are gone from the topic: stop, an operator must decide.
@@ -326,13 +338,16 @@ class UbscoreService:
     def _after_batch(self, batch: Batch) -> None:
         self.inputs_since_snapshot += batch.inputs
         if batch.inputs or batch.early_replies:
+            self.metrics.flush_counts()
             self.idle_polls = 0
         else:
             self.idle_polls += 1
-            self.producer.poll(0)
             if self.idle_polls > SPIN_POLLS_MAX:  # idle: wait a little instead of spinning a shared core
                 self.producer.poll(IDLE_WAIT_MS / 1e3)
         now_ns = time.monotonic_ns()
+        if now_ns - self.acknowledgements_ns >= ACKNOWLEDGEMENTS_INTERVAL_NS:
+            self.acknowledgements_ns = now_ns
+            self.producer.poll(0)  # delivery callbacks: the watermarks move, failures are seen
         if now_ns - self.gauges_ns >= GAUGES_INTERVAL_NS:
             self.gauges_ns = now_ns
             self._update_gauges(now_ns)

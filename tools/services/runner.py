@@ -223,6 +223,12 @@ class ServiceRunner:
             return
         started_s = time.monotonic()
         killed = process.stop(supervisor, term_timeout_s=spec.stop_timeout_s)
+        if record is not None and not _await_exit(record, timeout_s=spec.stop_timeout_s):
+            # The supervisor can be gone a moment before its service (SIGKILL reaches the group member by
+            # member); `down` must leave nothing behind, so wait for the service itself, killing it if need be.
+            os.kill(record.pid, signal.SIGKILL)
+            killed = True
+            _await_exit(record, timeout_s=spec.stop_timeout_s)
         ended = self._exit(spec.name) or {"code": -signal.SIGKILL}
         self._run_file(spec.name, ".exit").write_text(json.dumps({**ended, "stopped_by_runner": True}))
         self._forget(spec.name)
@@ -304,3 +310,13 @@ def _marker(argv: Sequence[str]) -> str:
 
 
 __all__ = ["ServiceRunner", "ServiceStatus", "format_status"]
+
+
+def _await_exit(record: process.PidRecord, *, timeout_s: float) -> bool:
+    """Wait up to `timeout_s` for the process of `record` to end; return True if it has."""
+    deadline = time.monotonic() + timeout_s
+    while process.is_alive(record):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(process.STOP_POLL_INTERVAL_S)
+    return True

@@ -240,3 +240,34 @@ def test_a_replay_server_behind_the_live_feed_is_a_timeout_not_a_halt(
     assert "behind" in str(error)
     assert seqs == list(range(1, 21))
     assert feed.halted is None
+
+
+def test_undecodable_live_message_is_skipped_and_its_outputs_come_from_replay(
+    context: zmq.Context, serve: Callable[..., ScriptedReplayServer]
+) -> None:
+    """A garbled live message between two good ones is counted and set aside, never fatal: the seqs it would have
+    carried are a gap that replay fills, so the caller still sees 1..30 exactly once and verified."""
+    outputs = chained_outputs(30)
+    server = serve(outputs)
+    publisher = context.socket(zmq.XPUB)
+    publisher.setsockopt(zmq.LINGER, 0)
+    pub_port = publisher.bind_to_random_port("tcp://127.0.0.1")
+    feed = open_feed(context, server, f"tcp://127.0.0.1:{pub_port}", idle_check_ms=60_000)
+    assert publisher.poll(5_000, zmq.POLLIN), "the feed never subscribed"
+    publisher.recv()
+    seqs = [output.seq for output in feed.poll(timeout_ms=10)]  # the first poll catches up from replay: 1..30
+    server.outputs.extend(chained_outputs(60)[30:])  # the server's history grows as the matcher goes on
+    topic = feed_topic(SHARD_ID)
+    publisher.send(encode_feed_message(topic, [o.SerializeToString() for o in server.outputs[30:40]]))
+    publisher.send(topic + b"\xff\xff\xff garbage")  # would have carried 41..50
+    publisher.send(encode_feed_message(topic, [o.SerializeToString() for o in server.outputs[50:60]]))
+
+    for _ in range(500):
+        seqs.extend(output.seq for output in feed.poll(timeout_ms=10))
+        if len(seqs) >= 60:
+            break
+    feed.close()
+    publisher.close(linger=0)
+
+    assert seqs == list(range(1, 61))
+    assert feed.malformed_live_messages == 1

@@ -138,7 +138,7 @@ def test_project_refused_withdrawal_writes_no_balance_and_a_rejected_transfer() 
     event = balance_pb2.BalanceEvent(
         event_id=9, user_id=1001, asset_id=USDT, type=balance_pb2.BALANCE_EVENT_TYPE_WITHDRAWAL_REJECTED,
         request_id="w1", reject_reason=common_pb2.REJECT_REASON_INSUFFICIENT_FUNDS, ts_event_ns=TS_BASE_NS,
-        operation=balance_pb2.BALANCE_OPERATION_TRANSFER_OUT,
+        operation=balance_pb2.BALANCE_OPERATION_TRANSFER_OUT, requested_amount_units=250,
     )
     rows = project_balance_event(event)
     assert rows_of(rows, "user_balances") == []
@@ -146,6 +146,7 @@ def test_project_refused_withdrawal_writes_no_balance_and_a_rejected_transfer() 
     assert transfer.values["status"] == account_service_pb2.TRANSFER_STATUS_REJECTED
     assert transfer.values["direction"] == account_service_pb2.TRANSFER_DIRECTION_OUT
     assert transfer.values["reason"] == common_pb2.REJECT_REASON_INSUFFICIENT_FUNDS
+    assert transfer.values["amount_units"] == 250  # what was asked for, though nothing moved
 
 
 def test_project_refused_order_is_kept_under_user_and_client_order_id() -> None:

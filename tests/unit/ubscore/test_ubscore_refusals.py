@@ -35,8 +35,8 @@ def funded_core() -> UbsCore:
 
 
 def limits() -> tuple[int, int, int]:
-    core = funded_core()
-    return tuple(core.limits["BTC_USDT"])  # type: ignore[return-value]
+    rules = funded_core().rules["BTC_USDT"]
+    return rules.max_price_units, rules.max_qty_units, rules.max_notional_units
 
 
 MAX_PRICE, MAX_QTY, MAX_NOTIONAL = limits()
@@ -159,6 +159,7 @@ def test_transfer_refused_is_an_event_with_version_zero(
     [event] = core.transfer(request_).events
     assert (event.type, event.reject_reason, event.version, event.request_id) == (kind, reason, 0, request_.request_id)
     assert event.operation == request_.operation
+    assert event.requested_amount_units == request_.amount_units  # the refused amount stays known downstream
     assert list(core.ledger.rows()) == before
     assert not core.invariant_problems()
 

@@ -380,9 +380,11 @@ type BalanceEvent struct {
 	// On BALANCE_EVENT_TYPE_ORDER_REJECTED: the refused order request as UBSCore received it.
 	Order *OrderRequest `protobuf:"bytes,18,opt,name=order,proto3" json:"order,omitempty"`
 	// On transfer events: deposit or withdrawal (so a refusal's direction is known without a balance change).
-	Operation     BalanceOperation `protobuf:"varint,19,opt,name=operation,proto3,enum=exchange.v1.BalanceOperation" json:"operation,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Operation BalanceOperation `protobuf:"varint,19,opt,name=operation,proto3,enum=exchange.v1.BalanceOperation" json:"operation,omitempty"`
+	// On transfer events: the amount requested, smallest units (also on a refusal, whose deltas are 0).
+	RequestedAmountUnits int64 `protobuf:"varint,20,opt,name=requested_amount_units,json=requestedAmountUnits,proto3" json:"requested_amount_units,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *BalanceEvent) Reset() {
@@ -548,6 +550,13 @@ func (x *BalanceEvent) GetOperation() BalanceOperation {
 	return BalanceOperation_BALANCE_OPERATION_UNSPECIFIED
 }
 
+func (x *BalanceEvent) GetRequestedAmountUnits() int64 {
+	if x != nil {
+		return x.RequestedAmountUnits
+	}
+	return 0
+}
+
 var File_exchange_v1_balance_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_balance_proto_rawDesc = "" +
@@ -563,7 +572,7 @@ const file_exchange_v1_balance_proto_rawDesc = "" +
 	"\vts_event_ns\x18\x06 \x01(\x03R\ttsEventNs\x12\x1f\n" +
 	"\vproducer_id\x18\a \x01(\tR\n" +
 	"producerId\x12!\n" +
-	"\fproducer_seq\x18\b \x01(\x04R\vproducerSeq\"\xfd\x05\n" +
+	"\fproducer_seq\x18\b \x01(\x04R\vproducerSeq\"\xb3\x06\n" +
 	"\fBalanceEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\x04R\aeventId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\x04R\x06userId\x12\x19\n" +
@@ -585,7 +594,8 @@ const file_exchange_v1_balance_proto_rawDesc = "" +
 	"\x06symbol\x18\x10 \x01(\tR\x06symbol\x12@\n" +
 	"\funlock_cause\x18\x11 \x01(\x0e2\x1d.exchange.v1.FundsUnlockCauseR\vunlockCause\x12/\n" +
 	"\x05order\x18\x12 \x01(\v2\x19.exchange.v1.OrderRequestR\x05order\x12;\n" +
-	"\toperation\x18\x13 \x01(\x0e2\x1d.exchange.v1.BalanceOperationR\toperation*|\n" +
+	"\toperation\x18\x13 \x01(\x0e2\x1d.exchange.v1.BalanceOperationR\toperation\x124\n" +
+	"\x16requested_amount_units\x18\x14 \x01(\x03R\x14requestedAmountUnits*|\n" +
 	"\x10BalanceOperation\x12!\n" +
 	"\x1dBALANCE_OPERATION_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dBALANCE_OPERATION_TRANSFER_IN\x10\x01\x12\"\n" +

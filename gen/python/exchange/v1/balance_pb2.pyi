@@ -78,7 +78,7 @@ class BalanceRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., user_id: _Optional[int] = ..., asset_id: _Optional[int] = ..., amount_units: _Optional[int] = ..., operation: _Optional[_Union[BalanceOperation, str]] = ..., ts_event_ns: _Optional[int] = ..., producer_id: _Optional[str] = ..., producer_seq: _Optional[int] = ...) -> None: ...
 
 class BalanceEvent(_message.Message):
-    __slots__ = ("event_id", "user_id", "asset_id", "type", "delta_available_units", "delta_frozen_units", "available_units", "frozen_units", "version", "request_id", "order_id", "trade_id", "reject_reason", "ts_event_ns", "client_order_id", "symbol", "unlock_cause", "order", "operation")
+    __slots__ = ("event_id", "user_id", "asset_id", "type", "delta_available_units", "delta_frozen_units", "available_units", "frozen_units", "version", "request_id", "order_id", "trade_id", "reject_reason", "ts_event_ns", "client_order_id", "symbol", "unlock_cause", "order", "operation", "requested_amount_units")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     ASSET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -98,6 +98,7 @@ class BalanceEvent(_message.Message):
     UNLOCK_CAUSE_FIELD_NUMBER: _ClassVar[int]
     ORDER_FIELD_NUMBER: _ClassVar[int]
     OPERATION_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_AMOUNT_UNITS_FIELD_NUMBER: _ClassVar[int]
     event_id: int
     user_id: int
     asset_id: int
@@ -117,4 +118,5 @@ class BalanceEvent(_message.Message):
     unlock_cause: FundsUnlockCause
     order: _ubscore_pb2.OrderRequest
     operation: BalanceOperation
-    def __init__(self, event_id: _Optional[int] = ..., user_id: _Optional[int] = ..., asset_id: _Optional[int] = ..., type: _Optional[_Union[BalanceEventType, str]] = ..., delta_available_units: _Optional[int] = ..., delta_frozen_units: _Optional[int] = ..., available_units: _Optional[int] = ..., frozen_units: _Optional[int] = ..., version: _Optional[int] = ..., request_id: _Optional[str] = ..., order_id: _Optional[int] = ..., trade_id: _Optional[int] = ..., reject_reason: _Optional[_Union[_common_pb2.RejectReason, str]] = ..., ts_event_ns: _Optional[int] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., unlock_cause: _Optional[_Union[FundsUnlockCause, str]] = ..., order: _Optional[_Union[_ubscore_pb2.OrderRequest, _Mapping]] = ..., operation: _Optional[_Union[BalanceOperation, str]] = ...) -> None: ...
+    requested_amount_units: int
+    def __init__(self, event_id: _Optional[int] = ..., user_id: _Optional[int] = ..., asset_id: _Optional[int] = ..., type: _Optional[_Union[BalanceEventType, str]] = ..., delta_available_units: _Optional[int] = ..., delta_frozen_units: _Optional[int] = ..., available_units: _Optional[int] = ..., frozen_units: _Optional[int] = ..., version: _Optional[int] = ..., request_id: _Optional[str] = ..., order_id: _Optional[int] = ..., trade_id: _Optional[int] = ..., reject_reason: _Optional[_Union[_common_pb2.RejectReason, str]] = ..., ts_event_ns: _Optional[int] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., unlock_cause: _Optional[_Union[FundsUnlockCause, str]] = ..., order: _Optional[_Union[_ubscore_pb2.OrderRequest, _Mapping]] = ..., operation: _Optional[_Union[BalanceOperation, str]] = ..., requested_amount_units: _Optional[int] = ...) -> None: ...
