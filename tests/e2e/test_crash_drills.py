@@ -7,7 +7,8 @@ and Aeron streams), waits until orders flow, SIGKILLs its victim, brings it back
 it is healthy), waits until orders flow again, stops the load (the driver re-sends every unanswered command with
 the same client order id or transfer request id until it has an answer), and checks:
 
-- every accepted order has an output on the matcher feed and that output is persisted (chain_state);
+- every accepted order has an output on the matcher feed and that output is persisted (chain_state), and every
+  order of the run on the feed was answered to the client (none taken by the exchange with its answer lost);
 - no client order id was answered with two order ids; every transfer has a final status;
 - `tools.invariants`: money conserved per asset across UBSCore's dump, the ledger, user_balances and transfers;
   ledger = balances = UBSCore (reconcile); every trade settled once and in both histories; the chain verifies;
@@ -122,6 +123,7 @@ def drill(config: StackConfig, breaking: Callable[[], None]) -> LoadRecord:
             driver.stop()
         record = driver.join(DRIVER_JOIN_S)
         assert run.wait_drained(record, deadline_s=DRAIN_DEADLINE_S) == (0, 0), "accepted orders not matched/persisted"
+        assert run.unknown_orders(record) == [], "orders the exchange took whose answer the client never got"
     finally:
         run.stop_watching()
     assert not record.conflicts, record.conflicts

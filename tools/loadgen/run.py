@@ -125,6 +125,13 @@ class LoadRun:
                     unpersisted += 1
         return unmatched, unpersisted
 
+    def unknown_orders(self, record: LoadRecord) -> list[str]:
+        """Client order ids of this run the matcher processed but the driver never saw accepted (lost answers)."""
+        prefix = f"{self.run_tag}-"
+        with self.feed.lock:
+            return sorted(first.client_order_id for order_id, first in self.feed.first.items()
+                          if first.client_order_id.startswith(prefix) and order_id not in record.accepted)
+
     def wait_drained(self, record: LoadRecord, *, deadline_s: float = DRAIN_DEADLINE_S) -> tuple[int, int]:
         """Wait until every accepted order is matched and persisted, or the deadline; return what is still pending."""
         deadline_ns = time.monotonic_ns() + int(deadline_s * 1e9)

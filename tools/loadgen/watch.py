@@ -56,6 +56,7 @@ class FirstOutput:
     shard_id: int
     seq: int
     seen_ns: int
+    client_order_id: str = ""
 
 
 class FeedWatcher:
@@ -107,10 +108,10 @@ class FeedWatcher:
         self.last_seq[shard] = seq
         for update in output.order_updates:  # type: ignore[attr-defined]
             if update.order_id not in self.first:
-                self.first[update.order_id] = FirstOutput(shard, seq, now_ns)
+                self.first[update.order_id] = FirstOutput(shard, seq, now_ns, update.client_order_id)
         for rejection in output.rejections:  # type: ignore[attr-defined]
             if rejection.order_id and rejection.order_id not in self.first:
-                self.first[rejection.order_id] = FirstOutput(shard, seq, now_ns)
+                self.first[rejection.order_id] = FirstOutput(shard, seq, now_ns, rejection.client_order_id)
 
     def stop(self) -> None:
         """Stop following; close the sockets."""
