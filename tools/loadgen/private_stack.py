@@ -52,13 +52,16 @@ def remove(config: StackConfig) -> None:
 
 @contextmanager
 def private_stack(home: Path, *, services: list[str] | None = None, quiet: bool = True,
-                  extra_env: dict[str, str] | None = None) -> Iterator[StackConfig]:
+                  extra_env: dict[str, str] | None = None,
+                  kafka_bootstrap: str = KAFKA_BOOTSTRAP) -> Iterator[StackConfig]:
     """Bring up a private stack under `home` (every service by default); stop and remove it afterwards.
+
+    `kafka_bootstrap`: the shared broker by default, or a private one (tools/infra/private_kafka.py).
 
     `extra_env` (e.g. GATEWAY_RATE_LIMITS) is set in this process's environment while the stack lives, so the
     services started (and restarted) through the runner inherit it.
     """
-    env = private_env(home)
+    env = private_env(home, kafka_bootstrap=kafka_bootstrap)
     config = from_env(env)
     saved = {name: os.environ.get(name) for name in extra_env or {}}
     os.environ.update(extra_env or {})
