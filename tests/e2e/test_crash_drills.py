@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,6 +36,7 @@ from exchange.v1 import account_service_pb2
 from settlement.cql import connect
 from settlement.queries import SettlementQueries
 from tools.infra import runner as infra_runner
+from tools.infra.layout import LOCAL_DIR
 from tools.infra.private_kafka import PrivateBroker, private_kafka
 from tools.invariants import Sources, check_until_settled, table
 from tools.loadgen.driver import LoadRecord
@@ -104,8 +106,13 @@ def sigkill_infra(component: str) -> None:
 
 
 def restart_infra(component: str) -> None:
-    """`bin/stack infra up` of `component`: start it again, wait until it is ready."""
-    infra_runner.up([component], out=lambda line: None)
+    """`bin/stack infra up <component>` of the checkout that owns the running infrastructure (where `.local` really
+    is: a worktree's `.local` may be a link to the main checkout's), so it is started as its owner starts it."""
+    owner = LOCAL_DIR.resolve().parent
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}  # the owner's own code
+    result = subprocess.run([str(owner / "bin" / "stack"), "infra", "up", component], cwd=owner, env=env,
+                            check=False, capture_output=True, text=True, timeout=INFRA_RESTART_TIMEOUT_MS / 1000)
+    assert result.returncode == 0, result.stdout + result.stderr
     eventually(lambda: infra_runner.status([component])[0].ready, timeout_ms=INFRA_RESTART_TIMEOUT_MS)
 
 
