@@ -1,13 +1,14 @@
 """Whole-pipeline benchmark: the load generator through a private stack, beside the raw rate of each piece.
 
-    .venv/bin/python -m tools.bench.pipeline [--duration 90] [--users 8]
+    .venv/bin/python -m tools.bench.pipeline [--duration 60] [--users 8]
 
 One run, on a private stack (free ports, private topics and keyspace, the shared Kafka, CQL server and Aeron
 driver; the gateway's rate limits lifted), measures in turn:
 
 1. the raw pieces: Kafka produce (records/s, idempotent producer, ~100 B, to a private topic), CQL write
    (rows/s, UNLOGGED batches of 10 rows of one partition, 200 in flight), matcher core (commands/s, pure engine);
-2. `ack@1000`: StreamOrders at 1,000 orders/s for a third of `--duration` (ack latency target: p99 < 5 ms);
+2. `ack@1000`: StreamOrders at 1,000 orders/s (plus the mix's cancels) for a third of `--duration` (ack latency
+   target: p99 < 5 ms);
 3. `max`: PlaceOrders batches as fast as possible for the rest (target: 20,000 orders/s accepted and matched;
    persistence keeps up with bounded lag at the highest rate the CQL server allows).
 
@@ -35,6 +36,7 @@ from tools.bench.matcher_core import Generator, measure_throughput
 from tools.bench.matcher_service import preload
 from tools.bench.settlement_service import raw_rows
 from tools.loadgen.__main__ import UNLIMITED_RATE_LIMITS
+from tools.loadgen.mix import MixShares
 from tools.loadgen.private_stack import private_stack
 from tools.loadgen.report import table, write
 from tools.loadgen.run import LoadRun, RunOptions
@@ -91,6 +93,13 @@ def matcher_core_per_s() -> float:
     return measure_throughput(engine, commands)[0]
 
 
+def order_share() -> float:
+    """The fraction of the mix's commands that are orders (the rest are cancels): the driver paces commands."""
+    shares = MixShares()
+    weights = (shares.limit_gtc, shares.limit_ioc, shares.limit_fok, shares.market)
+    return sum(weights) / (sum(weights) + shares.cancel)
+
+
 def rows_written(config: StackConfig) -> int:
     """Rows Settlement wrote so far, over every instance and table."""
     return sum(metric_sum(f"http://{HOST}:{port}/metrics", "settlement_rows_written_total") or 0
@@ -117,7 +126,7 @@ def phase(config: StackConfig, name: str, options: RunOptions) -> dict[str, Any]
 def main(argv: list[str] | None = None) -> int:
     """Raw pieces, then the two load phases, then the ratios."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=90.0, help="seconds of load over both phases")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load over both phases")
     parser.add_argument("--users", type=int, default=8)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as home, \
@@ -125,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         raw = {"kafka_produce_records_per_s": kafka_produce_per_s(config),
                "cql_rows_per_s": cql_rows_per_s(config), "matcher_core_commands_per_s": matcher_core_per_s()}
         print(f"raw pieces: {', '.join(f'{key} {value:,.0f}' for key, value in raw.items())}", flush=True)
-        ack = phase(config, "ack1000", RunOptions(users=args.users, rate_per_s=ACK_RATE_PER_S,
+        ack = phase(config, "ack1000", RunOptions(users=args.users, rate_per_s=ACK_RATE_PER_S / order_share(),
                                                   duration_s=args.duration / 3, entry="stream"))
         top = phase(config, "max", RunOptions(users=args.users, rate_per_s=0, duration_s=2 * args.duration / 3,
                                               entry="batch", batch_orders=500))
