@@ -1,5 +1,5 @@
-"""AccountService: transfers to Kafka and the private user stream now; balances, transfer status and the ledger
-come from Settlement's tables later (UNIMPLEMENTED until then).
+"""AccountService: transfers to Kafka, the private user stream, and balances, transfer status and the ledger from
+Settlement's tables (gateway.reads).
 
 With `result_wait_ms` > 0 a transfer waits, bounded, for UBSCore's outcome on `balance.events`
 (gateway.transfer_results) and answers COMPLETED or REJECTED with its reason; PENDING if it did not come in time.
@@ -21,6 +21,7 @@ from common.money import format_units
 from exchange.v1 import account_service_pb2, account_service_pb2_grpc, balance_pb2, common_pb2
 from gateway.auth import current_principal
 from gateway.errors import FieldViolation, Refused
+from gateway.reads import Reads
 from gateway.streams import follow
 from gateway.transfer_results import REJECTED_TYPES, TransferResults
 from gateway.transfers import TransferPublisher
@@ -31,14 +32,15 @@ R = common_pb2.RejectReason
 
 
 class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
-    """Deposits and withdrawals (operator role); the rest of the service is still to come."""
+    """Deposits and withdrawals (operator role), the caller's balances, transfers, ledger and private stream."""
 
     def __init__(
         self, catalog: MarketCatalog, publisher: TransferPublisher, user_streams: UserStreams | None = None,
-        results: TransferResults | None = None, *, heartbeat_ms: int = 15_000,
+        results: TransferResults | None = None, *, heartbeat_ms: int = 15_000, reads: Reads | None = None,
         wall_clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.catalog = catalog
+        self.reads = reads
         self.publisher = publisher
         self.user_streams = user_streams
         self.results = results
@@ -48,7 +50,8 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def StreamUserData(
         self, request: account_service_pb2.StreamUserDataRequest, context: grpc.ServicerContext
     ) -> Iterator[account_service_pb2.StreamUserDataResponse]:
-        """A heartbeat at once, then the caller's order updates, fills and balance changes as they happen."""
+        """A heartbeat at once, the caller's balances (from the database), then the caller's order updates, fills
+        and balance changes as they happen."""
         unknown = [symbol for symbol in request.symbols if symbol not in self.catalog.markets]
         if unknown:
             raise Refused.from_violations([FieldViolation(
@@ -63,12 +66,42 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
             raise Refused(R.REJECT_REASON_SERVICE_UNAVAILABLE, f"too many user streams: {error}") from error
         try:
             yield heartbeat(self.wall_clock_ns())  # the stream is open: later events reach it
+            # Read after subscribing, so no change falls between the snapshot and the live events; a live change
+            # already in the snapshot comes again with its version, which the client compares (proto comment).
+            balances = self._reads().balances(subscription.user_id)
+            yield account_service_pb2.StreamUserDataResponse(
+                balance_snapshot=account_service_pb2.BalanceSnapshot(balances=balances)
+            )
             yield from follow(
                 subscription, context, heartbeat_ms=self.heartbeat_ms,
                 heartbeat=lambda: heartbeat(self.wall_clock_ns()), halted=lambda: None,
             )
         finally:
             streams.unsubscribe(subscription)
+
+    def GetBalances(
+        self, request: account_service_pb2.GetBalancesRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.GetBalancesResponse:
+        """Every asset balance of the caller, as Settlement has stored it."""
+        return account_service_pb2.GetBalancesResponse(balances=self._reads().balances(current_principal().user_id))
+
+    def GetTransfer(
+        self, request: account_service_pb2.GetTransferRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.GetTransferResponse:
+        """One transfer by request id (the caller's own; operators may name any user)."""
+        transfer = self._reads().get_transfer(current_principal(), request)
+        return account_service_pb2.GetTransferResponse(transfer=transfer)
+
+    def ListLedger(
+        self, request: account_service_pb2.ListLedgerRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.ListLedgerResponse:
+        """The caller's balance events, one page, newest first."""
+        return self._reads().list_ledger(current_principal().user_id, request)
+
+    def _reads(self) -> Reads:
+        if self.reads is None:
+            raise Refused(R.REJECT_REASON_SERVICE_UNAVAILABLE, "this gateway runs without the database queries")
+        return self.reads
 
     def TransferIn(
         self, request: account_service_pb2.TransferInRequest, context: grpc.ServicerContext

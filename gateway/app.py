@@ -15,7 +15,7 @@ from gateway.api_keys import ApiKeyStore
 from gateway.auth import AuthInterceptor, KeyCache, role_class_of
 from gateway.balance_events import BalanceEventFollower
 from gateway.config import GatewayConfig
-from gateway.cql import connect
+from gateway.cql import LazySession
 from gateway.health import HealthMonitor, cql_check, kafka_check
 from gateway.interceptors import ErrorBoundaryInterceptor
 from gateway.market_data import MarketDataServicer
@@ -24,12 +24,14 @@ from gateway.market_feeds import MarketFeeds
 from gateway.metrics import GatewayMetrics, MetricsInterceptor
 from gateway.order_results import OrderResults
 from gateway.rate_limit import RateLimiter, RateLimitInterceptor
+from gateway.reads import Reads
 from gateway.server import GRACE_S, SERVICE_NAMES, Servicers, build_server
 from gateway.trading import TradingServicer
 from gateway.transfer_results import TransferResults
 from gateway.transfers import TransferPublisher
 from gateway.ubscore_client import UbscoreClient, UbscoreClientConfig
 from gateway.user_streams import UserStreams
+from settlement.queries import SettlementQueries
 
 TRADING, ACCOUNT, MARKET_DATA = SERVICE_NAMES
 
@@ -50,7 +52,7 @@ class Gateway:
     ubscore: UbscoreClient | None
     transfers: TransferPublisher
     balance_events: BalanceEventFollower | None
-    cql_session: object
+    cql_session: LazySession
     zmq_context: zmq.Context
 
     def start(self) -> None:
@@ -79,7 +81,7 @@ class Gateway:
         if self.balance_events is not None:
             self.balance_events.stop()
         self.key_cache.stop()
-        self.cql_session.cluster.shutdown()  # type: ignore[attr-defined]
+        self.cql_session.shutdown()
         self.zmq_context.destroy(linger=0)
 
 
@@ -87,7 +89,7 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     """Every object of a gateway, wired; nothing started."""
     catalog = load_catalog(config.markets_path)
     metrics = GatewayMetrics()
-    session = connect(config.cql_hosts, config.cql_port)
+    session = LazySession(config.cql_hosts, config.cql_port)  # opened on first use: start even if CQL is down
     key_cache = KeyCache(ApiKeyStore(session, config.cql_keyspace), refresh_ms=config.key_refresh_ms)
     context = zmq.Context()
     # Streams hold a gRPC worker each: market data may take half the workers, user streams a quarter.
@@ -116,12 +118,13 @@ def build_gateway(config: GatewayConfig) -> Gateway:
         checks["ubscore"] = (ubscore.check, (TRADING,))
     health = HealthMonitor(checks, service_names=SERVICE_NAMES, metrics=metrics, interval_ms=config.health_interval_ms)
     limiter = RateLimiter(config.rate_limits)
+    reads = Reads(catalog, SettlementQueries(session, keyspace=config.cql_keyspace))  # type: ignore[arg-type]
     servicers = Servicers(
-        trading=TradingServicer(catalog, ubscore, order_results, limiter=limiter),
+        trading=TradingServicer(catalog, ubscore, order_results, limiter=limiter, reads=reads),
         account=AccountServicer(
-            catalog, transfers, user_streams, transfer_results, heartbeat_ms=config.heartbeat_ms
+            catalog, transfers, user_streams, transfer_results, heartbeat_ms=config.heartbeat_ms, reads=reads
         ),
-        market_data=MarketDataServicer(catalog, feed, heartbeat_ms=config.heartbeat_ms),
+        market_data=MarketDataServicer(catalog, feed, heartbeat_ms=config.heartbeat_ms, reads=reads),
     )
     interceptors = [
         MetricsInterceptor(metrics),

@@ -1,6 +1,6 @@
 """MarketDataService: markets from the config, books and the live stream from the matcher feed, the server clock.
 
-ListTrades reads Settlement's trade table and answers UNIMPLEMENTED until that table exists.
+ListTrades reads Settlement's `market_trades` table (gateway.reads).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from exchange.v1 import common_pb2, market_data_service_pb2, market_data_service
 from gateway.errors import FieldViolation, Refused
 from gateway.market_feed import Message
 from gateway.market_feeds import MarketFeeds
+from gateway.reads import Reads
 from gateway.streams import follow
 
 DEPTH_DEFAULT = 20
@@ -46,10 +47,11 @@ class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer)
     """Public market data; every call needs a valid key (any role), checked by the auth interceptor."""
 
     def __init__(
-        self, catalog: MarketCatalog, feed: MarketFeeds | None, *, heartbeat_ms: int,
+        self, catalog: MarketCatalog, feed: MarketFeeds | None, *, heartbeat_ms: int, reads: Reads | None = None,
         wall_clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.catalog = catalog
+        self.reads = reads
         self.feed = feed
         self.heartbeat_ms = heartbeat_ms
         self.wall_clock_ns = wall_clock_ns
@@ -62,6 +64,14 @@ class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer)
     ) -> market_data_service_pb2.ListMarketsResponse:
         """Every market with its steps, minimums and fees."""
         return self.markets
+
+    def ListTrades(
+        self, request: market_data_service_pb2.ListTradesRequest, context: grpc.ServicerContext
+    ) -> market_data_service_pb2.ListTradesResponse:
+        """A market's recent public trades, one page, newest first."""
+        if self.reads is None:
+            raise Refused(R.REJECT_REASON_SERVICE_UNAVAILABLE, "this gateway runs without the database queries")
+        return self.reads.list_trades(request)
 
     def GetServerTime(
         self, request: object, context: grpc.ServicerContext

@@ -1,4 +1,4 @@
-"""TradingService: order entry through UBSCore over Aeron; order queries (Settlement's tables) come later.
+"""TradingService: order entry through UBSCore over Aeron; order queries from Settlement's tables (gateway.reads).
 
 Every order is validated into units first (gateway.validation: invalid input never reaches UBSCore), then sent
 as an `OrderRequest` for the key's own user with a deadline. The answer is UBSCore's real outcome: accepted with
@@ -8,7 +8,7 @@ then all awaited), so a batch costs about one round trip, not one per order.
 
 With `result_wait_ms` > 0, an accepted order's response also carries the matcher's first result (the order's
 state and its fills), waited for at most that long on the gateway's market feed (gateway.order_results); absent
-if it did not come in time. GetOrder, ListOrders, ListFills answer UNIMPLEMENTED until Settlement's tables exist.
+if it did not come in time. GetOrder, ListOrders and ListFills read the database only (gateway.reads).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from gateway.errors import FieldViolation, Refused
 from gateway.order_results import OrderResults
 from gateway.order_views import fill_view, order_view
 from gateway.rate_limit import RateLimiter
+from gateway.reads import Reads
 from gateway.status import error_row
 from gateway.ubscore_client import UbscoreClient
 from gateway.validation import ValidOrder, validate_cancel, validate_place_order
@@ -56,10 +57,11 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
 
     def __init__(
         self, catalog: MarketCatalog, ubscore: UbscoreClient | None, results: OrderResults | None = None, *,
-        limiter: RateLimiter | None = None, wall_clock_ns: Callable[[], int] = time.time_ns,
+        limiter: RateLimiter | None = None, reads: Reads | None = None, wall_clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.catalog = catalog
         self.ubscore = ubscore
+        self.reads = reads
         self.results = results
         self.limiter = limiter
         self.wall_clock_ns = wall_clock_ns
@@ -138,6 +140,30 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
         return self._canceled(client, self._submit_cancel(client, request, current_principal().user_id))
 
     # -- building and sending -------------------------------------------------------------------------------------
+
+    def GetOrder(
+        self, request: trading_service_pb2.GetOrderRequest, context: grpc.ServicerContext
+    ) -> trading_service_pb2.GetOrderResponse:
+        """One of the caller's orders, by order id or client order id (refused orders too)."""
+        order = self._reads().get_order(current_principal().user_id, request)
+        return trading_service_pb2.GetOrderResponse(order=order)
+
+    def ListOrders(
+        self, request: trading_service_pb2.ListOrdersRequest, context: grpc.ServicerContext
+    ) -> trading_service_pb2.ListOrdersResponse:
+        """The caller's open orders or order history, one page."""
+        return self._reads().list_orders(current_principal().user_id, request)
+
+    def ListFills(
+        self, request: trading_service_pb2.ListFillsRequest, context: grpc.ServicerContext
+    ) -> trading_service_pb2.ListFillsResponse:
+        """The caller's fills, one page, newest first."""
+        return self._reads().list_fills(current_principal().user_id, request)
+
+    def _reads(self) -> Reads:
+        if self.reads is None:
+            raise Refused(R.REJECT_REASON_SERVICE_UNAVAILABLE, "this gateway runs without the database queries")
+        return self.reads
 
     def _charge(self, key_id: str, orders: int) -> None:
         if self.limiter is not None:

@@ -11,6 +11,10 @@ of them per page; filters (symbol, status, asset) are applied to each page, so a
     page = queries.list_orders(user_id=1001, page_size=50)
     more = queries.list_orders(user_id=1001, page_size=50, page_token=page.next_page_token)
 
+A page token names its list and its owner (user id or symbol) besides the position: the owner of every read comes
+from the caller (the gateway takes it from the API key), never from the token, and a token presented for another
+owner is refused (InvalidPageToken), so a token cannot be replayed or forged into another user's partition.
+
 Rows come back as dicts with the column names of settlement/migrations (amounts in `*_units`, enums as ints).
 """
 
@@ -68,20 +72,30 @@ MARKET_TRADES_BY_TIME = TimeList("trades", "market_trades", keys.SCOPE_MARKET_TR
                                  ("ts_event_ns", "trade_id"), keys.market_bucket)
 
 
-def encode_token(kind: str, *position: Any) -> str:
-    """An opaque page token: the list's kind and where the next page starts."""
-    return base64.urlsafe_b64encode(json.dumps([kind, *position], separators=(",", ":")).encode()).decode()
+def encode_token(kind: str, owner: str, *position: Any) -> str:
+    """An opaque page token: the list's kind, whose list it is, and where the next page starts."""
+    return base64.urlsafe_b64encode(json.dumps([kind, owner, *position], separators=(",", ":")).encode()).decode()
 
 
-def decode_token(token: str, kind: str) -> list[Any]:
-    """The position in `token`; InvalidPageToken if it is not a token of list `kind`."""
+def decode_token(token: str, kind: str, owner: str, *, length: int) -> list[Any]:
+    """The position (`length` values) in `token`; InvalidPageToken unless it is a token of list `kind` of `owner`."""
     try:
         decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as error:
         raise InvalidPageToken(f"page token {token[:40]!r} is not ours") from error
-    if not isinstance(decoded, list) or not decoded or decoded[0] != kind:
+    if not isinstance(decoded, list) or len(decoded) != 2 + length or decoded[0] != kind:
         raise InvalidPageToken(f"page token is not one of a {kind} list")
-    return decoded[1:]
+    if decoded[1] != owner:
+        raise InvalidPageToken("page token belongs to another list owner")
+    return decoded[2:]
+
+
+def _valid_position(bucket: Any, after: Any, clustering_columns: int) -> bool:
+    """A decoded time-list position has the shape this module writes (the token is opaque, not trusted)."""
+    if type(bucket) is not int or not BIGINT_MIN <= bucket <= BIGINT_MAX:
+        return False
+    return after is None or (isinstance(after, list) and len(after) == clustering_columns
+                             and all(isinstance(value, int | str | bool) for value in after))
 
 
 def _page_size(page_size: int) -> int:
@@ -130,6 +144,13 @@ class SettlementQueries:
             return None
         return rows[0]
 
+    def order_owner(self, *, order_id: int) -> int | None:
+        """The user id that owns order `order_id`, None if Settlement has not seen it (tells NOT_FOUND from
+        PERMISSION_DENIED after get_order found nothing for the caller)."""
+        rows = self._rows("SELECT user_id FROM orders WHERE order_block = ? AND order_id = ?",
+                          [keys.id_block(order_id), order_id])
+        return rows[0]["user_id"] if rows else None
+
     def get_order_by_client_id(self, *, user_id: int, client_order_id: str) -> dict[str, Any] | None:
         """The latest state of the user's order with this client order id, refused orders included (order_id 0)."""
         rows = self._rows("SELECT * FROM order_history WHERE user_id = ? AND client_order_id = ? LIMIT 1",
@@ -150,7 +171,9 @@ class SettlementQueries:
         size = _page_size(page_size)
         select = "SELECT * FROM open_orders WHERE user_id = ?"
         if page_token:
-            after_symbol, after_order_id = decode_token(page_token, "open")
+            after_symbol, after_order_id = decode_token(page_token, "open", str(user_id), length=2)
+            if not isinstance(after_symbol, str) or not isinstance(after_order_id, int):
+                raise InvalidPageToken("page token is not one of an open orders list")
             if symbol:
                 rows = self._rows(f"{select} AND symbol = ? AND order_id > ? LIMIT ?",
                                   [user_id, symbol, after_order_id, size])
@@ -161,8 +184,9 @@ class SettlementQueries:
             rows = self._rows(f"{select} AND symbol = ? LIMIT ?", [user_id, symbol, size])
         else:
             rows = self._rows(f"{select} LIMIT ?", [user_id, size])
-        token = encode_token("open", rows[-1]["symbol"], rows[-1]["order_id"]) if len(rows) == size else ""
-        return Page(rows, token)
+        if len(rows) < size:
+            return Page(rows, "")
+        return Page(rows, encode_token("open", str(user_id), rows[-1]["symbol"], rows[-1]["order_id"]))
 
     def list_orders(
         self, *, user_id: int, symbol: str = "", statuses: Collection[int] = (), start_time_ns: int = 0,
@@ -210,7 +234,9 @@ class SettlementQueries:
         resume_bucket: int | None = None
         resume_after: list[Any] | None = None
         if page_token:
-            resume_bucket, resume_after = decode_token(page_token, spec.name)
+            resume_bucket, resume_after = decode_token(page_token, spec.name, owner_text, length=2)
+            if not _valid_position(resume_bucket, resume_after, len(spec.clustering)):
+                raise InvalidPageToken(f"page token is not one of a {spec.name} list")
         low = spec.bucket_of(start_ns) if start_ns > 0 else BIGINT_MIN
         high = spec.bucket_of(end_ns - 1) if end_ns > 0 else BIGINT_MAX
         if resume_bucket is not None:
@@ -221,14 +247,14 @@ class SettlementQueries:
         rows: list[dict[str, Any]] = []
         for reads, bucket in enumerate(buckets):
             if reads == BUCKET_READS_PER_PAGE_MAX:
-                return Page(rows, encode_token(spec.name, bucket, None))
+                return Page(rows, encode_token(spec.name, owner_text, bucket, None))
             after = resume_after if bucket == resume_bucket else None
             want = size - len(rows)
             fetched = self._bucket_rows(spec, owner, bucket, start_ns, end_ns, after, want)
             rows.extend(row for row in fetched if keep(row))
             if len(fetched) == want:
                 last = fetched[-1]
-                return Page(rows, encode_token(spec.name, bucket, [last[name] for name in spec.clustering]))
+                return Page(rows, encode_token(spec.name, owner_text, bucket, [last[name] for name in spec.clustering]))
         return Page(rows, "")
 
     def _bucket_rows(

@@ -8,7 +8,10 @@ Wire format (little-endian), after Aeron framing and reassembly:
     request  = [long correlation id][int response stream id][short channel length][channel ascii][payload]
     response = [long correlation id][payload]
 
-Correlation ids come from a per-requester counter (unique per response stream, which is all that matters).
+Correlation ids come from a per-requester counter that starts at a random point (`secrets`, 62 bits), so ids are
+unique per response stream as they must be, and two requesters that share a response stream by mistake (two
+gateways given the same stream id) drop each other's responses as unknown instead of taking them: a
+requester only accepts a response whose id it has pending.
 The responder creates one exclusive publication per (response channel, stream id) on first use and keeps it.
 
 Both sides belong to the client's owner thread (README.md "Threading model"): call `poll()` (which also drives
@@ -20,6 +23,7 @@ back-pressure is retried until the deadline.
 
 from __future__ import annotations
 
+import secrets
 import struct
 import time
 from collections.abc import Callable
@@ -34,6 +38,7 @@ from common.aeron.subscription import FragmentAssembler, Subscription
 
 _REQUEST_PREFIX = struct.Struct("<qiH")
 _RESPONSE_PREFIX = struct.Struct("<q")
+CORRELATION_START_BITS = 62  # a random start below 2**62 leaves 2**62 ids before the signed long overflows
 POLL_FRAGMENTS_MAX = 64
 PENDING_REQUESTS_MAX = 65_536
 RESPONSE_PUBLICATIONS_MAX = 1_024
@@ -98,7 +103,8 @@ class RequestClient:
 
     def __init__(self, client: AeronClient, *, request_channel: str, request_stream_id: int,
                  response_channel: str, response_stream_id: int, connect_timeout_ms: int,
-                 idle_strategy: IdleStrategy | None = None) -> None:
+                 idle_strategy: IdleStrategy | None = None, first_correlation_id: int | None = None) -> None:
+        """`first_correlation_id` None (the default) draws a random start; tests may pin it."""
         self.client = client
         self._idle = idle_strategy or BackoffIdleStrategy()
         self.response_channel = response_channel
@@ -106,7 +112,10 @@ class RequestClient:
         self._responses: Subscription = client.add_subscription(response_channel, response_stream_id)
         self._requests = client.add_exclusive_publication(request_channel, request_stream_id)
         self._requests.wait_connected(timeout_ms=connect_timeout_ms)
-        self._next_correlation_id = 1
+        if first_correlation_id is None:
+            first_correlation_id = 1 + secrets.randbits(CORRELATION_START_BITS)
+        assert 0 < first_correlation_id < 2**CORRELATION_START_BITS + 1, first_correlation_id
+        self._next_correlation_id = first_correlation_id
         self._pending: dict[int, int] = {}  # correlation id -> deadline (monotonic ns)
         self._completed: dict[int, bytes] = {}
         self._assembler = FragmentAssembler(self._on_response)
@@ -176,7 +185,8 @@ class ResponseServer:
     """Receives requests on (channel, stream) and answers each on its requester's response stream."""
 
     def __init__(self, client: AeronClient, *, request_channel: str, request_stream_id: int,
-                 idle_strategy: IdleStrategy | None = None) -> None:
+                 idle_strategy: IdleStrategy | None = None, first_correlation_id: int | None = None) -> None:
+        """`first_correlation_id` None (the default) draws a random start; tests may pin it."""
         self.client = client
         self._idle = idle_strategy or BackoffIdleStrategy()
         self._requests = client.add_subscription(request_channel, request_stream_id)

@@ -25,6 +25,7 @@ import pytest
 from google.protobuf import any_pb2, descriptor, message_factory
 from google.protobuf.message import Message
 from google.rpc import status_pb2
+from grpc_health.v1 import health_pb2
 
 from exchange.v1 import (
     account_service_pb2,
@@ -42,10 +43,8 @@ PROXY_START_TIMEOUT_MS = 10_000
 HTTP_TIMEOUT_S = 10
 GRPC_WORKERS_MAX = 4
 
-# grpc.health.v1.HealthCheckResponse.ServingStatus; the response is one enum field (number 1), encoded by hand
-# because the grpcio-health-checking package is not a dependency of the project.
-HEALTH_SERVING = 1
-HEALTH_NOT_SERVING = 2
+HEALTH_SERVING = health_pb2.HealthCheckResponse.SERVING
+HEALTH_NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 HEALTH_HOLD_S_MAX = 30
 
 SERVICES = [
@@ -134,11 +133,11 @@ class BackendDouble:
         return response
 
     def health_check(self, _request: bytes, _context: grpc.ServicerContext) -> bytes:
-        """grpc.health.v1.Health/Check: one varint field, the serving status (held while health_released is clear,
-        to stand for a backend too slow to answer)."""
+        """grpc.health.v1.Health/Check: the serving status (held while health_released is clear, to stand for a
+        backend too slow to answer)."""
         self.health_released.wait(timeout=HEALTH_HOLD_S_MAX)
         with self.lock:
-            return bytes([0x08, self.health_status])
+            return health_pb2.HealthCheckResponse(status=self.health_status).SerializeToString()
 
 
 def _packed(detail: Message) -> any_pb2.Any:

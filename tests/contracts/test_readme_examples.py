@@ -32,7 +32,7 @@ def test_readme_rest_examples_work_as_written(proxy: Proxy, backend: Backend) ->
     assert result.returncode == 0, result.stdout + result.stderr
     (deposit,) = backend.double.calls_of("AccountService/TransferIn")
     assert deposit.request == account_service_pb2.TransferInRequest(
-        request_id="dep-1001-1", user_id=1001, asset="USDT", amount="10000")
+        request_id="dep-1001-1", user_id=1001, asset="USDT", amount="100000", result_wait_ms=5000)
     (withdrawal,) = backend.double.calls_of("AccountService/TransferOut")
     assert withdrawal.request == account_service_pb2.TransferOutRequest(
         request_id="wd-1001-1", user_id=1001, asset="USDT", amount="25.5")

@@ -115,3 +115,36 @@ def test_request_to_a_departed_responder_fails_fast(client_factory, wait_until) 
         requester.send(b"anyone?", timeout_ms=60_000)
     assert caught.value.retriable
     assert time.monotonic() - started < 5
+
+
+def test_requesters_sharing_a_response_stream_take_only_their_own_responses(client_factory, wait_until) -> None:
+    """Two requesters given the same response stream by mistake (two gateways, one stream id) each send requests
+    whose answers both see; with random correlation starts each takes only its own answers, never the other's
+    (with counters from 1 both would take whichever answer to id 1 came first)."""
+    responder = EchoResponder(client_factory())
+    responder.start()
+    try:
+        requesters = [
+            RequestClient(client_factory(), request_channel=REQUESTS, request_stream_id=6001,
+                          response_channel=RESPONSES, response_stream_id=6104, connect_timeout_ms=TIMEOUT_MS)
+            for _ in range(2)
+        ]
+        sent = [{requester.send(b"%d:%d" % (index, i), timeout_ms=TIMEOUT_MS): i for i in range(50)}
+                for index, requester in enumerate(requesters)]
+        assert not set(sent[0]) & set(sent[1])
+        answers: list[dict[int, bytes]] = [{}, {}]
+
+        def collect() -> None:
+            for index, requester in enumerate(requesters):
+                requester.poll()
+                for correlation_id in set(sent[index]) - set(answers[index]):
+                    payload = requester.take(correlation_id)
+                    if payload is not None:
+                        answers[index][correlation_id] = payload
+
+        wait_until(lambda: all(len(answers[index]) == len(sent[index]) for index in range(2)), timeout_s=30,
+                   step=collect, message="100 responses")
+        for index in range(2):
+            assert answers[index] == {cid: b"echo:%d:%d" % (index, i) for cid, i in sent[index].items()}
+    finally:
+        responder.stop()

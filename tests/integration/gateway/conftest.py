@@ -1,4 +1,5 @@
-"""Fixtures: a private CQL keyspace with the api_keys table, API keys in it, and real gateways on free ports.
+"""Fixtures: a private CQL keyspace migrated like production (Settlement's tables and api_keys), API keys in it,
+and real gateways on free ports.
 
 A gateway here is the real thing built by `gateway.app.build_gateway` (grpcio server, CQL session, Kafka admin
 client, ZeroMQ feed), in this process so a test can start two of them and read their metrics registry; the
@@ -20,6 +21,7 @@ import pytest
 from gateway.api_keys import ApiKeyStore, parse_roles
 from gateway.app import Gateway, build_gateway
 from gateway.config import GatewayConfig
+from settlement.cql import migrate
 
 from ...contracts import conftest as proxy_fixtures
 from ..matcher import conftest as matcher_fixtures
@@ -44,12 +46,10 @@ KEY_REFRESH_MS = 200
 
 @pytest.fixture(scope="module")
 def keyspace(cql_session: object) -> Iterator[str]:
-    """A keyspace of this test module only, with the api_keys table; dropped afterwards."""
+    """A keyspace of this test module only, with every migration applied (the tables the queries read and
+    api_keys); dropped afterwards."""
     name = f"gw_test_{uuid.uuid4().hex[:12]}"
-    cql_session.execute(  # type: ignore[attr-defined]
-        f"CREATE KEYSPACE {name} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
-    )
-    ApiKeyStore(cql_session, name).create_table()
+    migrate(cql_session, name, out=lambda line: None)  # type: ignore[arg-type]
     yield name
     cql_session.execute(f"DROP KEYSPACE IF EXISTS {name}")  # type: ignore[attr-defined]
 

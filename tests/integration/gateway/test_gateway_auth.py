@@ -148,12 +148,10 @@ def test_rate_limit_refuses_with_resource_exhausted_and_a_retry_hint(
     details = error_details(limited)
     assert details["ErrorInfo"].reason == "REJECT_REASON_RATE_LIMITED"  # type: ignore[attr-defined]
     assert 0 < details["RetryInfo"].retry_delay.ToMilliseconds() <= 1_000  # type: ignore[attr-defined]
-    read = call_error(
-        lambda: account_service_pb2_grpc.AccountServiceStub(channel_factory(gateway.port)).GetBalances(
-            account_service_pb2.GetBalancesRequest(), metadata=bearer(key)
-        )
+    read = account_service_pb2_grpc.AccountServiceStub(channel_factory(gateway.port)).GetBalances(
+        account_service_pb2.GetBalancesRequest(), metadata=bearer(key)
     )
-    assert read.code() == grpc.StatusCode.UNIMPLEMENTED  # past auth and its own bucket
+    assert list(read.balances) == []  # past auth and its own bucket: a user with no balances yet
 
 
 def test_health_needs_no_key_and_metrics_count_calls_by_code(

@@ -14,7 +14,7 @@ from settlement import keys
 from settlement.cql import connect
 from settlement.errors import InvalidPageToken
 from settlement.projection import project_balance_event, project_output
-from settlement.queries import Page, SettlementQueries
+from settlement.queries import Page, SettlementQueries, encode_token
 from settlement.rows import Row
 from settlement.writer import CqlWriter
 from tests.unit.settlement.conftest import TS_BASE_NS, OutputMaker
@@ -164,3 +164,28 @@ def test_list_ledger_newest_first_with_asset_filter(loaded: SettlementQueries) -
     assert [row["event_id"] for row in rows] == [4, 3, 2, 1]
     btc = loaded.list_ledger(user_id=ALICE, asset_id=1).rows
     assert [row["event_id"] for row in btc] == [2]
+
+
+def test_page_tokens_are_bound_to_their_owner_and_shape(loaded: SettlementQueries) -> None:
+    """A token of Alice's list is refused for Bob (it cannot be replayed or forged into another partition),
+    and a well-encoded token with a position of the wrong shape is refused rather than sent to CQL."""
+    alice_orders = loaded.list_orders(user_id=ALICE, page_size=1).next_page_token
+    alice_open = loaded.list_open_orders(user_id=ALICE, page_size=1).next_page_token
+    assert alice_orders
+    assert alice_open
+    with pytest.raises(InvalidPageToken):
+        loaded.list_orders(user_id=BOB, page_token=alice_orders)
+    with pytest.raises(InvalidPageToken):
+        loaded.list_open_orders(user_id=BOB, page_token=alice_open)
+    with pytest.raises(InvalidPageToken):
+        loaded.list_orders(user_id=ALICE, page_token=encode_token("orders", str(ALICE), "x", [1]))
+    with pytest.raises(InvalidPageToken):
+        loaded.list_open_orders(user_id=ALICE, page_token=encode_token("open", str(ALICE), 1, "x"))
+    assert loaded.list_orders(user_id=ALICE, page_size=1, page_token=alice_orders).rows
+
+
+def test_order_owner_names_the_user_of_any_order(loaded: SettlementQueries) -> None:
+    """order_owner tells "someone else's" (PERMISSION_DENIED at the gateway) from "nobody's" (NOT_FOUND)."""
+    assert loaded.order_owner(order_id=3) == ALICE
+    assert loaded.order_owner(order_id=7) == BOB
+    assert loaded.order_owner(order_id=999) is None

@@ -1138,6 +1138,7 @@ type StreamUserDataResponse struct {
 	//	*StreamUserDataResponse_Fill
 	//	*StreamUserDataResponse_BalanceChange
 	//	*StreamUserDataResponse_Heartbeat
+	//	*StreamUserDataResponse_BalanceSnapshot
 	Event         isStreamUserDataResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1216,6 +1217,15 @@ func (x *StreamUserDataResponse) GetHeartbeat() *Heartbeat {
 	return nil
 }
 
+func (x *StreamUserDataResponse) GetBalanceSnapshot() *BalanceSnapshot {
+	if x != nil {
+		if x, ok := x.Event.(*StreamUserDataResponse_BalanceSnapshot); ok {
+			return x.BalanceSnapshot
+		}
+	}
+	return nil
+}
+
 type isStreamUserDataResponse_Event interface {
 	isStreamUserDataResponse_Event()
 }
@@ -1241,6 +1251,12 @@ type StreamUserDataResponse_Heartbeat struct {
 	Heartbeat *Heartbeat `protobuf:"bytes,4,opt,name=heartbeat,proto3,oneof"`
 }
 
+type StreamUserDataResponse_BalanceSnapshot struct {
+	// Sent once, right after the opening heartbeat: the caller's balances as the database holds them. Live
+	// balance_change events follow; apply one only if its version is above the snapshot's for that asset.
+	BalanceSnapshot *BalanceSnapshot `protobuf:"bytes,5,opt,name=balance_snapshot,json=balanceSnapshot,proto3,oneof"`
+}
+
 func (*StreamUserDataResponse_OrderUpdate) isStreamUserDataResponse_Event() {}
 
 func (*StreamUserDataResponse_Fill) isStreamUserDataResponse_Event() {}
@@ -1248,6 +1264,54 @@ func (*StreamUserDataResponse_Fill) isStreamUserDataResponse_Event() {}
 func (*StreamUserDataResponse_BalanceChange) isStreamUserDataResponse_Event() {}
 
 func (*StreamUserDataResponse_Heartbeat) isStreamUserDataResponse_Event() {}
+
+func (*StreamUserDataResponse_BalanceSnapshot) isStreamUserDataResponse_Event() {}
+
+// BalanceSnapshot is every balance of the caller at one moment (as GetBalances answers).
+type BalanceSnapshot struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One entry per asset held.
+	Balances      []*Balance `protobuf:"bytes,1,rep,name=balances,proto3" json:"balances,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BalanceSnapshot) Reset() {
+	*x = BalanceSnapshot{}
+	mi := &file_exchange_v1_account_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BalanceSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BalanceSnapshot) ProtoMessage() {}
+
+func (x *BalanceSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_account_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BalanceSnapshot.ProtoReflect.Descriptor instead.
+func (*BalanceSnapshot) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_account_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *BalanceSnapshot) GetBalances() []*Balance {
+	if x != nil {
+		return x.Balances
+	}
+	return nil
+}
 
 var File_exchange_v1_account_service_proto protoreflect.FileDescriptor
 
@@ -1328,13 +1392,16 @@ const file_exchange_v1_account_service_proto_rawDesc = "" +
 	"\aentries\x18\x01 \x03(\v2\x18.exchange.v1.LedgerEntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"1\n" +
 	"\x15StreamUserDataRequest\x12\x18\n" +
-	"\asymbols\x18\x01 \x03(\tR\asymbols\"\xfe\x01\n" +
+	"\asymbols\x18\x01 \x03(\tR\asymbols\"\xc9\x02\n" +
 	"\x16StreamUserDataResponse\x127\n" +
 	"\forder_update\x18\x01 \x01(\v2\x12.exchange.v1.OrderH\x00R\vorderUpdate\x12'\n" +
 	"\x04fill\x18\x02 \x01(\v2\x11.exchange.v1.FillH\x00R\x04fill\x12A\n" +
 	"\x0ebalance_change\x18\x03 \x01(\v2\x18.exchange.v1.LedgerEntryH\x00R\rbalanceChange\x126\n" +
-	"\theartbeat\x18\x04 \x01(\v2\x16.exchange.v1.HeartbeatH\x00R\theartbeatB\a\n" +
-	"\x05event*n\n" +
+	"\theartbeat\x18\x04 \x01(\v2\x16.exchange.v1.HeartbeatH\x00R\theartbeat\x12I\n" +
+	"\x10balance_snapshot\x18\x05 \x01(\v2\x1c.exchange.v1.BalanceSnapshotH\x00R\x0fbalanceSnapshotB\a\n" +
+	"\x05event\"C\n" +
+	"\x0fBalanceSnapshot\x120\n" +
+	"\bbalances\x18\x01 \x03(\v2\x14.exchange.v1.BalanceR\bbalances*n\n" +
 	"\x11TransferDirection\x12\"\n" +
 	"\x1eTRANSFER_DIRECTION_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15TRANSFER_DIRECTION_IN\x10\x01\x12\x1a\n" +
@@ -1369,7 +1436,7 @@ func file_exchange_v1_account_service_proto_rawDescGZIP() []byte {
 }
 
 var file_exchange_v1_account_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_exchange_v1_account_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_exchange_v1_account_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_exchange_v1_account_service_proto_goTypes = []any{
 	(TransferDirection)(0),         // 0: exchange.v1.TransferDirection
 	(TransferStatus)(0),            // 1: exchange.v1.TransferStatus
@@ -1388,46 +1455,49 @@ var file_exchange_v1_account_service_proto_goTypes = []any{
 	(*ListLedgerResponse)(nil),     // 14: exchange.v1.ListLedgerResponse
 	(*StreamUserDataRequest)(nil),  // 15: exchange.v1.StreamUserDataRequest
 	(*StreamUserDataResponse)(nil), // 16: exchange.v1.StreamUserDataResponse
-	(RejectReason)(0),              // 17: exchange.v1.RejectReason
-	(BalanceEventType)(0),          // 18: exchange.v1.BalanceEventType
-	(FundsUnlockCause)(0),          // 19: exchange.v1.FundsUnlockCause
-	(*Order)(nil),                  // 20: exchange.v1.Order
-	(*Fill)(nil),                   // 21: exchange.v1.Fill
-	(*Heartbeat)(nil),              // 22: exchange.v1.Heartbeat
+	(*BalanceSnapshot)(nil),        // 17: exchange.v1.BalanceSnapshot
+	(RejectReason)(0),              // 18: exchange.v1.RejectReason
+	(BalanceEventType)(0),          // 19: exchange.v1.BalanceEventType
+	(FundsUnlockCause)(0),          // 20: exchange.v1.FundsUnlockCause
+	(*Order)(nil),                  // 21: exchange.v1.Order
+	(*Fill)(nil),                   // 22: exchange.v1.Fill
+	(*Heartbeat)(nil),              // 23: exchange.v1.Heartbeat
 }
 var file_exchange_v1_account_service_proto_depIdxs = []int32{
 	2,  // 0: exchange.v1.GetBalancesResponse.balances:type_name -> exchange.v1.Balance
 	0,  // 1: exchange.v1.Transfer.direction:type_name -> exchange.v1.TransferDirection
 	1,  // 2: exchange.v1.Transfer.status:type_name -> exchange.v1.TransferStatus
-	17, // 3: exchange.v1.Transfer.reason:type_name -> exchange.v1.RejectReason
+	18, // 3: exchange.v1.Transfer.reason:type_name -> exchange.v1.RejectReason
 	5,  // 4: exchange.v1.TransferInResponse.transfer:type_name -> exchange.v1.Transfer
 	5,  // 5: exchange.v1.TransferOutResponse.transfer:type_name -> exchange.v1.Transfer
 	5,  // 6: exchange.v1.GetTransferResponse.transfer:type_name -> exchange.v1.Transfer
-	18, // 7: exchange.v1.LedgerEntry.type:type_name -> exchange.v1.BalanceEventType
-	19, // 8: exchange.v1.LedgerEntry.unlock_cause:type_name -> exchange.v1.FundsUnlockCause
-	17, // 9: exchange.v1.LedgerEntry.reject_reason:type_name -> exchange.v1.RejectReason
+	19, // 7: exchange.v1.LedgerEntry.type:type_name -> exchange.v1.BalanceEventType
+	20, // 8: exchange.v1.LedgerEntry.unlock_cause:type_name -> exchange.v1.FundsUnlockCause
+	18, // 9: exchange.v1.LedgerEntry.reject_reason:type_name -> exchange.v1.RejectReason
 	12, // 10: exchange.v1.ListLedgerResponse.entries:type_name -> exchange.v1.LedgerEntry
-	20, // 11: exchange.v1.StreamUserDataResponse.order_update:type_name -> exchange.v1.Order
-	21, // 12: exchange.v1.StreamUserDataResponse.fill:type_name -> exchange.v1.Fill
+	21, // 11: exchange.v1.StreamUserDataResponse.order_update:type_name -> exchange.v1.Order
+	22, // 12: exchange.v1.StreamUserDataResponse.fill:type_name -> exchange.v1.Fill
 	12, // 13: exchange.v1.StreamUserDataResponse.balance_change:type_name -> exchange.v1.LedgerEntry
-	22, // 14: exchange.v1.StreamUserDataResponse.heartbeat:type_name -> exchange.v1.Heartbeat
-	3,  // 15: exchange.v1.AccountService.GetBalances:input_type -> exchange.v1.GetBalancesRequest
-	6,  // 16: exchange.v1.AccountService.TransferIn:input_type -> exchange.v1.TransferInRequest
-	8,  // 17: exchange.v1.AccountService.TransferOut:input_type -> exchange.v1.TransferOutRequest
-	10, // 18: exchange.v1.AccountService.GetTransfer:input_type -> exchange.v1.GetTransferRequest
-	13, // 19: exchange.v1.AccountService.ListLedger:input_type -> exchange.v1.ListLedgerRequest
-	15, // 20: exchange.v1.AccountService.StreamUserData:input_type -> exchange.v1.StreamUserDataRequest
-	4,  // 21: exchange.v1.AccountService.GetBalances:output_type -> exchange.v1.GetBalancesResponse
-	7,  // 22: exchange.v1.AccountService.TransferIn:output_type -> exchange.v1.TransferInResponse
-	9,  // 23: exchange.v1.AccountService.TransferOut:output_type -> exchange.v1.TransferOutResponse
-	11, // 24: exchange.v1.AccountService.GetTransfer:output_type -> exchange.v1.GetTransferResponse
-	14, // 25: exchange.v1.AccountService.ListLedger:output_type -> exchange.v1.ListLedgerResponse
-	16, // 26: exchange.v1.AccountService.StreamUserData:output_type -> exchange.v1.StreamUserDataResponse
-	21, // [21:27] is the sub-list for method output_type
-	15, // [15:21] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	23, // 14: exchange.v1.StreamUserDataResponse.heartbeat:type_name -> exchange.v1.Heartbeat
+	17, // 15: exchange.v1.StreamUserDataResponse.balance_snapshot:type_name -> exchange.v1.BalanceSnapshot
+	2,  // 16: exchange.v1.BalanceSnapshot.balances:type_name -> exchange.v1.Balance
+	3,  // 17: exchange.v1.AccountService.GetBalances:input_type -> exchange.v1.GetBalancesRequest
+	6,  // 18: exchange.v1.AccountService.TransferIn:input_type -> exchange.v1.TransferInRequest
+	8,  // 19: exchange.v1.AccountService.TransferOut:input_type -> exchange.v1.TransferOutRequest
+	10, // 20: exchange.v1.AccountService.GetTransfer:input_type -> exchange.v1.GetTransferRequest
+	13, // 21: exchange.v1.AccountService.ListLedger:input_type -> exchange.v1.ListLedgerRequest
+	15, // 22: exchange.v1.AccountService.StreamUserData:input_type -> exchange.v1.StreamUserDataRequest
+	4,  // 23: exchange.v1.AccountService.GetBalances:output_type -> exchange.v1.GetBalancesResponse
+	7,  // 24: exchange.v1.AccountService.TransferIn:output_type -> exchange.v1.TransferInResponse
+	9,  // 25: exchange.v1.AccountService.TransferOut:output_type -> exchange.v1.TransferOutResponse
+	11, // 26: exchange.v1.AccountService.GetTransfer:output_type -> exchange.v1.GetTransferResponse
+	14, // 27: exchange.v1.AccountService.ListLedger:output_type -> exchange.v1.ListLedgerResponse
+	16, // 28: exchange.v1.AccountService.StreamUserData:output_type -> exchange.v1.StreamUserDataResponse
+	23, // [23:29] is the sub-list for method output_type
+	17, // [17:23] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_account_service_proto_init() }
@@ -1443,6 +1513,7 @@ func file_exchange_v1_account_service_proto_init() {
 		(*StreamUserDataResponse_Fill)(nil),
 		(*StreamUserDataResponse_BalanceChange)(nil),
 		(*StreamUserDataResponse_Heartbeat)(nil),
+		(*StreamUserDataResponse_BalanceSnapshot)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1450,7 +1521,7 @@ func file_exchange_v1_account_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exchange_v1_account_service_proto_rawDesc), len(file_exchange_v1_account_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

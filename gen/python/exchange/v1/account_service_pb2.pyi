@@ -194,13 +194,21 @@ class StreamUserDataRequest(_message.Message):
     def __init__(self, symbols: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class StreamUserDataResponse(_message.Message):
-    __slots__ = ("order_update", "fill", "balance_change", "heartbeat")
+    __slots__ = ("order_update", "fill", "balance_change", "heartbeat", "balance_snapshot")
     ORDER_UPDATE_FIELD_NUMBER: _ClassVar[int]
     FILL_FIELD_NUMBER: _ClassVar[int]
     BALANCE_CHANGE_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     order_update: _trading_service_pb2.Order
     fill: _trading_service_pb2.Fill
     balance_change: LedgerEntry
     heartbeat: _common_pb2.Heartbeat
-    def __init__(self, order_update: _Optional[_Union[_trading_service_pb2.Order, _Mapping]] = ..., fill: _Optional[_Union[_trading_service_pb2.Fill, _Mapping]] = ..., balance_change: _Optional[_Union[LedgerEntry, _Mapping]] = ..., heartbeat: _Optional[_Union[_common_pb2.Heartbeat, _Mapping]] = ...) -> None: ...
+    balance_snapshot: BalanceSnapshot
+    def __init__(self, order_update: _Optional[_Union[_trading_service_pb2.Order, _Mapping]] = ..., fill: _Optional[_Union[_trading_service_pb2.Fill, _Mapping]] = ..., balance_change: _Optional[_Union[LedgerEntry, _Mapping]] = ..., heartbeat: _Optional[_Union[_common_pb2.Heartbeat, _Mapping]] = ..., balance_snapshot: _Optional[_Union[BalanceSnapshot, _Mapping]] = ...) -> None: ...
+
+class BalanceSnapshot(_message.Message):
+    __slots__ = ("balances",)
+    BALANCES_FIELD_NUMBER: _ClassVar[int]
+    balances: _containers.RepeatedCompositeFieldContainer[Balance]
+    def __init__(self, balances: _Optional[_Iterable[_Union[Balance, _Mapping]]] = ...) -> None: ...
