@@ -63,6 +63,7 @@ class LoadRecord:
 
     started_ns: int = 0
     ended_ns: int = 0
+    cpu_s: float = 0.0  # CPU time of this whole process (driver and watchers) while sending: is the client the limit?
     accepted: dict[int, int] = field(default_factory=dict)  # order id -> first send
     accepted_by_client_id: dict[str, int] = field(default_factory=dict)  # client order id -> order id
     ack_ns: list[int] = field(default_factory=list)  # when each accept arrived
@@ -129,6 +130,7 @@ class LoadDriver:
 
     async def _main(self) -> None:
         self.record.started_ns = time.monotonic_ns()
+        cpu_started_s = time.process_time()
         async with grpc.aio.insecure_channel(self.settings.address) as channel:
             trading = trading_service_pb2_grpc.TradingServiceStub(channel)
             worker = self._user_stream if self.settings.entry == "stream" else self._user_batches
@@ -142,6 +144,7 @@ class LoadDriver:
             finally:
                 ticker.cancel()
         self.record.ended_ns = time.monotonic_ns()
+        self.record.cpu_s = time.process_time() - cpu_started_s
         if self.on_tick is not None:
             self.on_tick(self.record)
 

@@ -73,6 +73,7 @@ def summarize(record: LoadRecord, staged: Stages, lags: Sequence[LagSample]) -> 
     last_persist_ns = max((p for _, p in persisted), default=record.ended_ns)
     return {
         "send_s": send_s,
+        "client_cpu_per_s": record.cpu_s / max(1e-9, send_s),
         "accepted": len(record.accepted), "matched": len(matched), "persisted": len(persisted),
         "refused": dict(record.refused), "cancels_queued": record.cancels_queued,
         "cancels_refused": record.cancels_refused, "duplicates": record.duplicates, "retries": record.retries,
@@ -153,7 +154,8 @@ def write(results_dir: Path, name: str, summary: dict[str, object], series: dict
 
 def table(summary: dict[str, object]) -> str:
     """A few lines for people."""
-    lines = [f"sent for {summary['send_s']:.1f} s; persistence drained {summary['drain_s']:.1f} s after",
+    lines = [f"sent for {summary['send_s']:.1f} s (this client used {summary['client_cpu_per_s']:.2f} CPU cores); "
+             f"persistence drained {summary['drain_s']:.1f} s after",
              f"{'stage':<11}{'orders':>10}{'orders/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'max ms':>9}"]
     for stage, latency in (("accepted", "ack_latency_us"), ("matched", "match_latency_us"),
                            ("persisted", "persist_latency_us")):
