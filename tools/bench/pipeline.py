@@ -35,9 +35,8 @@ from matcher.engine import Engine
 from tools.bench.matcher_core import Generator, measure_throughput
 from tools.bench.matcher_service import preload
 from tools.bench.settlement_service import raw_rows
-from tools.loadgen.__main__ import UNLIMITED_RATE_LIMITS
 from tools.loadgen.mix import MixShares
-from tools.loadgen.private_stack import private_stack
+from tools.loadgen.private_stack import UNLIMITED_RATE_LIMITS, private_stack
 from tools.loadgen.report import table, write
 from tools.loadgen.run import LoadRun, RunOptions
 from tools.services.probes import metric_sum

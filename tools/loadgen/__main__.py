@@ -23,14 +23,13 @@ from pathlib import Path
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tools.loadgen.driver import LoadRecord
-from tools.loadgen.private_stack import private_stack
+from tools.loadgen.private_stack import UNLIMITED_RATE_LIMITS, private_stack
 from tools.loadgen.report import table, write
 from tools.loadgen.run import LoadRun, RunOptions
 from tools.services.lifecycle import config_for_inspect
 from tools.stack_config import StackConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-UNLIMITED_RATE_LIMITS = "trade=1000000000/1000000000,transfer=1000000/1000000,read=1000000/1000000"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

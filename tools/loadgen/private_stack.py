@@ -23,6 +23,8 @@ from tools.stack_config import StackConfig, from_env
 
 AERON_PRIVATE_STREAM_MIN = 100_000  # above the stream ids of the shared stack and the Aeron tests
 AERON_PRIVATE_STREAM_MAX = 1_000_000
+# GATEWAY_RATE_LIMITS of a stack run to be measured: no key is held back by the gateway's per-key buckets.
+UNLIMITED_RATE_LIMITS = "trade=1000000000/1000000000,transfer=1000000/1000000,read=1000000/1000000"
 
 
 def private_env(home: Path, *, kafka_bootstrap: str = KAFKA_BOOTSTRAP) -> dict[str, str]:
