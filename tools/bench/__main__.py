@@ -16,7 +16,7 @@ import time
 
 BENCHMARKS = (
     "matcher_core", "matcher_suite", "aeron_bench", "ubscore_bench", "gateway_bench", "settlement_service",
-    "tracing_overhead",
+    "tracing_overhead", "pipeline",
 )
 
 

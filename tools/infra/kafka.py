@@ -12,6 +12,7 @@ import concurrent.futures
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 from tools.infra import artifacts
 from tools.infra.component import ComponentSpec, port_open
@@ -76,17 +77,17 @@ rootLogger.appenderRef.stdout.ref = STDOUT
 """
 
 
-def _server_properties() -> str:
+def _server_properties(*, port: int, controller_port: int, log_dir: Path) -> str:
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
-        "controller.quorum.voters": f"1@{HOST}:{KAFKA_CONTROLLER_PORT}",
-        "listeners": f"PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT}",
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{KAFKA_PORT}",
+        "controller.quorum.voters": f"1@{HOST}:{controller_port}",
+        "listeners": f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{HOST}:{port}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-        "log.dirs": str(data_dir(NAME)),
+        "log.dirs": str(log_dir),
         "num.partitions": str(TOPIC_PARTITIONS),
         "auto.create.topics.enable": "false",
         "default.replication.factor": "1",
@@ -114,10 +115,15 @@ def _cluster_id() -> str:
 
 def prepare() -> list[str]:
     """Write server.properties and log4j config, format the KRaft storage on first start; return the argv."""
-    conf_dir = CONF_DIR / NAME
+    return prepare_broker(conf_dir=CONF_DIR / NAME, log_dir=data_dir(NAME), log_file=log_path(NAME), port=KAFKA_PORT,
+                          controller_port=KAFKA_CONTROLLER_PORT)
+
+
+def prepare_broker(*, conf_dir: Path, log_dir: Path, log_file: Path, port: int, controller_port: int) -> list[str]:
+    """prepare() for a broker with these directories and ports (the shared one, or a private one for a drill)."""
     conf_dir.mkdir(parents=True, exist_ok=True)
     server_properties = conf_dir / "server.properties"
-    server_properties.write_text(_server_properties())
+    server_properties.write_text(_server_properties(port=port, controller_port=controller_port, log_dir=log_dir))
     log4j = conf_dir / "log4j.properties"
     log4j.write_text(LOG4J_PROPERTIES)
     log4j2 = conf_dir / "log4j2.properties"
@@ -126,9 +132,9 @@ def prepare() -> list[str]:
     classpath = artifacts.classpath(NAME)
     base = [java, *JVM_OPTIONS, f"-Dlog4j.configuration=file:{log4j}",
             f"-Dlog4j2.configurationFile={log4j2}", "-cp", classpath]
-    if not (data_dir(NAME) / "meta.properties").exists():
-        data_dir(NAME).mkdir(parents=True, exist_ok=True)
-        with log_path(NAME).open("ab") as log:
+    if not (log_dir / "meta.properties").exists():
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with log_file.open("ab") as log:
             subprocess.run(
                 [*base, STORAGE_TOOL_CLASS, "format", "--cluster-id", _cluster_id(),
                  "--config", str(server_properties), "--ignore-formatted"],
@@ -139,11 +145,16 @@ def prepare() -> list[str]:
 
 def probe() -> bool:
     """Return True once the broker answers a metadata request and lists itself."""
-    if not port_open(KAFKA_PORT):
+    return probe_broker(KAFKA_PORT)
+
+
+def probe_broker(port: int) -> bool:
+    """probe() of the broker listening on `port`."""
+    if not port_open(port):
         return False
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": KAFKA_BOOTSTRAP, "socket.timeout.ms": 2000})
+    admin = AdminClient({"bootstrap.servers": f"{HOST}:{port}", "socket.timeout.ms": 2000})
     try:
         metadata = admin.list_topics(timeout=2.0)
     except Exception:  # KafkaException while the broker is still starting up
