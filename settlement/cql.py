@@ -133,8 +133,23 @@ def migrate(
         "(version int PRIMARY KEY, name text, checksum text, applied_ns bigint)"
     )
     recorded = {row.version: row for row in session.execute(f"SELECT * FROM {keyspace}.schema_version")}
+    previous_keyspace = session.keyspace
+    try:
+        return _apply(session, keyspace, recorded, migrations if migrations is not None else load_migrations(), out)
+    finally:
+        # Migration files name tables unqualified, so the session is switched to `keyspace` while they run; the
+        # caller's session (often shared) gets its own keyspace back.
+        if previous_keyspace and session.keyspace != previous_keyspace:
+            session.set_keyspace(previous_keyspace)
+
+
+def _apply(
+    session: Session, keyspace: str, recorded: dict[int, Any], migrations: Sequence[Migration],
+    out: Callable[[str], None],
+) -> list[int]:
+    """Apply, in order, the migrations `recorded` lacks (checking the checksums of those it has)."""
     applied: list[int] = []
-    for migration in migrations if migrations is not None else load_migrations():
+    for migration in migrations:
         known = recorded.get(migration.version)
         if known is not None:
             if known.checksum != migration.checksum:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from cassandra.cluster import Session
 
@@ -44,3 +46,15 @@ def test_partition_keys_match_the_live_schema(admin_session: Session, keyspace: 
             live.setdefault(row.table_name, []).append((row.position, row.column_name))
     for table, columns in PARTITION_KEYS.items():
         assert tuple(name for _, name in sorted(live[table])) == columns, table
+
+
+def test_migrate_gives_a_shared_session_its_own_keyspace_back(cql_session: Session) -> None:
+    """Migrating another keyspace through the shared session (keyspace `exchange`) must not leave that session on
+    the migrated keyspace: other tests use it with unqualified tables, and the keyspace may be dropped later."""
+    assert cql_session.keyspace == "exchange"
+    name = f"st_{uuid.uuid4().hex[:16]}"
+    try:
+        assert migrate(cql_session, name, out=lambda line: None) != []
+        assert cql_session.keyspace == "exchange"
+    finally:
+        cql_session.execute(f"DROP KEYSPACE IF EXISTS {name}")
