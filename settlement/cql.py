@@ -133,14 +133,14 @@ def migrate(
         "(version int PRIMARY KEY, name text, checksum text, applied_ns bigint)"
     )
     recorded = {row.version: row for row in session.execute(f"SELECT * FROM {keyspace}.schema_version")}
-    previous_keyspace = session.keyspace
+    # Migration files name tables unqualified, so they run on a session of their own bound to `keyspace`: the
+    # caller's session (often shared, bound to another keyspace) is never switched.
+    migration_session = session.cluster.connect(keyspace)
     try:
-        return _apply(session, keyspace, recorded, migrations if migrations is not None else load_migrations(), out)
+        return _apply(migration_session, keyspace, recorded,
+                      migrations if migrations is not None else load_migrations(), out)
     finally:
-        # Migration files name tables unqualified, so the session is switched to `keyspace` while they run; the
-        # caller's session (often shared) gets its own keyspace back.
-        if previous_keyspace and session.keyspace != previous_keyspace:
-            session.set_keyspace(previous_keyspace)
+        migration_session.shutdown()
 
 
 def _apply(
@@ -158,7 +158,6 @@ def _apply(
                     f"{known.checksum[:12]}.. but the file now has {migration.checksum[:12]}..; add a new migration"
                 )
             continue
-        session.set_keyspace(keyspace)
         for statement in migration.statements():
             session.execute(statement)
         session.execute(
