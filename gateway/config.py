@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.engine_feed import FeedEndpoints, parse_feeds
+from common.env import env_int
 from common.errors import ConfigInvalid
 from common.kafka import BOOTSTRAP_DEFAULT
 from common.markets import DEFAULT_MARKETS_PATH
@@ -126,43 +127,34 @@ class GatewayConfig:
         hosts = environ.get("GATEWAY_CQL_HOSTS", "127.0.0.1")
         return cls(
             grpc_address=environ.get("GATEWAY_GRPC_ADDRESS", GRPC_ADDRESS_DEFAULT),
-            grpc_workers=_int(environ, "GATEWAY_GRPC_WORKERS", GRPC_WORKERS_DEFAULT),
-            metrics_port=_int(environ, "GATEWAY_METRICS_PORT", METRICS_PORT_DEFAULT),
+            grpc_workers=env_int(environ, "GATEWAY_GRPC_WORKERS", GRPC_WORKERS_DEFAULT),
+            metrics_port=env_int(environ, "GATEWAY_METRICS_PORT", METRICS_PORT_DEFAULT),
             kafka_bootstrap=environ.get("GATEWAY_KAFKA_BOOTSTRAP", BOOTSTRAP_DEFAULT),
             transfer_topic=environ.get("GATEWAY_TRANSFER_TOPIC", TRANSFER_TOPIC_DEFAULT),
             balance_events_topic=environ.get("GATEWAY_BALANCE_EVENTS_TOPIC", BALANCE_EVENTS_TOPIC_DEFAULT),
             cql_hosts=tuple(host.strip() for host in hosts.split(",") if host.strip()),
-            cql_port=_int(environ, "GATEWAY_CQL_PORT", CQL_PORT_DEFAULT),
+            cql_port=env_int(environ, "GATEWAY_CQL_PORT", CQL_PORT_DEFAULT),
             cql_keyspace=environ.get("GATEWAY_CQL_KEYSPACE", CQL_KEYSPACE_DEFAULT),
             markets_path=Path(environ.get("GATEWAY_MARKETS_PATH", str(DEFAULT_MARKETS_PATH))),
-            matcher_shard_id=_int(environ, "GATEWAY_MATCHER_SHARD_ID", 0),
+            matcher_shard_id=env_int(environ, "GATEWAY_MATCHER_SHARD_ID", 0),
             matcher_pub_endpoint=environ.get("GATEWAY_MATCHER_PUB_ENDPOINT", MATCHER_PUB_ENDPOINT_DEFAULT),
             matcher_replay_endpoint=environ.get("GATEWAY_MATCHER_REPLAY_ENDPOINT", MATCHER_REPLAY_ENDPOINT_DEFAULT),
             matcher_feeds_text=environ.get("GATEWAY_MATCHER_FEEDS", ""),
             aeron_dir=environ.get("GATEWAY_AERON_DIR") or environ.get("AERON_DIR") or AERON_DIR_DEFAULT,
             ubscore_channel=environ.get("GATEWAY_UBSCORE_CHANNEL", "aeron:ipc"),
-            ubscore_stream_id=_int(environ, "GATEWAY_UBSCORE_STREAM_ID", UBSCORE_STREAM_ID_DEFAULT),
+            ubscore_stream_id=env_int(environ, "GATEWAY_UBSCORE_STREAM_ID", UBSCORE_STREAM_ID_DEFAULT),
             ubscore_response_channel=environ.get("GATEWAY_UBSCORE_RESPONSE_CHANNEL", "aeron:ipc"),
-            ubscore_response_stream_id=_int(
+            ubscore_response_stream_id=env_int(
                 environ, "GATEWAY_UBSCORE_RESPONSE_STREAM_ID", UBSCORE_RESPONSE_STREAM_ID_DEFAULT
             ),
-            ubscore_timeout_ms=_int(environ, "GATEWAY_UBSCORE_TIMEOUT_MS", UBSCORE_TIMEOUT_MS_DEFAULT),
-            key_refresh_ms=_int(environ, "GATEWAY_KEY_REFRESH_MS", KEY_REFRESH_MS_DEFAULT),
+            ubscore_timeout_ms=env_int(environ, "GATEWAY_UBSCORE_TIMEOUT_MS", UBSCORE_TIMEOUT_MS_DEFAULT),
+            key_refresh_ms=env_int(environ, "GATEWAY_KEY_REFRESH_MS", KEY_REFRESH_MS_DEFAULT),
             rate_limits=parse_rate_limits(environ["GATEWAY_RATE_LIMITS"])
             if environ.get("GATEWAY_RATE_LIMITS")
             else dict(DEFAULT_RATE_LIMITS),
-            health_interval_ms=_int(environ, "GATEWAY_HEALTH_INTERVAL_MS", HEALTH_INTERVAL_MS_DEFAULT),
-            stream_queue_max=_int(environ, "GATEWAY_STREAM_QUEUE_MAX", STREAM_QUEUE_MAX_DEFAULT),
-            heartbeat_ms=_int(environ, "GATEWAY_HEARTBEAT_MS", HEARTBEAT_MS_DEFAULT),
+            health_interval_ms=env_int(environ, "GATEWAY_HEALTH_INTERVAL_MS", HEALTH_INTERVAL_MS_DEFAULT),
+            stream_queue_max=env_int(environ, "GATEWAY_STREAM_QUEUE_MAX", STREAM_QUEUE_MAX_DEFAULT),
+            heartbeat_ms=env_int(environ, "GATEWAY_HEARTBEAT_MS", HEARTBEAT_MS_DEFAULT),
             log_level=environ.get("GATEWAY_LOG_LEVEL", "INFO"),
         )
 
-
-def _int(environ: Mapping[str, str], name: str, default: int) -> int:
-    text = environ.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        return int(text)
-    except ValueError as error:
-        raise ConfigInvalid(f"{name}={text!r}: not an integer") from error

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.env import env_int
 from common.errors import ConfigInvalid
 from common.kafka import BOOTSTRAP_DEFAULT
 from common.markets import DEFAULT_MARKETS_PATH
@@ -95,7 +96,7 @@ class MatcherConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> MatcherConfig:
         """Defaults overridden by MATCHER_* variables; raise ConfigInvalid on a malformed value."""
-        shard_id = _int(environ, "MATCHER_SHARD_ID", 0)
+        shard_id = env_int(environ, "MATCHER_SHARD_ID", 0)
         partitions_text = environ.get("MATCHER_PARTITIONS", "0,1,2,3")
         try:
             partitions = tuple(int(part) for part in partitions_text.split(",") if part.strip())
@@ -109,22 +110,13 @@ class MatcherConfig:
             kafka_bootstrap=environ.get("MATCHER_KAFKA_BOOTSTRAP", BOOTSTRAP_DEFAULT),
             pub_endpoint=environ.get("MATCHER_PUB_ENDPOINT", PUB_ENDPOINT_DEFAULT),
             replay_endpoint=environ.get("MATCHER_REPLAY_ENDPOINT", REPLAY_ENDPOINT_DEFAULT),
-            metrics_port=_int(environ, "MATCHER_METRICS_PORT", METRICS_PORT_DEFAULT),
+            metrics_port=env_int(environ, "MATCHER_METRICS_PORT", METRICS_PORT_DEFAULT),
             state_dir=Path(state_dir),
             markets_path=Path(environ.get("MATCHER_MARKETS_PATH", str(DEFAULT_MARKETS_PATH))),
-            batch_records_max=_int(environ, "MATCHER_BATCH_RECORDS_MAX", BATCH_RECORDS_MAX_DEFAULT),
-            snapshot_outputs=_int(environ, "MATCHER_SNAPSHOT_OUTPUTS", SNAPSHOT_OUTPUTS_DEFAULT),
-            replay_duty_percent=_int(environ, "MATCHER_REPLAY_DUTY_PERCENT", REPLAY_DUTY_PERCENT_DEFAULT),
-            wal_segment_bytes_max=_int(environ, "MATCHER_WAL_SEGMENT_BYTES", WAL_SEGMENT_BYTES_MAX_DEFAULT),
-            wal_retain_records=_int(environ, "MATCHER_WAL_RETAIN_RECORDS", WAL_RETAIN_RECORDS_DEFAULT),
+            batch_records_max=env_int(environ, "MATCHER_BATCH_RECORDS_MAX", BATCH_RECORDS_MAX_DEFAULT),
+            snapshot_outputs=env_int(environ, "MATCHER_SNAPSHOT_OUTPUTS", SNAPSHOT_OUTPUTS_DEFAULT),
+            replay_duty_percent=env_int(environ, "MATCHER_REPLAY_DUTY_PERCENT", REPLAY_DUTY_PERCENT_DEFAULT),
+            wal_segment_bytes_max=env_int(environ, "MATCHER_WAL_SEGMENT_BYTES", WAL_SEGMENT_BYTES_MAX_DEFAULT),
+            wal_retain_records=env_int(environ, "MATCHER_WAL_RETAIN_RECORDS", WAL_RETAIN_RECORDS_DEFAULT),
         )
 
-
-def _int(environ: Mapping[str, str], name: str, default: int) -> int:
-    text = environ.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        return int(text)
-    except ValueError as error:
-        raise ConfigInvalid(f"{name}={text!r}: not an integer") from error

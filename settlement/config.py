@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from common.env import env_int
 from common.errors import ConfigInvalid
 from common.kafka import BOOTSTRAP_DEFAULT
 from common.markets import DEFAULT_MARKETS_PATH
@@ -91,19 +92,19 @@ class SettlementConfig:
                       if host.strip())
         return cls(
             cql_hosts=hosts,
-            cql_port=_int(environ, "SETTLEMENT_CQL_PORT", 9042),
+            cql_port=env_int(environ, "SETTLEMENT_CQL_PORT", 9042),
             keyspace=environ.get("SETTLEMENT_KEYSPACE", "exchange"),
             shards=parse_shards(environ.get("SETTLEMENT_SHARDS", SHARDS_DEFAULT)),
             kafka_bootstrap=environ.get("SETTLEMENT_KAFKA_BOOTSTRAP", BOOTSTRAP_DEFAULT),
             balance_topic=environ.get("SETTLEMENT_BALANCE_TOPIC", "balance.events"),
             group_id=environ.get("SETTLEMENT_GROUP_ID", "settlement"),
-            metrics_port=_int(environ, "SETTLEMENT_METRICS_PORT", METRICS_PORT_DEFAULT),
+            metrics_port=env_int(environ, "SETTLEMENT_METRICS_PORT", METRICS_PORT_DEFAULT),
             markets_path=environ.get("SETTLEMENT_MARKETS_PATH", str(DEFAULT_MARKETS_PATH)),
-            batch_inputs_max=_int(environ, "SETTLEMENT_BATCH_INPUTS_MAX", BATCH_INPUTS_MAX_DEFAULT),
-            in_flight_max=_int(environ, "SETTLEMENT_IN_FLIGHT_MAX", IN_FLIGHT_MAX_DEFAULT),
-            batch_rows_max=_int(environ, "SETTLEMENT_BATCH_ROWS_MAX", BATCH_ROWS_MAX_DEFAULT),
-            coalesce_replicas=_int(environ, "SETTLEMENT_COALESCE_REPLICAS", 1) == 1,
-            retry_deadline_s=float(_int(environ, "SETTLEMENT_CQL_RETRY_DEADLINE_S", int(RETRY_DEADLINE_S_DEFAULT))),
+            batch_inputs_max=env_int(environ, "SETTLEMENT_BATCH_INPUTS_MAX", BATCH_INPUTS_MAX_DEFAULT),
+            in_flight_max=env_int(environ, "SETTLEMENT_IN_FLIGHT_MAX", IN_FLIGHT_MAX_DEFAULT),
+            batch_rows_max=env_int(environ, "SETTLEMENT_BATCH_ROWS_MAX", BATCH_ROWS_MAX_DEFAULT),
+            coalesce_replicas=env_int(environ, "SETTLEMENT_COALESCE_REPLICAS", 1) == 1,
+            retry_deadline_s=float(env_int(environ, "SETTLEMENT_CQL_RETRY_DEADLINE_S", int(RETRY_DEADLINE_S_DEFAULT))),
         )
 
 
@@ -120,12 +121,3 @@ def parse_shards(text: str) -> tuple[ShardFeed, ...]:
         shards.append(ShardFeed(int(shard_text), pub.strip(), replay.strip()))
     return tuple(shards)
 
-
-def _int(environ: Mapping[str, str], name: str, default: int) -> int:
-    text = environ.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        return int(text)
-    except ValueError as error:
-        raise ConfigInvalid(f"{name}={text!r}: not an integer") from error

@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.env import env_int
 from common.errors import ConfigInvalid
 from tools.infra.kafka import TOPIC_PARTITIONS
 from tools.infra.layout import CQL_KEYSPACE, CQL_PORT, HOST, KAFKA_BOOTSTRAP, LOCAL_DIR
@@ -225,9 +226,9 @@ def from_env(
 ) -> StackConfig:
     """Settings from STACK_* variables; the flags (when given) win over the variables."""
     home = Path(environ.get("STACK_HOME") or LOCAL_DIR).resolve()
-    shards = matcher_shards if matcher_shards is not None else _int(environ, "STACK_MATCHER_SHARDS", 1)
+    shards = matcher_shards if matcher_shards is not None else env_int(environ, "STACK_MATCHER_SHARDS", 1)
     instances = (settlement_instances if settlement_instances is not None
-                 else _int(environ, "STACK_SETTLEMENT_INSTANCES", 1))
+                 else env_int(environ, "STACK_SETTLEMENT_INSTANCES", 1))
     contact_points = tuple(host.strip() for host in environ.get("STACK_CQL_CONTACT_POINTS", "").split(",")
                            if host.strip())
     if shards < 1 or instances < 1:  # checked again in StackConfig; ports need positive counts first
@@ -239,25 +240,16 @@ def from_env(
         settlement_instances=instances,
         kafka_bootstrap=environ.get("STACK_KAFKA_BOOTSTRAP") or KAFKA_BOOTSTRAP,
         kafka_external=bool(environ.get("STACK_KAFKA_BOOTSTRAP")),
-        kafka_replication_factor=_int(environ, "STACK_KAFKA_REPLICATION_FACTOR", 1),
+        kafka_replication_factor=env_int(environ, "STACK_KAFKA_REPLICATION_FACTOR", 1),
         cql_contact_points=contact_points or (HOST,),
-        cql_port=_int(environ, "STACK_CQL_PORT", CQL_PORT),
+        cql_port=env_int(environ, "STACK_CQL_PORT", CQL_PORT),
         cql_keyspace=environ.get("STACK_CQL_KEYSPACE") or CQL_KEYSPACE,
-        cql_replication_factor=_int(environ, "STACK_CQL_REPLICATION_FACTOR", 1),
+        cql_replication_factor=env_int(environ, "STACK_CQL_REPLICATION_FACTOR", 1),
         cql_external=bool(contact_points),
         aeron_external=environ.get("STACK_AERON_EXTERNAL") == "1",
-        aeron_stream_id=_int(environ, "STACK_AERON_STREAM_ID", AERON_STREAM_ID),
-        aeron_response_stream_id=_int(environ, "STACK_AERON_RESPONSE_STREAM_ID", AERON_RESPONSE_STREAM_ID),
+        aeron_stream_id=env_int(environ, "STACK_AERON_STREAM_ID", AERON_STREAM_ID),
+        aeron_response_stream_id=env_int(environ, "STACK_AERON_RESPONSE_STREAM_ID", AERON_RESPONSE_STREAM_ID),
         topic_suffix=environ.get("STACK_TOPIC_SUFFIX", ""),
         ports=ports_for(matcher_shards=shards, settlement_instances=instances),
     )
 
-
-def _int(environ: Mapping[str, str], name: str, default: int) -> int:
-    text = environ.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        return int(text)
-    except ValueError as error:
-        raise ConfigInvalid(f"{name}={text!r}: not an integer") from error

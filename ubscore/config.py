@@ -29,6 +29,7 @@ from pathlib import Path
 
 from common.engine_feed import FeedEndpoints
 from common.engine_feed import parse_feeds as parse_endpoints
+from common.env import env_int
 from common.errors import ConfigInvalid
 from common.kafka import BOOTSTRAP_DEFAULT
 from common.markets import DEFAULT_MARKETS_PATH
@@ -113,17 +114,17 @@ class UbscoreConfig:
             orders_topic=environ.get("UBSCORE_ORDERS_TOPIC", "orders"),
             aeron_dir=aeron_dir,
             aeron_channel=environ.get("UBSCORE_AERON_CHANNEL", "aeron:ipc"),
-            aeron_stream_id=_int(environ, "UBSCORE_AERON_STREAM_ID", AERON_STREAM_ID_DEFAULT),
+            aeron_stream_id=env_int(environ, "UBSCORE_AERON_STREAM_ID", AERON_STREAM_ID_DEFAULT),
             feeds=parse_feeds(environ.get("UBSCORE_FEEDS", FEEDS_DEFAULT)),
             state_dir=Path(environ.get("UBSCORE_STATE_DIR") or str(REPO_ROOT / ".local" / "ubscore")),
-            metrics_port=_int(environ, "UBSCORE_METRICS_PORT", METRICS_PORT_DEFAULT),
+            metrics_port=env_int(environ, "UBSCORE_METRICS_PORT", METRICS_PORT_DEFAULT),
             markets_path=Path(environ.get("UBSCORE_MARKETS_PATH", str(DEFAULT_MARKETS_PATH))),
-            batch_records_max=_int(environ, "UBSCORE_BATCH_RECORDS_MAX", BATCH_RECORDS_MAX_DEFAULT),
-            snapshot_inputs=_int(environ, "UBSCORE_SNAPSHOT_INPUTS", SNAPSHOT_INPUTS_DEFAULT),
-            kafka_unconfirmed_max=_int(environ, "UBSCORE_KAFKA_UNCONFIRMED_MAX", KAFKA_UNCONFIRMED_MAX_DEFAULT),
-            in_flight_max=_int(environ, "UBSCORE_IN_FLIGHT_MAX", IN_FLIGHT_MAX_DEFAULT),
-            wal_fsync_ms_max=_int(environ, "UBSCORE_WAL_FSYNC_MS_MAX", WAL_FSYNC_MS_MAX_DEFAULT),
-            dedupe_keys_max=_int(environ, "UBSCORE_DEDUPE_KEYS_MAX", KEYS_MAX_DEFAULT),
+            batch_records_max=env_int(environ, "UBSCORE_BATCH_RECORDS_MAX", BATCH_RECORDS_MAX_DEFAULT),
+            snapshot_inputs=env_int(environ, "UBSCORE_SNAPSHOT_INPUTS", SNAPSHOT_INPUTS_DEFAULT),
+            kafka_unconfirmed_max=env_int(environ, "UBSCORE_KAFKA_UNCONFIRMED_MAX", KAFKA_UNCONFIRMED_MAX_DEFAULT),
+            in_flight_max=env_int(environ, "UBSCORE_IN_FLIGHT_MAX", IN_FLIGHT_MAX_DEFAULT),
+            wal_fsync_ms_max=env_int(environ, "UBSCORE_WAL_FSYNC_MS_MAX", WAL_FSYNC_MS_MAX_DEFAULT),
+            dedupe_keys_max=env_int(environ, "UBSCORE_DEDUPE_KEYS_MAX", KEYS_MAX_DEFAULT),
         )
 
 
@@ -131,15 +132,6 @@ def parse_feeds(text: str) -> tuple[FeedEndpoints, ...]:
     """Parse UBSCORE_FEEDS: "<shard>=<pub>|<replay>,..." (empty: no matcher feed)."""
     return parse_endpoints(text, setting="UBSCORE_FEEDS")
 
-
-def _int(environ: Mapping[str, str], name: str, default: int) -> int:
-    text = environ.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        return int(text)
-    except ValueError as error:
-        raise ConfigInvalid(f"{name}={text!r}: not an integer") from error
 
 
 def _ints(environ: Mapping[str, str], name: str, default: str) -> tuple[int, ...]:
