@@ -83,15 +83,18 @@ class Chain:
         return output
 
     def seal_serialized(self, output: engine_pb2.EngineOutput) -> tuple[int, bytes, bytes]:
-        """Seal an unsealed `output` by bytes: (seq, hash, serialized sealed output), serializing it only once.
+        """Seal an unsealed `output` by bytes: (seq, hash, serialized sealed output), serializing it only once."""
+        return self.seal_body(output.SerializeToString(deterministic=True))
 
-        The result is byte for byte `seal(output).SerializeToString(deterministic=True)`: deterministic protobuf
-        writes fields in number order, so the sealed bytes are the four header fields (shard_id, seq, prev_hash,
-        hash) followed by the unsealed output's own bytes (fields 5..10), and the canonical bytes hashed are the
-        same without the hash field. Subscribers verify exactly as before (link_problem re-serializes).
+    def seal_body(self, body: bytes) -> tuple[int, bytes, bytes]:
+        """Seal the bytes of an unsealed output (fields 5..10): (seq, hash, serialized sealed output).
+
+        The result is byte for byte `seal(output).SerializeToString(deterministic=True)` of the output `body`
+        encodes: deterministic protobuf writes fields in number order, so the sealed bytes are the four header
+        fields (shard_id, seq, prev_hash, hash) followed by the body, and the canonical bytes hashed are the same
+        without the hash field. Subscribers verify exactly as before (link_problem re-serializes).
         """
         assert len(self.last_hash) == HASH_BYTES, len(self.last_hash)
-        body = output.SerializeToString(deterministic=True)
         assert not body or body[0] >= FIRST_BODY_TAG_MIN, "output already carries shard_id, seq or a hash"
         seq = self.last_seq + 1
         shard = SHARD_ID_TAG + varint(self.shard_id) if self.shard_id else b""

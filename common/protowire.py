@@ -10,15 +10,22 @@ from __future__ import annotations
 LENGTH_DELIMITED = 2
 
 
+# One-byte varints, and the two continuation bytes of every 14-bit group: a varint takes ceil(bits / 14) steps.
+_ONE_BYTE = [bytes((value,)) for value in range(0x80)]
+_GROUP14 = [bytes(((group & 0x7F) | 0x80, (group >> 7) | 0x80)) for group in range(1 << 14)]
+
+
 def varint(value: int) -> bytes:
     """Base-128 varint of a non-negative int."""
     assert value >= 0, value
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
+    if value < 0x80:
+        return _ONE_BYTE[value]
+    parts = []
+    while value >= 0x4000:  # at least three 7-bit groups left: the next two continue for sure
+        parts.append(_GROUP14[value & 0x3FFF])
+        value >>= 14
+    parts.append(bytes(((value & 0x7F) | 0x80, value >> 7)) if value >= 0x80 else _ONE_BYTE[value])
+    return b"".join(parts)
 
 
 def length_delimited(field_number: int, data: bytes) -> bytes:

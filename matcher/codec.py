@@ -18,12 +18,16 @@ from __future__ import annotations
 from google.protobuf.message import DecodeError
 
 from common.enums import OrderType, SelfTradeMode, Side, TimeInForce
+from common.protowire import length_delimited, varint
 from exchange.v1 import engine_pb2, order_pb2
 from matcher.commands import CancelOrder, Command, PlaceOrder
 from matcher.errors import InputRejected
 from matcher.events import EngineResult, OrderUpdated, TradeExecuted
 
 INPUT_BYTES_MAX = 64 * 1024  # an order command is ~100 bytes; anything this big is garbage
+INPUT_FIELD = 5  # EngineOutput.input
+PARTITION_TAG = b"\x10"  # EngineInput.kafka_partition (2, varint)
+OFFSET_TAG = b"\x18"  # EngineInput.kafka_offset (3, varint)
 
 
 def parse_order_command(payload: bytes) -> order_pb2.OrderCommand:
@@ -97,6 +101,28 @@ def build_output(
     output.input.command.CopyFrom(message)
     output.input.kafka_partition = partition
     output.input.kafka_offset = offset
+    _fill_results(output, result)
+    return output
+
+
+def output_body(command_bytes: bytes, *, partition: int, offset: int, ts_event_ns: int, result: EngineResult) -> bytes:
+    """`build_output(...).SerializeToString(deterministic=True)` for the command whose canonical bytes (deterministic
+    serialization) are `command_bytes`, built without copying the command into the output (the hot path).
+
+    `input` is field 5, the first an unsealed output has, so its bytes are written by hand in front of the rest,
+    which protobuf serializes (a property test compares the two forms on arbitrary events).
+    """
+    engine_input = length_delimited(1, command_bytes)
+    if partition:
+        engine_input += PARTITION_TAG + varint(partition)
+    if offset:
+        engine_input += OFFSET_TAG + varint(offset)
+    rest = engine_pb2.EngineOutput(ts_event_ns=ts_event_ns)
+    _fill_results(rest, result)
+    return length_delimited(INPUT_FIELD, engine_input) + rest.SerializeToString(deterministic=True)
+
+
+def _fill_results(output: engine_pb2.EngineOutput, result: EngineResult) -> None:
     updates = output.order_updates
     for update in result.order_updates:
         _fill_update(updates.add(), update)
@@ -116,7 +142,6 @@ def build_output(
     deltas = output.book_deltas
     for change in result.book_changes:
         deltas.add(symbol=result.symbol, side=change.side, price_units=change.price_units, qty_units=change.qty_units)
-    return output
 
 
 def _fill_update(target: engine_pb2.OrderUpdate, update: OrderUpdated) -> None:

@@ -1,4 +1,4 @@
-"""One decoded command through the core and into an unsealed EngineOutput, with a last-resort guard.
+"""One decoded command through the core and into the bytes of its unsealed EngineOutput, with a last-resort guard.
 
 The core checks every command before it changes anything (matcher/checks.py), so no input should make it raise.
 If it still does (a bug), the command must not stop the matcher: a service that crashes on a record reads the
@@ -18,9 +18,9 @@ import logging
 from typing import NamedTuple
 
 from common.enums import RejectReason
-from exchange.v1 import engine_pb2, order_pb2
+from exchange.v1 import order_pb2
 from matcher.book import rejected_update
-from matcher.codec import build_output
+from matcher.codec import output_body
 from matcher.commands import Command, PlaceOrder
 from matcher.engine import Engine
 from matcher.events import CancelRejected, EngineResult, PlaceRejected
@@ -29,9 +29,10 @@ log = logging.getLogger(__name__)
 
 
 class Executed(NamedTuple):
-    """The unsealed output of one command, its trade count, and whether the guard had to refuse it."""
+    """The unsealed output of one command (bytes), its trade count, and whether the guard had to
+    refuse it."""
 
-    output: engine_pb2.EngineOutput
+    body: bytes
     trades: int
     failed: bool
 
@@ -39,15 +40,24 @@ class Executed(NamedTuple):
 def execute(
     engine: Engine, command: Command, message: order_pb2.OrderCommand, *, partition: int, offset: int
 ) -> Executed:
-    """Apply `command` (decoded from `message`) and build its output; an exception becomes a refusal (see above)."""
+    """Apply `command` (decoded from `message`) and encode its output; an exception becomes a refusal (see above).
+
+    The bytes are those of `codec.build_output(message, ...)` serialized deterministically (`codec.output_body`).
+    """
+    command_bytes = message.SerializeToString(deterministic=True)
     try:
         result = engine.apply(command)
-        output = build_output(message, partition=partition, offset=offset, result=result)
-        return Executed(output, len(result.trades), False)
+        body = output_body(
+            command_bytes, partition=partition, offset=offset, ts_event_ns=command.ts_event_ns, result=result
+        )
+        return Executed(body, len(result.trades), False)
     except Exception:  # the last resort the module docstring explains (assertions included); never silent
         log.exception("MATCHER INTERNAL ERROR on input [%d]@%d, refused: %s", partition, offset, command)
     refused = internal_error_result(command)
-    return Executed(build_output(message, partition=partition, offset=offset, result=refused), 0, True)
+    body = output_body(
+        command_bytes, partition=partition, offset=offset, ts_event_ns=command.ts_event_ns, result=refused
+    )
+    return Executed(body, 0, True)
 
 
 def internal_error_result(command: Command) -> EngineResult:

@@ -33,6 +33,7 @@ from common.engine_chain import Chain
 from common.engine_feed import FEED_OUTPUTS_PER_MESSAGE_MAX, encode_feed_message, feed_topic
 from common.kafka import assign_from
 from common.snapshot import oldest_kept_snapshot_lsn, write_snapshot
+from exchange.v1 import engine_pb2
 from matcher.codec import decode_command, parse_order_command
 from matcher.config import MatcherConfig
 from matcher.engine import Engine
@@ -81,6 +82,7 @@ class MatcherService:
         self.consumer = consumer
         self.metrics = metrics
         self.stop_requested = False
+        self.debug_enabled = False  # log level DEBUG, read once per batch
         self.outputs_since_snapshot = recovered.replayed_outputs
         self.publisher = context.socket(zmq.PUB)
         self.publisher.setsockopt(zmq.SNDHWM, PUB_SNDHWM)
@@ -128,6 +130,7 @@ class MatcherService:
     def process_batch(self, messages: list[Message]) -> None:
         """Apply one batch, append it to the WAL (one fsync), then publish its outputs."""
         self.metrics.batch_records.observe(len(messages))
+        self.debug_enabled = log.isEnabledFor(logging.DEBUG)  # once per batch, not per command
         outcome = BatchOutcome()
         for message in messages:
             error = message.error()
@@ -188,28 +191,30 @@ class MatcherService:
             self.metrics.inputs_rejected.labels(rejection.reason).inc()
             outcome.records.append(rejected_record(partition, offset, rejection.reason, raw))
             return
-        outcome.kinds[command_message.WhichOneof("command")] += 1
+        kind = command_message.WhichOneof("command")
+        outcome.kinds[kind] += 1
         if not self.positions.is_new(partition, command_message.command_seq):
             self.metrics.inputs_duplicate.inc()
             return
-        # Trace context is read only when spans are recorded: the no-op path costs one call and one branch.
-        traceparent = tracing.command_traceparent(command_message) if tracing.enabled() else ""
-        with tracing.child_span("matcher.command", traceparent, command_seq=command_message.command_seq,
-                                kafka_partition=partition, kafka_offset=offset):  # fmt: skip
+        if tracing.enabled():  # trace context is read only when spans are recorded; off: no span machinery at all
+            traceparent = tracing.command_traceparent(command_message)
+            with tracing.child_span("matcher.command", traceparent, command_seq=command_message.command_seq,
+                                    kafka_partition=partition, kafka_offset=offset):  # fmt: skip
+                executed = execute(self.engine, command, command_message, partition=partition, offset=offset)
+        else:
             executed = execute(self.engine, command, command_message, partition=partition, offset=offset)
         if executed.failed:
             self.metrics.commands_failed.inc()
-        seq, _, data = self.chain.seal_serialized(executed.output)  # serialized once, hashed from those bytes
+        seq, _, data = self.chain.seal_body(executed.body)  # serialized once, hashed from those bytes
         outcome.outputs.append((seq, len(outcome.records), data))
         outcome.records.append(output_record(seq, data))
         outcome.trades += executed.trades
-        if log.isEnabledFor(logging.DEBUG):  # per command: DEBUG only, the ids built only then
-            output = executed.output
+        if self.debug_enabled:  # per command: DEBUG only, the ids built only then
             log.debug("command applied", extra={
                 "shard": self.config.shard_id, "seq": seq, "command_seq": command_message.command_seq,
-                "order_id": getattr(command_message, command_message.WhichOneof("command")).order_id,
-                "trade_ids": [trade.trade_id for trade in output.trades], "kafka_partition": partition,
-                "kafka_offset": offset,
+                "order_id": getattr(command_message, kind).order_id,
+                "trade_ids": [trade.trade_id for trade in engine_pb2.EngineOutput.FromString(data).trades],
+                "kafka_partition": partition, "kafka_offset": offset,
                 "trace_id": tracing.trace_id_of(tracing.command_traceparent(command_message))})  # fmt: skip
 
     def _consumer_error(self, error: KafkaError) -> None:

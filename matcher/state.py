@@ -206,7 +206,7 @@ def _replay_tail(
         # Through the same guard as the live loop, so a command the core failed on fails identically here.
         offset = stored.input.kafka_offset
         executed = execute(engine, decode_command(message), message, partition=partition, offset=offset)
-        _, _, rebuilt_bytes = chain.seal_serialized(executed.output)  # exactly as the live loop seals
+        _, _, rebuilt_bytes = chain.seal_body(executed.body)  # exactly as the live loop seals
         # Byte equality covers the hash, the chain link and every field: the core must be deterministic.
         assert rebuilt_bytes == stored_bytes, f"replay of lsn {record.lsn} (seq {stored.seq}) diverged from the WAL"
         store.remember(stored.seq, record.lsn, stored_bytes)

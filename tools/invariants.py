@@ -277,7 +277,7 @@ def check_replay(
             check.problems.append(f"seq {stored.seq}: orders[{partition}]@{offset} is a redelivery the matcher skips")
             return check
         executed = execute(engine, decode_command(message), message, partition=partition, offset=offset)
-        _, replayed_hash, _ = chain.seal_serialized(executed.output)
+        _, replayed_hash, _ = chain.seal_body(executed.body)
         if replayed_hash != stored.hash:
             check.problems.append(f"seq {stored.seq}: replayed hash {replayed_hash.hex()[:16]} != stored "
                                   f"{stored.hash.hex()[:16]} (input orders[{partition}]@{offset})")

@@ -65,7 +65,7 @@ def build_state(state_dir: Path, *, records: int, tail: int, seed: int) -> tuple
             positions.consumed(partition, offset)
             assert positions.is_new(partition, message.command_seq)
             executed = execute(engine, decode_command(message), message, partition=partition, offset=offset)
-            seq, _, data = chain.seal_serialized(executed.output)
+            seq, _, data = chain.seal_body(executed.body)
             batch.append(output_record(seq, data))
             remembered.append((seq, wal.last_lsn + len(batch), None))
         wal.append(batch)

@@ -82,7 +82,7 @@ def run_matcher(records: list[bytes]) -> float:
         with tracing.child_span("matcher.command", traceparent, command_seq=message.command_seq,
                                 kafka_partition=0, kafka_offset=offset):  # fmt: skip
             executed = execute(engine, command, message, partition=0, offset=offset)
-        chain.seal_serialized(executed.output)
+        chain.seal_body(executed.body)
     return (time.perf_counter_ns() - started_ns) / len(records)
 
 

@@ -17,7 +17,7 @@ from matcher.codec import decode_command
 from matcher.commands import CancelOrder, PlaceOrder
 from matcher.engine import Engine
 from matcher.events import EngineResult
-from matcher.execution import execute
+from matcher.execution import Executed, execute
 from matcher.replay import SEQ, output_record
 from matcher.state import recover
 
@@ -57,6 +57,10 @@ def place(seq: int, *, client_order_id: str = "") -> order_pb2.OrderCommand:
     )  # fmt: skip
 
 
+def output_of(executed: Executed) -> engine_pb2.EngineOutput:
+    return engine_pb2.EngineOutput.FromString(executed.body)
+
+
 def test_order_the_core_raises_on_is_rejected_internal_error_and_the_next_one_is_served() -> None:
     """The failing order gets REJECTED(MATCHER_INTERNAL_ERROR) (funds released), flagged for the metric, and the
     engine goes on serving the next order."""
@@ -67,11 +71,11 @@ def test_order_the_core_raises_on_is_rejected_internal_error_and_the_next_one_is
     served = execute(engine, decode_command(place(2)), place(2), partition=0, offset=1)
 
     assert failed.failed
-    assert [(u.order_id, u.status, u.reason) for u in failed.output.order_updates] == [
+    assert [(u.order_id, u.status, u.reason) for u in output_of(failed).order_updates] == [
         (1, common_pb2.ORDER_STATUS_REJECTED, common_pb2.REJECT_REASON_MATCHER_INTERNAL_ERROR)
     ]
     assert not served.failed
-    assert served.output.order_updates[0].status == common_pb2.ORDER_STATUS_NEW
+    assert output_of(served).order_updates[0].status == common_pb2.ORDER_STATUS_NEW
 
 
 def test_cancel_the_core_raises_on_becomes_a_command_rejected() -> None:
@@ -84,8 +88,8 @@ def test_cancel_the_core_raises_on_becomes_a_command_rejected() -> None:
     executed = execute(engine, decode_command(message), message, partition=0, offset=0)
 
     assert executed.failed
-    assert list(executed.output.order_updates) == []
-    assert [(r.user_id, r.reason) for r in executed.output.rejections] == [
+    assert list(output_of(executed).order_updates) == []
+    assert [(r.user_id, r.reason) for r in output_of(executed).rejections] == [
         (5, common_pb2.REJECT_REASON_MATCHER_INTERNAL_ERROR)
     ]
 
@@ -97,8 +101,9 @@ def test_recovery_replays_a_failed_command_to_the_same_refusal_without_crashing(
     messages = [place(1), place(2, client_order_id=POISON), place(3)]
     records = []
     for offset, message in enumerate(messages):
-        sealed = chain.seal(execute(engine, decode_command(message), message, partition=0, offset=offset).output)
-        records.append(output_record(sealed.seq, sealed.SerializeToString(deterministic=True)))
+        executed = execute(engine, decode_command(message), message, partition=0, offset=offset)
+        seq, _, data = chain.seal_body(executed.body)
+        records.append(output_record(seq, data))
     wal.append(records)
     wal.close()
 
