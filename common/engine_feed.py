@@ -62,11 +62,12 @@ from google.protobuf.message import DecodeError
 
 from common.engine_chain import GENESIS_HASH, link_problem
 from common.errors import ChainBroken, ConfigInvalid, ExchangeError, Timeout
-from common.protowire import length_delimited
+from common.protowire import varint
 from exchange.v1 import engine_pb2
 
 FEED_TOPIC_PREFIX = b"engine."
 FEED_OUTPUTS_PER_MESSAGE_MAX = 512
+OUTPUTS_TAG = b"\x0a"  # ReplayResponse.outputs: field 1, length-delimited
 SUB_RCVHWM = 200  # messages of up to FEED_OUTPUTS_PER_MESSAGE_MAX outputs each (~100k outputs)
 LIVE_DRAIN_MESSAGES_MAX = 100  # live messages moved from the socket to the buffer per drain
 LIVE_BUFFER_MAX_DEFAULT = 50_000
@@ -116,7 +117,11 @@ def feed_topic(shard_id: int) -> bytes:
 
 def encode_feed_message(topic: bytes, outputs: Iterable[bytes]) -> bytes:
     """One feed message: `topic`, then the serialized outputs as a ReplayResponse's repeated `outputs` field."""
-    return topic + b"".join([length_delimited(1, data) for data in outputs])
+    parts = [topic]
+    for data in outputs:  # each output copied once, into the joined frame
+        parts.append(OUTPUTS_TAG + varint(len(data)))
+        parts.append(data)
+    return b"".join(parts)
 
 
 def decode_feed_message(topic: bytes, frame: bytes) -> Sequence[engine_pb2.EngineOutput]:

@@ -1,12 +1,13 @@
 """The matcher service loop (imperative shell around matcher.engine.Engine).
 
-One thread, one loop, at its own pace:
+One loop, at its own pace:
 
     poll a bounded batch from Kafka `orders` (owned partitions, manually assigned at the offsets in our state)
       -> decode each record (garbage: log, count, WAL-record it, skip; never crash on input)
       -> skip redeliveries (command_seq at or below the last one applied from that partition)
       -> apply to the core, seal the output into the hash chain
-      -> append the batch's records to the WAL with ONE fsync (group commit)
+      -> append the batch's records to the WAL with ONE write and ONE fsync (group commit; on a WAL writer
+         thread, so that under a backlog a full batch's fsync overlaps the matching of the next one)
       -> only then publish the outputs on ZeroMQ PUB
     take a snapshot every `snapshot_outputs` outputs (a forked child writes it: matcher/snapshot_writer.py; the
     WAL is trimmed once it is durable), and one in this thread at a clean stop.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import zmq
@@ -33,12 +35,13 @@ from common.engine_chain import Chain
 from common.engine_feed import FEED_OUTPUTS_PER_MESSAGE_MAX, encode_feed_message, feed_topic
 from common.kafka import assign_from
 from common.snapshot import oldest_kept_snapshot_lsn, write_snapshot
-from exchange.v1 import engine_pb2
+from exchange.v1 import engine_pb2, order_pb2
 from matcher.codec import decode_command, parse_order_command
+from matcher.commands import Command
 from matcher.config import MatcherConfig
 from matcher.engine import Engine
 from matcher.errors import InputRejected
-from matcher.execution import execute
+from matcher.execution import Executed, execute
 from matcher.metrics import MatcherMetrics
 from matcher.replay import ReplayServer, output_record, rejected_record
 from matcher.snapshot_writer import ForkedSnapshotWriter
@@ -54,6 +57,7 @@ log = logging.getLogger(__name__)
 class BatchOutcome:
     """What one batch produced: WAL payloads (in order) and, among them, the outputs to publish."""
 
+    inputs: int = 0  # Kafka records read
     records: list[bytes] = field(default_factory=list)
     outputs: list[tuple[int, int, bytes]] = field(default_factory=list)  # (seq, index in records, bytes)
     trades: int = 0
@@ -82,7 +86,6 @@ class MatcherService:
         self.consumer = consumer
         self.metrics = metrics
         self.stop_requested = False
-        self.debug_enabled = False  # log level DEBUG, read once per batch
         self.outputs_since_snapshot = recovered.replayed_outputs
         self.publisher = context.socket(zmq.PUB)
         self.publisher.setsockopt(zmq.SNDHWM, PUB_SNDHWM)
@@ -98,6 +101,10 @@ class MatcherService:
             on_turn=self._replay_turn,
         )
         self.topic = feed_topic(config.shard_id)
+        # One thread writes the WAL, so a full batch's fsync overlaps the matching of the next (process_batch).
+        self.wal_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="matcher-wal")
+        self.pending: tuple[BatchOutcome, Future[int]] | None = None  # applied, handed to the WAL, not published
+        self.published_seq = self.chain.last_seq
         metrics.last_seq.set(self.chain.last_seq)
 
     def start_consuming(self) -> None:
@@ -120,31 +127,48 @@ class MatcherService:
             messages = self.consumer.consume(num_messages=self.config.batch_records_max, timeout=timeout_s)
             if messages:
                 self.replay.loop_busy()
-                self.process_batch(messages)
+                self.process_batch(messages, backlog=len(messages) >= self.config.batch_records_max)
             else:
+                self.publish_durable()  # nothing pending normally (a batch that was not full is published at once)
                 self._record_lag()  # keep the queue-depth gauge fresh while idle (cached watermarks: no broker call)
             self._snapshot_turn()
+        self.publish_durable()
         self._snapshot_finished(self.snapshots.wait())
         self.take_snapshot()
 
-    def process_batch(self, messages: list[Message]) -> None:
-        """Apply one batch, append it to the WAL (one fsync), then publish its outputs."""
+    def process_batch(self, messages: list[Message], *, backlog: bool = False) -> None:
+        """Apply one batch and hand its records to the WAL writer (one write, one fsync); publish once durable.
+
+        The previous batch, if it is still pending, is published first (after its fsync). With `backlog` (the batch
+        was full: more records are waiting) this batch stays pending, so its fsync runs while the next batch is
+        matched; otherwise it is published before this returns, so a trickle of orders waits for no next batch.
+        Either way nothing is published before the WAL holds it, and batches reach the WAL in order.
+        """
         self.metrics.batch_records.observe(len(messages))
-        self.debug_enabled = log.isEnabledFor(logging.DEBUG)  # once per batch, not per command
-        outcome = BatchOutcome()
-        for message in messages:
-            error = message.error()
-            if error is not None:
-                self._consumer_error(error)
-                continue
-            self._apply_one(message, outcome)
+        outcome = BatchOutcome(inputs=len(messages))
+        self._apply_batch(messages, outcome)
         for kind, count in outcome.kinds.items():
             self.metrics.orders_in.labels(kind).inc(count)
-        if not outcome.records:
-            return
+        self.publish_durable()
+        if outcome.records:
+            self.pending = (outcome, self.wal_writer.submit(self._append, outcome.records))
+        if not backlog:
+            self.publish_durable()
+
+    def _append(self, records: list[bytes]) -> int:
+        """WAL write + fsync of one batch (on the WAL writer thread; the fsync lets the matching thread run)."""
         started_ns = time.monotonic_ns()
-        last_lsn = self.wal.append(outcome.records)
+        last_lsn = self.wal.append(records)
         self.metrics.wal_fsync_seconds.observe((time.monotonic_ns() - started_ns) / 1e9)
+        return last_lsn
+
+    def publish_durable(self) -> None:
+        """Wait until the pending batch is in the WAL (re-raising a WAL error), then publish its outputs."""
+        if self.pending is None:
+            return
+        outcome, appended = self.pending
+        self.pending = None
+        last_lsn = appended.result()
         first_lsn = last_lsn - len(outcome.records) + 1
         # Replay knows the batch before anyone can see it live, so a subscriber that lost one frame of this batch
         # and got the next can fetch the lost one at once.
@@ -153,15 +177,17 @@ class MatcherService:
         for start in range(0, len(outputs), FEED_OUTPUTS_PER_MESSAGE_MAX):
             chunk = outputs[start : start + FEED_OUTPUTS_PER_MESSAGE_MAX]
             self.publisher.send(encode_feed_message(self.topic, chunk), copy=True)  # one frame, copied: cheapest
+        seq_last = outcome.outputs[-1][0] if outcome.outputs else self.published_seq
+        self.published_seq = seq_last
         self.outputs_since_snapshot += len(outcome.outputs)
         self.metrics.outputs_out.inc(len(outcome.outputs))
         self.metrics.trades_out.inc(outcome.trades)
-        self.metrics.last_seq.set(self.chain.last_seq)
+        self.metrics.last_seq.set(seq_last)
         self._record_lag()
         log.info("batch published", extra={  # one line per batch: the seq range to find one output by
             "shard": self.config.shard_id, "seq_first": outcome.outputs[0][0] if outcome.outputs else 0,
-            "seq_last": self.chain.last_seq, "outputs": len(outcome.outputs), "trades": outcome.trades,
-            "inputs": len(messages), "lsn_last": last_lsn})  # fmt: skip
+            "seq_last": seq_last, "outputs": len(outcome.outputs), "trades": outcome.trades,
+            "inputs": outcome.inputs, "lsn_last": last_lsn})  # fmt: skip
 
     def _replay_turn(self, answered: int, busy_ns: int) -> None:
         """Metrics of one replay turn (called from the replay thread; prometheus_client is thread-safe)."""
@@ -178,44 +204,71 @@ class MatcherService:
             start = next_offset if next_offset >= 0 else low  # nothing consumed yet: everything retained is queued
             self.metrics.consumer_lag_records.labels(str(partition)).set(max(high - start, 0))
 
-    def _apply_one(self, message: Message, outcome: BatchOutcome) -> None:
-        partition, offset, raw = message.partition(), message.offset(), message.value() or b""
-        self.positions.consumed(partition, offset)
-        try:
-            command_message = parse_order_command(raw)
-            command = decode_command(command_message)
-        except InputRejected as rejection:
-            log.warning(
-                "REJECTED INPUT %s[%d]@%d: %s (%s)", message.topic(), partition, offset, rejection, rejection.reason
-            )
-            self.metrics.inputs_rejected.labels(rejection.reason).inc()
-            outcome.records.append(rejected_record(partition, offset, rejection.reason, raw))
-            return
+    def _apply_batch(self, messages: list[Message], outcome: BatchOutcome) -> None:
+        """Decode, dedupe, execute and seal each record into `outcome` (the per-command path: kept flat, with what it
+        calls bound to locals; rare cases are methods of their own)."""
+        consumed, is_new = self.positions.consumed, self.positions.is_new
+        engine, seal = self.engine, self.chain.seal_body
+        records, outputs, kinds = outcome.records, outcome.outputs, outcome.kinds
+        traced, debug = tracing.enabled(), log.isEnabledFor(logging.DEBUG)  # once per batch, not per command
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                self._consumer_error(error)
+                continue
+            partition, offset, raw = message.partition(), message.offset(), message.value() or b""
+            consumed(partition, offset)
+            try:
+                command_message = parse_order_command(raw)
+                command = decode_command(command_message)
+            except InputRejected as rejection:
+                self._rejected_input(message, rejection, outcome)
+                continue
+            kinds[command_message.WhichOneof("command")] += 1
+            if not is_new(partition, command_message.command_seq):
+                self.metrics.inputs_duplicate.inc()
+                continue
+            if traced:
+                executed = self._execute_traced(command, command_message, partition, offset)
+            else:
+                executed = execute(engine, command, command_message, partition=partition, offset=offset)
+            if executed.failed:
+                self.metrics.commands_failed.inc()
+            seq, _, data = seal(executed.body)  # serialized once, hashed from those bytes
+            outputs.append((seq, len(records), data))
+            records.append(output_record(seq, data))
+            outcome.trades += executed.trades
+            if debug:
+                self._log_applied(seq, data, command_message, partition, offset)
+
+    def _rejected_input(self, message: Message, rejection: InputRejected, outcome: BatchOutcome) -> None:
+        """An input with no command at all: log, count, keep it in the WAL (record "R"), publish nothing."""
+        partition, offset = message.partition(), message.offset()
+        log.warning("REJECTED INPUT %s[%d]@%d: %s (%s)", message.topic(), partition, offset, rejection,
+                    rejection.reason)  # fmt: skip
+        self.metrics.inputs_rejected.labels(rejection.reason).inc()
+        outcome.records.append(rejected_record(partition, offset, rejection.reason, message.value() or b""))
+
+    def _execute_traced(
+        self, command: Command, command_message: order_pb2.OrderCommand, partition: int, offset: int
+    ) -> Executed:
+        """`execute` inside a `matcher.command` span, child of the input's trace context (tracing on only)."""
+        traceparent = tracing.command_traceparent(command_message)
+        with tracing.child_span("matcher.command", traceparent, command_seq=command_message.command_seq,
+                                kafka_partition=partition, kafka_offset=offset):  # fmt: skip
+            return execute(self.engine, command, command_message, partition=partition, offset=offset)
+
+    def _log_applied(
+        self, seq: int, data: bytes, command_message: order_pb2.OrderCommand, partition: int, offset: int
+    ) -> None:
+        """The DEBUG line of one applied command (its ids are built only at DEBUG)."""
         kind = command_message.WhichOneof("command")
-        outcome.kinds[kind] += 1
-        if not self.positions.is_new(partition, command_message.command_seq):
-            self.metrics.inputs_duplicate.inc()
-            return
-        if tracing.enabled():  # trace context is read only when spans are recorded; off: no span machinery at all
-            traceparent = tracing.command_traceparent(command_message)
-            with tracing.child_span("matcher.command", traceparent, command_seq=command_message.command_seq,
-                                    kafka_partition=partition, kafka_offset=offset):  # fmt: skip
-                executed = execute(self.engine, command, command_message, partition=partition, offset=offset)
-        else:
-            executed = execute(self.engine, command, command_message, partition=partition, offset=offset)
-        if executed.failed:
-            self.metrics.commands_failed.inc()
-        seq, _, data = self.chain.seal_body(executed.body)  # serialized once, hashed from those bytes
-        outcome.outputs.append((seq, len(outcome.records), data))
-        outcome.records.append(output_record(seq, data))
-        outcome.trades += executed.trades
-        if self.debug_enabled:  # per command: DEBUG only, the ids built only then
-            log.debug("command applied", extra={
-                "shard": self.config.shard_id, "seq": seq, "command_seq": command_message.command_seq,
-                "order_id": getattr(command_message, kind).order_id,
-                "trade_ids": [trade.trade_id for trade in engine_pb2.EngineOutput.FromString(data).trades],
-                "kafka_partition": partition, "kafka_offset": offset,
-                "trace_id": tracing.trace_id_of(tracing.command_traceparent(command_message))})  # fmt: skip
+        log.debug("command applied", extra={
+            "shard": self.config.shard_id, "seq": seq, "command_seq": command_message.command_seq,
+            "order_id": getattr(command_message, kind).order_id,
+            "trade_ids": [trade.trade_id for trade in engine_pb2.EngineOutput.FromString(data).trades],
+            "kafka_partition": partition, "kafka_offset": offset,
+            "trace_id": tracing.trace_id_of(tracing.command_traceparent(command_message))})  # fmt: skip
 
     def _consumer_error(self, error: KafkaError) -> None:
         # An offset reset means inputs we never applied are gone from the topic: stop, an operator must decide.
@@ -228,6 +281,7 @@ class MatcherService:
         self._snapshot_finished(self.snapshots.poll())
         if self.outputs_since_snapshot < self.config.snapshot_outputs:
             return
+        self.publish_durable()  # the state forked must be exactly the WAL's up to its last lsn: nothing pending
         lsn = self.wal.last_lsn
         started_ns = time.monotonic_ns()
         if self.snapshots.start(lsn, lambda: self._state_payload(lsn)):
@@ -264,6 +318,7 @@ class MatcherService:
     def close(self) -> None:
         """Release sockets, the consumer and the WAL (after run() returned)."""
         self.consumer.close()
+        self.wal_writer.shutdown(wait=True)
         self.replay.close()
         self.publisher.close()
         self.wal.close()
