@@ -60,6 +60,25 @@ def test_decode_place_maps_every_field() -> None:
     )
 
 
+def test_decode_place_puts_each_field_under_its_own_name() -> None:
+    """The decoder builds PlaceOrder positionally (hot path): every field, with a value and type no other field
+    has, lands under its own name, exactly as a keyword-built PlaceOrder."""
+    place = order_pb2.InternalOrder(
+        order_id=9, user_id=3, client_order_id="c-9", symbol="BTC_USDT", side=common_pb2.SIDE_SELL,
+        order_type=common_pb2.ORDER_TYPE_MARKET, time_in_force=common_pb2.TIME_IN_FORCE_FOK, post_only=True,
+        price_units=4_500_000_000, qty_units=50_000_000, quote_budget_units=77,
+        self_trade_mode=common_pb2.SELF_TRADE_MODE_EXPIRE_MAKER, ts_event_ns=TS_NS,
+    )  # fmt: skip
+    command = decode_command(order_pb2.OrderCommand(command_seq=1, place=place))
+    expected = PlaceOrder(
+        symbol="BTC_USDT", order_id=9, user_id=3, client_order_id="c-9", side=Side.SELL, order_type=OrderType.MARKET,
+        time_in_force=TimeInForce.FOK, post_only=True, price_units=4_500_000_000, qty_units=50_000_000,
+        quote_budget_units=77, self_trade_mode=SelfTradeMode.EXPIRE_MAKER, ts_event_ns=TS_NS,
+    )  # fmt: skip
+    typed = {name: (type(value), value) for name, value in command._asdict().items()}
+    assert typed == {name: (type(value), value) for name, value in expected._asdict().items()}
+
+
 def test_decode_cancel_maps_every_field() -> None:
     """An InternalCancel becomes a CancelOrder."""
     message = order_pb2.OrderCommand(
