@@ -42,6 +42,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 RESULTS_PATH = REPO_ROOT / "bench-results" / "matcher_suite.json"
 SHARD_ID = 0
 FEED_POLL_OUTPUTS_MAX = 10_000
+CEILING_RECORDS_MIN = 200_000
 
 
 def collect(feed: EngineFeed, count: int, timeout_s: float) -> tuple[int, int]:
@@ -65,8 +66,10 @@ def consume_ceiling(orders: int, bootstrap: str) -> float:
     """Records/s a bare consumer (the matcher's settings) reads a preloaded backlog of `orders` at.
 
     Timed like the service (tools.bench.matcher_service): from the first batch received to the last, so neither
-    includes connecting and the first fetch (about 0.3 s here, which at 50k records halved the figure).
+    includes connecting and the first fetch (about 0.3 s here, which at 50k records halved the figure). At least
+    CEILING_RECORDS_MIN records: a small backlog is mostly prefetched by then, and reading memory is no ceiling.
     """
+    orders = max(orders, CEILING_RECORDS_MIN)
     topic = f"orders.bench.{uuid.uuid4().hex[:10]}"
     create_topic(bootstrap, topic, partitions=4)
     try:
