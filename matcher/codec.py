@@ -18,14 +18,15 @@ from __future__ import annotations
 from google.protobuf.message import DecodeError
 
 from common.enums import OrderType, SelfTradeMode, Side, TimeInForce
-from common.protowire import length_delimited, varint
+from common.protowire import varint
 from exchange.v1 import engine_pb2, order_pb2
 from matcher.commands import CancelOrder, Command, PlaceOrder
 from matcher.errors import InputRejected
 from matcher.events import EngineResult, OrderUpdated, TradeExecuted
 
 INPUT_BYTES_MAX = 64 * 1024  # an order command is ~100 bytes; anything this big is garbage
-INPUT_FIELD = 5  # EngineOutput.input
+INPUT_TAG = b"\x2a"  # EngineOutput.input (5, length-delimited)
+COMMAND_TAG = b"\x0a"  # EngineInput.command (1, length-delimited)
 PARTITION_TAG = b"\x10"  # EngineInput.kafka_partition (2, varint)
 OFFSET_TAG = b"\x18"  # EngineInput.kafka_offset (3, varint)
 
@@ -109,14 +110,14 @@ def output_body(command_bytes: bytes, *, partition: int, offset: int, ts_event_n
     `input` is field 5, the first an unsealed output has, so its bytes are written by hand in front of the rest,
     which protobuf serializes (a property test compares the two forms on arbitrary events).
     """
-    engine_input = length_delimited(1, command_bytes)
-    if partition:
-        engine_input += PARTITION_TAG + varint(partition)
-    if offset:
-        engine_input += OFFSET_TAG + varint(offset)
+    position = b"".join((PARTITION_TAG + varint(partition) if partition else b"",
+                         OFFSET_TAG + varint(offset) if offset else b""))  # fmt: skip
     rest = engine_pb2.EngineOutput(ts_event_ns=ts_event_ns)
     _fill_results(rest, result)
-    return length_delimited(INPUT_FIELD, engine_input) + rest.SerializeToString(deterministic=True)
+    command_size = varint(len(command_bytes))
+    input_size = varint(len(COMMAND_TAG) + len(command_size) + len(command_bytes) + len(position))
+    return b"".join((INPUT_TAG, input_size, COMMAND_TAG, command_size, command_bytes, position,
+                     rest.SerializeToString(deterministic=True)))  # fmt: skip
 
 
 def _fill_results(output: engine_pb2.EngineOutput, result: EngineResult) -> None:
