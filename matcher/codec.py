@@ -143,22 +143,33 @@ def _fill_results(output: engine_pb2.EngineOutput, result: EngineResult) -> None
 
 
 def _fill_update(target: engine_pb2.OrderUpdate, update: OrderUpdated) -> None:
-    target.order_id = update.order_id
-    target.user_id = update.user_id
-    target.client_order_id = update.client_order_id
-    target.symbol = update.symbol
-    target.side = update.side
-    target.order_type = update.order_type
-    target.time_in_force = update.time_in_force
-    target.status = update.status
-    target.price_units = update.price_units
-    target.qty_units = update.qty_units
-    target.filled_qty_units = update.filled_qty_units
-    target.filled_quote_units = update.filled_quote_units
-    target.remaining_qty_units = update.remaining_qty_units
-    target.remaining_quote_units = update.remaining_quote_units
-    target.reason = update.reason
-    target.ts_event_ns = update.ts_event_ns
+    # `target` is fresh: a proto3 scalar left unset is exactly one set to 0 or "", so the fields that are often zero
+    # are set only when they are not (a truth test costs less than a field set: ~1.5 against ~1.7 us per update).
+    (symbol, order_id, user_id, client_order_id, side, order_type, time_in_force, price_units, qty_units, status,
+     filled_qty_units, filled_quote_units, remaining_qty_units, remaining_quote_units, reason, ts_event_ns) = update
+    target.order_id = order_id
+    target.user_id = user_id
+    if client_order_id:
+        target.client_order_id = client_order_id
+    target.symbol = symbol
+    target.side = side
+    target.order_type = order_type
+    target.time_in_force = time_in_force
+    target.status = status
+    if price_units:
+        target.price_units = price_units
+    target.qty_units = qty_units
+    if filled_qty_units:
+        target.filled_qty_units = filled_qty_units
+    if filled_quote_units:
+        target.filled_quote_units = filled_quote_units
+    if remaining_qty_units:
+        target.remaining_qty_units = remaining_qty_units
+    if remaining_quote_units:
+        target.remaining_quote_units = remaining_quote_units
+    if reason:
+        target.reason = reason
+    target.ts_event_ns = ts_event_ns
 
 
 def _fill_trade(target: engine_pb2.Trade, trade: TradeExecuted) -> None:

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.protowire import varint
-from exchange.v1 import order_pb2
-from matcher.codec import build_output, command_ts_event_ns, output_body
+from exchange.v1 import engine_pb2, order_pb2
+from matcher.codec import _fill_update, build_output, command_ts_event_ns, output_body
 from matcher.events import BookLevelChanged, CancelRejected, EngineResult, OrderUpdated, PlaceRejected, TradeExecuted
 
 INT64 = st.one_of(st.integers(-(2**63), 2**63 - 1), st.sampled_from([0, 1, -1, 127, 128, 2**63 - 1, -(2**63)]))
@@ -66,6 +66,15 @@ def test_encoded_body_is_the_deterministic_serialization_of_build_output(
     body = output_body(message.SerializeToString(deterministic=True), partition=partition, offset=offset,
                               ts_event_ns=command_ts_event_ns(message), result=result)  # fmt: skip
     assert body == expected.SerializeToString(deterministic=True)
+
+
+@given(update=updates)
+def test_an_order_update_skipping_zero_fields_equals_one_with_every_field_set(update: OrderUpdated) -> None:
+    """The fill leaves often-zero fields unset; that is the same message (and bytes) as setting all sixteen."""
+    filled = engine_pb2.OrderUpdate()
+    _fill_update(filled, update)
+    every_field = engine_pb2.OrderUpdate(**update._asdict())
+    assert filled.SerializeToString(deterministic=True) == every_field.SerializeToString(deterministic=True)
 
 
 def test_an_empty_input_command_is_still_present() -> None:
