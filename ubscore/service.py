@@ -10,7 +10,7 @@ One thread owns everything (the Aeron client included, so its single-threaded ru
     -> append the batch to the WAL with ONE fsync (group commit)                ◄── durable before visible
     -> then: Aeron replies, OrderCommands on `orders` (key symbol), BalanceEvents on `balance.events` (key user)
     snapshot every `snapshot_inputs` inputs (and at a clean stop), once Kafka has acknowledged all produced;
-    a forked child encodes and writes it (matcher/snapshot_writer.py), so the loop pauses only for the fork.
+    a forked child encodes and writes it (common/snapshot_writer.py), so the loop pauses only for the fork.
 
 Nothing leaves before it is durable, so a crash loses nothing anyone saw. On restart (state.recover) the WAL tail
 is re-applied and every event or command above the durable delivery watermarks is produced again; consumers drop
@@ -40,7 +40,7 @@ from common.enums import RejectReason
 from common.errors import Timeout
 from common.kafka import assign_from
 from common.snapshot import oldest_kept_snapshot_lsn, write_snapshot
-from matcher.snapshot_writer import ForkedSnapshotWriter  # general-purpose; belongs in common/ (see README)
+from common.snapshot_writer import ForkedSnapshotWriter
 from ubscore import codec
 from ubscore.commands import PlaceRequest
 from ubscore.config import REPLY_TIMEOUT_MS, UbscoreConfig
