@@ -335,8 +335,12 @@ class UbscoreService:
         if busy and kind == "place":
             self._refuse_early(batch, request, kind, RejectReason.UBSCORE_BUSY, busy)
             return
-        with tracing.child_span(f"ubscore.{kind}", body.traceparent, client_order_id=body.client_order_id):
-            effects = self.core.place(body) if kind == "place" else self.core.cancel(body)
+        apply = self.core.place if kind == "place" else self.core.cancel
+        if tracing.enabled():
+            with tracing.child_span(f"ubscore.{kind}", body.traceparent, client_order_id=body.client_order_id):
+                effects = apply(body)  # type: ignore[arg-type]
+        else:  # no span name, attributes or context manager built per request
+            effects = apply(body)  # type: ignore[arg-type]
         effects = with_traceparent(effects, body.traceparent)
         self._apply(batch, REQUEST_RECORD + request.payload, effects)
         if log.isEnabledFor(logging.DEBUG):  # per request: DEBUG only, and the extra dict built only then
