@@ -161,23 +161,32 @@ def encode_command(command: PlaceCommand | CancelCommand) -> bytes:
     """The `orders` payload of one command."""
     message = order_pb2.OrderCommand(command_seq=command.command_seq)
     if type(command) is PlaceCommand:
+        (_, order_id, user_id, client_order_id, symbol, side, order_type, time_in_force, post_only, price_units,
+         qty_units, quote_budget_units, self_trade_mode, locked_units, ts_event_ns, traceparent) = command  # fmt: skip
         place = message.place
-        place.order_id = command.order_id
-        place.user_id = command.user_id
-        place.client_order_id = command.client_order_id
-        place.symbol = command.symbol
-        place.side = command.side
-        place.order_type = command.order_type
-        place.time_in_force = command.time_in_force
-        place.post_only = command.post_only
-        place.price_units = command.price_units
-        place.qty_units = command.qty_units
-        place.quote_budget_units = command.quote_budget_units
-        place.self_trade_mode = command.self_trade_mode
-        place.locked_units = command.locked_units
-        place.ts_event_ns = command.ts_event_ns
-        if command.traceparent:
-            place.traceparent = command.traceparent
+        place.order_id = order_id
+        place.user_id = user_id
+        place.client_order_id = client_order_id
+        place.symbol = symbol
+        place.side = side
+        place.order_type = order_type
+        place.locked_units = locked_units
+        place.ts_event_ns = ts_event_ns
+        # Fields that are often 0 / False / "" (by order type) are set only when not: same bytes (as encode_event).
+        if time_in_force:
+            place.time_in_force = time_in_force
+        if post_only:
+            place.post_only = post_only
+        if price_units:
+            place.price_units = price_units
+        if qty_units:
+            place.qty_units = qty_units
+        if quote_budget_units:
+            place.quote_budget_units = quote_budget_units
+        if self_trade_mode:
+            place.self_trade_mode = self_trade_mode
+        if traceparent:
+            place.traceparent = traceparent
     else:
         cancel = message.cancel
         cancel.order_id = command.order_id
@@ -200,7 +209,8 @@ def encode_reply(reply: Reply) -> bytes:
         accepted.locked_asset_id = reply.locked_asset_id
         accepted.locked_units = reply.locked_units
         accepted.symbol = reply.symbol
-        accepted.duplicate = reply.duplicate
+        if reply.duplicate:  # False is the default: the same bytes unset
+            accepted.duplicate = True
     elif type(reply) is CancelAccepted:
         cancel = response.cancel_accepted
         cancel.order_id = reply.order_id
