@@ -15,6 +15,8 @@ latency percentiles:
   media driver, private topics and stream ids, funded accounts, no matcher: orders rest as UBSCore accepted them);
 - PlaceOrders: batches of 1000 through the same UBSCore, `--batch-concurrency` batches in flight (calls/s counts
   orders);
+- echo (grpc.aio server): the echo method alone on grpc's asyncio server in this process, from the same client:
+  what the sync server's thread hand-offs cost (the gateway runs the sync server);
 - UBSCore direct: the same UBSCore driven over Aeron from this process with no gateway, as many orders in flight
   as the batches carry: the ceiling of the batch path.
 
@@ -27,6 +29,7 @@ within one run. Targets (issue 10): unary order entry at 80 % of echo, batches a
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 import os
@@ -34,13 +37,14 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -54,7 +58,7 @@ from common.kafka import BOOTSTRAP_DEFAULT, create_topic, delete_topic
 from exchange.v1 import common_pb2, ubscore_pb2
 from gateway.api_keys import ApiKeyStore, parse_roles
 from gateway.app import build_gateway
-from gateway.config import GatewayConfig
+from gateway.config import GRPC_WORKERS_DEFAULT, GatewayConfig
 from gateway.rate_limit import parse_rate_limits
 from tools.bench.grpc_load import BATCH_ORDERS, Load, drive
 from tools.bench.ubscore_bench import USERS, deposit_funds, free_port, wait_for_deposits
@@ -78,6 +82,7 @@ class Row:
     latency_us_p99: float
     server_cpu_us_per_call: float  # the gateway process's CPU time (every thread) per call or order
     ratio_to_echo: float = 0.0
+    cpu_us_per_call_by_thread: dict[str, float] = field(default_factory=dict)  # the same, by thread group
 
 
 def echo_handler() -> grpc.GenericRpcHandler:
@@ -86,6 +91,37 @@ def echo_handler() -> grpc.GenericRpcHandler:
         lambda request, context: request, request_deserializer=None, response_serializer=None
     )
     return grpc.method_handlers_generic_handler("bench.Echo", {"Echo": identity})
+
+
+@contextmanager
+def aio_echo_server() -> Iterator[int]:
+    """The echo method alone on grpc's asyncio server (an event loop on a thread of this process); its port.
+
+    Measured beside the gateway's sync server to show what the sync server's thread hand-offs cost per call."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="aio-echo", daemon=True)
+    thread.start()
+
+    async def echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        return request
+
+    async def start() -> tuple[grpc.aio.Server, int]:
+        server = grpc.aio.server()
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Echo", {
+            "Echo": grpc.unary_unary_rpc_method_handler(echo, request_deserializer=None, response_serializer=None),
+        }),))  # fmt: skip
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        return server, port
+
+    server, port = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=30)
+    try:
+        yield port
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(None), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+        loop.close()
 
 
 def percentile_us(sorted_ns: list[int], fraction: float) -> float:
@@ -126,6 +162,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY_DEFAULT, help="unary calls in flight")
     parser.add_argument("--batch-concurrency", type=int, default=BATCH_CONCURRENCY_DEFAULT,
                         help="PlaceOrders batches in flight")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=GRPC_WORKERS_DEFAULT, help="the server's gRPC workers")
     parser.add_argument("--only", action="append", choices=RPCS, help="measure just this RPC (repeatable; echo "
                         "always runs, as the reference); no JSON is written")  # fmt: skip
     args = parser.parse_args()
@@ -141,8 +178,8 @@ def main() -> int:
         key, _ = store.create(user_id=USERS[0], roles=parse_roles(["read", "trade"]), label="bench",
                               now_ns=time.time_ns())  # fmt: skip
         config = GatewayConfig(
-            grpc_address="127.0.0.1:0", metrics_port=0, cql_keyspace=keyspace, matcher_pub_endpoint="",
-            balance_events_topic="", aeron_dir=str(aeron_dir()), ubscore_stream_id=stream_id,
+            grpc_address="127.0.0.1:0", grpc_workers=args.workers, metrics_port=0, cql_keyspace=keyspace,
+            matcher_pub_endpoint="", balance_events_topic="", aeron_dir=str(aeron_dir()), ubscore_stream_id=stream_id,
             ubscore_response_stream_id=stream_id + 1,
             rate_limits=parse_rate_limits("market=1000000000/1000000000,trade=1000000000/1000000000"),
         )
@@ -161,6 +198,10 @@ def main() -> int:
                 rows = [measure(client, gateway.port, key, rpc, args) for rpc in rpcs]
             finally:
                 gateway.stop()
+            if args.only is None:
+                with aio_echo_server() as aio_port:
+                    rows.append(measure(client, aio_port, key, "echo", args))
+                    rows[-1].rpc = "echo (grpc.aio server)"
             if args.only is None or "UBSCore" in args.only:
                 for window in (args.concurrency, args.batch_concurrency * BATCH_ORDERS):
                     rows.append(ubscore_direct(stream_id, window, seconds=args.seconds))
@@ -176,6 +217,9 @@ def main() -> int:
     for row in rows:
         print(f"{row.rpc:<28}{row.calls_per_s:>10.0f}{row.latency_us_p50:>10.0f}{row.latency_us_p99:>10.0f}"
               f"{row.ratio_to_echo:>10.2f}{row.server_cpu_us_per_call:>20.0f}")  # fmt: skip
+    for row in rows:
+        if row.cpu_us_per_call_by_thread:
+            print(f"  {row.rpc}: server CPU us per call by thread: {row.cpu_us_per_call_by_thread}")
     if args.only is None:
         RESULTS_DIR.mkdir(exist_ok=True)
         (RESULTS_DIR / "gateway.json").write_text(json.dumps(
@@ -188,12 +232,32 @@ def measure(client: ProcessPoolExecutor, port: int, key: str, rpc: str, args: ar
     """One RPC driven from the client process; calls/s counts orders for PlaceOrders."""
     concurrency = args.batch_concurrency if rpc == "PlaceOrders" else args.concurrency
     cpu_before_s = time.process_time()  # this process is the server alone: the client has its own
+    threads_before_s = thread_cpu_s()
     measured = client.submit(drive, Load(port=port, key=key, rpc=rpc, seconds=args.seconds,
                                          concurrency=concurrency)).result()  # fmt: skip
     cpu_us = (time.process_time() - cpu_before_s) * 1e6
+    threads_after_s = thread_cpu_s()
+    by_thread = {group: round((spent_s - threads_before_s.get(group, 0.0)) * 1e6 / measured.items_total, 1)
+                 for group, spent_s in threads_after_s.items()}  # fmt: skip
     return Row(rpc=rpc, calls_per_s=measured.items_per_s, latency_us_p50=percentile_us(measured.latencies_ns, 0.5),
                latency_us_p99=percentile_us(measured.latencies_ns, 0.99),
-               server_cpu_us_per_call=cpu_us / measured.items_total)  # fmt: skip
+               server_cpu_us_per_call=cpu_us / measured.items_total, cpu_us_per_call_by_thread=by_thread)  # fmt: skip
+
+
+def thread_cpu_s() -> dict[str, float]:
+    """CPU seconds used so far by this process's threads, grouped: grpc workers, grpc's poller, the UBSCore client's
+    owner thread, the rest (Linux /proc/self/task/<tid>/stat; a thread that ended is no longer counted)."""
+    groups: dict[str, float] = {}
+    for thread in threading.enumerate():
+        try:
+            fields = Path(f"/proc/self/task/{thread.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        name = thread.name
+        group = ("grpc workers" if name.startswith("grpc-worker") else "grpc poller" if "(_serve)" in name
+                 else name if name in ("ubscore-client", "aio-echo") else "other")  # fmt: skip
+        groups[group] = groups.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return groups
 
 
 def direct_payloads(prefix: str) -> Iterator[bytes]:
