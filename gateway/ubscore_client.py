@@ -218,7 +218,8 @@ class UbscoreClient:
         request.deadline_ns = self.wall_clock_ns() + timeout_ns
         call = _Call(request.SerializeToString(), time.monotonic_ns() + timeout_ns, Reply())
         self.calls.append(call)
-        self._wake.set()
+        if not self._wake.is_set():  # set() takes a lock and notifies: once per wake-up, not per order of a batch
+            self._wake.set()  # (safe: the owner clears before it drains, so a request queued after is seen)
         return call.reply
 
     def result(self, reply: Reply, *, timeout_ms: int) -> ubscore_pb2.UbscoreResponse:
