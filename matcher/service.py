@@ -9,7 +9,7 @@ One loop, at its own pace:
       -> append the batch's records to the WAL with ONE write and ONE fsync (group commit; on a WAL writer
          thread, so that under a backlog a full batch's fsync overlaps the matching of the next one)
       -> only then publish the outputs on ZeroMQ PUB
-    take a snapshot every `snapshot_outputs` outputs (a forked child writes it: matcher/snapshot_writer.py; the
+    take a snapshot every `snapshot_outputs` outputs (a forked child writes it: common/snapshot_writer.py; the
     WAL is trimmed once it is durable), and one in this thread at a clean stop.
 
 Replay requests are answered by the replay thread (matcher/replay.py), never by this loop, within a duty cycle.
@@ -35,6 +35,7 @@ from common.engine_chain import Chain
 from common.engine_feed import FEED_OUTPUTS_PER_MESSAGE_MAX, encode_feed_message, feed_topic
 from common.kafka import assign_from
 from common.snapshot import oldest_kept_snapshot_lsn, write_snapshot
+from common.snapshot_writer import ForkedSnapshotWriter
 from exchange.v1 import engine_pb2, order_pb2
 from matcher.codec import decode_command, parse_order_command
 from matcher.commands import Command
@@ -44,7 +45,6 @@ from matcher.errors import InputRejected
 from matcher.execution import Executed, execute
 from matcher.metrics import MatcherMetrics
 from matcher.replay import ReplayServer, output_record, rejected_record
-from matcher.snapshot_writer import ForkedSnapshotWriter
 from matcher.state import InputPositions, Recovered, encode_state
 
 PUB_SNDHWM = 200  # messages of up to FEED_OUTPUTS_PER_MESSAGE_MAX outputs: ~100k outputs per slow subscriber
