@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import platform
 import pstats
 import tempfile
@@ -37,6 +36,7 @@ from matcher.metrics import MatcherMetrics
 from matcher.service import MatcherService
 from matcher.state import recover
 from tools.bench.matcher_service import commands, free_port
+from tools.bench.results import save_json
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RESULTS_PATH = REPO_ROOT / "bench-results" / "matcher_profile.json"
@@ -196,9 +196,7 @@ def main() -> None:
         for entry in entries:
             print(f"{entry['function'][:47]:<48}{entry['calls']:>8}{entry['own_share_percent']:>7}{entry['own_us']:>9}"
                   f"{entry['cumulative_us']:>9}")  # fmt: skip
-    RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_PATH.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS_PATH}")
+    save_json(result, RESULTS_PATH)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from common.engine_feed import decode_feed_message, feed_topic
 from common.kafka import BOOTSTRAP_DEFAULT, create_topic, delete_topic
 from exchange.v1 import engine_pb2
 from tools.bench.matcher_service import commands, free_port, preload
+from tools.bench.results import print_rows, save_json
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RESULTS_PATH = REPO_ROOT / "bench-results" / "matcher_replay_load.json"
@@ -204,12 +205,8 @@ def main() -> None:
         replay_clients(args.replay_clients, args.clients, args.history, args.seed)
         return
     result = run(args)
-    width = max(len(key) for key in result)
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
-    RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_PATH.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS_PATH}")
+    print_rows(result)
+    save_json(result, RESULTS_PATH)
 
 
 if __name__ == "__main__":

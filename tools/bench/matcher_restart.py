@@ -15,7 +15,6 @@ Prints a table; writes bench-results/matcher_restart.json. Needs `bin/stack infr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -39,6 +38,7 @@ from matcher.execution import execute
 from matcher.replay import ReplayStore, output_record
 from matcher.state import InputPositions, encode_state
 from tools.bench.matcher_service import commands, free_port, scrape
+from tools.bench.results import print_rows, save_json
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RESULTS_PATH = REPO_ROOT / "bench-results" / "matcher_restart.json"
@@ -157,13 +157,9 @@ def main() -> None:
         for records in (args.records or [1_000_000])
     ]
     for result in results:
-        width = max(len(key) for key in result)
-        for key, value in result.items():
-            print(f"{key:<{width}}  {value}")
+        print_rows(result)
         print()
-    RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_PATH.write_text(json.dumps({"benchmark": "matcher_restart", "runs": results}, indent=2) + "\n")
-    print(f"wrote {RESULTS_PATH}")
+    save_json({"benchmark": "matcher_restart", "runs": results}, RESULTS_PATH)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ Prints a table; writes bench-results/matcher_service.json. Needs `bin/stack infr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -34,6 +33,7 @@ from common.engine_chain import link_problem
 from common.engine_feed import decode_feed_message, feed_topic
 from common.kafka import BOOTSTRAP_DEFAULT, create_topic, delete_topic, flush_or_raise, make_producer
 from exchange.v1 import common_pb2, order_pb2
+from tools.bench.results import print_rows, save_json
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RESULTS_PATH = REPO_ROOT / "bench-results" / "matcher_service.json"
@@ -199,12 +199,8 @@ def main() -> None:
     parser.add_argument("--timeout-s", type=float, default=180.0)
     args = parser.parse_args()
     result = run(args)
-    width = max(len(key) for key in result)
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
-    RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_PATH.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS_PATH}")
+    print_rows(result)
+    save_json(result, RESULTS_PATH)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ Prints one table; writes bench-results/matcher_suite.json (and each part's own J
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import signal
@@ -37,6 +36,7 @@ from common.engine_feed import EngineFeed
 from common.errors import Timeout
 from common.kafka import BOOTSTRAP_DEFAULT, assign_from, create_topic, delete_topic, make_consumer
 from tools.bench import matcher_core, matcher_replay_load, matcher_restart, matcher_service
+from tools.bench.results import print_rows, save_json
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RESULTS_PATH = REPO_ROOT / "bench-results" / "matcher_suite.json"
@@ -187,13 +187,9 @@ def main() -> None:
     parser.add_argument("--timeout-s", type=float, default=300.0)
     args = parser.parse_args()
     result = run(args)
-    width = max(len(key) for key in result)
     print()
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
-    RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_PATH.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS_PATH}")
+    print_rows(result)
+    save_json(result, RESULTS_PATH)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +34,7 @@ from exchange.v1 import order_pb2, ubscore_pb2
 from matcher.codec import decode_command, parse_order_command
 from matcher.engine import Engine
 from matcher.execution import execute
+from tools.bench.results import save_json
 from ubscore import codec
 from ubscore.commands import PlaceRequest, TransferRequest
 from ubscore.core import UbsCore
@@ -159,8 +159,7 @@ def main() -> None:
               f"{row['ubscore_ns_per_request']:>16,}{ubscore_ratio:>8.2f}x")  # fmt: skip
     result = {"benchmark": "tracing_overhead", "python": platform.python_version(), "machine": platform.machine(),
               "ops": args.ops, "repeats": args.repeats, "rows": rows}  # fmt: skip
-    RESULTS_PATH.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS_PATH}")
+    save_json(result, RESULTS_PATH)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import os
 import platform
 import pstats
@@ -50,6 +49,7 @@ from common.wal import Wal
 from exchange.v1 import balance_pb2, engine_pb2, order_pb2, ubscore_pb2
 from matcher.codec import build_output, decode_command
 from matcher.engine import Engine
+from tools.bench.results import save_json
 from ubscore import codec
 from ubscore.commands import TransferRequest
 from ubscore.core import UbsCore
@@ -449,9 +449,7 @@ def main() -> None:
     result["load_average_after"] = os.getloadavg()
     result["ratios"] = ratios(result)
     print_table(result)
-    RESULTS_PATH.parent.mkdir(exist_ok=True)
-    RESULTS_PATH.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS_PATH}")
+    save_json(result, RESULTS_PATH)
 
 
 if __name__ == "__main__":
