@@ -17,18 +17,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 
+from common.metrics import ServiceMetrics
 from gateway.interceptors import AroundInterceptor, Invoke
 
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 @dataclass(slots=True)
-class GatewayMetrics:
+class GatewayMetrics(ServiceMetrics):
     """The gateway's counters; `serve(port)` exposes them over HTTP."""
 
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     requests: Counter = field(init=False)
     latency_seconds: Histogram = field(init=False)
     in_flight: Gauge = field(init=False)
@@ -59,10 +59,6 @@ class GatewayMetrics:
             "gateway_market_feed_seq", "Last matcher output applied to the gateway's books", ["shard"],
             registry=registry,
         )
-
-    def serve(self, port: int, host: str = "127.0.0.1") -> None:
-        """Start the HTTP exposition server (a daemon thread of prometheus_client)."""
-        start_http_server(port, addr=host, registry=self.registry)
 
 
 class _MethodChildren:

@@ -30,6 +30,7 @@ from common.env import env_int
 from common.errors import ConfigInvalid
 from common.kafka import BOOTSTRAP_DEFAULT
 from common.markets import DEFAULT_MARKETS_PATH
+from common.state_dir import StateDirLayout
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PUB_ENDPOINT_DEFAULT = "tcp://127.0.0.1:5558"
@@ -46,7 +47,7 @@ WAL_SEGMENT_BYTES_MIN = 4_096
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MatcherConfig:
+class MatcherConfig(StateDirLayout):
     """Everything the matcher service needs to start; build with `from_env`."""
 
     shard_id: int = 0
@@ -82,16 +83,6 @@ class MatcherConfig:
             raise ConfigInvalid(f"MATCHER_WAL_RETAIN_RECORDS={self.wal_retain_records}: must be >= 0")
         if not 0 <= self.metrics_port < 65536:
             raise ConfigInvalid(f"MATCHER_METRICS_PORT={self.metrics_port}: not a port")
-
-    @property
-    def wal_dir(self) -> Path:
-        """Where the WAL segments live."""
-        return self.state_dir / "wal"
-
-    @property
-    def snapshot_dir(self) -> Path:
-        """Where the snapshots live."""
-        return self.state_dir / "snapshots"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> MatcherConfig:

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 
-FSYNC_BUCKETS_S = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
-BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+from common.metrics import BATCH_BUCKETS, FSYNC_BUCKETS_S, ServiceMetrics
 
 
 @dataclass(slots=True)
-class MatcherMetrics:
+class MatcherMetrics(ServiceMetrics):
     """Counters and histograms the service loop updates; `serve(port)` exposes them."""
 
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     orders_in: Counter = field(init=False)
     inputs_rejected: Counter = field(init=False)
     inputs_duplicate: Counter = field(init=False)
@@ -76,7 +74,3 @@ class MatcherMetrics:
             ["partition"],
             registry=registry,
         )
-
-    def serve(self, port: int) -> None:
-        """Start the HTTP exposition server on 127.0.0.1:`port` (a daemon thread of prometheus_client)."""
-        start_http_server(port, addr="127.0.0.1", registry=self.registry)

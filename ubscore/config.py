@@ -33,6 +33,7 @@ from common.env import env_int
 from common.errors import ConfigInvalid
 from common.kafka import BOOTSTRAP_DEFAULT
 from common.markets import DEFAULT_MARKETS_PATH
+from common.state_dir import StateDirLayout
 from ubscore.sequencer import KEYS_MAX_DEFAULT
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +51,7 @@ REPLY_TIMEOUT_MS = 100  # an Aeron reply that cannot be offered in this time is 
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UbscoreConfig:
+class UbscoreConfig(StateDirLayout):
     """Everything the UBSCore service needs to start; build with `from_env`."""
 
     kafka_bootstrap: str = BOOTSTRAP_DEFAULT
@@ -91,16 +92,6 @@ class UbscoreConfig:
                 raise ConfigInvalid(f"UBSCORE_{name.upper()}={getattr(self, name)}: must be >= 1")
         if not 0 <= self.metrics_port < 65536:
             raise ConfigInvalid(f"UBSCORE_METRICS_PORT={self.metrics_port}: not a port")
-
-    @property
-    def wal_dir(self) -> Path:
-        """Where the WAL segments live."""
-        return self.state_dir / "wal"
-
-    @property
-    def snapshot_dir(self) -> Path:
-        """Where the snapshots live."""
-        return self.state_dir / "snapshots"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> UbscoreConfig:

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from common.errors import WalCorrupt
+from common.state_dir import snapshot_dir_of, wal_dir_of
 from common.wal import read_directory
 from ubscore.core import UbsCore
 from ubscore.state import Positions, apply_record, load_snapshot_into
@@ -26,9 +27,9 @@ from ubscore.state import Positions, apply_record, load_snapshot_into
 def rebuild(core: UbsCore, state_dir: Path) -> dict[str, int]:
     """Load the newest snapshot and the WAL after it into `core`; where the state stands."""
     positions = Positions()
-    snapshot_lsn, _ = load_snapshot_into(core, positions, state_dir / "snapshots")
+    snapshot_lsn, _ = load_snapshot_into(core, positions, snapshot_dir_of(state_dir))
     last_lsn, records = snapshot_lsn, 0
-    for record in read_directory(state_dir / "wal", snapshot_lsn + 1):
+    for record in read_directory(wal_dir_of(state_dir), snapshot_lsn + 1):
         if record.lsn != last_lsn + 1:  # a running UBSCore trimmed its WAL between our snapshot and this read
             raise WalCorrupt(f"WAL jumps from lsn {last_lsn} to {record.lsn}: the state moved on, run the dump again")
         apply_record(core, positions, record.payload)
