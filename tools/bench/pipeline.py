@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load over both phases")
     parser.add_argument("--users", type=int, default=8)
     args = parser.parse_args(argv)
+    load_average_start = os.getloadavg()  # the machine is shared: how busy it was before and after this run
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as home, \
             private_stack(Path(home), extra_env={"GATEWAY_RATE_LIMITS": UNLIMITED_RATE_LIMITS}) as config:
         raw = {"kafka_produce_records_per_s": kafka_produce_per_s(config),
@@ -138,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         top = phase(config, "max", RunOptions(users=args.users, rate_per_s=0, duration_s=2 * args.duration / 3,
                                               entry="batch", batch_orders=500))
     report = ratios(raw, ack, top)
-    report |= {"raw": raw, "ack1000": ack, "max": top, "load_average": os.getloadavg()}
+    report |= {"raw": raw, "ack1000": ack, "max": top, "load_average_start": load_average_start,
+               "load_average": os.getloadavg()}
     RESULTS_DIR.mkdir(exist_ok=True)
     (RESULTS_DIR / "pipeline.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(f"wrote {RESULTS_DIR / 'pipeline.json'}")
