@@ -15,7 +15,11 @@ driver; the gateway's rate limits lifted), measures in turn:
 It prints each stage's sustained rate (accepted, matched, persisted) and its ratio to the piece that bounds it:
 Kafka produce for accepted, matcher core for matched, CQL rows/s / (rows written per order, counted from
 Settlement's `settlement_rows_written` during the run) for persisted. Targets are reported, never asserted.
-Writes bench-results/pipeline.json and the load generator's JSON and plots for both phases.
+Each phase also records every process's CPU time per accepted order (`cpu_us_per_order`: gateway, UBSCore,
+matcher, Settlement, REST proxy, and this process, the load generator), read from /proc for the stack's pid
+files: the machine is shared, so rates move with its load, but CPU per order says where the two cores go.
+Writes bench-results/pipeline.json (with the load average before and after) and the load generator's JSON and
+plots for both phases.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from matcher.engine import Engine
 from tools.bench.matcher_core import Generator, measure_throughput
 from tools.bench.matcher_service import preload
 from tools.bench.settlement_service import raw_rows
+from tools.infra.process import read_pid_file
 from tools.loadgen.mix import MixShares
 from tools.loadgen.private_stack import UNLIMITED_RATE_LIMITS, private_stack
 from tools.loadgen.report import table, write
@@ -105,20 +110,45 @@ def rows_written(config: StackConfig) -> int:
                for port in config.ports.settlement_metrics)
 
 
+def services_cpu_s(config: StackConfig) -> dict[str, float]:
+    """CPU seconds (user + system) each of the stack's services has used so far, and this process (the load
+    generator: driver and watchers). Per order, these say where the machine's two cores go, whatever else runs."""
+    ticks_per_s = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for pid_file in sorted(config.run_dir.glob("*.pid")):
+        record = read_pid_file(pid_file)
+        if pid_file.name.endswith(".supervisor.pid") or record is None:
+            continue
+        try:
+            fields = Path(f"/proc/{record.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited
+            continue
+        used[pid_file.name.removesuffix(".pid")] = (int(fields[11]) + int(fields[12])) / ticks_per_s
+    times = os.times()
+    used["loadgen"] = times.user + times.system
+    return used
+
+
 def phase(config: StackConfig, name: str, options: RunOptions) -> dict[str, Any]:
-    """One load run; writes its JSON and plots; returns its summary (with rows written per persisted order)."""
+    """One load run; writes its JSON and plots; returns its summary (with rows written per persisted order and
+    each process's CPU time per accepted order, from the start of sending to the end of the drain)."""
     run = LoadRun(config, options)
     try:
         run.prepare()
         rows_before = rows_written(config)
+        cpu_before = services_cpu_s(config)
         record = run.drive()
         summary, series = run.finish(record)
+        cpu_after = services_cpu_s(config)
         summary["rows_per_order"] = (rows_written(config) - rows_before) / max(1, int(summary["persisted"]))
+        summary["cpu_us_per_order"] = {
+            process: round(1e6 * (cpu_after[process] - cpu_before[process]) / max(1, int(summary["accepted"])))
+            for process in cpu_after if process in cpu_before}
         assert run.lags is not None
         write(RESULTS_DIR, f"pipeline_{name}", summary, series, run.lags.samples, {"options": options})
     finally:
         run.stop_watching()
-    print(f"\n[{name}]\n{table(summary)}", flush=True)
+    print(f"\n[{name}]\n{table(summary)}\nCPU per accepted order (µs): {summary['cpu_us_per_order']}", flush=True)
     return summary
 
 
