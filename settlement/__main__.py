@@ -34,7 +34,7 @@ log = logging.getLogger("settlement")
 def run(config: SettlementConfig) -> int:
     """Build every object from config, resume from chain_state and the committed offsets, loop until a signal."""
     catalog = load_catalog(Path(config.markets_path))
-    session = connect(config.cql_hosts, config.cql_port, config.keyspace)
+    session = connect(config.cql_hosts, config.cql_port, config.keyspace, compression=config.cql_compression)
     metrics = SettlementMetrics()
     if config.metrics_port:
         metrics.serve(config.metrics_port)

@@ -13,8 +13,10 @@
     SETTLEMENT_MARKETS_PATH         markets file (default config/markets.yaml; fee assets of fills)
     SETTLEMENT_BATCH_INPUTS_MAX     most outputs + events projected and written per loop turn (default 2000)
     SETTLEMENT_IN_FLIGHT_MAX        most CQL batches in flight (default 32)
-    SETTLEMENT_BATCH_ROWS_MAX       most rows per UNLOGGED batch (default 40)
+    SETTLEMENT_BATCH_ROWS_MAX       most rows per UNLOGGED batch (default 100)
     SETTLEMENT_COALESCE_REPLICAS    1 = small partitions with the same replica share a batch (default 1)
+    SETTLEMENT_CQL_COMPRESSION      1 = LZ4 frame compression (for a cluster across a slow network; default 0: on
+                                    this machine it only costs client CPU, the write rate's bound)
     SETTLEMENT_CQL_RETRY_DEADLINE_S give up (exit 1, restart resumes) after this long without a successful write
                                     (default 600)
 """
@@ -65,6 +67,7 @@ class SettlementConfig:
     in_flight_max: int = IN_FLIGHT_MAX_DEFAULT
     batch_rows_max: int = BATCH_ROWS_MAX_DEFAULT
     coalesce_replicas: bool = True
+    cql_compression: bool = False
     retry_deadline_s: float = RETRY_DEADLINE_S_DEFAULT
 
     def __post_init__(self) -> None:
@@ -104,6 +107,7 @@ class SettlementConfig:
             in_flight_max=env_int(environ, "SETTLEMENT_IN_FLIGHT_MAX", IN_FLIGHT_MAX_DEFAULT),
             batch_rows_max=env_int(environ, "SETTLEMENT_BATCH_ROWS_MAX", BATCH_ROWS_MAX_DEFAULT),
             coalesce_replicas=env_int(environ, "SETTLEMENT_COALESCE_REPLICAS", 1) == 1,
+            cql_compression=env_int(environ, "SETTLEMENT_CQL_COMPRESSION", 0) == 1,
             retry_deadline_s=float(env_int(environ, "SETTLEMENT_CQL_RETRY_DEADLINE_S", int(RETRY_DEADLINE_S_DEFAULT))),
         )
 

@@ -57,6 +57,14 @@ PARTITION_KEYS: dict[str, tuple[str, ...]] = {
 }
 # The whole primary key (partition + clustering) of the tables rows are deleted from.
 PRIMARY_KEYS: dict[str, tuple[str, ...]] = {"open_orders": ("user_id", "symbol", "order_id")}
+# The whole primary key of the tables whose rows are written again by later inputs (a balance per event, an order
+# per fill): a turn's earlier writes of such a row that later ones cover are not sent (settlement/shadow.py).
+ROW_KEYS: dict[str, tuple[str, ...]] = {
+    **PRIMARY_KEYS,
+    "user_balances": ("user_id", "asset_id"),
+    "orders": ("order_block", "order_id"),
+    "orders_by_user_time": ("user_id", "bucket", "created_ns", "order_id", "client_order_id"),
+}
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +95,13 @@ def check_keyspace(keyspace: str) -> str:
     return keyspace
 
 
-def connect(hosts: Sequence[str], port: int, keyspace: str | None = None) -> Session:
-    """A session with token-aware routing, explicit timeouts and fast reconnection; shut down its cluster after."""
+def connect(hosts: Sequence[str], port: int, keyspace: str | None = None, *, compression: bool = False) -> Session:
+    """A session with token-aware routing, explicit timeouts and fast reconnection; shut down its cluster after.
+
+    Frame compression is off unless asked for: the driver's LZ4 of every frame was 14 % of Settlement's write CPU
+    (py-spy, tools/bench/settlement_service), and client CPU is what bounds the write rate on this kind of machine
+    (CEILINGS.md); a CQL cluster across a slow network may want it (SETTLEMENT_CQL_COMPRESSION=1).
+    """
     profile = ExecutionProfile(
         load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
         request_timeout=REQUEST_TIMEOUT_S,
@@ -98,7 +111,7 @@ def connect(hosts: Sequence[str], port: int, keyspace: str | None = None) -> Ses
         list(hosts), port=port, connect_timeout=CONNECT_TIMEOUT_S,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         reconnection_policy=ConstantReconnectionPolicy(RECONNECT_DELAY_S, max_attempts=None),
-        max_schema_agreement_wait=SCHEMA_AGREEMENT_WAIT_S,
+        max_schema_agreement_wait=SCHEMA_AGREEMENT_WAIT_S, compression=compression,
     )
     try:
         return cluster.connect(check_keyspace(keyspace) if keyspace else None)

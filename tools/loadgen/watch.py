@@ -26,7 +26,7 @@ from common.engine_feed import EngineFeed, FeedEndpoints, ReplayClient
 from common.errors import Timeout
 from gateway.cql import connect
 from settlement.projection import engine_source
-from tools.services.probes import metric_sum
+from tools.services.probes import metric_sums
 
 FEED_POLL_MS = 50
 PERSIST_POLL_S = 0.05
@@ -199,7 +199,9 @@ class LagSampler:
 
     def _run(self) -> None:
         while not self._stop.wait(LAG_SAMPLE_S):
-            values = {name: metric_sum(url, metric) for name, (url, metric) in self.gauges.items()}
+            scraped = {url: metric_sums(url, [metric for url_of, metric in self.gauges.values() if url_of == url])
+                       for url in {url for url, _ in self.gauges.values()}}  # one scrape per service
+            values = {name: scraped[url][metric] for name, (url, metric) in self.gauges.items()}
             self.samples.append(LagSample((time.monotonic_ns() - self.started_ns) / 1e9, values))
 
     def stop(self) -> None:

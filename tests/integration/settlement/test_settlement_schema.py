@@ -7,7 +7,7 @@ import uuid
 import pytest
 from cassandra.cluster import Session
 
-from settlement.cql import PARTITION_KEYS, Migration, load_migrations, migrate
+from settlement.cql import PARTITION_KEYS, ROW_KEYS, Migration, load_migrations, migrate
 from settlement.errors import SchemaMismatch
 
 pytestmark = pytest.mark.integration
@@ -46,6 +46,20 @@ def test_partition_keys_match_the_live_schema(admin_session: Session, keyspace: 
             live.setdefault(row.table_name, []).append((row.position, row.column_name))
     for table, columns in PARTITION_KEYS.items():
         assert tuple(name for _, name in sorted(live[table])) == columns, table
+
+
+def test_row_keys_are_whole_primary_keys_of_the_live_schema(admin_session: Session, keyspace: str) -> None:
+    """The keys by which a turn's overwritten rows are dropped (settlement/shadow.py) are whole primary keys: a
+    missing clustering column would drop a row that is not overwritten."""
+    live: dict[str, list[tuple[int, int, str]]] = {}
+    for row in admin_session.execute(
+        "SELECT table_name, column_name, kind, position FROM system_schema.columns WHERE keyspace_name = %s",
+        (keyspace,),
+    ):
+        if row.kind in ("partition_key", "clustering"):
+            live.setdefault(row.table_name, []).append((row.kind != "partition_key", row.position, row.column_name))
+    for table, columns in ROW_KEYS.items():
+        assert tuple(name for *_, name in sorted(live[table])) == columns, table
 
 
 def test_migrate_gives_a_shared_session_its_own_keyspace_back(cql_session: Session) -> None:
