@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
+
+from common.metrics import ServiceMetrics
 
 WRITE_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 @dataclass(slots=True)
-class SettlementMetrics:
+class SettlementMetrics(ServiceMetrics):
     """Counters, gauges and histograms the service loop updates; `serve(port)` exposes them."""
 
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     rows_written: Counter = field(init=False)
     write_seconds: Histogram = field(init=False)
     write_retries: Counter = field(init=False)
@@ -47,7 +48,3 @@ class SettlementMetrics:
         self.kafka_lag_records = Gauge("settlement_kafka_lag_records",
                                        "balance.events records not persisted yet, per assigned partition",
                                        ["partition"], registry=registry)
-
-    def serve(self, port: int) -> None:
-        """Start the HTTP exposition server on 127.0.0.1:`port` (a daemon thread of prometheus_client)."""
-        start_http_server(port, addr="127.0.0.1", registry=self.registry)
