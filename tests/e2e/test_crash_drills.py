@@ -56,6 +56,10 @@ SETTLE_TIMEOUT_MS = 120_000
 # Accepted orders while the CQL server is down: ~40 s at LOAD's rate, longer than the gateway's old 30 s bound on
 # API keys it could not reload (which stopped trading in every CQL outage).
 OUTAGE_ORDERS = 6_000
+# The gateway's health is SERVING again (its CQL session found the restarted server, keys reloaded) within this
+# after the server answers: a few 0.5 s reconnection attempts and 2 s health rounds. The driver's default policy
+# (exponential up to 600 s) took 39 s after an 86 s outage here, and longer after longer ones.
+RECONNECTED_TIMEOUT_MS = 15_000
 
 
 def eventually(condition: Callable[[], bool], *, timeout_ms: int, poll_ms: int = 100) -> None:
@@ -214,6 +218,12 @@ def test_sigkill_of_the_kafka_broker_under_load_loses_nothing_and_doubles_nothin
     drill(config, breaking)
 
 
+def gateway_serving(config: StackConfig) -> bool:
+    """The gateway's gRPC health (all its checks: CQL, API keys, Kafka, ...) answers SERVING."""
+    [row] = services(config).status(["gateway"])
+    return row.health is not None and row.health.ok
+
+
 @pytest.fixture
 def stack_on_private_cql(tmp_path: Path) -> Iterator[tuple[StackConfig, PrivateNode]]:
     """A whole private stack on a private Cassandra node of its own (the one the CQL drill kills)."""
@@ -222,12 +232,14 @@ def stack_on_private_cql(tmp_path: Path) -> Iterator[tuple[StackConfig, PrivateN
         yield config, node
 
 
+@pytest.mark.timeout(600)  # two Cassandra starts (8-90 s each on this machine) besides the drill's own waits
 def test_sigkill_of_the_cql_server_under_load_loses_nothing_and_doubles_nothing(
     stack_on_private_cql: tuple[StackConfig, PrivateNode],
 ) -> None:
     """SIGKILL the (private) CQL server under load; orders keep being accepted while it is down (order entry needs
     the database only for API keys, which the gateway keeps honouring for a bounded time); start it again on the
-    same data: Settlement catches up, and nothing is lost or doubled. No service may die of the outage."""
+    same data: the gateway is healthy again within seconds, Settlement catches up, and nothing is lost or doubled.
+    No service may die of the outage."""
     config, node = stack_on_private_cql
 
     def breaking(record: LoadRecord) -> None:
@@ -235,6 +247,7 @@ def test_sigkill_of_the_cql_server_under_load_loses_nothing_and_doubles_nothing(
         node.kill()
         eventually(lambda: len(record.accepted) >= at_kill + OUTAGE_ORDERS, timeout_ms=FLOW_TIMEOUT_MS)
         node.start()
+        eventually(lambda: gateway_serving(config), timeout_ms=RECONNECTED_TIMEOUT_MS)
         crashed = [row.name for row in services(config).status() if row.crashed]
         assert crashed == [], f"died of the CQL outage: {crashed}"
 
