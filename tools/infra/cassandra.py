@@ -94,7 +94,18 @@ LOGBACK_XML = """\
 """
 
 
-def _cassandra_yaml(*, data: Path, native_port: int, storage_port: int) -> dict[str, object]:
+def _commitlog_settings(commitlog_sync: str) -> dict[str, object]:
+    """`periodic`: a write is acknowledged before its commit log is synced, which happens every 10 s; a killed
+    node replays only synced sections, so it loses up to 10 s of acknowledged writes (with RF 1 nothing else holds
+    them). `batch`: acknowledged only once synced, so a SIGKILL loses nothing (Cassandra refuses a sync period
+    beside it)."""
+    if commitlog_sync == "periodic":
+        return {"commitlog_sync": "periodic", "commitlog_sync_period": "10000ms"}
+    assert commitlog_sync == "batch", commitlog_sync
+    return {"commitlog_sync": "batch"}
+
+
+def _cassandra_yaml(*, data: Path, native_port: int, storage_port: int, commitlog_sync: str) -> dict[str, object]:
     return {
         "cluster_name": "exchange-local",
         "num_tokens": 1,
@@ -116,8 +127,7 @@ def _cassandra_yaml(*, data: Path, native_port: int, storage_port: int) -> dict[
         "saved_caches_directory": str(data / "saved_caches"),
         "hints_directory": str(data / "hints"),
         "cdc_raw_directory": str(data / "cdc_raw"),
-        "commitlog_sync": "periodic",
-        "commitlog_sync_period": "10000ms",
+        **_commitlog_settings(commitlog_sync),
         "storage_compatibility_mode": "NONE",
         "concurrent_reads": 8,
         "concurrent_writes": 8,
@@ -137,12 +147,14 @@ def prepare() -> list[str]:
 
 
 def prepare_node(*, conf_dir: Path, data: Path, log_dir: Path, native_port: int, storage_port: int,
-                 heap: str) -> list[str]:
-    """prepare() for a node with these directories, ports and heap (the shared one, or a private one for a drill)."""
+                 heap: str, commitlog_sync: str = "periodic") -> list[str]:
+    """prepare() for a node with these directories, ports, heap and commit log sync mode (`periodic` or `batch`,
+    see _commitlog_settings): the shared node, or a private one for a drill."""
     conf_dir.mkdir(parents=True, exist_ok=True)
     config_file = conf_dir / "cassandra.yaml"
-    config_file.write_text(yaml.safe_dump(_cassandra_yaml(data=data, native_port=native_port,
-                                                          storage_port=storage_port), sort_keys=False))
+    settings = _cassandra_yaml(data=data, native_port=native_port, storage_port=storage_port,
+                               commitlog_sync=commitlog_sync)
+    config_file.write_text(yaml.safe_dump(settings, sort_keys=False))
     logback = conf_dir / "logback.xml"
     logback.write_text(LOGBACK_XML)
     data.mkdir(parents=True, exist_ok=True)
