@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
+import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,8 +90,12 @@ def output_traceparent(output: Any) -> str:
 
 
 def new_traceparent() -> str:
-    """A fresh unsampled root traceparent: a trace id to follow in logs even when tracing is off."""
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00"
+    """A fresh unsampled root traceparent: a trace id to follow in logs even when tracing is off.
+
+    Drawn from `random` (seeded from the OS, reseeded after fork), not `secrets`: ids must be unique, not
+    unguessable, and os.urandom is a system call per id that drops the GIL on the gateway's per-call path.
+    W3C forbids all-zero ids, hence `or 1`."""
+    return f"00-{random.getrandbits(128) or 1:032x}-{random.getrandbits(64) or 1:016x}-00"
 
 
 @contextlib.contextmanager

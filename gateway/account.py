@@ -3,6 +3,9 @@ Settlement's tables (gateway.reads).
 
 With `result_wait_ms` > 0 a transfer waits, bounded, for UBSCore's outcome on `balance.events`
 (gateway.transfer_results) and answers COMPLETED or REJECTED with its reason; PENDING if it did not come in time.
+GetTransfer reads the database; a transfer not stored there yet that this gateway knows was accepted (its own, or
+any gateway's seen on `balance.operations`: gateway.accepted_transfers) answers with its outcome from
+`balance.events` if that has come, else PENDING.
 
 Transfers need the `transfer` (operator) role and name the account they move money for; the request is
 validated into units (gateway.validation), published to `balance.operations` and answered PENDING once Kafka
@@ -19,6 +22,7 @@ import grpc
 from common.markets import MarketCatalog
 from common.money import format_units
 from exchange.v1 import account_service_pb2, account_service_pb2_grpc, balance_pb2, common_pb2
+from gateway.accepted_transfers import AcceptedTransfer, AcceptedTransfers
 from gateway.auth import current_principal
 from gateway.errors import FieldViolation, Refused
 from gateway.reads import Reads
@@ -26,7 +30,7 @@ from gateway.streams import follow
 from gateway.transfer_results import REJECTED_TYPES, TransferResults
 from gateway.transfers import TransferPublisher
 from gateway.user_streams import UserStreams, heartbeat
-from gateway.validation import ValidTransfer, validate_transfer
+from gateway.validation import validate_transfer
 
 R = common_pb2.RejectReason
 
@@ -37,9 +41,10 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def __init__(
         self, catalog: MarketCatalog, publisher: TransferPublisher, user_streams: UserStreams | None = None,
         results: TransferResults | None = None, *, heartbeat_ms: int = 15_000, reads: Reads | None = None,
-        wall_clock_ns: Callable[[], int] = time.time_ns,
+        accepted: AcceptedTransfers | None = None, wall_clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.catalog = catalog
+        self.accepted = accepted or AcceptedTransfers()
         self.reads = reads
         self.publisher = publisher
         self.user_streams = user_streams
@@ -88,8 +93,16 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def GetTransfer(
         self, request: account_service_pb2.GetTransferRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.GetTransferResponse:
-        """One transfer by request id (the caller's own; operators may name any user)."""
-        transfer = self._reads().get_transfer(current_principal(), request)
+        """One transfer by request id (the caller's own; operators may name any user); one accepted to Kafka but
+        not stored yet reads PENDING (or its outcome, if balance.events has it)."""
+        principal = current_principal()
+        try:
+            transfer = self._reads().get_transfer(principal, request)
+        except Refused as refused:  # raised after the ownership check: the fallback answers only the same user
+            known = self.accepted.get(request.user_id or principal.user_id, request.request_id)
+            if refused.reason != R.REJECT_REASON_NOT_FOUND or known is None:
+                raise
+            transfer = self._view(known)
         return account_service_pb2.GetTransferResponse(transfer=transfer)
 
     def ListLedger(
@@ -122,28 +135,35 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     ) -> account_service_pb2.Transfer:
         valid = validate_transfer(request, self.catalog)
         created_ns = self.publisher.publish(valid, operation)
-        transfer = self._pending(valid, operation, created_ns)
+        accepted = AcceptedTransfer(
+            request_id=valid.request_id, user_id=valid.user_id, asset_id=valid.asset_id,
+            amount_units=valid.amount_units, operation=operation, created_ns=created_ns,
+        )
+        self.accepted.record(accepted)
         if valid.result_wait_ms and self.results is not None:
-            outcome = self.results.wait(valid.user_id, valid.request_id, timeout_ms=valid.result_wait_ms)
-            if outcome is not None:
-                rejected = outcome.type in REJECTED_TYPES
-                transfer.status = (
-                    account_service_pb2.TRANSFER_STATUS_REJECTED if rejected
-                    else account_service_pb2.TRANSFER_STATUS_COMPLETED
-                )  # fmt: skip
-                transfer.reason = outcome.reject_reason
-                transfer.completed_ns = outcome.ts_event_ns
-        return transfer
+            self.results.wait(valid.user_id, valid.request_id, timeout_ms=valid.result_wait_ms)
+        return self._view(accepted)
 
-    def _pending(self, valid: ValidTransfer, operation: int, created_ns: int) -> account_service_pb2.Transfer:
-        asset = self.catalog.assets[valid.asset]
+    def _view(self, accepted: AcceptedTransfer) -> account_service_pb2.Transfer:
+        """The transfer as the client sees it: PENDING, or its outcome if balance.events has brought it."""
+        asset = self.catalog.asset_by_id(accepted.asset_id)
         direction = (
             account_service_pb2.TRANSFER_DIRECTION_IN
-            if operation == balance_pb2.BALANCE_OPERATION_TRANSFER_IN
+            if accepted.operation == balance_pb2.BALANCE_OPERATION_TRANSFER_IN
             else account_service_pb2.TRANSFER_DIRECTION_OUT
         )
-        return account_service_pb2.Transfer(
-            request_id=valid.request_id, user_id=valid.user_id, asset=asset.name,
-            amount=format_units(valid.amount_units, asset.scale), direction=direction,
-            status=account_service_pb2.TRANSFER_STATUS_PENDING, created_ns=created_ns,
+        transfer = account_service_pb2.Transfer(
+            request_id=accepted.request_id, user_id=accepted.user_id, asset=asset.name,
+            amount=format_units(accepted.amount_units, asset.scale), direction=direction,
+            status=account_service_pb2.TRANSFER_STATUS_PENDING, created_ns=accepted.created_ns,
         )
+        outcome = self.results.get(accepted.user_id, accepted.request_id) if self.results is not None else None
+        if outcome is not None:
+            rejected = outcome.type in REJECTED_TYPES
+            transfer.status = (
+                account_service_pb2.TRANSFER_STATUS_REJECTED if rejected
+                else account_service_pb2.TRANSFER_STATUS_COMPLETED
+            )  # fmt: skip
+            transfer.reason = outcome.reject_reason
+            transfer.completed_ns = outcome.ts_event_ns
+        return transfer

@@ -10,6 +10,8 @@ import zmq
 
 from common.engine_feed import EngineFeed, FeedEndpoints, ReplayClient
 from common.markets import MarketCatalog, load_catalog
+from exchange.v1 import balance_pb2
+from gateway.accepted_transfers import AcceptedTransfers
 from gateway.account import AccountServicer
 from gateway.api_keys import ApiKeyStore
 from gateway.auth import AuthInterceptor, KeyCache, role_class_of
@@ -53,6 +55,7 @@ class Gateway:
     ubscore: UbscoreClient | None
     transfers: TransferPublisher
     balance_events: BalanceEventFollower | None
+    transfer_requests: BalanceEventFollower  # balance.operations: transfers any gateway accepted
     cql_session: LazySession
     zmq_context: zmq.Context
 
@@ -64,6 +67,7 @@ class Gateway:
         if self.ubscore is not None:
             self.ubscore.start()
         self.transfers.start()
+        self.transfer_requests.start()
         if self.balance_events is not None:
             self.balance_events.start()
         self.health.start()
@@ -79,6 +83,7 @@ class Gateway:
         if self.ubscore is not None:
             self.ubscore.stop()
         self.transfers.stop()
+        self.transfer_requests.stop()
         if self.balance_events is not None:
             self.balance_events.stop()
         self.key_cache.stop()
@@ -108,6 +113,11 @@ def build_gateway(config: GatewayConfig) -> Gateway:
             config.kafka_bootstrap, config.balance_events_topic,
             (user_streams.observe_balance, transfer_results.observe),
         )
+    accepted = AcceptedTransfers()
+    transfer_requests = BalanceEventFollower(
+        config.kafka_bootstrap, config.transfer_topic, (accepted.observe_request,),
+        message_type=balance_pb2.BalanceRequest, name="transfer-requests",
+    )
     checks = {
         "cql": (cql_check(session), (TRADING, ACCOUNT)),
         "kafka": (kafka_check(config.kafka_bootstrap, config.transfer_topic), (ACCOUNT,)),
@@ -123,7 +133,8 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     servicers = Servicers(
         trading=TradingServicer(catalog, ubscore, order_results, limiter=limiter, reads=reads),
         account=AccountServicer(
-            catalog, transfers, user_streams, transfer_results, heartbeat_ms=config.heartbeat_ms, reads=reads
+            catalog, transfers, user_streams, transfer_results, heartbeat_ms=config.heartbeat_ms, reads=reads,
+            accepted=accepted,
         ),
         market_data=MarketDataServicer(catalog, feed, heartbeat_ms=config.heartbeat_ms, reads=reads),
     )
@@ -140,7 +151,8 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     )
     return Gateway(
         config=config, server=server, port=port, metrics=metrics, health=health, key_cache=key_cache,
-        market_feed=feed, ubscore=ubscore, transfers=transfers, balance_events=balance_events, cql_session=session,
+        market_feed=feed, ubscore=ubscore, transfers=transfers, balance_events=balance_events,
+        transfer_requests=transfer_requests, cql_session=session,
         zmq_context=context,
     )
 

@@ -1,4 +1,5 @@
-"""Follows UBSCore's `balance.events` topic live, for the private user streams.
+"""Follows UBSCore's `balance.events` topic live, for the private user streams and transfer outcomes; the same
+follower reads `balance.operations` (BalanceRequests, `message_type`) for the transfers every gateway accepted.
 
 Starts at the end of every partition (the high watermark read at start: a stream shows changes from when it
 opens; history is the ledger query's job), hands each BalanceEvent to the observer, and keeps going through
@@ -10,9 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from confluent_kafka import TopicPartition
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from common.kafka import make_consumer
 from exchange.v1 import balance_pb2
@@ -25,18 +27,22 @@ log = logging.getLogger(__name__)
 
 
 class BalanceEventFollower:
-    """A daemon thread reading `topic` from its end at start; `ready` once assigned."""
+    """A daemon thread reading `topic` from its end at start; `ready` once assigned. Each record is parsed as
+    `message_type` (BalanceEvent unless told) and handed to every observer."""
 
     def __init__(
-        self, bootstrap: str, topic: str, observers: Iterable[Callable[[balance_pb2.BalanceEvent], None]]
+        self, bootstrap: str, topic: str, observers: Iterable[Callable[[Any], None]], *,
+        message_type: type[Message] = balance_pb2.BalanceEvent, name: str = "balance-events",
     ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.observers = tuple(observers)
+        self.message_type = message_type
+        self.name = name
         self.ready = threading.Event()
         self.malformed = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="balance-events", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         """Start following."""
@@ -48,7 +54,7 @@ class BalanceEventFollower:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        consumer = make_consumer(self.bootstrap, client_id="gateway-user-streams")
+        consumer = make_consumer(self.bootstrap, client_id=f"gateway-{self.name}")
         try:
             while not self._stop.is_set() and not self._assign_at_end(consumer):
                 self._stop.wait(RETRY_INTERVAL_S)
@@ -57,12 +63,13 @@ class BalanceEventFollower:
                 message = consumer.poll(POLL_TIMEOUT_S)
                 if message is None or message.error() is not None:
                     continue
-                event = balance_pb2.BalanceEvent()
+                event = self.message_type()
                 try:
                     event.ParseFromString(message.value())
                 except DecodeError:
                     self.malformed += 1
-                    log.warning("balance.events %d@%d: not a BalanceEvent", message.partition(), message.offset())
+                    log.warning("%s %d@%d: not a %s", self.topic, message.partition(), message.offset(),
+                                self.message_type.__name__)  # fmt: skip
                     continue
                 for observe in self.observers:
                     observe(event)
@@ -80,7 +87,7 @@ class BalanceEventFollower:
                 for p in partitions
             ]
         except Exception as error:  # KafkaException, a missing topic: retry until the broker answers
-            log.warning("balance.events: cannot assign yet: %s", error)
+            log.warning("%s: cannot assign yet: %s", self.topic, error)
             return False
         if not partitions:
             return False

@@ -74,16 +74,28 @@ class AroundInterceptor(grpc.ServerInterceptor):
         self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
-        """Wrap the handler of every applicable method."""
+        """Wrap the handler of every applicable method (once per method: grpcio asks on every call)."""
         handler = continuation(handler_call_details)
         method = handler_call_details.method
-        if handler is None or not self.applies(method):
-            return handler
-        return wrap_handler(
-            handler,
-            lambda invoke, context: self.around_unary(method, invoke, context),
-            lambda invoke, context: self.around_stream(method, invoke, context),
+        if handler is None:
+            return None
+        # Keyed by method, bounded by the registered methods; reused while the inner handler is the same object
+        # (it is: the registered handler, or the inner interceptor's cached wrapper).
+        wrapped_by_method: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = self.__dict__.setdefault(
+            "_wrapped_by_method", {}
         )
+        cached = wrapped_by_method.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = handler
+        if self.applies(method):
+            wrapped = wrap_handler(
+                handler,
+                lambda invoke, context: self.around_unary(method, invoke, context),
+                lambda invoke, context: self.around_stream(method, invoke, context),
+            )
+        wrapped_by_method[method] = (handler, wrapped)
+        return wrapped
 
 
 class ErrorBoundaryInterceptor(AroundInterceptor):

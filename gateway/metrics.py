@@ -65,6 +65,25 @@ class GatewayMetrics:
         start_http_server(port, addr=host, registry=self.registry)
 
 
+class _MethodChildren:
+    """One method's metric children; `requests(code)` keeps a child per code seen (a bounded set: status codes)."""
+
+    __slots__ = ("_by_code", "_make", "in_flight", "latency_seconds")
+
+    def __init__(self, in_flight: Any, latency_seconds: Any, make_requests: Callable[[str], Any]) -> None:
+        self.in_flight = in_flight
+        self.latency_seconds = latency_seconds
+        self._make = make_requests
+        self._by_code: dict[str, Any] = {}
+
+    def requests(self, code: str) -> Any:
+        """The requests counter child of `code`."""
+        child = self._by_code.get(code)
+        if child is None:
+            child = self._by_code[code] = self._make(code)
+        return child
+
+
 def _code_name(context: grpc.ServicerContext, *, failed: bool) -> str:
     code = context.code()
     if code is None:
@@ -77,11 +96,24 @@ class MetricsInterceptor(AroundInterceptor):
 
     def __init__(self, metrics: GatewayMetrics) -> None:
         self.metrics = metrics
+        # Each method's children, made once: `labels()` takes a lock and validates the labels on every call.
+        self._children: dict[str, _MethodChildren] = {}
+
+    def _of(self, method: str) -> _MethodChildren:
+        children = self._children.get(method)
+        if children is None:
+            metrics = self.metrics
+            children = _MethodChildren(
+                metrics.in_flight.labels(method), metrics.latency_seconds.labels(method),
+                lambda code: metrics.requests.labels(method, code),
+            )
+            self._children[method] = children
+        return children
 
     def around_unary(self, method: str, invoke: Invoke, context: grpc.ServicerContext) -> Any:
         """Time the call and count its outcome."""
-        metrics = self.metrics
-        metrics.in_flight.labels(method).inc()
+        children = self._of(method)
+        children.in_flight.inc()
         started_ns = time.monotonic_ns()
         failed = True
         try:
@@ -89,9 +121,9 @@ class MetricsInterceptor(AroundInterceptor):
             failed = False
             return response
         finally:
-            metrics.in_flight.labels(method).dec()
-            metrics.latency_seconds.labels(method).observe((time.monotonic_ns() - started_ns) / 1e9)
-            metrics.requests.labels(method, _code_name(context, failed=failed)).inc()
+            children.in_flight.dec()
+            children.latency_seconds.observe((time.monotonic_ns() - started_ns) / 1e9)
+            children.requests(_code_name(context, failed=failed)).inc()
 
     def around_stream(
         self, method: str, invoke: Callable[[], Iterator[Any]], context: grpc.ServicerContext

@@ -3,9 +3,10 @@ Settlement's tables through settlement/queries.py, read-only, and answer with de
 
 The account is always the caller's (the API key's user id); only an operator (the `transfer` role) may name
 another user, on GetTransfer. Another user's order or transfer is PERMISSION_DENIED (issue 10); an id nobody
-has is NOT_FOUND. A transfer reads NOT_FOUND until UBSCore has applied or refused it and Settlement has stored
-that (TransferIn/Out answer PENDING meanwhile). A page token is opaque and bound to its list and owner; a bad one
-is INVALID_ARGUMENT. The CQL server unreachable or timing out is UNAVAILABLE (retriable).
+has is NOT_FOUND. A transfer has no row here until UBSCore has applied or refused it and Settlement has stored
+that; meanwhile GetTransfer answers PENDING from the gateway's record of accepted transfers (gateway.account,
+gateway.accepted_transfers) rather than this NOT_FOUND. A page token is opaque and bound to its list and owner; a
+bad one is INVALID_ARGUMENT. The CQL server unreachable or timing out is UNAVAILABLE (retriable).
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 
 import grpc
@@ -36,7 +35,7 @@ from gateway.rate_limit import RateLimiter
 from gateway.reads import Reads
 from gateway.status import error_row
 from gateway.tracing import current_traceparent
-from gateway.ubscore_client import UbscoreClient
+from gateway.ubscore_client import Reply, UbscoreClient
 from gateway.validation import ValidOrder, validate_cancel, validate_place_order
 
 BATCH_ORDERS_MAX = 1_000
@@ -49,13 +48,13 @@ log = logging.getLogger("gateway.trading")
 
 @dataclass(frozen=True, slots=True)
 class _Sent:
-    """An order sent to UBSCore: its validated form (for the response) and the future of UBSCore's answer."""
+    """An order sent to UBSCore: its validated form (for the response) and the slot of UBSCore's answer."""
 
     order: ValidOrder
-    future: Future[bytes]
+    reply: Reply
 
 
-_StreamEntry = tuple[trading_service_pb2.StreamOrdersRequest, _Sent | Future[bytes] | Exception]
+_StreamEntry = tuple[trading_service_pb2.StreamOrdersRequest, _Sent | Reply | Exception]
 
 
 class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
@@ -216,7 +215,7 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
 
     def _submit_cancel(
         self, client: UbscoreClient, request: trading_service_pb2.CancelOrderRequest, user_id: int
-    ) -> Future[bytes]:
+    ) -> Reply:
         cancel = validate_cancel(request, self.catalog)
         message = ubscore_pb2.UbscoreRequest(cancel_order=ubscore_pb2.CancelRequest(
             user_id=user_id, order_id=cancel.order_id, client_order_id=cancel.client_order_id,
@@ -226,7 +225,7 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
 
     def _submit_command(
         self, client: UbscoreClient, command: trading_service_pb2.StreamOrdersRequest, user_id: int
-    ) -> _Sent | Future[bytes] | Exception:
+    ) -> _Sent | Reply | Exception:
         try:
             if command.WhichOneof("command") == "cancel":
                 return self._submit_cancel(client, command.cancel, user_id)
@@ -236,9 +235,9 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
 
     # -- answers ----------------------------------------------------------------------------------------------
 
-    def _answer(self, client: UbscoreClient, future: Future[bytes], expected: str) -> object:
+    def _answer(self, client: UbscoreClient, reply: Reply, expected: str) -> object:
         """The `expected` outcome of UBSCore's response; Refused with UBSCore's reason if it refused."""
-        response = client.result(future, timeout_ms=client.config.request_timeout_ms)
+        response = client.result(reply, timeout_ms=client.config.request_timeout_ms)
         outcome = response.WhichOneof("outcome")
         if outcome == "rejected":
             raise Refused(response.rejected.reason, response.rejected.message or "refused by UBSCore")
@@ -247,7 +246,7 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
         return getattr(response, expected)
 
     def _placed(self, client: UbscoreClient, sent: _Sent) -> trading_service_pb2.PlaceOrderResponse:
-        accepted: ubscore_pb2.OrderAccepted = self._answer(client, sent.future, "order_accepted")  # type: ignore[assignment]
+        accepted: ubscore_pb2.OrderAccepted = self._answer(client, sent.reply, "order_accepted")  # type: ignore[assignment]
         asset = self.catalog.asset_by_id(accepted.locked_asset_id)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("order accepted", extra={
@@ -277,8 +276,8 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
             for trade in result.trades
         )
 
-    def _canceled(self, client: UbscoreClient, future: Future[bytes]) -> trading_service_pb2.CancelOrderResponse:
-        accepted: ubscore_pb2.CancelAccepted = self._answer(client, future, "cancel_accepted")  # type: ignore[assignment]
+    def _canceled(self, client: UbscoreClient, reply: Reply) -> trading_service_pb2.CancelOrderResponse:
+        accepted: ubscore_pb2.CancelAccepted = self._answer(client, reply, "cancel_accepted")  # type: ignore[assignment]
         return trading_service_pb2.CancelOrderResponse(
             order_id=accepted.order_id, client_order_id=accepted.client_order_id, symbol=accepted.symbol
         )
@@ -305,7 +304,7 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
 
     def _stream_answer(
         self, client: UbscoreClient, command: trading_service_pb2.StreamOrdersRequest,
-        outcome: _Sent | Future[bytes] | Exception,
+        outcome: _Sent | Reply | Exception,
     ) -> trading_service_pb2.StreamOrdersResponse:
         answer = trading_service_pb2.StreamOrdersResponse()
         is_cancel = command.WhichOneof("command") == "cancel"

@@ -42,6 +42,11 @@ class TransferResults:
                 self.results.popitem(last=False)
             self.condition.notify_all()
 
+    def get(self, user_id: int, request_id: str) -> balance_pb2.BalanceEvent | None:
+        """The outcome event of the transfer if it has come (no waiting)."""
+        with self.condition:
+            return self.results.get((user_id, request_id))
+
     def wait(self, user_id: int, request_id: str, *, timeout_ms: int) -> balance_pb2.BalanceEvent | None:
         """The outcome event of the transfer, waiting up to `timeout_ms`; None if it did not come."""
         key = (user_id, request_id)

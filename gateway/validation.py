@@ -32,6 +32,12 @@ from gateway.errors import FieldViolation, Refused
 IDEMPOTENCY_KEY_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 RESULT_WAIT_MS_MAX = 5_000
 R = common_pb2.RejectReason
+# Enum values read once (a descriptor lookup per order costs more than the check).
+SIDES = frozenset(common_pb2.Side.DESCRIPTOR.values_by_number) - {0}
+SELF_TRADE_MODES = frozenset(common_pb2.SelfTradeMode.DESCRIPTOR.values_by_number)
+LIMIT_TIMES_IN_FORCE = frozenset(
+    {0, common_pb2.TIME_IN_FORCE_GTC, common_pb2.TIME_IN_FORCE_IOC, common_pb2.TIME_IN_FORCE_FOK}
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,10 +117,6 @@ class _Violations:
             self.add(field, R.REJECT_REASON_INVALID_ORDER, why)
 
 
-def _enum_ok(enum_type: object, value: int) -> bool:
-    return value in enum_type.DESCRIPTOR.values_by_number and value != 0  # type: ignore[attr-defined]
-
-
 def validate_place_order(request: trading_service_pb2.PlaceOrderRequest, catalog: MarketCatalog) -> ValidOrder:
     """The order in units, or Refused with every field violation found."""
     violations = _Violations()
@@ -125,11 +127,11 @@ def validate_place_order(request: trading_service_pb2.PlaceOrderRequest, catalog
         violations.add("symbol", R.REJECT_REASON_MISSING_FIELD, "required")
     elif market is None:
         violations.add("symbol", R.REJECT_REASON_UNKNOWN_MARKET, f"no market {request.symbol!r}")
-    if not _enum_ok(common_pb2.Side, request.side):
+    if request.side not in SIDES:
         violations.add("side", R.REJECT_REASON_MISSING_FIELD if request.side == 0 else R.REJECT_REASON_INVALID_ORDER,
                        "SIDE_BUY or SIDE_SELL")  # fmt: skip
     stp = request.self_trade_mode
-    if stp not in common_pb2.SelfTradeMode.DESCRIPTOR.values_by_number:
+    if stp not in SELF_TRADE_MODES:
         violations.add("self_trade_mode", R.REJECT_REASON_INVALID_ORDER, f"unknown value {stp}")
     prices = (0, 0, 0)
     if request.order_type == common_pb2.ORDER_TYPE_LIMIT:
@@ -157,7 +159,7 @@ def _limit_amounts(
     request: trading_service_pb2.PlaceOrderRequest, market: Market | None, violations: _Violations
 ) -> tuple[int, int, int]:
     tif = request.time_in_force
-    if tif not in (0, common_pb2.TIME_IN_FORCE_GTC, common_pb2.TIME_IN_FORCE_IOC, common_pb2.TIME_IN_FORCE_FOK):
+    if tif not in LIMIT_TIMES_IN_FORCE:
         violations.add("time_in_force", R.REJECT_REASON_INVALID_ORDER, f"unknown value {tif}")
     elif request.post_only and tif not in (0, common_pb2.TIME_IN_FORCE_GTC):
         violations.add("post_only", R.REJECT_REASON_INVALID_ORDER, "post-only orders must be GTC")

@@ -8,7 +8,7 @@ One thread, one loop, at its own pace:
       -> apply to the core, seal the output into the hash chain
       -> append the batch's records to the WAL with ONE fsync (group commit)
       -> only then publish the outputs on ZeroMQ PUB
-    take a snapshot every `snapshot_outputs` outputs (a forked child writes it: matcher/snapshot_writer.py; the
+    take a snapshot every `snapshot_outputs` outputs (a forked child writes it: common/snapshot_writer.py; the
     WAL is trimmed once it is durable), and one in this thread at a clean stop.
 
 Replay requests are answered by the replay thread (matcher/replay.py), never by this loop, within a duty cycle.
@@ -33,6 +33,7 @@ from common.engine_chain import Chain
 from common.engine_feed import FEED_OUTPUTS_PER_MESSAGE_MAX, encode_feed_message, feed_topic
 from common.kafka import assign_from
 from common.snapshot import oldest_kept_snapshot_lsn, write_snapshot
+from common.snapshot_writer import ForkedSnapshotWriter
 from matcher.codec import decode_command, parse_order_command
 from matcher.config import MatcherConfig
 from matcher.engine import Engine
@@ -40,7 +41,6 @@ from matcher.errors import InputRejected
 from matcher.execution import execute
 from matcher.metrics import MatcherMetrics
 from matcher.replay import ReplayServer, output_record, rejected_record
-from matcher.snapshot_writer import ForkedSnapshotWriter
 from matcher.state import InputPositions, Recovered, encode_state
 
 PUB_SNDHWM = 200  # messages of up to FEED_OUTPUTS_PER_MESSAGE_MAX outputs: ~100k outputs per slow subscriber

@@ -53,8 +53,12 @@ def decode_request(payload: bytes) -> tuple[int, PlaceRequest | CancelRequest]:
     message = ubscore_pb2.UbscoreRequest()
     _parse(message, payload, "UbscoreRequest")
     kind = message.WhichOneof("body")
-    if kind == "place_order":
-        return message.deadline_ns, place_from_proto(message.place_order)
+    if kind == "place_order":  # place_from_proto inlined: this runs once per order
+        o = message.place_order
+        return message.deadline_ns, PlaceRequest(
+            o.user_id, o.client_order_id, o.symbol, o.side, o.order_type, o.time_in_force, o.post_only, o.price_units,
+            o.qty_units, o.quote_budget_units, o.self_trade_mode, o.ts_event_ns, o.traceparent,
+        )  # fmt: skip
     if kind == "cancel_order":
         cancel = message.cancel_order
         return message.deadline_ns, CancelRequest(
@@ -112,36 +116,44 @@ def decode_output(output: engine_pb2.EngineOutput) -> FeedOutput:
 
 def encode_event(event: BalanceEvent) -> bytes:
     """The `balance.events` payload of one event."""
-    message = balance_pb2.BalanceEvent(
-        event_id=event.event_id, user_id=event.user_id, asset_id=event.asset_id, type=event.type,
-        delta_available_units=event.delta_available_units, delta_frozen_units=event.delta_frozen_units,
-        available_units=event.available_units, frozen_units=event.frozen_units, version=event.version,
-        ts_event_ns=event.ts_event_ns,
-    )  # fmt: skip
-    # Each event kind sets a few of the fields below; setting a field costs more than testing it (and proto3 writes
-    # an unset scalar exactly as one set to its default, so the bytes are the same).
-    if event.request_id:
-        message.request_id = event.request_id
-    if event.order_id:
-        message.order_id = event.order_id
-    if event.trade_id:
-        message.trade_id = event.trade_id
-    if event.reject_reason:
-        message.reject_reason = event.reject_reason
-    if event.client_order_id:
-        message.client_order_id = event.client_order_id
-    if event.symbol:
-        message.symbol = event.symbol
-    if event.unlock_cause:
-        message.unlock_cause = event.unlock_cause
-    if event.operation:
-        message.operation = event.operation
-    if event.requested_amount_units:
-        message.requested_amount_units = event.requested_amount_units
-    if event.traceparent:
-        message.traceparent = event.traceparent
-    if event.order is not None:
-        message.order.CopyFrom(place_to_proto(event.order))
+    (event_id, user_id, asset_id, kind, delta_available_units, delta_frozen_units, available_units, frozen_units,
+     version, request_id, order_id, trade_id, reject_reason, ts_event_ns, client_order_id, symbol, unlock_cause, order,
+     operation, requested_amount_units, traceparent) = event  # fmt: skip
+    # Fields set one by one (upb: ~25% cheaper than keyword arguments), and only those this event kind uses: proto3
+    # writes an unset scalar exactly as one set to its default, so the bytes are the same.
+    message = balance_pb2.BalanceEvent()
+    message.event_id = event_id
+    message.user_id = user_id
+    message.asset_id = asset_id
+    message.type = kind
+    message.delta_available_units = delta_available_units
+    message.delta_frozen_units = delta_frozen_units
+    message.available_units = available_units
+    message.frozen_units = frozen_units
+    message.version = version
+    message.ts_event_ns = ts_event_ns
+    if request_id:
+        message.request_id = request_id
+    if order_id:
+        message.order_id = order_id
+    if trade_id:
+        message.trade_id = trade_id
+    if reject_reason:
+        message.reject_reason = reject_reason
+    if client_order_id:
+        message.client_order_id = client_order_id
+    if symbol:
+        message.symbol = symbol
+    if unlock_cause:
+        message.unlock_cause = unlock_cause
+    if operation:
+        message.operation = operation
+    if requested_amount_units:
+        message.requested_amount_units = requested_amount_units
+    if traceparent:
+        message.traceparent = traceparent
+    if order is not None:
+        message.order.CopyFrom(place_to_proto(order))
     return message.SerializeToString()
 
 
@@ -149,23 +161,32 @@ def encode_command(command: PlaceCommand | CancelCommand) -> bytes:
     """The `orders` payload of one command."""
     message = order_pb2.OrderCommand(command_seq=command.command_seq)
     if type(command) is PlaceCommand:
+        (_, order_id, user_id, client_order_id, symbol, side, order_type, time_in_force, post_only, price_units,
+         qty_units, quote_budget_units, self_trade_mode, locked_units, ts_event_ns, traceparent) = command  # fmt: skip
         place = message.place
-        place.order_id = command.order_id
-        place.user_id = command.user_id
-        place.client_order_id = command.client_order_id
-        place.symbol = command.symbol
-        place.side = command.side
-        place.order_type = command.order_type
-        place.time_in_force = command.time_in_force
-        place.post_only = command.post_only
-        place.price_units = command.price_units
-        place.qty_units = command.qty_units
-        place.quote_budget_units = command.quote_budget_units
-        place.self_trade_mode = command.self_trade_mode
-        place.locked_units = command.locked_units
-        place.ts_event_ns = command.ts_event_ns
-        if command.traceparent:
-            place.traceparent = command.traceparent
+        place.order_id = order_id
+        place.user_id = user_id
+        place.client_order_id = client_order_id
+        place.symbol = symbol
+        place.side = side
+        place.order_type = order_type
+        place.locked_units = locked_units
+        place.ts_event_ns = ts_event_ns
+        # Fields that are often 0 / False / "" (by order type) are set only when not: same bytes (as encode_event).
+        if time_in_force:
+            place.time_in_force = time_in_force
+        if post_only:
+            place.post_only = post_only
+        if price_units:
+            place.price_units = price_units
+        if qty_units:
+            place.qty_units = qty_units
+        if quote_budget_units:
+            place.quote_budget_units = quote_budget_units
+        if self_trade_mode:
+            place.self_trade_mode = self_trade_mode
+        if traceparent:
+            place.traceparent = traceparent
     else:
         cancel = message.cancel
         cancel.order_id = command.order_id
@@ -188,7 +209,8 @@ def encode_reply(reply: Reply) -> bytes:
         accepted.locked_asset_id = reply.locked_asset_id
         accepted.locked_units = reply.locked_units
         accepted.symbol = reply.symbol
-        accepted.duplicate = reply.duplicate
+        if reply.duplicate:  # False is the default: the same bytes unset
+            accepted.duplicate = True
     elif type(reply) is CancelAccepted:
         cancel = response.cancel_accepted
         cancel.order_id = reply.order_id

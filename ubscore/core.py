@@ -24,9 +24,9 @@ from common.enums import BalanceEventType, BalanceOperation, RejectReason
 from common.markets import Market
 from ubscore.commands import CancelRequest, FeedOutput, PlaceRequest, TransferRequest
 from ubscore.events import BalanceEvent, CancelAccepted, CancelCommand, Effects, OrderAccepted, PlaceCommand, Refused
-from ubscore.ledger import Ledger
+from ubscore.ledger import Account, Ledger
 from ubscore.orders import OpenOrder, OpenOrders
-from ubscore.risk import Lock, check_order, is_valid_key, market_rules
+from ubscore.risk import Refusal, check_order, is_valid_key, market_rules
 from ubscore.sequencer import KEYS_MAX_DEFAULT, WINDOW_NS_DEFAULT, Counters, IdempotencyWindow
 from ubscore.settle import Settler
 
@@ -118,28 +118,34 @@ class UbsCore:
             message = f"client order id {client_order_id!r} belongs to an open order"
             return Effects(Refused(RejectReason.DUPLICATE_REQUEST, message), [], [])
         checked = check_order(request, self.rules.get(request.symbol))
-        if type(checked) is not Lock:
+        if type(checked) is Refusal:
             return self._refuse_order(request, checked.reason, checked.message, remember=True)
         asset_id, units, time_in_force = checked
-        if self.ledger.available_units(user_id, asset_id) < units:
+        account = self.ledger.accounts.get((user_id, asset_id))
+        if account is None or account.available_units < units:
             return self._refuse_order(
                 request, RejectReason.INSUFFICIENT_FUNDS, f"{units} units of asset {asset_id} needed",
                 remember=True, asset_id=asset_id,
             )  # fmt: skip
-        return self._accept(request, key, asset_id, units, time_in_force)
+        return self._accept(request, key, account, asset_id, units, time_in_force)
 
-    def _accept(self, request: PlaceRequest, key: tuple[int, str], asset_id: int, units: int, tif: int) -> Effects:
+    def _accept(
+        self, request: PlaceRequest, key: tuple[int, str], account: Account, asset_id: int, units: int, tif: int
+    ) -> Effects:
         # Positional arguments throughout: this runs once per accepted order, and keywords cost here.
         (user_id, client_order_id, symbol, side, order_type, _, post_only, price_units, qty_units, budget_units,
          self_trade_mode, ts_event_ns, traceparent) = request  # fmt: skip
-        order_id = self.counters.next_order_id()
-        event = self.ledger.lock(user_id, asset_id, units, order_id, ts_event_ns, client_order_id, symbol)
+        counters = self.counters  # the counters are bumped inline: two method calls cost ~0.2 us per order
+        counters.last_order_id += 1
+        counters.last_command_seq += 1
+        order_id = counters.last_order_id
+        event = self.ledger.lock(account, user_id, asset_id, units, order_id, ts_event_ns, client_order_id, symbol)
         self.orders.add(OpenOrder(
             order_id, user_id, client_order_id, symbol, side, order_type, price_units, qty_units, budget_units,
             asset_id, units,
         ))  # fmt: skip
         command = PlaceCommand(
-            self.counters.next_command_seq(), order_id, user_id, client_order_id, symbol, side, order_type, tif,
+            counters.last_command_seq, order_id, user_id, client_order_id, symbol, side, order_type, tif,
             post_only, price_units, qty_units, budget_units, self_trade_mode, units, ts_event_ns,
             traceparent,
         )  # fmt: skip

@@ -70,6 +70,7 @@ class Outbox:
         self.commands = Watermark(confirmed=delivered[1])
         self.failures: list[str] = []
         self.durable = delivered  # the watermarks last written to the WAL
+        self.symbol_keys: dict[str, bytes] = {}  # the `orders` key of each symbol, encoded once (markets are few)
 
     def changed(self) -> bool:
         """True when the watermarks moved since they were last made durable."""
@@ -78,9 +79,13 @@ class Outbox:
     def produce(self, events: list[BalanceEvent], commands: list[PlaceCommand | CancelCommand]) -> None:
         """Hand the outputs of a durable batch to the producer (commands first: they are the time-critical ones).
         Acknowledgements arrive when the owner polls the producer (the service loop does, every millisecond)."""
+        symbol_keys = self.symbol_keys
         for command in commands:
             self.commands.sending(command.command_seq)
-            self._produce_one(self.orders_topic, command.symbol.encode(), codec.encode_command(command),
+            key = symbol_keys.get(command.symbol)
+            if key is None:
+                key = symbol_keys[command.symbol] = command.symbol.encode()
+            self._produce_one(self.orders_topic, key, codec.encode_command(command),
                               self._acknowledger(self.commands, command.command_seq))  # fmt: skip
         for event in events:
             self.events.sending(event.event_id)

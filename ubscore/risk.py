@@ -34,8 +34,15 @@ from common.money import notional_units
 from ubscore.commands import PlaceRequest
 
 IDEMPOTENCY_KEY_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # client order ids and transfer request ids
+# Enum members as plain ints: reading an IntEnum member off its class costs ~70 ns in CPython 3.11, a module global
+# ~15 ns, and the checks below read a dozen of them per order.
+BUY, SELL = int(Side.BUY), int(Side.SELL)
+LIMIT, MARKET = int(OrderType.LIMIT), int(OrderType.MARKET)
+TIF_UNSPECIFIED, GTC = int(TimeInForce.UNSPECIFIED), int(TimeInForce.GTC)
+SIDES = frozenset((BUY, SELL))
 STP_MODES = frozenset(int(mode) for mode in SelfTradeMode)
-LIMIT_TIFS = frozenset((TimeInForce.UNSPECIFIED, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK))
+LIMIT_TIFS = frozenset(int(tif) for tif in (TimeInForce.UNSPECIFIED, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK))
+POST_ONLY_TIFS = frozenset((TIF_UNSPECIFIED, GTC))
 
 
 class Rules(NamedTuple):
@@ -62,12 +69,9 @@ def market_rules(market: Market) -> Rules:
     )  # fmt: skip
 
 
-class Lock(NamedTuple):
-    """What an accepted order locks, and the time in force to send on (UNSPECIFIED LIMIT becomes GTC)."""
-
-    asset_id: int
-    units: int
-    time_in_force: int
+# What an accepted order locks: (asset_id, units, time_in_force to send on; an UNSPECIFIED LIMIT becomes GTC). A
+# plain tuple: built once per accepted order, and a NamedTuple costs ~7x a tuple to build.
+Lock = tuple[int, int, int]
 
 
 class Refusal(NamedTuple):
@@ -89,42 +93,44 @@ def check_order(request: PlaceRequest, rules: Rules | None) -> Lock | Refusal:
     shape = _shape_problem(request)
     if shape:
         return Refusal(RejectReason.UBSCORE_INVALID_ORDER, shape)
-    if request.order_type == OrderType.LIMIT:
+    if request.order_type == LIMIT:
         return _check_limit(request, rules)
-    if request.side == Side.SELL:
+    if request.side == SELL:
         refusal = _check_qty(request.qty_units, rules)
-        return refusal or Lock(rules.base_asset_id, request.qty_units, TimeInForce.UNSPECIFIED)
+        return refusal or (rules.base_asset_id, request.qty_units, TIF_UNSPECIFIED)
     budget = request.quote_budget_units
     if not rules.min_notional_units <= budget <= rules.max_notional_units:
         return Refusal(
             RejectReason.UBSCORE_BUDGET_OUT_OF_RANGE,
             f"budget {budget} outside {rules.min_notional_units}..{rules.max_notional_units}",
         )
-    return Lock(rules.quote_asset_id, budget, TimeInForce.UNSPECIFIED)
+    return (rules.quote_asset_id, budget, TIF_UNSPECIFIED)
 
 
 def _shape_problem(request: PlaceRequest) -> str:
-    if request.user_id < SYSTEM_USER_ID_END:
-        return f"user {request.user_id} is a system account"
-    if request.side not in (Side.BUY, Side.SELL):
-        return f"side {request.side}"
-    if request.self_trade_mode not in STP_MODES:
-        return f"self_trade_mode {request.self_trade_mode}"
-    if request.order_type == OrderType.LIMIT:
-        if request.time_in_force not in LIMIT_TIFS:
-            return f"time_in_force {request.time_in_force}"
-        if request.post_only and request.time_in_force not in (TimeInForce.UNSPECIFIED, TimeInForce.GTC):
+    (user_id, _, _, side, order_type, time_in_force, post_only, price_units, qty_units, quote_budget_units,
+     self_trade_mode, _, _) = request  # fmt: skip
+    if user_id < SYSTEM_USER_ID_END:
+        return f"user {user_id} is a system account"
+    if side not in SIDES:
+        return f"side {side}"
+    if self_trade_mode not in STP_MODES:
+        return f"self_trade_mode {self_trade_mode}"
+    if order_type == LIMIT:
+        if time_in_force not in LIMIT_TIFS:
+            return f"time_in_force {time_in_force}"
+        if post_only and time_in_force not in POST_ONLY_TIFS:
             return "post-only needs GTC"
-        if request.quote_budget_units:
+        if quote_budget_units:
             return "a limit order has no quote budget"
         return ""
-    if request.order_type != OrderType.MARKET:
-        return f"order_type {request.order_type}"
-    if request.time_in_force != TimeInForce.UNSPECIFIED or request.post_only or request.price_units:
+    if order_type != MARKET:
+        return f"order_type {order_type}"
+    if time_in_force != TIF_UNSPECIFIED or post_only or price_units:
         return "a market order has no time in force, post-only or price"
-    if request.side == Side.BUY and request.qty_units:
+    if side == BUY and qty_units:
         return "a market buy gives a quote budget, not a quantity"
-    if request.side == Side.SELL and request.quote_budget_units:
+    if side == SELL and quote_budget_units:
         return "a market sell gives a quantity, not a quote budget"
     return ""
 
@@ -143,22 +149,20 @@ def _check_qty(qty_units: int, rules: Rules) -> Refusal | None:
 
 
 def _check_limit(request: PlaceRequest, rules: Rules) -> Lock | Refusal:
+    (base_asset_id, quote_asset_id, tick_units, lot_units, min_qty_units, max_qty_units, max_price_units,
+     min_notional_units, max_notional_units, base_scale) = rules  # fmt: skip
     price, qty = request.price_units, request.qty_units
-    if price % rules.tick_units:
-        return Refusal(RejectReason.UBSCORE_PRICE_OFF_TICK, f"price {price} not a multiple of {rules.tick_units}")
-    if not 0 < price <= rules.max_price_units:
-        return Refusal(RejectReason.UBSCORE_PRICE_OUT_OF_RANGE, f"price {price} outside 1..{rules.max_price_units}")
-    refusal = _check_qty(qty, rules)
-    if refusal:
-        return refusal
-    notional = notional_units(price, qty, rules.base_scale)
-    if notional < rules.min_notional_units:
-        return Refusal(RejectReason.UBSCORE_BELOW_MIN_NOTIONAL, f"notional {notional} below {rules.min_notional_units}")
-    if notional > rules.max_notional_units:
-        return Refusal(
-            RejectReason.UBSCORE_QUANTITY_OUT_OF_RANGE, f"notional {notional} above {rules.max_notional_units}"
-        )
-    tif = request.time_in_force or TimeInForce.GTC
-    if request.side == Side.BUY:
-        return Lock(rules.quote_asset_id, notional, tif)
-    return Lock(rules.base_asset_id, qty, tif)
+    if price % tick_units:
+        return Refusal(RejectReason.UBSCORE_PRICE_OFF_TICK, f"price {price} not a multiple of {tick_units}")
+    if not 0 < price <= max_price_units:
+        return Refusal(RejectReason.UBSCORE_PRICE_OUT_OF_RANGE, f"price {price} outside 1..{max_price_units}")
+    if qty % lot_units or not min_qty_units <= qty <= max_qty_units:
+        return _check_qty(qty, rules)
+    notional = notional_units(price, qty, base_scale)
+    if notional < min_notional_units:
+        return Refusal(RejectReason.UBSCORE_BELOW_MIN_NOTIONAL, f"notional {notional} below {min_notional_units}")
+    if notional > max_notional_units:
+        return Refusal(RejectReason.UBSCORE_QUANTITY_OUT_OF_RANGE, f"notional {notional} above {max_notional_units}")
+    if request.side == BUY:
+        return (quote_asset_id, notional, request.time_in_force or GTC)
+    return (base_asset_id, qty, request.time_in_force or GTC)

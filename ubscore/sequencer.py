@@ -58,6 +58,9 @@ class IdempotencyWindow:
     entries: dict[Hashable, Remembered] = field(default_factory=dict)  # insertion (arrival) order
     newest_ts_ns: int = 0
     evicted: int = 0
+    # The input time of the entry that goes first, kept here so that a call that evicts nothing (nearly all) does not
+    # build an iterator to find it.
+    front_ts_ns: int = 0
 
     def __post_init__(self) -> None:
         assert self.window_ns > 0, self.window_ns
@@ -69,14 +72,27 @@ class IdempotencyWindow:
 
     def remember(self, key: Hashable, fingerprint: tuple[Any, ...], outcome: tuple[Any, ...], ts_event_ns: int) -> None:
         """Record the first outcome of `key`, then forget what has left the window."""
-        assert key not in self.entries, key
-        self.entries[key] = Remembered(fingerprint, outcome, ts_event_ns)
-        self.newest_ts_ns = max(self.newest_ts_ns, ts_event_ns)
-        horizon_ns = self.newest_ts_ns - self.window_ns
         entries = self.entries
+        assert key not in entries, key
+        entries[key] = Remembered(fingerprint, outcome, ts_event_ns)
+        if len(entries) == 1:
+            self.front_ts_ns = ts_event_ns
+        if ts_event_ns > self.newest_ts_ns:
+            self.newest_ts_ns = ts_event_ns
+        if len(entries) > self.keys_max or self.front_ts_ns < self.newest_ts_ns - self.window_ns:
+            self._evict()
+
+    def _evict(self) -> None:
+        entries, horizon_ns = self.entries, self.newest_ts_ns - self.window_ns
         while entries and (len(entries) > self.keys_max or next(iter(entries.values())).ts_event_ns < horizon_ns):
             del entries[next(iter(entries))]
             self.evicted += 1
+        self._find_front()
+
+    def _find_front(self) -> None:
+        for remembered in self.entries.values():
+            self.front_ts_ns = remembered.ts_event_ns
+            return
 
     def snapshot(self) -> dict[str, Any]:
         """Plain data, in arrival order (keys are tuples of ints and strings)."""
@@ -96,3 +112,4 @@ class IdempotencyWindow:
             tuple(key): Remembered(tuple(fingerprint), tuple(outcome), ts)
             for key, fingerprint, outcome, ts in state["entries"]
         }
+        self._find_front()

@@ -16,7 +16,8 @@ The responder creates one exclusive publication per (response channel, stream id
 
 Both sides belong to the client's owner thread (README.md "Threading model"): call `poll()` (which also drives
 `client.do_work()`), and pass the work it returns to an idle strategy in your loop.
-`RequestClient.request()` is the blocking convenience; `send()` + `poll()` pipelines many requests.
+`RequestClient.request()` is the blocking convenience; `send()` + `poll()` pipelines many requests (collect their
+answers with `take(id)`, or, with many in flight, `take_arrived()` and `take_expired()`).
 A peer that has gone away (NOT_CONNECTED after having been connected) fails fast with Undeliverable;
 back-pressure is retried until the deadline.
 """
@@ -158,6 +159,20 @@ class RequestClient:
             del self._pending[correlation_id]
             raise RequestTimeout(f"no response to request {correlation_id} before its deadline")
         return None
+
+    def take_arrived(self) -> dict[int, bytes]:
+        """Every response that arrived since the last call, by correlation id (removing them): O(arrived), where
+        `take` per pending id would cost O(pending) per poll to a requester with many requests in flight."""
+        arrived, self._completed = self._completed, {}
+        return arrived
+
+    def take_expired(self) -> list[int]:
+        """The correlation ids whose deadline has passed without a response (forgetting them); O(pending)."""
+        now_ns = time.monotonic_ns()
+        expired = [correlation_id for correlation_id, deadline_ns in self._pending.items() if now_ns > deadline_ns]
+        for correlation_id in expired:
+            del self._pending[correlation_id]
+        return expired
 
     def request(self, payload: bytes, *, timeout_ms: int) -> bytes:
         """Send a request and wait for its response; RequestTimeout / Undeliverable after `timeout_ms`."""

@@ -1,27 +1,35 @@
 """Gateway benchmark: the cost of the gateway's call path beside a trivial echo RPC on the same grpcio server.
 
-    .venv/bin/python -m tools.bench.gateway_bench [--seconds 5] [--threads 4]
+    .venv/bin/python -m tools.bench.gateway_bench [--seconds 5] [--concurrency 32] [--batch-concurrency 2]
+                                                  [--only PlaceOrder]
 
-Builds a real gateway (gateway.app: CQL key cache on a private keyspace, Kafka, no matcher feed, no UBSCore)
-with an extra echo method registered on the same server, then for each RPC runs `--threads` client threads in
-this process for `--seconds` and reports calls/s and latency percentiles:
+Builds a real gateway (gateway.app: CQL key cache on a private keyspace, Kafka, no matcher feed) in this
+process with an extra echo method registered on the same server, and drives each RPC from a separate client
+process (tools.bench.grpc_load: grpc.aio, `--concurrency` calls in flight) for `--seconds`; reports calls/s and
+latency percentiles:
 
-- echo: bytes in, same bytes out; passes the metrics interceptor and the error boundary like every call;
+- echo: bytes in, same bytes out; passes every interceptor like every call (metrics, trace, error boundary);
 - GetServerTime: the cheapest exchange RPC, through auth (key lookup, role) and the rate limiter too;
 - ListMarkets: the same path with a larger response;
 - PlaceOrder: unary order entry through the real UBSCore (`python -m ubscore` as a subprocess on the shared
   media driver, private topics and stream ids, funded accounts, no matcher: orders rest as UBSCore accepted them);
-- PlaceOrders: batches of 1000 through the same UBSCore (one thread; calls/s counts orders).
+- PlaceOrders: batches of 1000 through the same UBSCore, `--batch-concurrency` batches in flight (calls/s counts
+  orders);
+- echo (grpc.aio server): the echo method alone on grpc's asyncio server in this process, from the same client:
+  what the sync server's thread hand-offs cost (the gateway runs the sync server);
+- UBSCore direct: the same UBSCore driven over Aeron from this process with no gateway, as many orders in flight
+  as the batches carry: the ceiling of the batch path.
 
-Client and server share one process (as CEILINGS.md measured grpcio), so the numbers are the server's cost plus
-the client's; UBSCore (and whatever else runs) shares the machine's cores. Writes bench-results/gateway.json.
-Not a test: numbers depend on the machine and its load. Targets (issue 10): unary order entry at 80 % of echo,
-batches at 50,000 orders/s.
+The client has its own process (and GIL), so the gateway's process holds the server alone (`py-spy top --pid`
+the printed server pid to profile it); the client, UBSCore and whatever else runs share the machine's cores.
+Writes bench-results/gateway.json. Not a test: numbers depend on the machine and its load; compare the ratios
+within one run. Targets (issue 10): unary order entry at 80 % of echo, batches at 50,000 orders/s.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 import os
@@ -32,36 +40,36 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import grpc
 
+from common.aeron.client import AeronClient, ClientConfig
+from common.aeron.idle import BackoffIdleStrategy
+from common.aeron.request_response import RequestClient
 from common.kafka import BOOTSTRAP_DEFAULT, create_topic, delete_topic
-from exchange.v1 import (
-    common_pb2,
-    market_data_service_pb2,
-    market_data_service_pb2_grpc,
-    trading_service_pb2,
-    trading_service_pb2_grpc,
-)
+from exchange.v1 import common_pb2, ubscore_pb2
 from gateway.api_keys import ApiKeyStore, parse_roles
 from gateway.app import build_gateway
-from gateway.config import GatewayConfig
+from gateway.config import GRPC_WORKERS_DEFAULT, GatewayConfig
 from gateway.rate_limit import parse_rate_limits
+from tools.bench.grpc_load import BATCH_ORDERS, Load, drive
 from tools.bench.ubscore_bench import USERS, deposit_funds, free_port, wait_for_deposits
 from tools.infra import cassandra
 from tools.infra.layout import CQL_KEYSPACE, aeron_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-BATCH_ORDERS = 1_000
-
 RESULTS_DIR = REPO_ROOT / "bench-results"
-ECHO_METHOD = "/bench.Echo/Echo"
-WARMUP_S = 1.0
+RPCS = ("echo", "GetServerTime", "ListMarkets", "PlaceOrder", "PlaceOrders", "UBSCore")
+CONCURRENCY_DEFAULT = 32
+BATCH_CONCURRENCY_DEFAULT = 2
 
 
 @dataclass(slots=True, kw_only=True)
@@ -72,7 +80,9 @@ class Row:
     calls_per_s: float
     latency_us_p50: float
     latency_us_p99: float
+    server_cpu_us_per_call: float  # the gateway process's CPU time (every thread) per call or order
     ratio_to_echo: float = 0.0
+    cpu_us_per_call_by_thread: dict[str, float] = field(default_factory=dict)  # the same, by thread group
 
 
 def echo_handler() -> grpc.GenericRpcHandler:
@@ -83,34 +93,35 @@ def echo_handler() -> grpc.GenericRpcHandler:
     return grpc.method_handlers_generic_handler("bench.Echo", {"Echo": identity})
 
 
-def run(call: Callable[[], object], *, seconds: float, threads: int) -> tuple[float, list[int]]:
-    """(calls per second, latencies in ns) of `call` from `threads` threads for `seconds` after a warm-up."""
-    stop = threading.Event()
-    measuring = threading.Event()
-    latencies: list[list[int]] = [[] for _ in range(threads)]
+@contextmanager
+def aio_echo_server() -> Iterator[int]:
+    """The echo method alone on grpc's asyncio server (an event loop on a thread of this process); its port.
 
-    def worker(index: int) -> None:
-        mine = latencies[index]
-        while not stop.is_set():
-            started_ns = time.monotonic_ns()
-            call()
-            if measuring.is_set():
-                mine.append(time.monotonic_ns() - started_ns)
+    Measured beside the gateway's sync server to show what the sync server's thread hand-offs cost per call."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="aio-echo", daemon=True)
+    thread.start()
 
-    pool = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(threads)]
-    for thread in pool:
-        thread.start()
-    time.sleep(WARMUP_S)  # a benchmark's warm-up, not a test waiting for a condition
-    measuring.set()
-    started_ns = time.monotonic_ns()
-    time.sleep(seconds)
-    measuring.clear()
-    elapsed_s = (time.monotonic_ns() - started_ns) / 1e9
-    stop.set()
-    for thread in pool:
-        thread.join(30)
-    merged = sorted(latency for mine in latencies for latency in mine)
-    return len(merged) / elapsed_s, merged
+    async def echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        return request
+
+    async def start() -> tuple[grpc.aio.Server, int]:
+        server = grpc.aio.server()
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Echo", {
+            "Echo": grpc.unary_unary_rpc_method_handler(echo, request_deserializer=None, response_serializer=None),
+        }),))  # fmt: skip
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        return server, port
+
+    server, port = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=30)
+    try:
+        yield port
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(None), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+        loop.close()
 
 
 def percentile_us(sorted_ns: list[int], fraction: float) -> float:
@@ -148,8 +159,14 @@ def main() -> int:
     """Build, measure, print, write JSON."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY_DEFAULT, help="unary calls in flight")
+    parser.add_argument("--batch-concurrency", type=int, default=BATCH_CONCURRENCY_DEFAULT,
+                        help="PlaceOrders batches in flight")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=GRPC_WORKERS_DEFAULT, help="the server's gRPC workers")
+    parser.add_argument("--only", action="append", choices=RPCS, help="measure just this RPC (repeatable; echo "
+                        "always runs, as the reference); no JSON is written")  # fmt: skip
     args = parser.parse_args()
+    rpcs = [rpc for rpc in RPCS[:-1] if args.only is None or rpc in args.only or rpc == "echo"]
     keyspace = f"gw_bench_{uuid.uuid4().hex[:12]}"
     admin = cassandra.connect_session(CQL_KEYSPACE)
     replication = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
@@ -161,12 +178,13 @@ def main() -> int:
         key, _ = store.create(user_id=USERS[0], roles=parse_roles(["read", "trade"]), label="bench",
                               now_ns=time.time_ns())  # fmt: skip
         config = GatewayConfig(
-            grpc_address="127.0.0.1:0", metrics_port=0, cql_keyspace=keyspace, matcher_pub_endpoint="",
-            balance_events_topic="", aeron_dir=str(aeron_dir()), ubscore_stream_id=stream_id,
+            grpc_address="127.0.0.1:0", grpc_workers=args.workers, metrics_port=0, cql_keyspace=keyspace,
+            matcher_pub_endpoint="", balance_events_topic="", aeron_dir=str(aeron_dir()), ubscore_stream_id=stream_id,
             ubscore_response_stream_id=stream_id + 1,
             rate_limits=parse_rate_limits("market=1000000000/1000000000,trade=1000000000/1000000000"),
         )
-        with ubscore_subprocess(stream_id):
+        with ubscore_subprocess(stream_id), ProcessPoolExecutor(1, mp_context=get_context("spawn")) as client:
+            client.submit(int, 0).result()  # the client process is up before anything is timed
             gateway = build_gateway(config)
             gateway.server.add_generic_rpc_handlers((echo_handler(),))
             gateway.start()
@@ -175,71 +193,114 @@ def main() -> int:
                 while not gateway.ubscore.connected.is_set():  # type: ignore[union-attr]
                     assert time.monotonic_ns() < deadline_ns, "the gateway did not reach UBSCore"
                     time.sleep(0.05)
-                rows = measure(gateway.port, key, seconds=args.seconds, threads=args.threads)
+                print(f"gateway (server) pid {os.getpid()}, client pid {client.submit(os.getpid).result()}",
+                      flush=True)  # fmt: skip
+                rows = [measure(client, gateway.port, key, rpc, args) for rpc in rpcs]
             finally:
                 gateway.stop()
+            if args.only is None:
+                with aio_echo_server() as aio_port:
+                    rows.append(measure(client, aio_port, key, "echo", args))
+                    rows[-1].rpc = "echo (grpc.aio server)"
+            if args.only is None or "UBSCore" in args.only:
+                for window in (args.concurrency, args.batch_concurrency * BATCH_ORDERS):
+                    rows.append(ubscore_direct(stream_id, window, seconds=args.seconds))
     finally:
         admin.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
         admin.cluster.shutdown()
-    load = os.getloadavg()[0]
-    print(f"\ngateway RPCs, {args.threads} client threads (batches: 1), {args.seconds:.0f} s each, load {load:.2f}")
-    print(f"{'rpc':<16}{'calls/s':>10}{'p50 us':>10}{'p99 us':>10}{'vs echo':>10}")
     for row in rows:
-        print(f"{row.rpc:<16}{row.calls_per_s:>10.0f}{row.latency_us_p50:>10.0f}{row.latency_us_p99:>10.0f}"
-              f"{row.ratio_to_echo:>10.2f}")  # fmt: skip
-    RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / "gateway.json").write_text(json.dumps(
-        {"threads": args.threads, "seconds": args.seconds, "load": load,
-         "rows": [asdict(row) for row in rows]}, indent=2) + "\n")  # fmt: skip
+        row.ratio_to_echo = row.calls_per_s / rows[0].calls_per_s
+    load = os.getloadavg()[0]
+    print(f"\ngateway RPCs from a client process, {args.concurrency} calls in flight (batches of {BATCH_ORDERS}: "
+          f"{args.batch_concurrency}), {args.seconds:.0f} s each, load {load:.2f}")  # fmt: skip
+    print(f"{'rpc':<28}{'calls/s':>10}{'p50 us':>10}{'p99 us':>10}{'vs echo':>10}{'server CPU us/call':>20}")
+    for row in rows:
+        print(f"{row.rpc:<28}{row.calls_per_s:>10.0f}{row.latency_us_p50:>10.0f}{row.latency_us_p99:>10.0f}"
+              f"{row.ratio_to_echo:>10.2f}{row.server_cpu_us_per_call:>20.0f}")  # fmt: skip
+    for row in rows:
+        if row.cpu_us_per_call_by_thread:
+            print(f"  {row.rpc}: server CPU us per call by thread: {row.cpu_us_per_call_by_thread}")
+    if args.only is None:
+        RESULTS_DIR.mkdir(exist_ok=True)
+        (RESULTS_DIR / "gateway.json").write_text(json.dumps(
+            {"concurrency": args.concurrency, "batch_concurrency": args.batch_concurrency, "seconds": args.seconds,
+             "load": load, "rows": [asdict(row) for row in rows]}, indent=2) + "\n")  # fmt: skip
     return 0
 
 
-def measure(port: int, key: str, *, seconds: float, threads: int) -> list[Row]:
-    """Echo, GetServerTime and ListMarkets, one after the other on one channel."""
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    grpc.channel_ready_future(channel).result(timeout=10)
-    metadata = (("authorization", f"Bearer {key}"),)
-    echo = channel.unary_unary(ECHO_METHOD, request_serializer=None, response_deserializer=None)
-    stub = market_data_service_pb2_grpc.MarketDataServiceStub(channel)
-    time_request = market_data_service_pb2.GetServerTimeRequest()
-    markets_request = market_data_service_pb2.ListMarketsRequest()
-    calls: list[tuple[str, Callable[[], object]]] = [
-        ("echo", lambda: echo(b"x" * 32)),
-        ("GetServerTime", lambda: stub.GetServerTime(time_request, metadata=metadata)),
-        ("ListMarkets", lambda: stub.ListMarkets(markets_request, metadata=metadata)),
-    ]
-    trading = trading_service_pb2_grpc.TradingServiceStub(channel)
-    ids = itertools.count()
+def measure(client: ProcessPoolExecutor, port: int, key: str, rpc: str, args: argparse.Namespace) -> Row:
+    """One RPC driven from the client process; calls/s counts orders for PlaceOrders."""
+    concurrency = args.batch_concurrency if rpc == "PlaceOrders" else args.concurrency
+    cpu_before_s = time.process_time()  # this process is the server alone: the client has its own
+    threads_before_s = thread_cpu_s()
+    measured = client.submit(drive, Load(port=port, key=key, rpc=rpc, seconds=args.seconds,
+                                         concurrency=concurrency)).result()  # fmt: skip
+    cpu_us = (time.process_time() - cpu_before_s) * 1e6
+    threads_after_s = thread_cpu_s()
+    by_thread = {group: round((spent_s - threads_before_s.get(group, 0.0)) * 1e6 / measured.items_total, 1)
+                 for group, spent_s in threads_after_s.items()}  # fmt: skip
+    return Row(rpc=rpc, calls_per_s=measured.items_per_s, latency_us_p50=percentile_us(measured.latencies_ns, 0.5),
+               latency_us_p99=percentile_us(measured.latencies_ns, 0.99),
+               server_cpu_us_per_call=cpu_us / measured.items_total, cpu_us_per_call_by_thread=by_thread)  # fmt: skip
 
-    def order(prefix: str) -> trading_service_pb2.PlaceOrderRequest:
-        return trading_service_pb2.PlaceOrderRequest(
-            symbol="BTC_USDT", side=common_pb2.SIDE_BUY, order_type=common_pb2.ORDER_TYPE_LIMIT, price="1000.00",
-            quantity="0.01", client_order_id=f"{prefix}-{next(ids)}",
-        )
 
-    calls.append(("PlaceOrder", lambda: trading.PlaceOrder(order("u"), metadata=metadata)))
-    rows = []
-    for name, call in calls:
-        rate, latencies = run(call, seconds=seconds, threads=threads)
-        rows.append(Row(rpc=name, calls_per_s=rate, latency_us_p50=percentile_us(latencies, 0.5),
-                        latency_us_p99=percentile_us(latencies, 0.99)))  # fmt: skip
+def thread_cpu_s() -> dict[str, float]:
+    """CPU seconds used so far by this process's threads, grouped: grpc workers, grpc's poller, the UBSCore client's
+    owner thread, the rest (Linux /proc/self/task/<tid>/stat; a thread that ended is no longer counted)."""
+    groups: dict[str, float] = {}
+    for thread in threading.enumerate():
+        try:
+            fields = Path(f"/proc/self/task/{thread.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        name = thread.name
+        group = ("grpc workers" if name.startswith("grpc-worker") else "grpc poller" if "(_serve)" in name
+                 else name if name in ("ubscore-client", "aio-echo") else "other")  # fmt: skip
+        groups[group] = groups.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return groups
 
-    def batch() -> None:
-        response = trading.PlaceOrders(
-            trading_service_pb2.PlaceOrdersRequest(orders=[order("b") for _ in range(BATCH_ORDERS)]),
-            metadata=metadata, timeout=60,
-        )
-        assert all(result.WhichOneof("outcome") == "accepted" for result in response.results), response.results[0]
 
-    batches_per_s, latencies = run(batch, seconds=seconds, threads=1)
-    rows.append(Row(
-        rpc="PlaceOrders", calls_per_s=batches_per_s * BATCH_ORDERS, latency_us_p50=percentile_us(latencies, 0.5),
-        latency_us_p99=percentile_us(latencies, 0.99),
-    ))  # fmt: skip
-    for row in rows:
-        row.ratio_to_echo = row.calls_per_s / rows[0].calls_per_s
-    channel.close()
-    return rows
+def direct_payloads(prefix: str) -> Iterator[bytes]:
+    """UbscoreRequest bytes of resting limit orders of the funded users, client order ids `prefix`0, 1, ..."""
+    for index in itertools.count():
+        order = ubscore_pb2.OrderRequest(
+            user_id=USERS[index % len(USERS)], client_order_id=f"{prefix}{index}", symbol="BTC_USDT",
+            side=common_pb2.SIDE_BUY, order_type=common_pb2.ORDER_TYPE_LIMIT,
+            time_in_force=common_pb2.TIME_IN_FORCE_GTC, price_units=1_000_000_000, qty_units=1_000_000,  # 1000.00, 0.01
+        )  # fmt: skip
+        yield ubscore_pb2.UbscoreRequest(place_order=order).SerializeToString()
+
+
+def ubscore_direct(stream_id: int, window: int, *, seconds: float) -> Row:
+    """UBSCore's own rate: orders over Aeron straight from this process, `window` in flight (no gateway).
+
+    UBSCore answers in order, so the oldest request is the one to look for: O(1) per answer, unlike
+    ubscore_bench.round_trips (a scan of every pending request per poll, which bounds it at large windows).
+    """
+    payloads = direct_payloads(f"d{window}-")
+    latencies_ns: list[int] = []
+    in_flight: deque[tuple[int, int]] = deque()  # (correlation id, sent at ns), oldest first
+    idle = BackoffIdleStrategy(spins_max=0, yields_max=0, park_period_ns_max=200_000)
+    with AeronClient(ClientConfig(aeron_dir=str(aeron_dir()))) as client:
+        requester = RequestClient(client, request_channel="aeron:ipc", request_stream_id=stream_id,
+                                  response_channel="aeron:ipc", response_stream_id=stream_id + 3,
+                                  connect_timeout_ms=10_000)  # fmt: skip
+        started_ns = time.monotonic_ns()
+        deadline_ns = started_ns + int(seconds * 1e9)
+        while time.monotonic_ns() < deadline_ns or in_flight:
+            sending = time.monotonic_ns() < deadline_ns
+            while sending and len(in_flight) < window:
+                in_flight.append((requester.send(next(payloads), timeout_ms=30_000), time.monotonic_ns()))
+            work = requester.poll()
+            while in_flight and requester.take(in_flight[0][0]) is not None:
+                latencies_ns.append(time.monotonic_ns() - in_flight.popleft()[1])
+            idle.idle(work)
+        elapsed_s = (time.monotonic_ns() - started_ns) / 1e9
+        requester.close()
+    latencies_ns.sort()
+    return Row(rpc=f"UBSCore direct ({window} in flight)", calls_per_s=len(latencies_ns) / elapsed_s,
+               latency_us_p50=percentile_us(latencies_ns, 0.5), latency_us_p99=percentile_us(latencies_ns, 0.99),
+               server_cpu_us_per_call=0.0)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ raw Aeron request/response round trip and the fsync rate, all measured in the sa
    transports). Reported as wall rate and as CPU time per
    order (time.process_time: the machine is shared, CPU time moves far less than wall time). `--profile N`
    prints the N costliest functions of that run (cProfile, by own time).
+   The codec floor: the same orders' decode and three encodes alone, and upb's parse + serialize alone (CPU per
+   order), the part of row 1 that no change to the core can remove.
 2. Fills applied/s: matcher outputs with trades (made by the real matcher core), parsed and settled by the core.
 3. Aeron round trips: `python -m ubscore` runs as a subprocess (own media driver under /dev/shm, private Kafka
    topics, no matcher feed); a requester here sends one order at a time and waits for its reply: rate and
@@ -127,6 +129,39 @@ def encode_outputs(effects: list[Effects]) -> list[bytes]:
         outgoing.extend(codec.encode_command(command) for command in effect.commands)
         outgoing.extend(codec.encode_event(event) for event in effect.events)
     return outgoing
+
+
+def codec_floor(orders: int) -> dict[str, Any]:
+    """The protobuf share of a durable validation, on the same orders: CPU per order to decode each request and
+    encode its reply, `OrderCommand` and `BalanceEvent` with ubscore/codec.py (the core's effects computed
+    beforehand, untimed), and upb's own parse + serialize of the same four messages with no field read or set
+    from Python. The first is a floor for any Python core that speaks these protos; the second for any at all."""
+    core, payloads = new_core(), order_payloads(orders, crossing=False)
+    effects = [core.place(codec.decode_request(payload)[1]) for payload in payloads]
+    started_cpu_s = time.process_time()
+    for payload, effect in zip(payloads, effects, strict=True):
+        codec.decode_request(payload)
+        codec.encode_reply(effect.reply)
+        codec.encode_command(effect.commands[0])
+        codec.encode_event(effect.events[0])
+    codec_cpu_s = time.process_time() - started_cpu_s
+    messages = [
+        (ubscore_pb2.UbscoreResponse.FromString(codec.encode_reply(effect.reply)),
+         order_pb2.OrderCommand.FromString(codec.encode_command(effect.commands[0])),
+         balance_pb2.BalanceEvent.FromString(codec.encode_event(effect.events[0])))
+        for effect in effects
+    ]  # fmt: skip
+    parse = ubscore_pb2.UbscoreRequest.FromString
+    started_cpu_s = time.process_time()
+    for payload, (reply, command, event) in zip(payloads, messages, strict=True):
+        parse(payload)
+        reply.SerializeToString()
+        command.SerializeToString()
+        event.SerializeToString()
+    upb_cpu_s = time.process_time() - started_cpu_s
+    return {"orders": orders, "codec_cpu_us_per_order": round(1e6 * codec_cpu_s / orders, 2),
+            "codec_per_cpu_s": round(orders / codec_cpu_s), "upb_cpu_us_per_order": round(1e6 * upb_cpu_s / orders, 2),
+            "upb_per_cpu_s": round(orders / upb_cpu_s)}  # fmt: skip
 
 
 def fills_applied(fills: int) -> dict[str, Any]:
@@ -334,6 +369,11 @@ def print_table(result: dict[str, Any]) -> None:
         f"{f'durable validations in-process (batch {batch})':<58}{validations['validations_per_s']:>10}"
         f"   CPU {validations['cpu_us_per_order']} us/order = {validations['validations_per_cpu_s']} /CPU-s"
     )
+    floor = result["codec_floor"]
+    for label, key in (("  of which protobuf alone: codec.py decode + 3 encodes", "codec"),
+                       ("  upb parse + 3 serializes, no Python field access", "upb")):  # fmt: skip
+        print(f"{label:<58}{'':>10}   CPU {floor[f'{key}_cpu_us_per_order']} us/order = "
+              f"{floor[f'{key}_per_cpu_s']} /CPU-s")  # fmt: skip
     print(f"{'fills applied in-process':<58}{fills['fills_per_s']:>10}")
     print(f"{'fsync (one record per append)':<58}{fsyncs['fsyncs_per_s']:>10}{fsyncs['us_p50']:>10}"
           f"{fsyncs['us_p99']:>10}{fsyncs['us_p999']:>10}")  # fmt: skip
@@ -401,6 +441,7 @@ def main() -> None:
             "benchmark": "ubscore", "python": platform.python_version(), "machine": platform.machine(),
             "cpus": os.cpu_count(), "load_average_before": load_before, "batch_records_max": args.batch_records_max,
             "durable_validations": durable_validations(args.orders, args.batch_records_max, state_dir, args.profile),
+            "codec_floor": codec_floor(args.orders),
             "fills_applied": fills_applied(args.fills),
             "fsync": fsync_rate(state_dir),
             "aeron": aeron_round_trips(args, state_dir),

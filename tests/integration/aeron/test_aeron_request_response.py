@@ -84,6 +84,35 @@ def test_pipelined_requests_are_matched_by_correlation_id(client_factory, wait_u
         responder.stop()
 
 
+def test_take_arrived_and_take_expired_hand_over_answers_and_timeouts_once(client_factory, wait_until) -> None:
+    """Many requests in flight, one ignored: take_arrived hands each answer over exactly once (by correlation id),
+    and take_expired names the ignored one once its deadline passes, and only once."""
+    responder = EchoResponder(client_factory(), ignore=b"drop me")
+    responder.start()
+    try:
+        requester = RequestClient(client_factory(), request_channel=REQUESTS, request_stream_id=6001,
+                                  response_channel=RESPONSES, response_stream_id=6107, connect_timeout_ms=TIMEOUT_MS)
+        ids = {requester.send(b"%d" % i, timeout_ms=TIMEOUT_MS): i for i in range(300)}
+        dropped = requester.send(b"drop me", timeout_ms=200)
+        answers: dict[int, bytes] = {}
+        expired: list[int] = []
+
+        def collect() -> None:
+            requester.poll()
+            arrived = requester.take_arrived()
+            assert not set(arrived) & set(answers), "an answer handed over twice"
+            answers.update(arrived)
+            expired.extend(requester.take_expired())
+
+        wait_until(lambda: len(answers) == len(ids) and expired, timeout_s=30, step=collect, message="answers")
+        assert answers == {cid: b"echo:%d" % i for cid, i in ids.items()}
+        assert expired == [dropped]
+        assert requester.take_expired() == []
+        assert requester.take_arrived() == {}
+    finally:
+        responder.stop()
+
+
 def test_unanswered_request_raises_request_timeout(client_factory) -> None:
     """A request the responder ignores raises RequestTimeout (retriable) after its timeout; later ones work."""
     responder = EchoResponder(client_factory(), ignore=b"drop me")

@@ -147,3 +147,68 @@ def test_result_wait_returns_ubscores_outcome_from_balance_events(
     )
     unanswered = stub.TransferIn(quiet, metadata=bearer(key))
     assert unanswered.transfer.status == account_service_pb2.TRANSFER_STATUS_PENDING
+
+
+def test_get_transfer_answers_pending_for_transfers_accepted_but_not_yet_applied(
+    gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],
+    make_key: Callable[..., tuple[str, str]], transfers_topic: str, balance_events_topic: str, kafka_bootstrap: str,
+) -> None:
+    """Nothing applies transfers here (no UBSCore, no Settlement: the database has no row). A deposit this gateway
+    accepted reads PENDING by request id; so does one another gateway wrote to the topic (seen by the follower);
+    once UBSCore's outcome event is on balance.events the same read answers COMPLETED, before any database row;
+    an id nobody accepted stays NOT_FOUND, and another user's transfer stays PERMISSION_DENIED for a read key."""
+    operator, operator_id = make_key(5003, "transfer", "read")
+    reader, reader_id = make_key(1090, "read")
+    gateway = gateway_factory(transfer_topic=transfers_topic, balance_events_topic=balance_events_topic)
+    eventually(lambda: {operator_id, reader_id} <= set(gateway.key_cache.keys) and gateway.balance_events.ready.is_set()
+               and gateway.transfer_requests.ready.is_set(), timeout_ms=20_000)  # fmt: skip
+    stub = account_service_pb2_grpc.AccountServiceStub(channel_factory(gateway.port))
+
+    def get(request_id: str, user_id: int, key: str) -> account_service_pb2.Transfer:
+        request = account_service_pb2.GetTransferRequest(request_id=request_id, user_id=user_id)
+        return stub.GetTransfer(request, metadata=bearer(key)).transfer
+
+    stub.TransferIn(account_service_pb2.TransferInRequest(request_id="dep-own", user_id=1090, asset="USDT",
+                                                          amount="250.5"), metadata=bearer(operator))  # fmt: skip
+    own = get("dep-own", 0, reader)  # the caller's own transfer (user from the read key)
+    assert (own.status, own.user_id, own.asset, own.amount) == (
+        account_service_pb2.TRANSFER_STATUS_PENDING, 1090, "USDT", "250.500000"
+    )
+    assert own.direction == account_service_pb2.TRANSFER_DIRECTION_IN
+    other_gateway = balance_pb2.BalanceRequest(
+        request_id="wd-elsewhere", user_id=1091, asset_id=1, amount_units=30_000_000,
+        operation=balance_pb2.BALANCE_OPERATION_TRANSFER_OUT, ts_event_ns=55, producer_id="gateway-other",
+        producer_seq=1,
+    )
+    producer = make_producer(kafka_bootstrap, client_id="other-gateway-test")
+    producer.produce(transfers_topic, key=b"1091", value=other_gateway.SerializeToString())
+    flush_or_raise(producer, timeout_s=30)
+
+    def pending_elsewhere() -> bool:
+        try:
+            return get("wd-elsewhere", 1091, operator).status == account_service_pb2.TRANSFER_STATUS_PENDING
+        except grpc.RpcError as error:  # NOT_FOUND until the follower has read the record; nothing else
+            if error.code() != grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
+                raise
+            return False
+
+    eventually(pending_elsewhere, timeout_ms=20_000)
+    elsewhere = get("wd-elsewhere", 1091, operator)
+    assert (elsewhere.amount, elsewhere.direction, elsewhere.created_ns) == (
+        "0.30000000", account_service_pb2.TRANSFER_DIRECTION_OUT, 55
+    )
+    deposited = balance_pb2.BalanceEvent(
+        event_id=1, user_id=1090, asset_id=2, request_id="dep-own", ts_event_ns=99,
+        type=balance_pb2.BALANCE_EVENT_TYPE_DEPOSITED,
+    )
+    producer.produce(balance_events_topic, key=b"1090", value=deposited.SerializeToString())
+    flush_or_raise(producer, timeout_s=30)
+    eventually(lambda: get("dep-own", 1090, operator).status == account_service_pb2.TRANSFER_STATUS_COMPLETED,
+               timeout_ms=20_000)  # fmt: skip
+    assert get("dep-own", 1090, operator).completed_ns == 99
+    with pytest.raises(grpc.RpcError) as unknown:
+        get("never-sent", 1090, reader)
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
+    with pytest.raises(grpc.RpcError) as foreign:
+        get("wd-elsewhere", 1091, reader)
+    assert foreign.value.code() == grpc.StatusCode.PERMISSION_DENIED  # type: ignore[attr-defined]

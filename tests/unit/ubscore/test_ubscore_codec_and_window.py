@@ -88,6 +88,25 @@ def test_window_forgets_keys_older_than_the_window_by_input_time() -> None:
     assert window.evicted == 1
 
 
+def test_window_evicts_by_time_after_emptying_and_after_a_restore() -> None:
+    """The window keeps the time of its oldest entry rather than looking it up on every call: that time must follow
+    the front through evictions, a window emptied by them, and a restore from a snapshot."""
+    window = IdempotencyWindow(window_ns=100, keys_max=10)
+    window.remember(("u", "a"), (), ("A",), 1_000)
+    window.remember(("u", "b"), (), ("A",), 5_000)  # "a" goes; "b" is the front now
+    window.remember(("u", "c"), (), ("A",), 5_050)
+    window.remember(("u", "d"), (), ("A",), 5_101)  # "b" is more than 100 ns behind: it goes too
+    assert [key[1] for key in window.entries] == ["c", "d"]
+    copy = IdempotencyWindow(window_ns=100, keys_max=10)
+    copy.restore(window.snapshot())
+    copy.remember(("u", "e"), (), ("A",), 5_151)  # "c" (5,050) is behind the horizon 5,051
+    assert [key[1] for key in copy.entries] == ["d", "e"]
+    copy.remember(("u", "f"), (), ("A",), 99_000)  # everything before goes, "f" alone stays and is the front
+    copy.remember(("u", "g"), (), ("A",), 99_101)
+    assert [key[1] for key in copy.entries] == ["g"]
+    assert (window.evicted, copy.evicted) == (2, 6)
+
+
 def test_window_holds_at_most_keys_max_keys_oldest_first_out() -> None:
     window = IdempotencyWindow(window_ns=10**18, keys_max=3)
     for index in range(5):

@@ -1,4 +1,4 @@
-"""Snapshots written by a forked child, so the matching loop pauses only for the fork (copy-on-write state).
+"""Snapshots written by a forked child, so a service loop (matcher, UBSCore) pauses only for the fork (copy-on-write).
 
 `os.fork()` gives the child a copy-on-write view of the whole process as it stands between two batches, which is
 exactly the state as of the WAL's last lsn. The child encodes and writes the snapshot (common/snapshot.py: temp +
@@ -8,7 +8,7 @@ milliseconds per GB), not the 5-7 us per resting order that encoding costs.
 
 The child touches only Python objects and files: no ZeroMQ, no Kafka, no metrics (their threads do not exist in
 it), and it leaves with `os._exit`, so no atexit handler or socket teardown runs twice. It asks the kernel to kill
-it if the matcher dies (PR_SET_PDEATHSIG), so a SIGKILLed matcher leaves no writer behind. One child at a time: a
+it if its parent dies (PR_SET_PDEATHSIG), so a SIGKILLed service leaves no writer behind. One child at a time: a
 snapshot that comes due while one is being written waits for the next turn.
 """
 
@@ -65,11 +65,11 @@ class ForkedSnapshotWriter:
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-            if os.getppid() == 1:  # the matcher died before prctl took effect
+            if os.getppid() == 1:  # the parent died before prctl took effect
                 os._exit(status)
             write_snapshot(self.snapshot_dir, lsn, encode())
             status = 0
-        except BaseException:  # the child must never return into the matcher's loop
+        except BaseException:  # the child must never return into the parent's loop
             traceback.print_exc(file=sys.stderr)
         finally:
             sys.stderr.flush()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from common.snapshot import list_snapshots, load_latest_snapshot
-from matcher.snapshot_writer import ForkedSnapshotWriter
+from common.snapshot_writer import ForkedSnapshotWriter
 
 
 def test_child_writes_the_state_as_of_the_fork_and_one_child_at_a_time(tmp_path: Path) -> None:
