@@ -12,6 +12,7 @@ from typing import Any
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
 from cassandra.policies import RoundRobinPolicy
 
+from common.cql import reconnection_policy
 from common.errors import Unavailable
 
 CONNECT_TIMEOUT_S = 5.0
@@ -22,7 +23,10 @@ log = logging.getLogger(__name__)
 
 
 def connect(hosts: Sequence[str], port: int, keyspace: str | None = None) -> Session:
-    """A session on `keyspace` (None: no keyspace); close it with `session.cluster.shutdown()`."""
+    """A session on `keyspace` (None: no keyspace); close it with `session.cluster.shutdown()`.
+
+    It finds a restarted CQL server again within common.cql.RECONNECT_DELAY_S (not the driver's default of up to
+    600 s), so API key reloads and reads work again as soon as the server is back."""
     profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=REQUEST_TIMEOUT_S)
     cluster = Cluster(
         list(hosts),
@@ -30,6 +34,7 @@ def connect(hosts: Sequence[str], port: int, keyspace: str | None = None) -> Ses
         connect_timeout=CONNECT_TIMEOUT_S,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         protocol_version=PROTOCOL_VERSION,
+        reconnection_policy=reconnection_policy(),
     )
     try:
         return cluster.connect(keyspace)

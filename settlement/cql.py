@@ -22,9 +22,10 @@ from typing import Any
 
 from cassandra import ConsistencyLevel
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
-from cassandra.policies import ConstantReconnectionPolicy, DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import PreparedStatement
 
+from common.cql import reconnection_policy
 from common.errors import ConfigInvalid
 from settlement.errors import SchemaMismatch
 
@@ -34,7 +35,6 @@ KEYSPACE_RE = re.compile(r"[a-z][a-z0-9_]{0,47}")
 REPLICATION_DEFAULT = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
 CONNECT_TIMEOUT_S = 5.0
 REQUEST_TIMEOUT_S = 10.0
-RECONNECT_DELAY_S = 0.5  # a restarted CQL server is found again within half a second
 SCHEMA_AGREEMENT_WAIT_S = 30
 
 # The partition key of every table Settlement writes (checked against the live schema by the tests).
@@ -110,7 +110,7 @@ def connect(hosts: Sequence[str], port: int, keyspace: str | None = None, *, com
     cluster = Cluster(
         list(hosts), port=port, connect_timeout=CONNECT_TIMEOUT_S,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-        reconnection_policy=ConstantReconnectionPolicy(RECONNECT_DELAY_S, max_attempts=None),
+        reconnection_policy=reconnection_policy(),
         max_schema_agreement_wait=SCHEMA_AGREEMENT_WAIT_S, compression=compression,
     )
     try:

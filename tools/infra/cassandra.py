@@ -3,9 +3,14 @@
 It runs from the `cassandra-all` jar with a generated minimal cassandra.yaml and logback.xml, a 1 GiB heap,
 no JMX, and the system properties that skip the waits a multi-node cluster needs (gossip settling, ring
 delay). The JVM flags under "JPMS" are those of Cassandra's own conf/jvm17-server.options.
+
+`prepare_node`, `probe_node` and `connect_session(port=...)` take the ports and directories, so a crash drill can
+run a private node of its own beside the shared one (tools/infra/private_cassandra.py).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import yaml
 
@@ -28,9 +33,7 @@ HEAP = "1G"
 CQL_CONNECT_TIMEOUT_S = 5.0
 CQL_REQUEST_TIMEOUT_S = 30.0
 
-JVM_OPTIONS = (
-    f"-Xms{HEAP}",
-    f"-Xmx{HEAP}",
+JVM_OPTIONS = (  # the heap flags (-Xms/-Xmx) come from prepare_node
     "-Xss512k",
     "-XX:+UseG1GC",
     "-XX:+ParallelRefProcEnabled",
@@ -91,8 +94,18 @@ LOGBACK_XML = """\
 """
 
 
-def _cassandra_yaml() -> dict[str, object]:
-    data = data_dir(NAME)
+def _commitlog_settings(commitlog_sync: str) -> dict[str, object]:
+    """`periodic`: a write is acknowledged before its commit log is synced, which happens every 10 s; a killed
+    node replays only synced sections, so it loses up to 10 s of acknowledged writes (with RF 1 nothing else holds
+    them). `batch`: acknowledged only once synced, so a SIGKILL loses nothing (Cassandra refuses a sync period
+    beside it)."""
+    if commitlog_sync == "periodic":
+        return {"commitlog_sync": "periodic", "commitlog_sync_period": "10000ms"}
+    assert commitlog_sync == "batch", commitlog_sync
+    return {"commitlog_sync": "batch"}
+
+
+def _cassandra_yaml(*, data: Path, native_port: int, storage_port: int, commitlog_sync: str) -> dict[str, object]:
     return {
         "cluster_name": "exchange-local",
         "num_tokens": 1,
@@ -101,21 +114,20 @@ def _cassandra_yaml() -> dict[str, object]:
         "seed_provider": [
             {
                 "class_name": "org.apache.cassandra.locator.SimpleSeedProvider",
-                "parameters": [{"seeds": f"{HOST}:{CASSANDRA_STORAGE_PORT}"}],
+                "parameters": [{"seeds": f"{HOST}:{storage_port}"}],
             }
         ],
         "listen_address": HOST,
         "rpc_address": HOST,
-        "storage_port": CASSANDRA_STORAGE_PORT,
-        "native_transport_port": CQL_PORT,
+        "storage_port": storage_port,
+        "native_transport_port": native_port,
         "start_native_transport": True,
         "data_file_directories": [str(data / "data")],
         "commitlog_directory": str(data / "commitlog"),
         "saved_caches_directory": str(data / "saved_caches"),
         "hints_directory": str(data / "hints"),
         "cdc_raw_directory": str(data / "cdc_raw"),
-        "commitlog_sync": "periodic",
-        "commitlog_sync_period": "10000ms",
+        **_commitlog_settings(commitlog_sync),
         "storage_compatibility_mode": "NONE",
         "concurrent_reads": 8,
         "concurrent_writes": 8,
@@ -130,13 +142,22 @@ def _cassandra_yaml() -> dict[str, object]:
 
 def prepare() -> list[str]:
     """Write cassandra.yaml and logback.xml under .local/conf/cassandra; return the JVM argv."""
-    conf_dir = CONF_DIR / NAME
+    return prepare_node(conf_dir=CONF_DIR / NAME, data=data_dir(NAME), log_dir=LOGS_DIR, native_port=CQL_PORT,
+                        storage_port=CASSANDRA_STORAGE_PORT, heap=HEAP)
+
+
+def prepare_node(*, conf_dir: Path, data: Path, log_dir: Path, native_port: int, storage_port: int,
+                 heap: str, commitlog_sync: str = "periodic") -> list[str]:
+    """prepare() for a node with these directories, ports, heap and commit log sync mode (`periodic` or `batch`,
+    see _commitlog_settings): the shared node, or a private one for a drill."""
     conf_dir.mkdir(parents=True, exist_ok=True)
     config_file = conf_dir / "cassandra.yaml"
-    config_file.write_text(yaml.safe_dump(_cassandra_yaml(), sort_keys=False))
+    settings = _cassandra_yaml(data=data, native_port=native_port, storage_port=storage_port,
+                               commitlog_sync=commitlog_sync)
+    config_file.write_text(yaml.safe_dump(settings, sort_keys=False))
     logback = conf_dir / "logback.xml"
     logback.write_text(LOGBACK_XML)
-    data_dir(NAME).mkdir(parents=True, exist_ok=True)
+    data.mkdir(parents=True, exist_ok=True)
     triggers = conf_dir / "triggers"  # an empty trigger directory: Cassandra warns when it is missing
     triggers.mkdir(exist_ok=True)
     classpath = artifacts.classpath(NAME)
@@ -145,11 +166,13 @@ def prepare() -> list[str]:
     agent = [f"-javaagent:{jamm[0]}"] if jamm else []
     return [
         java_executable(),
+        f"-Xms{heap}",
+        f"-Xmx{heap}",
         *JVM_OPTIONS,
         *agent,
         f"-Dcassandra.config=file://{config_file}",
-        f"-Dcassandra.storagedir={data_dir(NAME)}",
-        f"-Dcassandra.logdir={LOGS_DIR}",
+        f"-Dcassandra.storagedir={data}",
+        f"-Dcassandra.logdir={log_dir}",
         f"-Dcassandra.triggers_dir={triggers}",
         f"-Dlogback.configurationFile={logback}",
         "-cp",
@@ -158,8 +181,9 @@ def prepare() -> list[str]:
     ]
 
 
-def connect_session(keyspace: str | None = None, *, metadata: bool = True):  # -> cassandra.cluster.Session
-    """Return a CQL session to the local node (a new Cluster; call `session.cluster.shutdown()` when done).
+def connect_session(keyspace: str | None = None, *, metadata: bool = True,
+                    port: int = CQL_PORT):  # -> cassandra.cluster.Session
+    """Return a CQL session to the local node on `port` (a new Cluster; call `session.cluster.shutdown()` when done).
 
     `metadata=False` skips the driver's schema and token metadata download, which dominates connect time
     and which probes do not need.
@@ -170,7 +194,7 @@ def connect_session(keyspace: str | None = None, *, metadata: bool = True):  # -
     profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=CQL_REQUEST_TIMEOUT_S)
     cluster = Cluster(
         [HOST],
-        port=CQL_PORT,
+        port=port,
         connect_timeout=CQL_CONNECT_TIMEOUT_S,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         protocol_version=5,
@@ -186,10 +210,15 @@ def connect_session(keyspace: str | None = None, *, metadata: bool = True):  # -
 
 def probe() -> bool:
     """Return True once the CQL port accepts connections and answers a query on system.local."""
-    if not port_open(CQL_PORT):
+    return probe_node(CQL_PORT)
+
+
+def probe_node(port: int) -> bool:
+    """probe() of the node whose native transport listens on `port`."""
+    if not port_open(port):
         return False
     try:
-        session = connect_session(metadata=False)
+        session = connect_session(metadata=False, port=port)
     except Exception:  # NoHostAvailable while the native transport is still coming up
         return False
     try:

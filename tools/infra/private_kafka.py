@@ -14,70 +14,34 @@ Same jars, JVM options and settings as the shared broker (tools/infra/kafka.py),
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tools.infra import kafka, process
+from tools.infra import kafka
 from tools.infra.layout import HOST
-
-READY_DEADLINE_S = 120.0
-STOP_TIMEOUT_S = 30.0
-POLL_S = 0.2
+from tools.infra.private_server import PrivateServer, free_ports
 
 
-def _free_ports(count: int) -> list[int]:
-    held = []
-    try:
-        for _ in range(count):
-            probe = socket.socket()
-            probe.bind((HOST, 0))
-            held.append(probe)
-        return [probe.getsockname()[1] for probe in held]
-    finally:
-        for probe in held:
-            probe.close()
-
-
-class PrivateBroker:
+class PrivateBroker(PrivateServer):
     """One broker process under `home` (conf/, data/, kafka.log, kafka.pid) on `port`."""
 
+    name = "kafka"
+    main_class = kafka.MAIN_CLASS
+
     def __init__(self, home: Path) -> None:
-        self.home = home
-        self.port, self.controller_port = _free_ports(2)
+        super().__init__(home)
+        self.port, self.controller_port = free_ports(2)
         self.bootstrap = f"{HOST}:{self.port}"
-        self.record: process.PidRecord | None = None
 
-    def start(self) -> None:
-        """Start the broker (formatting its storage the first time) and wait until it answers."""
-        argv = kafka.prepare_broker(conf_dir=self.home / "conf", log_dir=self.home / "data",
-                                    log_file=self.home / "kafka.log", port=self.port,
-                                    controller_port=self.controller_port)  # fmt: skip
-        self.record = process.spawn_detached(argv, main_class=kafka.MAIN_CLASS, log_file=self.home / "kafka.log",
-                                             pid_file=self.home / "kafka.pid")  # fmt: skip
-        deadline_ns = time.monotonic_ns() + int(READY_DEADLINE_S * 1e9)
-        while not kafka.probe_broker(self.port):
-            if not process.is_alive(self.record) or time.monotonic_ns() > deadline_ns:
-                raise RuntimeError(f"private Kafka not ready: {process.log_tail(self.home / 'kafka.log')}")
-            time.sleep(POLL_S)
+    def argv(self) -> list[str]:
+        """server.properties under conf/, storage formatted under data/ the first time; the broker's argv."""
+        return kafka.prepare_broker(conf_dir=self.home / "conf", log_dir=self.home / "data", log_file=self.log_file,
+                                    port=self.port, controller_port=self.controller_port)  # fmt: skip
 
-    def kill(self) -> None:
-        """SIGKILL the broker and wait until it is gone."""
-        assert self.record is not None
-        os.killpg(self.record.pid, signal.SIGKILL)
-        deadline_ns = time.monotonic_ns() + int(STOP_TIMEOUT_S * 1e9)
-        while process.is_alive(self.record):
-            assert time.monotonic_ns() < deadline_ns, f"broker {self.record.pid} survived SIGKILL"
-            time.sleep(POLL_S)
-
-    def stop(self) -> None:
-        """SIGTERM (SIGKILL after STOP_TIMEOUT_S) if it runs."""
-        if self.record is not None:
-            process.stop(self.record, term_timeout_s=STOP_TIMEOUT_S)
+    def ready(self) -> bool:
+        """True once it answers a metadata request."""
+        return kafka.probe_broker(self.port)
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from pathlib import Path
 from common.kafka import delete_topic
 from gateway.cql import connect
 from tools.infra.kafka import TOPICS
-from tools.infra.layout import KAFKA_BOOTSTRAP
+from tools.infra.layout import CQL_PORT, KAFKA_BOOTSTRAP
 from tools.services import lifecycle
 from tools.stack_config import StackConfig, from_env
 
@@ -27,13 +27,13 @@ AERON_PRIVATE_STREAM_MAX = 1_000_000
 UNLIMITED_RATE_LIMITS = "trade=1000000000/1000000000,transfer=1000000/1000000,read=1000000/1000000"
 
 
-def private_env(home: Path, *, kafka_bootstrap: str = KAFKA_BOOTSTRAP) -> dict[str, str]:
+def private_env(home: Path, *, kafka_bootstrap: str = KAFKA_BOOTSTRAP, cql_port: int = CQL_PORT) -> dict[str, str]:
     """STACK_* settings of a private stack under `home` (random topic suffix, keyspace and Aeron streams)."""
     token = uuid.uuid4().hex[:12]
     streams = random.Random(token).sample(range(AERON_PRIVATE_STREAM_MIN, AERON_PRIVATE_STREAM_MAX), 2)
     return {"STACK_HOME": str(home), "STACK_FREE_PORTS": "1", "STACK_TOPIC_SUFFIX": f".load.{token}",
             "STACK_KAFKA_BOOTSTRAP": kafka_bootstrap, "STACK_CQL_CONTACT_POINTS": "127.0.0.1",
-            "STACK_CQL_KEYSPACE": f"load_{token}", "STACK_AERON_EXTERNAL": "1",
+            "STACK_CQL_PORT": str(cql_port), "STACK_CQL_KEYSPACE": f"load_{token}", "STACK_AERON_EXTERNAL": "1",
             "STACK_AERON_STREAM_ID": str(streams[0]), "STACK_AERON_RESPONSE_STREAM_ID": str(streams[1])}
 
 
@@ -55,15 +55,16 @@ def remove(config: StackConfig) -> None:
 @contextmanager
 def private_stack(home: Path, *, services: list[str] | None = None, quiet: bool = True,
                   extra_env: dict[str, str] | None = None,
-                  kafka_bootstrap: str = KAFKA_BOOTSTRAP) -> Iterator[StackConfig]:
+                  kafka_bootstrap: str = KAFKA_BOOTSTRAP, cql_port: int = CQL_PORT) -> Iterator[StackConfig]:
     """Bring up a private stack under `home` (every service by default); stop and remove it afterwards.
 
-    `kafka_bootstrap`: the shared broker by default, or a private one (tools/infra/private_kafka.py).
+    `kafka_bootstrap`: the shared broker by default, or a private one (tools/infra/private_kafka.py); `cql_port`:
+    the shared CQL server's by default, or a private node's on 127.0.0.1 (tools/infra/private_cassandra.py).
 
     `extra_env` (e.g. GATEWAY_RATE_LIMITS) is set in this process's environment while the stack lives, so the
     services started (and restarted) through the runner inherit it.
     """
-    env = private_env(home, kafka_bootstrap=kafka_bootstrap)
+    env = private_env(home, kafka_bootstrap=kafka_bootstrap, cql_port=cql_port)
     config = from_env(env)
     saved = {name: os.environ.get(name) for name in extra_env or {}}
     os.environ.update(extra_env or {})
