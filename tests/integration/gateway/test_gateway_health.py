@@ -85,7 +85,8 @@ def test_gateway_starts_while_cql_is_down_and_serves_when_it_returns(
 ) -> None:
     """The gateway pointed at a TCP proxy that is not running yet starts anyway: NOT_SERVING (cql and api_keys
     failing), calls refused UNAVAILABLE; once the proxy runs it turns SERVING and answers queries; when the proxy
-    is killed it turns NOT_SERVING again, and SERVING once the proxy is back."""
+    is killed it turns NOT_SERVING again (AccountService; TradingService stays SERVING, its keys cached), and SERVING
+    once the proxy is back."""
     key, key_id = make_key(1010, "read")
     proxy = ProxyProcess(free_port(), f"{HOST}:{CQL_PORT}")
     gateway = gateway_factory(cql_port=proxy.listen_port)
@@ -108,6 +109,10 @@ def test_gateway_starts_while_cql_is_down_and_serves_when_it_returns(
         assert list(balances.balances) == []
         proxy.kill()
         eventually(lambda: server_status() == NOT_SERVING, timeout_ms=30_000)
+        # Keys are cached, so order entry goes on: only the account service (all reads) is taken out.
+        assert gateway.health.failures.keys() == {"cql"}
+        assert health.Check(health_pb2.HealthCheckRequest(service="exchange.v1.TradingService")).status == SERVING
+        assert health.Check(health_pb2.HealthCheckRequest(service="exchange.v1.AccountService")).status == NOT_SERVING
         proxy.start()
         eventually(lambda: server_status() == SERVING, timeout_ms=60_000)
     finally:
