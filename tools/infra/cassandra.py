@@ -147,9 +147,10 @@ def prepare() -> list[str]:
 
 
 def prepare_node(*, conf_dir: Path, data: Path, log_dir: Path, native_port: int, storage_port: int,
-                 heap: str, commitlog_sync: str = "periodic") -> list[str]:
-    """prepare() for a node with these directories, ports, heap and commit log sync mode (`periodic` or `batch`,
-    see _commitlog_settings): the shared node, or a private one for a drill."""
+                 heap: str, commitlog_sync: str = "batch") -> list[str]:
+    """prepare() for a node with these directories, ports, heap and commit log sync mode (`batch`, the default, or
+    `periodic`, see _commitlog_settings): the shared node, or a private one for a drill. Both run `batch`: with one
+    replica, an acknowledged write must survive a SIGKILL of the node (docs/decisions.md)."""
     conf_dir.mkdir(parents=True, exist_ok=True)
     config_file = conf_dir / "cassandra.yaml"
     settings = _cassandra_yaml(data=data, native_port=native_port, storage_port=storage_port,

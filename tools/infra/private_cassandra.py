@@ -11,11 +11,11 @@ SIGKILLs a node of its own instead:
 
 Same jars, JVM options and settings as the shared node (tools/infra/cassandra.py), with a smaller heap (HEAP:
 the machine's memory is shared), its own native transport and storage ports (no JMX port, as the shared one), and
-`commitlog_sync: batch`: a write is acknowledged only once its commit log is synced. With the shared node's
-periodic sync (every 10 s) a SIGKILLed node replays only the synced part of its commit log and loses up to 10 s of
-writes it had acknowledged; with RF 1 no replica holds them, so the drill saw Settlement's rows go missing
-(ledger events, engine outputs). In production the same guarantee comes from replication (RF 3, LOCAL_QUORUM:
-an acknowledged write is on two nodes) or from batch sync; see docs/decisions.md.
+`commitlog_sync: batch` like the shared node: a write is acknowledged only once its commit log is synced. With
+Cassandra's default periodic sync (every 10 s) a SIGKILLed node replays only the synced part of its commit log
+and loses up to 10 s of writes it had acknowledged; with RF 1 no replica holds them, so the drill saw Settlement's
+rows go missing (ledger events, engine outputs). In production the same guarantee comes from replication (RF 3,
+LOCAL_QUORUM: an acknowledged write is on two nodes) or from batch sync; see docs/decisions.md.
 """
 
 from __future__ import annotations
@@ -44,8 +44,7 @@ class PrivateNode(PrivateServer):
     def argv(self) -> list[str]:
         """cassandra.yaml under conf/, data under data/; the node's argv."""
         return cassandra.prepare_node(conf_dir=self.home / "conf", data=self.home / "data", log_dir=self.home / "logs",
-                                      native_port=self.port, storage_port=self.storage_port, heap=HEAP,
-                                      commitlog_sync="batch")  # fmt: skip
+                                      native_port=self.port, storage_port=self.storage_port, heap=HEAP)  # fmt: skip
 
     def ready(self) -> bool:
         """True once it answers a query on system.local."""
