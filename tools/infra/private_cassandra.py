@@ -20,8 +20,6 @@ LOCAL_QUORUM: an acknowledged write is on two nodes) or from batch sync; see doc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from tools.infra import cassandra
@@ -51,13 +49,6 @@ class PrivateNode(PrivateServer):
         return cassandra.probe_node(self.port)
 
 
-@contextmanager
-def private_cassandra(home: Path) -> Iterator[PrivateNode]:
-    """A private node under `home`, started; stopped afterwards."""
-    home.mkdir(parents=True, exist_ok=True)
-    node = PrivateNode(home)
-    try:
-        node.start()
-        yield node
-    finally:
-        node.stop()
+def private_cassandra(home: Path) -> PrivateNode:
+    """A private node under `home`: `with` starts it (waiting until it answers) and stops it afterwards."""
+    return PrivateNode(home)

@@ -14,8 +14,6 @@ Same jars, JVM options and settings as the shared broker (tools/infra/kafka.py),
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from tools.infra import kafka
@@ -44,13 +42,6 @@ class PrivateBroker(PrivateServer):
         return kafka.probe_broker(self.port)
 
 
-@contextmanager
-def private_kafka(home: Path) -> Iterator[PrivateBroker]:
-    """A private broker under `home`, started; stopped afterwards."""
-    home.mkdir(parents=True, exist_ok=True)
-    broker = PrivateBroker(home)
-    try:
-        broker.start()
-        yield broker
-    finally:
-        broker.stop()
+def private_kafka(home: Path) -> PrivateBroker:
+    """A private broker under `home`: `with` starts it (waiting until it answers) and stops it afterwards."""
+    return PrivateBroker(home)

@@ -12,6 +12,7 @@ import signal
 import socket
 import time
 from pathlib import Path
+from typing import Self
 
 from tools.infra import process
 from tools.infra.layout import HOST
@@ -77,3 +78,16 @@ class PrivateServer:
         """SIGTERM (SIGKILL after STOP_TIMEOUT_S) if it runs."""
         if self.record is not None:
             process.stop(self.record, term_timeout_s=STOP_TIMEOUT_S)
+
+    def __enter__(self) -> Self:
+        """`with server:` creates its home, starts it and waits until it answers; stops it on the way out."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
