@@ -232,6 +232,14 @@ def count_rows(session: Session, table: str) -> int:
     return session.execute(f"SELECT COUNT(*) FROM {table}").one()[0]
 
 
+def events_checkpointed(session: Session, topic: str) -> int:
+    """Events of `topic` whose rows are all acknowledged: the sum of the offsets Settlement records in chain_state
+    after a turn's rows (ledger rows alone can be in while the same turn's balance rows are still being retried)."""
+    prefix = f"kafka:{topic}:"
+    return sum(row.next_offset or 0 for row in session.execute("SELECT source, next_offset FROM chain_state")
+               if row.source.startswith(prefix))
+
+
 def verify_stored_chain(session: Session, shard_id: int, last_seq: int) -> None:
     """engine_outputs holds seq 1..last_seq of the shard, each linking to the one before (hashes recomputed)."""
     previous = GENESIS_HASH

@@ -24,6 +24,7 @@ from tests.integration.settlement.conftest import (
     SettlementProcess,
     chain_seq,
     count_rows,
+    events_checkpointed,
     shards_setting,
     verify_stored_chain,
 )
@@ -68,7 +69,8 @@ def test_cql_down_for_a_while_then_back_nothing_dropped(
     cql_proxy.start()
 
     eventually(lambda: chain_seq(session, shard_id) == 500, timeout_ms=120_000)
-    eventually(lambda: count_rows(session, "balance_ledger") == 300, timeout_ms=60_000)
+    eventually(lambda: events_checkpointed(session, balance_topic) == 300, timeout_ms=60_000)
+    assert count_rows(session, "balance_ledger") == 300
     verify_stored_chain(session, shard_id, 500)
     result = reconcile(session)
     assert result.ok, result.mismatches
@@ -91,7 +93,8 @@ def test_cql_silent_for_longer_than_the_request_timeout_then_back_nothing_droppe
     eventually(lambda: retry_lines(settlement) >= 1, timeout_ms=60_000)  # after the request timeout
     assert count_rows(session, "balance_ledger") == 100
     cql_proxy.resume()
-    eventually(lambda: count_rows(session, "balance_ledger") == 300, timeout_ms=120_000)
+    eventually(lambda: events_checkpointed(session, balance_topic) == 300, timeout_ms=120_000)
+    assert count_rows(session, "balance_ledger") == 300
     result = reconcile(session)
     assert result.ok, result.mismatches
     assert settlement.signal(signal.SIGTERM) == 0

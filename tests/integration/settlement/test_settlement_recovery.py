@@ -24,6 +24,7 @@ from tests.integration.settlement.conftest import (
     chain_seq,
     count_rows,
     dump_tables,
+    events_checkpointed,
     shards_setting,
     verify_stored_chain,
 )
@@ -36,9 +37,10 @@ COMMANDS_PER_CHUNK = 200
 EVENTS_PER_CHUNK = 150
 
 
-def wait_persisted(session: Session, shard_id: int, commands: int, events: int) -> None:
+def wait_persisted(session: Session, shard_id: int, commands: int, balance_topic: str, events: int) -> None:
     eventually(lambda: chain_seq(session, shard_id) == commands, timeout_ms=60_000)
-    eventually(lambda: count_rows(session, "balance_ledger") == events, timeout_ms=60_000)
+    eventually(lambda: events_checkpointed(session, balance_topic) == events, timeout_ms=60_000)
+    assert count_rows(session, "balance_ledger") == events
 
 
 def test_sigkill_under_load_then_restart_loses_and_doubles_nothing_and_replays_converge(
@@ -63,7 +65,7 @@ def test_sigkill_under_load_then_restart_loses_and_doubles_nothing_and_replays_c
                 assert first.signal(signal.SIGKILL) == -signal.SIGKILL
                 first.start()
         total_commands, total_events = CHUNKS * COMMANDS_PER_CHUNK, CHUNKS * EVENTS_PER_CHUNK
-        wait_persisted(session, shard_id, total_commands, total_events)
+        wait_persisted(session, shard_id, total_commands, balance_topic, total_events)
         verify_stored_chain(session, shard_id, total_commands)
         assert count_rows(session, "engine_outputs") == total_commands
         result = reconcile(session)
@@ -81,7 +83,7 @@ def test_sigkill_under_load_then_restart_loses_and_doubles_nothing_and_replays_c
                                     balance_topic=balance_topic, name="second",
                                     extra={"SETTLEMENT_BATCH_INPUTS_MAX": "37", "SETTLEMENT_BATCH_ROWS_MAX": "11"})
         second.start()
-        wait_persisted(second_session, shard_id, total_commands, total_events)
+        wait_persisted(second_session, shard_id, total_commands, balance_topic, total_events)
         assert second.signal(signal.SIGTERM) == 0
         assert dump_tables(second_session, second_keyspace) == reference
         # The same inputs a second time into the same tables: forget the positions, read everything again.
@@ -89,7 +91,7 @@ def test_sigkill_under_load_then_restart_loses_and_doubles_nothing_and_replays_c
         again = settlement_factory(keyspace=second_keyspace, shards=shards_setting(matcher),
                                    balance_topic=balance_topic, name="again")
         again.start()
-        wait_persisted(second_session, shard_id, total_commands, total_events)
+        wait_persisted(second_session, shard_id, total_commands, balance_topic, total_events)
         eventually(lambda: again.metric("settlement_balance_events_persisted_total") == total_events,
                    timeout_ms=60_000)
         assert again.signal(signal.SIGTERM) == 0

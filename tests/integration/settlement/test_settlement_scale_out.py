@@ -20,6 +20,7 @@ from tests.integration.settlement.conftest import (
     SettlementProcess,
     chain_seq,
     count_rows,
+    events_checkpointed,
     shards_setting,
     verify_stored_chain,
 )
@@ -56,7 +57,8 @@ def test_two_instances_share_events_and_split_shards_through_join_death_and_retu
     second.start()  # returns: resumes shard 2 from chain_state and rejoins the group
 
     total_events, total_commands = 900, 900
-    eventually(lambda: count_rows(session, "balance_ledger") == total_events, timeout_ms=120_000)
+    eventually(lambda: events_checkpointed(session, balance_topic) == total_events, timeout_ms=120_000)
+    assert count_rows(session, "balance_ledger") == total_events
     # Every command gives one output on the shard owning its symbol.
     eventually(lambda: chain_seq(session, 1) + chain_seq(session, 2) == total_commands, timeout_ms=120_000)
     last_one, last_two = chain_seq(session, 1), chain_seq(session, 2)
