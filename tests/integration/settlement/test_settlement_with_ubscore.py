@@ -15,7 +15,13 @@ from cassandra.cluster import Session
 from exchange.v1 import account_service_pb2, common_pb2
 from settlement.queries import SettlementQueries
 from settlement.reconcile import reconcile
-from tests.integration.settlement.conftest import SettlementProcess, chain_seq, count_rows, verify_stored_chain
+from tests.integration.settlement.conftest import (
+    SettlementProcess,
+    chain_seq,
+    count_rows,
+    events_checkpointed,
+    verify_stored_chain,
+)
 from tests.integration.ubscore.conftest import Gateway, Stack, eventually
 
 pytestmark = pytest.mark.integration
@@ -59,7 +65,8 @@ def test_ubscore_matcher_settlement_end_to_end_reconciles_with_ubscore_dump(
         summary = stack.ubscore.dump()["summary"]
         published = stack.matcher.metric("matcher_last_seq")
         return (published == 4 and chain_seq(session, 0) == 4
-                and count_rows(session, "balance_ledger") == summary["last_event_id"] > 0)
+                and events_checkpointed(session, stack.topics.events) == summary["last_event_id"] > 0
+                and count_rows(session, "balance_ledger") == summary["last_event_id"])
 
     eventually(everything_persisted, timeout_ms=90_000)
     verify_stored_chain(session, 0, 4)
