@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Self
 
@@ -35,7 +36,7 @@ def free_ports(count: int) -> list[int]:
             probe.close()
 
 
-class PrivateServer:
+class PrivateServer(ABC):
     """A server process under `home` (`<name>.log`, `<name>.pid`), started and stopped by its owner."""
 
     name = "server"
@@ -47,13 +48,13 @@ class PrivateServer:
         self.log_file = home / f"{self.name}.log"
         self.record: process.PidRecord | None = None
 
+    @abstractmethod
     def argv(self) -> list[str]:
         """Write the config (and format storage the first time); return the command line."""
-        raise NotImplementedError
 
+    @abstractmethod
     def ready(self) -> bool:
         """True once the server answers its clients."""
-        raise NotImplementedError
 
     def start(self) -> None:
         """Start the server (on the data it has, if any) and wait until it answers."""

@@ -8,8 +8,6 @@ service's own signals (its metrics, its replies) until orders are taken again.
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import pytest
 
 from exchange.v1 import balance_pb2, common_pb2
 
+from ..settlement.conftest import ProxyProcess
 from .conftest import Gateway, Stack, eventually, free_port
 
 pytestmark = pytest.mark.integration
@@ -31,42 +30,6 @@ def limit_buy(coid: str) -> dict[str, object]:
     return {"user_id": ALICE, "client_order_id": coid, "symbol": "BTC_USDT", "side": common_pb2.SIDE_BUY,
             "order_type": common_pb2.ORDER_TYPE_LIMIT, "time_in_force": common_pb2.TIME_IN_FORCE_GTC,
             "price_units": PRICE_45K, "qty_units": 10_000}  # fmt: skip
-
-
-class TcpForwarder:
-    """Listens on `port` and forwards every connection to `upstream`: the broker UBSCore was given "comes back"."""
-
-    def __init__(self, port: int, upstream: tuple[str, int]) -> None:
-        self.upstream = upstream
-        self.listener = socket.create_server(("127.0.0.1", port))
-        self.sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:  # closed
-                return
-            server = socket.create_connection(self.upstream)
-            self.sockets += [client, server]
-            threading.Thread(target=self._pipe, args=(client, server), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65_536):
-                sink.sendall(data)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        """Stop listening and cut every forwarded connection."""
-        self.listener.shutdown(socket.SHUT_RDWR)
-        self.listener.close()
-        for sock in self.sockets:
-            sock.close()
 
 
 def test_orders_get_busy_while_kafka_does_not_acknowledge_and_are_taken_again_once_it_does(
@@ -90,8 +53,8 @@ def test_orders_get_busy_while_kafka_does_not_acknowledge_and_are_taken_again_on
     not_open = gateway.cancel(user_id=ALICE, client_order_id="k0")  # cancels are still decided
     assert not_open.rejected.reason == common_pb2.REJECT_REASON_ORDER_NOT_OPEN
     eventually(lambda: stack.ubscore.metric("ubscore_kafka_unconfirmed_records", "balance.events") == 3)
-    host, upstream_port = kafka_bootstrap.rsplit(":", 1)
-    forwarder = TcpForwarder(port, (host, int(upstream_port)))
+    forwarder = ProxyProcess(port, kafka_bootstrap)  # the broker UBSCore was given "comes back"
+    forwarder.start()
     try:
         eventually(lambda: stack.ubscore.metric("ubscore_kafka_unconfirmed_records") == 0)
         after = gateway.place(**limit_buy("k3"))  # the busy refusal was not remembered: the same key is decided
@@ -100,7 +63,7 @@ def test_orders_get_busy_while_kafka_does_not_acknowledge_and_are_taken_again_on
         assert stack.ubscore.metric("ubscore_refusals_total", 'reason="UBSCORE_BUSY"') == 1
         assert stack.ubscore.running()
     finally:
-        forwarder.close()
+        forwarder.kill()
 
 
 def test_orders_get_busy_after_a_slow_wal_commit_and_are_taken_again_after_it(
