@@ -54,10 +54,16 @@ def test_settlement_spans_and_logs_follow_the_orders_trace(
     eventually(lambda: {("settlement", "settlement.output"), ("settlement", "settlement.event"),
                         ("matcher", "matcher.command"), ("ubscore", "ubscore.place")}
                <= receiver.names_in_trace(trace_id), timeout_ms=30_000)  # fmt: skip
-    lines = json_lines(settlement.log_path)
-    outputs = [line for line in lines if line["message"] == "output projected" and line.get("trace_id") == trace_id]
-    assert [(line["shard"], line["seq"], order_id in line["order_ids"]) for line in outputs] == [(0, 2, True)]
-    events = [line for line in lines if line["message"] == "event projected" and line.get("trace_id") == trace_id]
+
+    def traced(message: str) -> list[dict]:
+        return [line for line in json_lines(settlement.log_path)
+                if line["message"] == message and line.get("trace_id") == trace_id]  # fmt: skip
+
     # Alice's lock, and the trade's events of both sides: a trade belongs to the trace of the order that took.
-    assert {line["order_id"] for line in events} == {order_id, sell.order_accepted.order_id}
-    assert any(line["message"] == "turn persisted" for line in lines)
+    # The first `settlement.event` span can be exported before the other events are projected, so wait for all.
+    both_orders = {order_id, sell.order_accepted.order_id}
+    eventually(lambda: {line["order_id"] for line in traced("event projected")} >= both_orders, timeout_ms=30_000)
+    assert {line["order_id"] for line in traced("event projected")} == both_orders
+    outputs = traced("output projected")
+    assert [(line["shard"], line["seq"], order_id in line["order_ids"]) for line in outputs] == [(0, 2, True)]
+    assert any(line["message"] == "turn persisted" for line in json_lines(settlement.log_path))
