@@ -15,6 +15,7 @@ import zmq
 
 from common import logs, tracing
 from common.errors import ChainBroken, ConfigInvalid, Unavailable
+from common.gc_tuning import tune_gc
 from common.kafka import make_consumer
 from common.markets import load_catalog
 from settlement.config import SettlementConfig
@@ -52,6 +53,9 @@ def run(config: SettlementConfig) -> int:
     context = zmq.Context()
     service = SettlementService(config=config, session=session, writer=writer, consumer=consumer, context=context,
                                 markets=catalog.markets, metrics=metrics)
+    # A turn's rows are many small acyclic dicts and lists that live until their batches are acknowledged: with
+    # young collections every 700 allocations the collector scanned them again and again (~20 % of the CPU).
+    tune_gc()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: stopping after the current turn", signum)

@@ -208,9 +208,3 @@ def _cql(table: str, columns: tuple[str, ...], *, delete: bool) -> str:
     names = ", ".join(columns)
     markers = ", ".join("?" for _ in columns)
     return f"INSERT INTO {table} ({names}) VALUES ({markers}) USING TIMESTAMP ?"
-
-
-def bind_values(columns: tuple[str, ...], values: dict[str, Any], timestamp: int, *, delete: bool) -> list[Any]:
-    """Bind order of `_cql`: a delete takes the timestamp first, an insert last."""
-    ordered = [values[name] for name in columns]
-    return [timestamp, *ordered] if delete else [*ordered, timestamp]

@@ -33,21 +33,24 @@ from cassandra import Unavailable as CqlUnavailable
 from cassandra.cluster import NoHostAvailable, Session
 from cassandra.connection import ConnectionException
 from cassandra.protocol import IsBootstrappingErrorMessage, OverloadedErrorMessage, ServerError
-from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedStatement
+from cassandra.query import BatchStatement, BatchType
 
 from common.errors import Unavailable
-from settlement.cql import PARTITION_KEYS, PRIMARY_KEYS, REQUEST_TIMEOUT_S, ROW_KEYS, Statements, bind_values
+from settlement.binding import Binder, EncodedBatch
+from settlement.cql import PARTITION_KEYS, PRIMARY_KEYS, REQUEST_TIMEOUT_S, ROW_KEYS, Statements
 from settlement.rows import Row
 from settlement.shadow import drop_shadowed
 
 IN_FLIGHT_MAX_DEFAULT = 32
 BATCH_ROWS_MAX_DEFAULT = 100  # 40 -> 100: ~8 % less client CPU per row (fewer requests), tools/bench/settlement_service
-BATCH_BYTES_MAX_DEFAULT = 24 * 1024  # half Cassandra's batch_size_fail_threshold (50 KiB), our estimate is rough
+# Below Cassandra's batch_size_fail_threshold (50 KiB, checked on batches spanning partitions): `_estimate_bytes`
+# is an upper bound of the size the server counts (12-35 % above it per table, measured from its warnings).
+BATCH_BYTES_MAX_DEFAULT = 40 * 1024
 RETRY_DEADLINE_S_DEFAULT = 600.0
 BACKOFF_FIRST_S = 0.05
 BACKOFF_MAX_S = 5.0
 ROW_OVERHEAD_BYTES = 48
-VALUE_OVERHEAD_BYTES = 16  # per cell: what Cassandra adds to each value (id, timestamp, flags), measured roughly
+VALUE_OVERHEAD_BYTES = 16  # per cell: what Cassandra counts besides the value (timestamp 8, ttl 4, deletion time 4)
 # Immutable rows that many inputs repeat: written once per turn, and not again while remembered as written.
 DEDUPED_TABLES = frozenset({"time_buckets"})
 WRITTEN_REMEMBERED_MAX = 200_000
@@ -85,6 +88,7 @@ class CqlWriter:
         assert batch_rows_max >= 1, batch_rows_max
         self.session = session
         self.statements = Statements(session, keyspace or session.keyspace or "")
+        self.binders: dict[tuple[str, tuple[str, ...], bool], Binder] = {}
         self.in_flight_max = in_flight_max
         self.batch_rows_max = batch_rows_max
         self.batch_bytes_max = batch_bytes_max
@@ -130,29 +134,30 @@ class CqlWriter:
             counts[row.table] = counts.get(row.table, 0) + 1
         return groups, counts, seen
 
-    def _statement(self, table: str, columns: tuple[str, ...], delete: bool) -> PreparedStatement:
-        """The prepared statement for these columns; preparing a new one is retried like a write (the server may be
-        down exactly when a new column set first appears)."""
-        statement = self.statements.prepared.get((table, columns, delete))
-        if statement is None:
+    def _binder(self, table: str, columns: tuple[str, ...], delete: bool) -> Binder:
+        """The binder of the statement for these columns; preparing a new one is retried like a write (the server
+        may be down exactly when a new column set first appears)."""
+        binder = self.binders.get((table, columns, delete))
+        if binder is None:
             statement = call_with_retries(lambda: self.statements.for_row(table, columns, delete=delete),
                                           what=f"prepare for {table}", deadline_s=self.retry_deadline_s,
                                           sleep=self.sleep)
-        return statement  # type: ignore[return-value]
+            binder = self.binders[(table, columns, delete)] = Binder.of(statement)  # type: ignore[arg-type]
+        return binder
 
     def _batches(self, groups: dict[tuple[object, ...], list[Row]], stats: WriteStats) -> Iterator[BatchStatement]:
         """Bind the rows group by group and hand out each batch as soon as it is full (then the rest): the first
         batches are on the wire while later rows are still being bound, so client CPU and server work overlap."""
-        open_batches: dict[object, tuple[BatchStatement, list[int]]] = {}  # replica -> (batch, [rows, bytes])
+        open_batches: dict[object, tuple[EncodedBatch, list[int]]] = {}  # replica -> (batch, [rows, bytes])
         one_replica = len(self.session.cluster.metadata.all_hosts()) <= 1  # one node: every partition shares it
         for group_key, rows in groups.items():
             bound = [self._bind(row) for row in rows]
             if not self.coalesce_replicas:
                 replica: object = group_key
             else:
-                replica = None if one_replica else self._replica(bound[0])
-            for row, statement in zip(rows, bound, strict=True):
-                size = _estimate_bytes(row.values)
+                replica = None if one_replica else self._replica(*bound[0])
+            for binder, encoded in bound:
+                size = _estimate_bytes(encoded)
                 current = open_batches.get(replica)
                 if current is not None and (current[1][0] + 1 > self.batch_rows_max
                                             or current[1][1] + size > self.batch_bytes_max):
@@ -161,10 +166,10 @@ class CqlWriter:
                     yield current[0]
                     current = None
                 if current is None:
-                    current = (BatchStatement(batch_type=BatchType.UNLOGGED,
-                                              consistency_level=ConsistencyLevel.LOCAL_QUORUM), [0, 0])
+                    current = (EncodedBatch(batch_type=BatchType.UNLOGGED,
+                                            consistency_level=ConsistencyLevel.LOCAL_QUORUM), [0, 0])
                     open_batches[replica] = current
-                current[0].add(statement)
+                current[0].add_encoded(binder, encoded)
                 current[1][0] += 1
                 current[1][1] += size
             if not self.coalesce_replicas:
@@ -174,17 +179,16 @@ class CqlWriter:
             stats.batches += 1
             yield batch
 
-    def _bind(self, row: Row) -> BoundStatement:
-        columns = PRIMARY_KEYS[row.table] if row.delete else tuple(row.values)
-        statement = self._statement(row.table, columns, row.delete)
-        return statement.bind(bind_values(columns, row.values, row.timestamp, delete=row.delete))
+    def _bind(self, row: Row) -> tuple[Binder, list[bytes]]:
+        binder = self._binder(row.table, PRIMARY_KEYS[row.table] if row.delete else tuple(row.values), row.delete)
+        return binder, binder.encode(row.values, row.timestamp)
 
-    def _replica(self, statement: BoundStatement) -> object:
-        """The first replica of the statement's partition (batches share a replica, hence a coordinator)."""
-        routing_key = statement.routing_key
+    def _replica(self, binder: Binder, encoded: list[bytes]) -> object:
+        """The first replica of the row's partition (batches share a replica, hence a coordinator)."""
+        routing_key = binder.routing_key(encoded)
         if routing_key is None:
             return None
-        replicas = self.session.cluster.metadata.get_replicas(statement.keyspace, routing_key)
+        replicas = self.session.cluster.metadata.get_replicas(binder.keyspace, routing_key)
         return replicas[0].endpoint if replicas else None
 
     def _send_all(self, batches: Iterable[BatchStatement]) -> list[tuple[BatchStatement, BaseException | None]]:
@@ -253,12 +257,10 @@ class CqlWriter:
             backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
 
 
-def _estimate_bytes(values: dict[str, object]) -> int:
-    """A cheap upper estimate of a row's size in a batch: short texts are counted as 8 bytes like numbers, the
-    one long value (`engine_outputs.output`) by its length."""
-    size = ROW_OVERHEAD_BYTES + (VALUE_OVERHEAD_BYTES + 16) * len(values)
-    output = values.get("output")
-    return size + len(output) if isinstance(output, bytes) else size
+def _estimate_bytes(encoded: list[bytes]) -> int:
+    """An upper estimate of a row's size as the server counts a batch: every bound value (keys and the write
+    timestamp included, which are no cells) as a cell of its encoded length plus the per-cell overhead."""
+    return ROW_OVERHEAD_BYTES + VALUE_OVERHEAD_BYTES * len(encoded) + sum(map(len, encoded))
 
 
 def call_with_retries(

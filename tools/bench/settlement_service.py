@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import random
@@ -39,6 +40,7 @@ from cassandra.concurrent import execute_concurrent
 from cassandra.query import BatchStatement, BatchType
 
 from common.engine_chain import Chain
+from common.gc_tuning import tune_gc
 from common.markets import load_catalog
 from exchange.v1 import balance_pb2, engine_pb2, order_pb2
 from matcher.codec import build_output, decode_command
@@ -180,6 +182,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ratios are taken within a round, then the median round is reported."""
     outputs = make_outputs(args.orders, args.seed)
     events = make_events(args.events, args.seed)
+    tune_gc()  # as the service does (settlement/__main__.py)
     places = sum(1 for output in outputs if output.input.command.WhichOneof("command") == "place")
     trades = sum(len(output.trades) for output in outputs)
     admin = connect([HOST], CQL_PORT)
@@ -262,6 +265,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    # As the service does: the server warns about every batch spanning partitions or above 5 KiB, by design.
+    logging.getLogger("cassandra.protocol").setLevel(logging.ERROR)
     result = run(args)
     median = result["median_round"]
     print(f"{'measurement (median round)':<26} {'rows':>8} {'rows/s':>10} {'cpu us/row':>11}  inputs/s")
