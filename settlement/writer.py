@@ -27,6 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cassandra import ConsistencyLevel, CoordinationFailure, OperationTimedOut, ReadTimeout, WriteTimeout
 from cassandra import Unavailable as CqlUnavailable
@@ -36,7 +37,7 @@ from cassandra.protocol import IsBootstrappingErrorMessage, OverloadedErrorMessa
 from cassandra.query import BatchStatement, BatchType
 
 from common.errors import Unavailable
-from settlement.binding import Binder, EncodedBatch
+from settlement.binding import Binder, EncodedBatch, use_framed_batches
 from settlement.cql import PARTITION_KEYS, PRIMARY_KEYS, REQUEST_TIMEOUT_S, ROW_KEYS, Statements
 from settlement.rows import Row
 from settlement.shadow import drop_shadowed
@@ -89,6 +90,7 @@ class CqlWriter:
         self.session = session
         self.statements = Statements(session, keyspace or session.keyspace or "")
         self.binders: dict[tuple[str, tuple[str, ...], bool], Binder] = {}
+        use_framed_batches(session)  # EncodedBatches go out as encoded (settlement/binding.py)
         self.in_flight_max = in_flight_max
         self.batch_rows_max = batch_rows_max
         self.batch_bytes_max = batch_bytes_max
@@ -155,9 +157,9 @@ class CqlWriter:
             if not self.coalesce_replicas:
                 replica: object = group_key
             else:
-                replica = None if one_replica else self._replica(*bound[0])
-            for binder, encoded in bound:
-                size = _estimate_bytes(encoded)
+                replica = None if one_replica else self._replica(*bound[0][:2])
+            for binder, values, entry in bound:
+                size = _estimate_bytes(binder, entry)
                 current = open_batches.get(replica)
                 if current is not None and (current[1][0] + 1 > self.batch_rows_max
                                             or current[1][1] + size > self.batch_bytes_max):
@@ -169,7 +171,7 @@ class CqlWriter:
                     current = (EncodedBatch(batch_type=BatchType.UNLOGGED,
                                             consistency_level=ConsistencyLevel.LOCAL_QUORUM), [0, 0])
                     open_batches[replica] = current
-                current[0].add_encoded(binder, encoded)
+                current[0].add_row(binder, values, entry)
                 current[1][0] += 1
                 current[1][1] += size
             if not self.coalesce_replicas:
@@ -179,13 +181,13 @@ class CqlWriter:
             stats.batches += 1
             yield batch
 
-    def _bind(self, row: Row) -> tuple[Binder, list[bytes]]:
+    def _bind(self, row: Row) -> tuple[Binder, dict[str, Any], bytes]:
         binder = self._binder(row.table, PRIMARY_KEYS[row.table] if row.delete else tuple(row.values), row.delete)
-        return binder, binder.encode(row.values, row.timestamp)
+        return binder, row.values, binder.encode(row.values, row.timestamp)
 
-    def _replica(self, binder: Binder, encoded: list[bytes]) -> object:
+    def _replica(self, binder: Binder, values: dict[str, Any]) -> object:
         """The first replica of the row's partition (batches share a replica, hence a coordinator)."""
-        routing_key = binder.routing_key(encoded)
+        routing_key = binder.routing_key(values)
         if routing_key is None:
             return None
         replicas = self.session.cluster.metadata.get_replicas(binder.keyspace, routing_key)
@@ -257,10 +259,10 @@ class CqlWriter:
             backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
 
 
-def _estimate_bytes(encoded: list[bytes]) -> int:
+def _estimate_bytes(binder: Binder, entry: bytes) -> int:
     """An upper estimate of a row's size as the server counts a batch: every bound value (keys and the write
     timestamp included, which are no cells) as a cell of its encoded length plus the per-cell overhead."""
-    return ROW_OVERHEAD_BYTES + VALUE_OVERHEAD_BYTES * len(encoded) + sum(map(len, encoded))
+    return ROW_OVERHEAD_BYTES + VALUE_OVERHEAD_BYTES * binder.markers + len(entry) - binder.framing_bytes
 
 
 def call_with_retries(

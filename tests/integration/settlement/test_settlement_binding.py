@@ -1,19 +1,17 @@
 """settlement/binding.py against the driver: for the rows of every table Settlement writes, with the statements
-prepared by the real server, a Binder puts in a batch exactly what the driver's own bind puts there, and the BATCH
-message on the wire is byte for byte the same."""
+prepared by the real server, the request frame of an EncodedBatch (encoded by FramedBatchProtocolHandler) is byte
+for byte the frame of the driver's own BatchStatement of the same rows, and both batches route alike."""
 
 from __future__ import annotations
 
-import io
-
 from cassandra import ConsistencyLevel
 from cassandra.cluster import Session
-from cassandra.protocol import BatchMessage
+from cassandra.protocol import BatchMessage, ProtocolHandler
 from cassandra.query import BatchStatement, BatchType
 
 from common.markets import load_catalog
 from exchange.v1 import balance_pb2, common_pb2, ubscore_pb2
-from settlement.binding import Binder, EncodedBatch
+from settlement.binding import Binder, EncodedBatch, FramedBatchProtocolHandler
 from settlement.cql import PARTITION_KEYS, PRIMARY_KEYS, Statements
 from settlement.projection import project_balance_event, project_output
 from settlement.rows import Row
@@ -53,31 +51,35 @@ def rows_of_every_kind() -> list[Row]:
     return rows
 
 
-def test_binder_batches_equal_the_drivers_for_every_table(session: Session) -> None:
-    """Each row added to a batch by the driver (`BatchStatement.add(prepared, values)`) and by a Binder: same
-    statement ids and value bytes, same routing key and keyspace, and the same encoded BATCH message."""
+def test_encoded_batches_are_the_drivers_frames_for_every_table(session: Session) -> None:
+    """Each row alone, then all rows in one batch: the driver's batch (`BatchStatement.add(prepared, values)`)
+    and an EncodedBatch give the same routing key, keyspace and request frame."""
     statements = Statements(session, session.keyspace)
     rows = rows_of_every_kind()
     assert {row.table for row in rows} == set(PARTITION_KEYS)
     assert any(row.delete for row in rows)
-    for row in rows:
+    batches = [(new_batch(BatchStatement), new_batch(EncodedBatch)) for _ in range(len(rows) + 1)]
+    for row, (theirs, ours) in zip(rows, batches, strict=False):
         columns = PRIMARY_KEYS[row.table] if row.delete else tuple(row.values)
         statement = statements.for_row(row.table, columns, delete=row.delete)
         ordered = [row.values[name] for name in columns]
-        theirs = BatchStatement(batch_type=BatchType.UNLOGGED, consistency_level=ConsistencyLevel.LOCAL_QUORUM)
-        theirs.add(statement, [row.timestamp, *ordered] if row.delete else [*ordered, row.timestamp])
-        ours = EncodedBatch(batch_type=BatchType.UNLOGGED, consistency_level=ConsistencyLevel.LOCAL_QUORUM)
-        ours.add_encoded(Binder.of(statement), Binder.of(statement).encode(row.values, row.timestamp))
-        assert ours._statements_and_parameters == theirs._statements_and_parameters, row
-        assert (ours.routing_key, ours.keyspace) == (theirs.routing_key, theirs.keyspace), row
+        binder = Binder.of(statement)
+        for driver_batch, encoded_batch in ((theirs, ours), batches[-1]):
+            driver_batch.add(statement, [row.timestamp, *ordered] if row.delete else [*ordered, row.timestamp])
+            encoded_batch.add_row(binder, row.values, binder.encode(row.values, row.timestamp))
+    for theirs, ours in batches:
         assert ours.routing_key is not None
-        assert wire_bytes(ours, session) == wire_bytes(theirs, session), row
+        assert (ours.routing_key, ours.keyspace) == (theirs.routing_key, theirs.keyspace)
+        assert frame(ours, session, FramedBatchProtocolHandler) == frame(theirs, session, ProtocolHandler)
+    assert len(batches[-1][1]) == len(rows)
 
 
-def wire_bytes(batch: BatchStatement, session: Session) -> bytes:
-    """The body of the BATCH message the session would send for `batch`."""
+def new_batch(kind: type[BatchStatement]) -> BatchStatement:
+    return kind(batch_type=BatchType.UNLOGGED, consistency_level=ConsistencyLevel.LOCAL_QUORUM)
+
+
+def frame(batch: BatchStatement, session: Session, handler: type) -> bytes:
+    """The request frame `handler` encodes for `batch`, as the session would build its message."""
     message = BatchMessage(batch.batch_type, batch._statements_and_parameters, batch.consistency_level,
                            keyspace=batch.keyspace)
-    body = io.BytesIO()
-    message.send_body(body, session.cluster.protocol_version)
-    return body.getvalue()
+    return handler.encode_message(message, 7, session.cluster.protocol_version, None, False, None)
