@@ -13,17 +13,19 @@ Only tables named in `row_keys` (their whole primary key) are looked at; the oth
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 
 from settlement.rows import Row
 
 
 def drop_shadowed(rows: Sequence[Row], row_keys: Mapping[str, tuple[str, ...]]) -> list[Row]:
     """`rows` without those a later write (higher timestamp) of the same row covers; the order is kept."""
+    key_of = {table: itemgetter(*names) for table, names in row_keys.items()}
     writes: dict[tuple[object, ...], list[int]] = {}
     for index, row in enumerate(rows):
-        key_columns = row_keys.get(row.table)
-        if key_columns is not None:
-            writes.setdefault((row.table, *(row.values[name] for name in key_columns)), []).append(index)
+        key = key_of.get(row.table)
+        if key is not None:
+            writes.setdefault((row.table, key(row.values)), []).append(index)
     dropped: set[int] = set()
     for indexes in writes.values():
         if len(indexes) > 1:

@@ -27,6 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from cassandra import ConsistencyLevel, CoordinationFailure, OperationTimedOut, ReadTimeout, WriteTimeout
@@ -60,6 +61,9 @@ WRITTEN_REMEMBERED_MAX = 200_000
 RETRIABLE_ERRORS = (NoHostAvailable, OperationTimedOut, ConnectionException, CqlUnavailable, ReadTimeout,
                     WriteTimeout, CoordinationFailure, OverloadedErrorMessage, IsBootstrappingErrorMessage,
                     ServerError)
+
+# A row's partition key values (one value, or a tuple of them), per table: one C call per row.
+PARTITION_KEY_OF = {table: itemgetter(*names) for table, names in PARTITION_KEYS.items()}
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +135,7 @@ class CqlWriter:
                 if identity in seen or identity in self.written:
                     continue
                 seen.add(identity)
-            values = row.values
-            groups.setdefault((row.table, *(values[name] for name in PARTITION_KEYS[row.table])), []).append(row)
+            groups.setdefault((row.table, PARTITION_KEY_OF[row.table](row.values)), []).append(row)
             counts[row.table] = counts.get(row.table, 0) + 1
         return groups, counts, seen
 
