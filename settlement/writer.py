@@ -2,7 +2,8 @@
 
     rows ──drop the rows later rows of this turn overwrite entirely (settlement/shadow.py)
          ──drop repeated time_buckets rows (of this turn, and those already written)
-         ──► group by (table, partition key) ──► bind and pack into UNLOGGED batches
+         ──► group by (table, partition key) ──► encode each row into its BATCH entry (settlement/binding.py) and
+             pack them into UNLOGGED batches
          ──► send each batch as soon as it is full, while the next rows are bound (at most `in_flight_max` batches
              in flight, each with a timeout; token-aware routing by the first row)
          ──► failed batches with a retriable error: back off (doubling, capped) and send them again, until every
