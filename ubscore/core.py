@@ -26,12 +26,15 @@ from ubscore.commands import CancelRequest, FeedOutput, PlaceRequest, TransferRe
 from ubscore.events import BalanceEvent, CancelAccepted, CancelCommand, Effects, OrderAccepted, PlaceCommand, Refused
 from ubscore.ledger import Account, Ledger
 from ubscore.orders import OpenOrder, OpenOrders
-from ubscore.risk import Refusal, check_order, is_valid_key, market_rules
+from ubscore.risk import IDEMPOTENCY_KEY_RE, Refusal, check_order, is_valid_key, market_rules
 from ubscore.sequencer import KEYS_MAX_DEFAULT, WINDOW_NS_DEFAULT, Counters, IdempotencyWindow
 from ubscore.settle import Settler
 
 SNAPSHOT_VERSION = 1
 ACCEPTED, REFUSED = "A", "R"  # first-outcome tags in the idempotency windows
+# The accept path builds its NamedTuples (command, reply, effects) without their Python-level __new__ (see
+# ubscore/codec.py); the scenario and property tests compare them with keyword-built ones.
+_new = tuple.__new__
 
 
 class UbsCore:
@@ -106,12 +109,12 @@ class UbsCore:
         user_id, client_order_id = request.user_id, request.client_order_id
         if not user_id or not client_order_id:
             return self._refuse_order(request, RejectReason.UBSCORE_MISSING_FIELD, "user and client order id needed")
-        if not is_valid_key(client_order_id):
+        if IDEMPOTENCY_KEY_RE.fullmatch(client_order_id) is None:  # is_valid_key, without a call per order
             return self._refuse_order(
                 request, RejectReason.UBSCORE_INVALID_ORDER, "client order id: 1-64 of [A-Za-z0-9._:-]"
             )
         key = (user_id, client_order_id)
-        seen = self.order_keys.get(key)
+        seen = self.order_keys.entries.get(key)  # IdempotencyWindow.get, without a call per order
         if seen is not None:
             return Effects(self._repeat_reply(request, seen.fingerprint, seen.outcome), [], [])
         if key in self.orders.by_client_id:  # an order older than the window still rests under this key
@@ -144,13 +147,14 @@ class UbsCore:
             order_id, user_id, client_order_id, symbol, side, order_type, price_units, qty_units, budget_units,
             asset_id, units,
         ))  # fmt: skip
-        command = PlaceCommand(
+        command = _new(PlaceCommand, (
             counters.last_command_seq, order_id, user_id, client_order_id, symbol, side, order_type, tif,
             post_only, price_units, qty_units, budget_units, self_trade_mode, units, ts_event_ns,
             traceparent,
-        )  # fmt: skip
+        ))  # fmt: skip
         self.order_keys.remember(key, request.fingerprint(), (ACCEPTED, order_id, asset_id, units), ts_event_ns)
-        return Effects(OrderAccepted(order_id, client_order_id, asset_id, units, symbol), [event], [command])
+        reply = _new(OrderAccepted, (order_id, client_order_id, asset_id, units, symbol, False))
+        return _new(Effects, (reply, [event], [command]))
 
     def _refuse_order(
         self, request: PlaceRequest, reason: RejectReason, message: str, *, remember: bool = False,
