@@ -82,18 +82,21 @@ class Outbox:
     def produce(self, events: list[BalanceEvent], commands: list[PlaceCommand | CancelCommand]) -> None:
         """Hand the outputs of a durable batch to the producer (commands first: they are the time-critical ones).
         Acknowledgements arrive when the owner polls the producer (the service loop does, every millisecond)."""
-        symbol_keys = self.symbol_keys
+        symbol_keys, acknowledger = self.symbol_keys, self._acknowledger
+        watermark, topic = self.commands, self.orders_topic
         for command in commands:
-            self.commands.sending(command.command_seq)
-            key = symbol_keys.get(command.symbol)
+            command_seq, symbol = command.command_seq, command.symbol
+            watermark.sending(command_seq)
+            key = symbol_keys.get(symbol)
             if key is None:
-                key = symbol_keys[command.symbol] = command.symbol.encode()
-            self._produce_one(self.orders_topic, key, codec.encode_command(command),
-                              self._acknowledger(self.commands, command.command_seq))  # fmt: skip
+                key = symbol_keys[symbol] = symbol.encode()
+            self._produce_one(topic, key, codec.encode_command(command), acknowledger(watermark, command_seq))
+        watermark, topic = self.events, self.events_topic
         for event in events:
-            self.events.sending(event.event_id)
-            self._produce_one(self.events_topic, str(event.user_id).encode(), codec.encode_event(event),
-                              self._acknowledger(self.events, event.event_id))  # fmt: skip
+            event_id = event.event_id
+            watermark.sending(event_id)
+            self._produce_one(topic, str(event.user_id).encode(), codec.encode_event(event),
+                              acknowledger(watermark, event_id))  # fmt: skip
 
     def _produce_one(self, topic: str, key: bytes, value: bytes, on_delivery: Callable[..., None]) -> None:
         try:
