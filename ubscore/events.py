@@ -117,9 +117,18 @@ class Effects(NamedTuple):
     commands: list[PlaceCommand | CancelCommand]
 
 
+_new = tuple.__new__  # a NamedTuple without its Python-level __new__ (see ubscore/codec.py)
+assert BalanceEvent._fields[-1] == "traceparent"  # with_traceparent replaces the last field
+
+
 def with_traceparent(effects: Effects, traceparent: str) -> Effects:
     """`effects` with `traceparent` on each of its events. The core never sees trace context: the shell stamps the
-    input's on what it caused, live (service.py) and on recovery (state.py), so a re-sent event is the same."""
+    input's on what it caused, live (service.py) and on recovery (state.py), so a re-sent event is the same.
+
+    The gateway sends a traceparent with every request (an unsampled one while tracing is off), so this runs for
+    every order: built with tuple slicing, not `_replace` (a keyword Python call per event, ~10x the cost)."""
     if not traceparent or not effects.events:
         return effects
-    return effects._replace(events=[event._replace(traceparent=traceparent) for event in effects.events])
+    reply, events, commands = effects
+    stamped = [_new(BalanceEvent, (*event[:-1], traceparent)) for event in events]
+    return _new(Effects, (reply, stamped, commands))

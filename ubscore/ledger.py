@@ -17,11 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.enums import BalanceEventType
+from common.enums import BalanceEventType, BalanceOperation, FundsUnlockCause
 from common.money import INT64_MAX
 from ubscore.events import BalanceEvent
 
 FUNDS_LOCKED = BalanceEventType.FUNDS_LOCKED  # read once per order: an IntEnum member off its class costs ~70 ns
+NO_UNLOCK_CAUSE, NO_OPERATION = FundsUnlockCause.UNSPECIFIED, BalanceOperation.UNSPECIFIED
+_new = tuple.__new__  # a NamedTuple without its Python-level __new__ (see ubscore/codec.py)
 
 
 @dataclass(slots=True)
@@ -91,19 +93,19 @@ class Ledger:
         client_order_id: str, symbol: str,
     ) -> BalanceEvent:  # fmt: skip
         """Move available to frozen of `account` (that of (user_id, asset_id), which the caller looked up and checked
-        covers it) for an order. Once per accepted order, so the event is built positionally, without the keyword
-        context the other changes take."""
+        covers it) for an order. Once per accepted order, so the event is built positionally (every field, through
+        tuple.__new__), without the keyword context the other changes take."""
         assert account is self.accounts[(user_id, asset_id)], (user_id, asset_id)
         assert 0 < amount_units <= account.available_units, (amount_units, account)
         account.available_units -= amount_units
         account.frozen_units += amount_units
         account.version += 1
         self.last_event_id += 1
-        return BalanceEvent(
+        return _new(BalanceEvent, (
             self.last_event_id, user_id, asset_id, FUNDS_LOCKED, -amount_units, amount_units,
             account.available_units, account.frozen_units, account.version, "", order_id, 0, 0, ts_event_ns,
-            client_order_id, symbol,
-        )  # fmt: skip
+            client_order_id, symbol, NO_UNLOCK_CAUSE, None, NO_OPERATION, 0, "",
+        ))  # fmt: skip
 
     def unlock(self, user_id: int, asset_id: int, amount_units: int, **context: Any) -> BalanceEvent:
         """Move frozen back to available (context carries the `unlock_cause`)."""

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 WINDOW_NS_DEFAULT = 7 * 24 * 3600 * 1_000_000_000  # Kafka retention of balance.operations and orders
 KEYS_MAX_DEFAULT = 2_000_000  # per window; ~200 bytes each
+_new = tuple.__new__  # a NamedTuple without its Python-level __new__ (see ubscore/codec.py): once per order
 
 
 @dataclass(slots=True)
@@ -74,7 +75,7 @@ class IdempotencyWindow:
         """Record the first outcome of `key`, then forget what has left the window."""
         entries = self.entries
         assert key not in entries, key
-        entries[key] = Remembered(fingerprint, outcome, ts_event_ns)
+        entries[key] = _new(Remembered, (fingerprint, outcome, ts_event_ns))
         if len(entries) == 1:
             self.front_ts_ns = ts_event_ns
         if ts_event_ns > self.newest_ts_ns:

@@ -3,7 +3,8 @@ raw Aeron request/response round trip and the fsync rate, all measured in the sa
 
     .venv/bin/python -m tools.bench.ubscore_bench [--orders 50000] [--fills 20000] [--round-trips 5000]
 
-1. Durable validations/s (in-process): decode an `UbscoreRequest`, validate, lock, number, build the WAL record,
+1. Durable validations/s (in-process): decode an `UbscoreRequest`, validate, lock, number, stamp the request's
+   traceparent on its events (every order from the gateway carries one), build the WAL record,
    group-commit batches of `--batch-records-max` as the service does (one write + fsync each, temp dir on the state
    disk), then encode the reply, the `OrderCommand` and the `BalanceEvent` (the service's per-order work minus the
    transports). Reported as wall rate and as CPU time per
@@ -53,7 +54,7 @@ from tools.bench.results import save_json
 from ubscore import codec
 from ubscore.commands import TransferRequest
 from ubscore.core import UbsCore
-from ubscore.events import Effects
+from ubscore.events import Effects, with_traceparent
 from ubscore.state import REQUEST_RECORD
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +79,8 @@ def new_core() -> UbsCore:
 
 
 def order_payloads(count: int, *, crossing: bool) -> list[bytes]:
-    """UbscoreRequest bytes of limit orders: resting (bids below asks) or alternating sides at one price."""
+    """UbscoreRequest bytes of limit orders: resting (bids below asks) or alternating sides at one price. Each
+    carries an unsampled traceparent, as every order from the gateway does (gateway/tracing.py)."""
     payloads = []
     for index in range(count):
         side = 1 + index % 2
@@ -86,6 +88,7 @@ def order_payloads(count: int, *, crossing: bool) -> list[bytes]:
         order = ubscore_pb2.OrderRequest(
             user_id=USERS[index % len(USERS)], client_order_id=f"b{index}", symbol="BTC_USDT", side=side,
             order_type=1, time_in_force=1, price_units=price, qty_units=10_000 * (1 + index % 7), ts_event_ns=index,
+            traceparent=f"00-{index + 1:032x}-{index + 1:016x}-00",
         )  # fmt: skip
         payloads.append(ubscore_pb2.UbscoreRequest(place_order=order).SerializeToString())
     return payloads
@@ -103,7 +106,7 @@ def durable_validations(orders: int, batch_records_max: int, state_dir: Path, pr
         records, applied = [], []
         for payload in payloads[start : start + batch_records_max]:
             _, request = codec.decode_request(payload)
-            applied.append(core.place(request))
+            applied.append(with_traceparent(core.place(request), request.traceparent))  # as service.py does
             records.append(REQUEST_RECORD + payload)
         wal.append(records)
         encode_outputs(applied)  # durable: what would leave now
@@ -122,12 +125,15 @@ def durable_validations(orders: int, batch_records_max: int, state_dir: Path, pr
 
 
 def encode_outputs(effects: list[Effects]) -> list[bytes]:
-    """The bytes that leave for a batch of orders: the Aeron reply, the `OrderCommand`s, the `BalanceEvent`s."""
+    """The bytes that leave for a batch of orders: the Aeron reply, the `OrderCommand`s, the `BalanceEvent`s (plain
+    loops, as service.py and outbox.py encode them)."""
     outgoing = []
     for effect in effects:
         outgoing.append(codec.encode_reply(effect.reply))
-        outgoing.extend(codec.encode_command(command) for command in effect.commands)
-        outgoing.extend(codec.encode_event(event) for event in effect.events)
+        for command in effect.commands:
+            outgoing.append(codec.encode_command(command))
+        for event in effect.events:
+            outgoing.append(codec.encode_event(event))
     return outgoing
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from common.enums import BalanceEventType
+from common.enums import BalanceEventType, BalanceOperation
+from common.markets import load_catalog
 from exchange.v1 import balance_pb2, order_pb2, ubscore_pb2
 from ubscore import codec
-from ubscore.commands import CancelRequest, PlaceRequest
+from ubscore.commands import CancelRequest, PlaceRequest, TransferRequest
+from ubscore.core import UbsCore
 from ubscore.errors import InputRejected
-from ubscore.events import BalanceEvent, CancelAccepted, CancelCommand, OrderAccepted, PlaceCommand, Refused
-from ubscore.sequencer import IdempotencyWindow
+from ubscore.events import BalanceEvent, CancelAccepted, CancelCommand, Effects, OrderAccepted, PlaceCommand, Refused
+from ubscore.sequencer import IdempotencyWindow, Remembered
 
 PLACE = PlaceRequest(1001, "c1", "BTC_USDT", 1, 1, 1, False, 45_000_000_000, 10_000, 0, 0, 5)
 
@@ -122,3 +124,31 @@ def test_window_snapshot_round_trip_keeps_arrival_order() -> None:
     copy.restore(window.snapshot())
     assert copy.entries == window.entries
     assert list(copy.entries) == list(window.entries)
+
+
+def test_hot_path_values_equal_keyword_built_ones_field_for_field() -> None:
+    # The decoder and the accept path build NamedTuples with tuple.__new__ (no arity check): each must be of its
+    # class, with every field, equal to the value built by keyword.
+    request = ubscore_pb2.UbscoreRequest(place_order=codec.place_to_proto(PLACE._replace(traceparent="tp")))
+    _, decoded = codec.decode_request(request.SerializeToString())
+    assert type(decoded) is PlaceRequest
+    assert decoded._asdict() == PLACE._replace(traceparent="tp")._asdict()
+    catalog = load_catalog()
+    core = UbsCore(catalog.markets.values(), [a.asset_id for a in catalog.assets.values()], fee_account_user_id=1)
+    core.transfer(TransferRequest("d", 1001, 2, 10**12, BalanceOperation.TRANSFER_IN, 1))
+    effects = core.place(decoded)
+    assert type(effects) is Effects
+    assert effects.reply._asdict() == OrderAccepted(1, "c1", 2, 4_500_000, "BTC_USDT", duplicate=False)._asdict()
+    assert effects.commands[0]._asdict() == PlaceCommand(
+        command_seq=1, order_id=1, user_id=1001, client_order_id="c1", symbol="BTC_USDT", side=1, order_type=1,
+        time_in_force=1, post_only=False, price_units=45_000_000_000, qty_units=10_000, quote_budget_units=0,
+        self_trade_mode=0, locked_units=4_500_000, ts_event_ns=5, traceparent="tp",
+    )._asdict()  # fmt: skip
+    assert effects.events[0]._asdict() == BalanceEvent(
+        event_id=2, user_id=1001, asset_id=2, type=BalanceEventType.FUNDS_LOCKED, delta_available_units=-4_500_000,
+        delta_frozen_units=4_500_000, available_units=10**12 - 4_500_000, frozen_units=4_500_000, version=2,
+        order_id=1, ts_event_ns=5, client_order_id="c1", symbol="BTC_USDT",
+    )._asdict()  # fmt: skip
+    remembered = core.order_keys.entries[(1001, "c1")]
+    assert type(remembered) is Remembered
+    assert remembered._asdict() == Remembered(PLACE[:-2], ("A", 1, 2, 4_500_000), 5)._asdict()

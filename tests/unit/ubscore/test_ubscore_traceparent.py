@@ -95,3 +95,15 @@ def test_recovery_reapplies_a_request_to_the_same_stamped_events() -> None:
 
     assert recovered.events == live.events
     assert [event.traceparent for event in recovered.events] == [TRACEPARENT]
+
+
+def test_stamping_changes_only_the_traceparent_of_every_event() -> None:
+    effects = funded_core().place(ORDER)
+    refused = funded_core().place(ORDER._replace(symbol="DOGE_USDT"))  # ORDER_REJECTED: carries the request
+    for before in (effects, refused):
+        after = with_traceparent(before, TRACEPARENT)
+        assert type(after) is type(before)
+        assert (after.reply, after.commands) == (before.reply, before.commands)
+        assert [(type(event), event._asdict()) for event in after.events] == [
+            (type(event), event._replace(traceparent=TRACEPARENT)._asdict()) for event in before.events
+        ]
