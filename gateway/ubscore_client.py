@@ -10,10 +10,15 @@ request's `Reply`. The owner sends, polls responses, and completes the replies:
 The hand-off is built for the per-order cost (the gateway's hot path): the queue is a deque (no lock, no
 exception when empty), the owner sleeps on an Event only when nothing is queued or in flight, a `Reply` is one
 raw lock released by the owner (a concurrent.futures.Future costs a Condition and an RLock per request), and
-while answers are awaited the owner parks at once rather than spinning, 0.1 ms doubling to 1 ms: every wake-up
-costs the process a GIL hand-off and a context switch (measured: ~115 us of owner CPU per order with 1 us to
-0.2 ms parks, ~55 us with these), and UBSCore answers after a group-committed fsync, milliseconds away, so an
-answer waits at most one park (<= 1 ms) more.
+while answers are awaited the owner parks at once rather than spinning: every wake-up costs the process a GIL
+hand-off and a context switch (measured: ~115 us of owner CPU per order with 1 us to 0.2 ms parks, ~55 us with
+0.1 ms doubling to 1 ms). How long it parks (`AnswerWait`): until just before the oldest request is due (its send
+time + UBSCore's round trip as lately seen: an fsync, 0.3-2 ms here), then 0.1 ms at a time, and only once the
+answer is 1 ms late, 0.1 ms doubling to 1 ms. The plain doubling parked 0.1+0.2+0.4+0.8 ms for an answer due at
+~1 ms, so it was seen up to ~0.5 ms late; now one long park and one or two short ones, for as few wake-ups.
+Measured hand-offs at one request in flight (load 10): worker -> owner send ~50-60 us p50, answer -> worker
+~55-60 us p50 (0.3-3 ms p99); letting the waiting worker poll Aeron itself would save those two, but the Aeron
+client belongs to one owner thread (common/aeron/README.md "Threading model"), so it is not done.
 A batch submits all its orders, then waits for each reply in order; replies that are already there cost no wait.
 
 Each request carries `UbscoreRequest.deadline_ns` (wall clock): UBSCore refuses (UBSCORE_DEADLINE_EXCEEDED) a
