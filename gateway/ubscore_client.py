@@ -61,6 +61,7 @@ ANSWER_WAIT_PARK_NS_SHORT = 100_000  # around an answer's due time the owner loo
 ANSWER_WAIT_PARK_NS_MAX = 1_000_000  # waiting for answers, the owner parks at most 1 ms (GIL left to the workers)
 ANSWER_LATE_NS = 1_000_000  # an answer this late past its due time: back off, 0.1 ms doubling to 1 ms
 ROUND_TRIP_NS_INITIAL = 300_000  # UBSCore's round trip (an fsync) before any was seen
+ROUND_TRIP_NS_MIN = 200_000  # an early refusal (no fsync) answers faster: it must not set the estimate below this
 TIMEOUT_SCAN_MS = 10
 FAILURES_TO_OPEN_DEFAULT = 5
 OPEN_MS_DEFAULT = 1_000
@@ -179,8 +180,9 @@ class AnswerWait:
     round trip as lately seen), then ANSWER_WAIT_PARK_NS_SHORT at a time, then, once it is late, backing off to
     ANSWER_WAIT_PARK_NS_MAX. Owner thread only.
 
-    The round-trip estimate follows a faster answer at once and a slower one by at most 1/16 per answer, so one
-    stalled answer (a slow fsync, a descheduled UBSCore) does not make the next orders wait for it.
+    The round-trip estimate follows a faster answer at once (down to ROUND_TRIP_NS_MIN) and a slower one by at most
+    1/16 per answer, so one stalled answer (a slow fsync, a descheduled UBSCore) does not make the next orders wait
+    for it.
     """
 
     __slots__ = ("_late_park_ns", "round_trip_ns")
@@ -193,7 +195,7 @@ class AnswerWait:
         """An answer came `round_trip_ns` after its request was sent."""
         estimate = self.round_trip_ns
         if round_trip_ns <= estimate:
-            self.round_trip_ns = round_trip_ns
+            self.round_trip_ns = max(round_trip_ns, ROUND_TRIP_NS_MIN)
         else:
             self.round_trip_ns = estimate + (min(round_trip_ns - estimate, estimate) >> 4)
         self._late_park_ns = ANSWER_WAIT_PARK_NS_SHORT

@@ -5,6 +5,7 @@ from gateway.ubscore_client import (
     ANSWER_WAIT_PARK_NS_MAX,
     ANSWER_WAIT_PARK_NS_SHORT,
     ROUND_TRIP_NS_INITIAL,
+    ROUND_TRIP_NS_MIN,
     AnswerWait,
 )
 
@@ -41,3 +42,9 @@ def test_a_late_answer_backs_off_doubling_to_the_maximum_and_an_answer_resets() 
     assert parks == [ANSWER_WAIT_PARK_NS_SHORT * 2**step for step in range(4)] + [ANSWER_WAIT_PARK_NS_MAX] * 2
     wait.answered(ROUND_TRIP_NS_INITIAL)
     assert wait.park_ns(oldest_sent_ns=0, now_ns=late_ns) == ANSWER_WAIT_PARK_NS_SHORT
+
+
+def test_a_fast_refusal_does_not_pull_the_estimate_below_the_floor() -> None:
+    wait = AnswerWait()
+    wait.answered(10_000)
+    assert wait.round_trip_ns == ROUND_TRIP_NS_MIN
