@@ -10,10 +10,15 @@ request's `Reply`. The owner sends, polls responses, and completes the replies:
 The hand-off is built for the per-order cost (the gateway's hot path): the queue is a deque (no lock, no
 exception when empty), the owner sleeps on an Event only when nothing is queued or in flight, a `Reply` is one
 raw lock released by the owner (a concurrent.futures.Future costs a Condition and an RLock per request), and
-while answers are awaited the owner parks at once rather than spinning, 0.1 ms doubling to 1 ms: every wake-up
-costs the process a GIL hand-off and a context switch (measured: ~115 us of owner CPU per order with 1 us to
-0.2 ms parks, ~55 us with these), and UBSCore answers after a group-committed fsync, milliseconds away, so an
-answer waits at most one park (<= 1 ms) more.
+while answers are awaited the owner parks at once rather than spinning: every wake-up costs the process a GIL
+hand-off and a context switch (measured: ~115 us of owner CPU per order with 1 us to 0.2 ms parks, ~55 us with
+0.1 ms doubling to 1 ms). How long it parks (`AnswerWait`): until just before the oldest request is due (its send
+time + UBSCore's round trip as lately seen: an fsync, 0.3-2 ms here), then 0.1 ms at a time, and only once the
+answer is 1 ms late, 0.1 ms doubling to 1 ms. The plain doubling parked 0.1+0.2+0.4+0.8 ms for an answer due at
+~1 ms, so it was seen up to ~0.5 ms late; now one long park and one or two short ones, for as few wake-ups.
+Measured hand-offs at one request in flight (load 10): worker -> owner send ~50-60 us p50, answer -> worker
+~55-60 us p50 (0.3-3 ms p99); letting the waiting worker poll Aeron itself would save those two, but the Aeron
+client belongs to one owner thread (common/aeron/README.md "Threading model"), so it is not done.
 A batch submits all its orders, then waits for each reply in order; replies that are already there cost no wait.
 
 Each request carries `UbscoreRequest.deadline_ns` (wall clock): UBSCore refuses (UBSCORE_DEADLINE_EXCEEDED) a
@@ -43,7 +48,6 @@ from dataclasses import dataclass, field
 
 from common.aeron.client import AeronClient, ClientConfig
 from common.aeron.errors import AeronError, RequestTimeout, Undeliverable
-from common.aeron.idle import BackoffIdleStrategy
 from common.aeron.request_response import RequestClient
 from exchange.v1 import common_pb2, ubscore_pb2
 from gateway.errors import Refused
@@ -53,8 +57,11 @@ QUEUE_REQUESTS_MAX = 4_096
 CONNECT_TIMEOUT_MS = 2_000
 RECONNECT_INTERVAL_MS = 1_000
 IDLE_WAIT_S = 0.005  # owner thread idle: wait this long for a request (it still drives Aeron keepalives)
-ANSWER_WAIT_PARK_NS_MIN = 100_000  # answers come from a group-committed fsync: ms, not us
+ANSWER_WAIT_PARK_NS_SHORT = 100_000  # around an answer's due time the owner looks every 0.1 ms
 ANSWER_WAIT_PARK_NS_MAX = 1_000_000  # waiting for answers, the owner parks at most 1 ms (GIL left to the workers)
+ANSWER_LATE_NS = 1_000_000  # an answer this late past its due time: back off, 0.1 ms doubling to 1 ms
+ROUND_TRIP_NS_INITIAL = 300_000  # UBSCore's round trip (an fsync) before any was seen
+ROUND_TRIP_NS_MIN = 200_000  # an early refusal (no fsync) answers faster: it must not set the estimate below this
 TIMEOUT_SCAN_MS = 10
 FAILURES_TO_OPEN_DEFAULT = 5
 OPEN_MS_DEFAULT = 1_000
@@ -165,6 +172,44 @@ class _Call:
     payload: bytes
     deadline_mono_ns: int
     reply: Reply
+    sent_ns: int = 0  # monotonic, when the owner sent it
+
+
+class AnswerWait:
+    """How long the owner parks while answers are awaited: until just before the oldest one is due (sent + the
+    round trip as lately seen), then ANSWER_WAIT_PARK_NS_SHORT at a time, then, once it is late, backing off to
+    ANSWER_WAIT_PARK_NS_MAX. Owner thread only.
+
+    The round-trip estimate follows a faster answer at once (down to ROUND_TRIP_NS_MIN) and a slower one by at most
+    1/16 per answer, so one stalled answer (a slow fsync, a descheduled UBSCore) does not make the next orders wait
+    for it.
+    """
+
+    __slots__ = ("_late_park_ns", "round_trip_ns")
+
+    def __init__(self) -> None:
+        self.round_trip_ns = ROUND_TRIP_NS_INITIAL
+        self._late_park_ns = ANSWER_WAIT_PARK_NS_SHORT
+
+    def answered(self, round_trip_ns: int) -> None:
+        """An answer came `round_trip_ns` after its request was sent."""
+        estimate = self.round_trip_ns
+        if round_trip_ns <= estimate:
+            self.round_trip_ns = max(round_trip_ns, ROUND_TRIP_NS_MIN)
+        else:
+            self.round_trip_ns = estimate + (min(round_trip_ns - estimate, estimate) >> 4)
+        self._late_park_ns = ANSWER_WAIT_PARK_NS_SHORT
+
+    def park_ns(self, oldest_sent_ns: int, now_ns: int) -> int:
+        """How long to park now, the oldest unanswered request sent at `oldest_sent_ns`."""
+        due_in_ns = oldest_sent_ns + self.round_trip_ns - now_ns
+        if due_in_ns > ANSWER_WAIT_PARK_NS_SHORT:
+            return min(due_in_ns - ANSWER_WAIT_PARK_NS_SHORT // 2, ANSWER_WAIT_PARK_NS_MAX)
+        if due_in_ns > -ANSWER_LATE_NS:
+            return ANSWER_WAIT_PARK_NS_SHORT
+        park_ns = self._late_park_ns
+        self._late_park_ns = min(park_ns * 2, ANSWER_WAIT_PARK_NS_MAX)
+        return park_ns
 
 
 class UbscoreClient:
@@ -277,9 +322,7 @@ class UbscoreClient:
                 call.reply.fail(RequestTimeout("UBSCore went away (or the client stopped) before answering"))
 
     def _serve_loop(self, requests: RequestClient, pending: dict[int, _Call]) -> None:
-        # No spins, no yields: park at once (module doc), 0.1 ms doubling to 1 ms.
-        idle = BackoffIdleStrategy(spins_max=0, yields_max=0, park_period_ns_min=ANSWER_WAIT_PARK_NS_MIN,
-                                   park_period_ns_max=ANSWER_WAIT_PARK_NS_MAX)  # fmt: skip
+        wait = AnswerWait()  # no spins, no yields: park at once (module doc)
         scanned_ns = 0
         while not self._stop.is_set():
             if not requests.is_connected:
@@ -289,20 +332,21 @@ class UbscoreClient:
             self._wake.clear()  # before taking the queue: a request queued after this sets it again
             sent = self._send_queued(requests, pending)
             fragments = requests.poll()
+            now_ns = time.monotonic_ns()
             if fragments:
                 for correlation_id, payload in requests.take_arrived().items():
                     call = pending.pop(correlation_id, None)
                     if call is not None:
                         call.reply.set(payload)
-            now_ns = time.monotonic_ns()
+                        wait.answered(now_ns - call.sent_ns)
             if now_ns - scanned_ns >= TIMEOUT_SCAN_MS * 1_000_000:  # O(pending): not on every turn
                 scanned_ns = now_ns
                 for correlation_id in requests.take_expired():
                     pending.pop(correlation_id).reply.fail(
                         RequestTimeout(f"no response to request {correlation_id} before its deadline")
                     )
-            if pending:
-                idle.idle(sent + fragments)
+            if pending and not (sent or fragments):  # pending: dict order is send order, the first is the oldest
+                time.sleep(wait.park_ns(next(iter(pending.values())).sent_ns, now_ns) / 1e9)
 
     def _send_queued(self, requests: RequestClient, pending: dict[int, _Call]) -> int:
         """Send every queued call; the number taken from the queue."""
@@ -318,6 +362,7 @@ class UbscoreClient:
                 continue
             try:
                 pending[requests.send(call.payload, timeout_ms=int(timeout_ms))] = call
+                call.sent_ns = time.monotonic_ns()
             except AeronError as error:  # Undeliverable: never offered, safe to retry
                 call.reply.fail(error)
         return taken
