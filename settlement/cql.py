@@ -35,6 +35,9 @@ KEYSPACE_RE = re.compile(r"[a-z][a-z0-9_]{0,47}")
 REPLICATION_DEFAULT = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
 CONNECT_TIMEOUT_S = 5.0
 REQUEST_TIMEOUT_S = 10.0
+# A schema change waits for every table it touches to be created or flushed and for schema agreement: seconds on
+# a busy node (a keyspace drop timed out at 10 s under load), so schema statements get a timeout of their own.
+SCHEMA_TIMEOUT_S = 120.0
 SCHEMA_AGREEMENT_WAIT_S = 30
 
 # The partition key of every table Settlement writes (checked against the live schema by the tests).
@@ -140,10 +143,12 @@ def migrate(
 ) -> list[int]:
     """Create `keyspace` if needed and apply the migrations it has not recorded; return the versions applied."""
     check_keyspace(keyspace)
-    session.execute(f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication}")
+    session.execute(f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication}",
+                    timeout=SCHEMA_TIMEOUT_S)  # fmt: skip
     session.execute(
         f"CREATE TABLE IF NOT EXISTS {keyspace}.schema_version "
-        "(version int PRIMARY KEY, name text, checksum text, applied_ns bigint)"
+        "(version int PRIMARY KEY, name text, checksum text, applied_ns bigint)",
+        timeout=SCHEMA_TIMEOUT_S,
     )
     recorded = {row.version: row for row in session.execute(f"SELECT * FROM {keyspace}.schema_version")}
     # Migration files name tables unqualified, so they run on a session of their own bound to `keyspace`: the
@@ -172,7 +177,7 @@ def _apply(
                 )
             continue
         for statement in migration.statements():
-            session.execute(statement)
+            session.execute(statement, timeout=SCHEMA_TIMEOUT_S)
         session.execute(
             f"INSERT INTO {keyspace}.schema_version (version, name, checksum, applied_ns) VALUES (%s, %s, %s, %s)",
             (migration.version, migration.name, migration.checksum, time.time_ns()),
@@ -180,6 +185,11 @@ def _apply(
         out(f"{keyspace}: applied migration {migration.version:04d}_{migration.name}")
         applied.append(migration.version)
     return applied
+
+
+def drop_keyspace(session: Session, keyspace: str) -> None:
+    """Drop `keyspace` if it exists (private keyspaces of tests, benchmarks and private stacks)."""
+    session.execute(f"DROP KEYSPACE IF EXISTS {check_keyspace(keyspace)}", timeout=SCHEMA_TIMEOUT_S)
 
 
 class Statements:

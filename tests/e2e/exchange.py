@@ -33,7 +33,7 @@ from exchange.v1 import (
     trading_service_pb2_grpc,
 )
 from gateway.api_keys import ApiKeyStore, parse_roles
-from settlement.cql import connect, migrate
+from settlement.cql import connect, drop_keyspace, migrate
 from settlement.queries import SettlementQueries
 from tools.infra.kafka import TOPICS
 from tools.invariants import Sources, dump_ubscore, read_topic
@@ -46,7 +46,6 @@ AERON_PRIVATE_STREAM_MAX = 1_000_000
 WAIT_MS_DEFAULT = 30_000
 COPIED_TABLES = ("balance_ledger", "user_balances", "transfers", "settled_trades", "trades_by_user", "engine_outputs",
                  "chain_state")
-DROP_TIMEOUT_S = 120.0  # dropping a keyspace of ~20 tables flushes them all; slow on a busy node
 
 T = TypeVar("T")
 
@@ -136,7 +135,7 @@ class Exchange:
                     copy.execute(insert, [row[0]])
             yield name, copy
         finally:
-            copy.execute(f"DROP KEYSPACE IF EXISTS {name}", timeout=DROP_TIMEOUT_S)
+            drop_keyspace(copy, name)
             copy.cluster.shutdown()
 
     def new_user(self, *roles: str, user_id: int | None = None) -> User:
@@ -215,5 +214,5 @@ def private_exchange(kafka_bootstrap: str, home: Path) -> Iterator[Exchange]:
                 delete_topic(kafka_bootstrap, config.topic(name))
             except Exception as error:  # `up` failed before creating it
                 print(f"topic {config.topic(name)} not deleted: {error}")
-        session.execute(f"DROP KEYSPACE IF EXISTS {config.cql_keyspace}", timeout=DROP_TIMEOUT_S)
+        drop_keyspace(session, config.cql_keyspace)
         session.cluster.shutdown()

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from common.kafka import delete_topic
+from settlement.cql import drop_keyspace
 from tools.infra import process
 from tools.infra.errors import PortBusy
 from tools.infra.kafka import TOPICS
@@ -240,4 +241,4 @@ def test_every_landed_service_comes_up_healthy_and_down_stops_it(stack_env: dict
         lifecycle.down(config, out=lambda line: None)
         assert not any(_alive(pid) for pid in recorded.values()), recorded
     finally:
-        cql_session.execute(f"DROP KEYSPACE IF EXISTS {config.cql_keyspace}")
+        drop_keyspace(cql_session, config.cql_keyspace)

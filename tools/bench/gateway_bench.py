@@ -60,6 +60,7 @@ from gateway.api_keys import ApiKeyStore, parse_roles
 from gateway.app import build_gateway
 from gateway.config import GRPC_WORKERS_DEFAULT, GatewayConfig
 from gateway.rate_limit import parse_rate_limits
+from settlement.cql import drop_keyspace
 from tools.bench.grpc_load import BATCH_ORDERS, Load, drive
 from tools.bench.ubscore_bench import USERS, deposit_funds, free_port, wait_for_deposits
 from tools.infra import cassandra
@@ -206,7 +207,7 @@ def main() -> int:
                 for window in (args.concurrency, args.batch_concurrency * BATCH_ORDERS):
                     rows.append(ubscore_direct(stream_id, window, seconds=args.seconds))
     finally:
-        admin.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
+        drop_keyspace(admin, keyspace)
         admin.cluster.shutdown()
     for row in rows:
         row.ratio_to_echo = row.calls_per_s / rows[0].calls_per_s

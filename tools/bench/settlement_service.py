@@ -43,7 +43,7 @@ from common.markets import load_catalog
 from exchange.v1 import balance_pb2, engine_pb2, order_pb2
 from matcher.codec import build_output, decode_command
 from matcher.engine import Engine
-from settlement.cql import connect, migrate
+from settlement.cql import connect, drop_keyspace, migrate
 from settlement.projection import project_balance_event, project_output
 from settlement.rows import Row
 from settlement.writer import CqlWriter
@@ -201,7 +201,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 session.cluster.shutdown()
     finally:
         for keyspace in keyspaces:
-            admin.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
+            drop_keyspace(admin, keyspace)
         admin.cluster.shutdown()
     for entry in rounds:
         batched = entry["raw_batched"]["rows_per_s"]

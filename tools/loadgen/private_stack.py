@@ -16,6 +16,7 @@ from pathlib import Path
 
 from common.kafka import delete_topic
 from gateway.cql import connect
+from settlement.cql import drop_keyspace
 from tools.infra.kafka import TOPICS
 from tools.infra.layout import CQL_PORT, KAFKA_BOOTSTRAP
 from tools.services import lifecycle
@@ -47,7 +48,7 @@ def remove(config: StackConfig) -> None:
             print(f"topic {config.topic(name)} not deleted: {error}")
     session = connect(config.cql_contact_points, config.cql_port)
     try:
-        session.execute(f"DROP KEYSPACE IF EXISTS {config.cql_keyspace}", timeout=120)
+        drop_keyspace(session, config.cql_keyspace)
     finally:
         session.cluster.shutdown()
 

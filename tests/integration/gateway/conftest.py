@@ -21,7 +21,7 @@ import pytest
 from gateway.api_keys import ApiKeyStore, parse_roles
 from gateway.app import Gateway, build_gateway
 from gateway.config import GatewayConfig
-from settlement.cql import migrate
+from settlement.cql import drop_keyspace, migrate
 
 from ...contracts import conftest as proxy_fixtures
 from ..matcher import conftest as matcher_fixtures
@@ -51,7 +51,7 @@ def keyspace(cql_session: object) -> Iterator[str]:
     name = f"gw_test_{uuid.uuid4().hex[:12]}"
     migrate(cql_session, name, out=lambda line: None)  # type: ignore[arg-type]
     yield name
-    cql_session.execute(f"DROP KEYSPACE IF EXISTS {name}")  # type: ignore[attr-defined]
+    drop_keyspace(cql_session, name)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from confluent_kafka import Producer
 from common.engine_chain import GENESIS_HASH, output_hash
 from common.kafka import create_topic, delete_topic, flush_or_raise, make_producer
 from exchange.v1 import balance_pb2, engine_pb2
-from settlement.cql import PARTITION_KEYS, connect, migrate
+from settlement.cql import PARTITION_KEYS, connect, drop_keyspace, migrate
 from settlement.keys import id_block
 from tests.integration.matcher.conftest import (  # the matcher's fixtures, shared: a real matcher subprocess
     REPO_ROOT,
@@ -62,7 +62,7 @@ def module_keyspace(admin_session: Session) -> Iterator[str]:
     name = new_keyspace_name()
     migrate(admin_session, name, out=lambda line: None)
     yield name
-    admin_session.execute(f"DROP KEYSPACE IF EXISTS {name}")
+    drop_keyspace(admin_session, name)
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def keyspace_factory(admin_session: Session) -> Iterator[Callable[[], str]]:
 
     yield make
     for name in made:
-        admin_session.execute(f"DROP KEYSPACE IF EXISTS {name}")
+        drop_keyspace(admin_session, name)
 
 
 @pytest.fixture

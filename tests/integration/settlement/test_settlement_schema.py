@@ -7,7 +7,7 @@ import uuid
 import pytest
 from cassandra.cluster import Session
 
-from settlement.cql import PARTITION_KEYS, ROW_KEYS, Migration, load_migrations, migrate
+from settlement.cql import PARTITION_KEYS, ROW_KEYS, Migration, drop_keyspace, load_migrations, migrate
 from settlement.errors import SchemaMismatch
 
 pytestmark = pytest.mark.integration
@@ -71,4 +71,4 @@ def test_migrate_gives_a_shared_session_its_own_keyspace_back(cql_session: Sessi
         assert migrate(cql_session, name, out=lambda line: None) != []
         assert cql_session.keyspace == "exchange"
     finally:
-        cql_session.execute(f"DROP KEYSPACE IF EXISTS {name}")
+        drop_keyspace(cql_session, name)
