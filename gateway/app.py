@@ -19,7 +19,7 @@ from gateway.balance_events import BalanceEventFollower
 from gateway.config import GatewayConfig
 from gateway.cql import LazySession
 from gateway.health import HealthMonitor, cql_check, kafka_check
-from gateway.interceptors import ErrorBoundaryInterceptor
+from gateway.interceptors import ErrorBoundaryInterceptor, InterceptorChain
 from gateway.market_data import MarketDataServicer
 from gateway.market_feed import MarketFeed
 from gateway.market_feeds import MarketFeeds
@@ -140,13 +140,13 @@ def build_gateway(config: GatewayConfig) -> Gateway:
         ),
         market_data=MarketDataServicer(catalog, feed, heartbeat_ms=config.heartbeat_ms, reads=reads),
     )
-    interceptors = [
+    interceptors = [InterceptorChain([
         MetricsInterceptor(metrics),
         TraceInterceptor(),
         ErrorBoundaryInterceptor(),
         AuthInterceptor(key_cache),
         RateLimitInterceptor(limiter, role_class_of),
-    ]
+    ])]  # fmt: skip
     server, port = build_server(
         address=config.grpc_address, workers=config.grpc_workers, servicers=servicers, interceptors=interceptors,
         health=health,

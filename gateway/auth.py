@@ -207,12 +207,16 @@ class AuthInterceptor(AroundInterceptor):
         return method in METHOD_ROLES
 
     def _principal(self, method: str, context: grpc.ServicerContext) -> Principal:
-        metadata = {key: value for key, value in context.invocation_metadata() if isinstance(value, str)}
-        header = metadata.get("authorization", "")
-        verified = self._verified.get(header)
+        invocation_metadata = context.invocation_metadata() or ()
+        header = ""
+        for key, value in invocation_metadata:  # the last text value, as the dict below would keep
+            if key == "authorization" and isinstance(value, str):
+                header = value
+        verified = self._verified.get(header) if header else None
         if verified is not None and self.cache.lookup(verified[1].key_id) is verified[0]:
             principal = verified[1]
-        else:
+        else:  # first sight of this header (or a reloaded key): the full check, on a dict of the metadata
+            metadata = {key: value for key, value in invocation_metadata if isinstance(value, str)}
             principal = authenticate(metadata, self.cache)
             if len(self._verified) >= VERIFIED_HEADERS_MAX:
                 self._verified.clear()

@@ -149,6 +149,7 @@ class RateLimitInterceptor(AroundInterceptor):
     def __init__(self, limiter: RateLimiter, role_class_of: Callable[[str], str | None]) -> None:
         self.limiter = limiter
         self.role_class_of = role_class_of
+        self._role_classes: dict[str, str | None] = {}  # by method: role_class_of reads an enum's value per call
 
     def applies(self, method: str) -> bool:
         """Only methods with a role class (the exchange services)."""
@@ -167,6 +168,8 @@ class RateLimitInterceptor(AroundInterceptor):
         yield from invoke()
 
     def _charge(self, method: str) -> None:
-        role_class = self.role_class_of(method)
+        role_class = self._role_classes.get(method)
+        if role_class is None:
+            role_class = self._role_classes[method] = self.role_class_of(method)
         assert role_class is not None, method
         self.limiter.check(current_principal().key_id, role_class)

@@ -1,8 +1,9 @@
 """The gRPC server: the three exchange services, server reflection and the standard health service.
 
-Interceptors, outermost first: metrics (every call counted with its final code) > error boundary (exceptions
-become statuses with details) > auth (key and role) > rate limit (per key and role class). Health and
-reflection need no key, so load balancers and `grpcurl list` work without one.
+Interceptors, outermost first: metrics (every call counted with its final code) > trace > error boundary
+(exceptions become statuses with details) > auth (key and role) > rate limit (per key and role class), passed in
+as one gateway.interceptors.InterceptorChain. Health and reflection need no key, so load balancers and
+`grpcurl list` work without one.
 
 grpcio's sync server runs each call on a worker thread: a server stream holds its thread for its lifetime, so
 the number of market data streams is capped below the worker count (GatewayServer keeps room for unary calls).

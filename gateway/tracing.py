@@ -38,10 +38,19 @@ def incoming_traceparent(context: grpc.ServicerContext) -> str:
 class TraceInterceptor(AroundInterceptor):
     """A span per call (when tracing is on) and the call's traceparent in `current_traceparent()`."""
 
+    def __init__(self) -> None:
+        self._span_names: dict[str, str] = {}  # by method (a bounded set), not formatted on every call
+
+    def _span_name(self, method: str) -> str:
+        name = self._span_names.get(method)
+        if name is None:
+            name = self._span_names[method] = f"gateway{method.replace('/', '.')}"
+        return name
+
     def around_unary(self, method: str, invoke: Invoke, context: grpc.ServicerContext) -> Any:
         """Run the call inside its span, with its traceparent set."""
         parent = incoming_traceparent(context)
-        with tracing.child_span(f"gateway{method.replace('/', '.')}", parent) as own:
+        with tracing.child_span(self._span_name(method), parent) as own:
             token = _traceparent.set(own or parent or tracing.new_traceparent())
             try:
                 return invoke()
@@ -53,7 +62,7 @@ class TraceInterceptor(AroundInterceptor):
     ) -> Iterator[Any]:
         """Stream the call's responses inside its span; each `next` runs with the call's traceparent set."""
         parent = incoming_traceparent(context)
-        with tracing.child_span(f"gateway{method.replace('/', '.')}", parent) as own:
+        with tracing.child_span(self._span_name(method), parent) as own:
             traceparent = own or parent or tracing.new_traceparent()
             responses = invoke()
             while True:  # a generator may resume on another context: set the traceparent around each step

@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import grpc
 
@@ -46,9 +46,9 @@ R = common_pb2.RejectReason
 log = logging.getLogger("gateway.trading")
 
 
-@dataclass(frozen=True, slots=True)
-class _Sent:
-    """An order sent to UBSCore: its validated form (for the response) and the slot of UBSCore's answer."""
+class _Sent(NamedTuple):
+    """An order sent to UBSCore: its validated form (for the response) and the slot of UBSCore's answer (a tuple:
+    made once per order, and a frozen dataclass's __init__ costs several times a tuple's)."""
 
     order: ValidOrder
     reply: Reply
@@ -197,21 +197,24 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
         self, client: UbscoreClient, request: trading_service_pb2.PlaceOrderRequest, user_id: int
     ) -> _Sent:
         order = validate_place_order(request, self.catalog)
-        message = ubscore_pb2.UbscoreRequest(place_order=self._order_request(order, user_id))
+        # The order's fields as a dict: the request is built in one step (an OrderRequest message passed in would
+        # be built, then copied into the envelope).
+        message = ubscore_pb2.UbscoreRequest(place_order=self._order_fields(order, user_id))
         if log.isEnabledFor(logging.DEBUG):  # per order: DEBUG only
             log.debug("order sent", extra={"client_order_id": order.client_order_id, "user_id": user_id,
                                            "symbol": order.market.symbol,
                                            "trace_id": trace_id_of(message.place_order.traceparent)})  # fmt: skip
         return _Sent(order, client.submit(message, timeout_ms=client.config.request_timeout_ms))
 
-    def _order_request(self, order: ValidOrder, user_id: int) -> ubscore_pb2.OrderRequest:
-        return ubscore_pb2.OrderRequest(
-            user_id=user_id, client_order_id=order.client_order_id, symbol=order.market.symbol,
-            side=order.side, order_type=order.order_type, time_in_force=order.time_in_force,
-            post_only=order.post_only, price_units=order.price_units, qty_units=order.qty_units,
-            quote_budget_units=order.quote_budget_units, self_trade_mode=order.self_trade_mode,
-            ts_event_ns=self.wall_clock_ns(), traceparent=current_traceparent(),
-        )
+    def _order_fields(self, order: ValidOrder, user_id: int) -> dict[str, object]:
+        """The fields of the OrderRequest of `order` for `user_id`."""
+        return {
+            "user_id": user_id, "client_order_id": order.client_order_id, "symbol": order.market.symbol,
+            "side": order.side, "order_type": order.order_type, "time_in_force": order.time_in_force,
+            "post_only": order.post_only, "price_units": order.price_units, "qty_units": order.qty_units,
+            "quote_budget_units": order.quote_budget_units, "self_trade_mode": order.self_trade_mode,
+            "ts_event_ns": self.wall_clock_ns(), "traceparent": current_traceparent(),
+        }
 
     def _submit_cancel(
         self, client: UbscoreClient, request: trading_service_pb2.CancelOrderRequest, user_id: int
