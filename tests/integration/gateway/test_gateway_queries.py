@@ -90,15 +90,27 @@ def scenario(
     ), metadata=bearer(key[OPERATOR])).transfer  # fmt: skip
     assert withdrawal.status == A.TRANSFER_STATUS_REJECTED
 
-    def stored() -> bool:  # the last effects of both inputs: the refused withdrawal, the resting order
+    def stored() -> bool:
+        # Settlement writes rows of different partitions in concurrent batches, and the matcher feed and
+        # balance.events are separate topics, so every partition the test reads is awaited on its own.
+        alice = bearer(key[ALICE])
         try:
-            account.GetTransfer(A.GetTransferRequest(request_id="wd-alice"), metadata=bearer(key[ALICE]))
-            orders = trading.ListOrders(T.ListOrdersRequest(open_only=True), metadata=bearer(key[ALICE])).orders
+            account.GetTransfer(A.GetTransferRequest(request_id="wd-alice"), metadata=alice)
+            trading.GetOrder(T.GetOrderRequest(client_order_id="alice-big"), metadata=alice)
         except grpc.RpcError as error:
             if error.code() != grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
                 raise
             return False
-        return [order.client_order_id for order in orders] == ["alice-2"]
+        orders = trading.ListOrders(T.ListOrdersRequest(open_only=True), metadata=alice).orders
+        balances = {b.asset: b.frozen for b in account.GetBalances(A.GetBalancesRequest(), metadata=alice).balances}
+        btc_ledger = account.ListLedger(A.ListLedgerRequest(asset="BTC", page_size=1), metadata=alice).entries
+        fills = [len(trading.ListFills(T.ListFillsRequest(), metadata=bearer(key[user])).fills)
+                 for user in (ALICE, BOB)]
+        trades = market_data_service_pb2_grpc.MarketDataServiceStub(channel).ListTrades(
+            market_data_service_pb2.ListTradesRequest(symbol="BTC_USDT"), metadata=alice).trades
+        return ([order.client_order_id for order in orders] == ["alice-2"] and balances.get("USDT") == "4400.000000"
+                and [entry.available for entry in btc_ledger] == ["0.49900000"] and fills == [1, 1]
+                and len(trades) == 1)
 
     eventually(stored, timeout_ms=90_000)
     return {"gateway": gateway, "account": account, "trading": trading, "key": key,
