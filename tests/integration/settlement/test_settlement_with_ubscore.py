@@ -62,9 +62,11 @@ def test_ubscore_matcher_settlement_end_to_end_reconciles_with_ubscore_dump(
     assert off_tick.rejected.reason == common_pb2.REJECT_REASON_UBSCORE_PRICE_OFF_TICK
 
     def everything_persisted() -> bool:
+        # UBSCore settles the outputs (the trade, the cancel's unlock) from its own feed subscription: its events
+        # are complete only once it has read output 4, whatever Settlement has persisted by then.
         summary = stack.ubscore.dump()["summary"]
         published = stack.matcher.metric("matcher_last_seq")
-        return (published == 4 and chain_seq(session, 0) == 4
+        return (published == 4 and chain_seq(session, 0) == 4 and summary["feed_positions"].get("0") == 4
                 and events_checkpointed(session, stack.topics.events) == summary["last_event_id"] > 0
                 and count_rows(session, "balance_ledger") == summary["last_event_id"])
 
