@@ -100,6 +100,7 @@ def test_seed_flows_deposit_order_withdrawal_everywhere(exchange: Exchange, oper
     assert stream_order_statuses(alice_stream, "seed-buy")[-1] == common_pb2.ORDER_STATUS_FILLED
     assert stream_order_statuses(bob_stream, "seed-sell") == [common_pb2.ORDER_STATUS_NEW,
                                                               common_pb2.ORDER_STATUS_FILLED]
+    bob_stream.until(lambda m: m.HasField("fill"))  # offered just after the order update of the same output
     [bob_fill] = [m.fill for m in bob_stream.seen if m.HasField("fill")]
     assert (bob_fill.is_maker, bob_fill.fee, bob_fill.fee_asset) == (True, "22.500000", "USDT")
 
