@@ -32,7 +32,7 @@ from matcher.engine import Engine
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PARTITIONS = 4
-START_TIMEOUT_MS = 30_000
+START_TIMEOUT_MS = 60_000  # a process start (imports, Kafka assignment) can take 10+ s on the loaded CI machine
 FLUSH_TIMEOUT_S = 30.0
 
 
