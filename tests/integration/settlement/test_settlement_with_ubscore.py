@@ -53,7 +53,9 @@ def test_ubscore_matcher_settlement_end_to_end_reconciles_with_ubscore_dump(
     gateway.transfer(BOB, BTC, 100_000_000, deposit=True, request_id="bob-dep")
     gateway.transfer(BOB, USDT, 1, deposit=False, request_id="bob-too-much")
     queries = SettlementQueries(session)
-    eventually(lambda: queries.get_transfer(user_id=BOB, request_id="bob-dep") is not None, timeout_ms=60_000)
+    # Each user's transfers are on their own partition (keyed by user): both deposits are awaited before the orders.
+    eventually(lambda: all(queries.get_transfer(user_id=user, request_id=request_id) is not None
+                           for user, request_id in ((ALICE, "alice-dep"), (BOB, "bob-dep"))), timeout_ms=60_000)
     sell = gateway.place(**limit(BOB, "bob-1", common_pb2.SIDE_SELL, PRICE_45K, HALF_BTC))
     buy = gateway.place(**limit(ALICE, "alice-1", common_pb2.SIDE_BUY, PRICE_45K, HALF_BTC))
     rest = gateway.place(**limit(ALICE, "alice-2", common_pb2.SIDE_BUY, PRICE_45K - 10_000, HALF_BTC))

@@ -71,9 +71,11 @@ def test_order_locks_goes_through_the_matcher_and_the_trade_settles_both_users(
     stack.matcher.start()
     stack.ubscore.start()
     gateway = gateway_factory()
-    gateway.transfer(ALICE, USDT, 100_000_000_000, deposit=True)
-    bob_deposit = gateway.transfer(BOB, BTC, 100_000_000, deposit=True)
-    wait_for(events_reader, lambda e: e.request_id == bob_deposit)
+    # Transfers are keyed by user: each user's deposit is on its own partition, applied on its own, so each is
+    # awaited (one applied says nothing of the other).
+    deposits = {gateway.transfer(ALICE, USDT, 100_000_000_000, deposit=True),
+                gateway.transfer(BOB, BTC, 100_000_000, deposit=True)}
+    eventually(lambda: deposits <= {e.request_id for e in events_reader()}, timeout_ms=30_000)
     sell = gateway.place(**limit(BOB, "bob-1", common_pb2.SIDE_SELL, PRICE_45K, HALF_BTC))
     assert sell.order_accepted.locked_units == HALF_BTC, sell
     buy = gateway.place(**limit(ALICE, "alice-1", common_pb2.SIDE_BUY, PRICE_45K, HALF_BTC))
@@ -225,10 +227,10 @@ def test_trades_of_two_matcher_shards_settle_through_both_feeds(
             shard.start()
         stack.ubscore.start()
         gateway = gateway_factory()
-        gateway.transfer(ALICE, USDT, 100_000_000_000, deposit=True)
-        gateway.transfer(BOB, BTC, 100_000_000, deposit=True)
-        last = gateway.transfer(BOB, ETH, 1_000_000_000, deposit=True)
-        wait_for(events_reader, lambda e: e.request_id == last)
+        deposits = {gateway.transfer(ALICE, USDT, 100_000_000_000, deposit=True),
+                    gateway.transfer(BOB, BTC, 100_000_000, deposit=True),
+                    gateway.transfer(BOB, ETH, 1_000_000_000, deposit=True)}
+        eventually(lambda: deposits <= {e.request_id for e in events_reader()}, timeout_ms=30_000)  # per user
         for symbol, price, qty in (("BTC_USDT", PRICE_45K, 10_000_000), ("ETH_USDT", 3_000_000_000, 100_000_000)):
             sell = dict(limit(BOB, f"s-{symbol}", common_pb2.SIDE_SELL, price, qty), symbol=symbol)
             buy = dict(limit(ALICE, f"b-{symbol}", common_pb2.SIDE_BUY, price, qty), symbol=symbol)
