@@ -6,7 +6,9 @@ Keyspaces are named `st_<random>` so tests of several engineers never share tabl
 from __future__ import annotations
 
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -42,6 +44,8 @@ from tests.integration.ubscore.conftest import (  # UBSCore's fixtures: a real U
     topics,  # noqa: F401
 )
 from tools.infra.layout import CQL_PORT, HOST
+
+RESTARTABLE_PORT_MIN = 20_000  # above the well-known and the infrastructure's fixed ports
 
 
 def new_keyspace_name() -> str:
@@ -253,6 +257,23 @@ def verify_stored_chain(session: Session, shard_id: int, last_seq: int) -> None:
         previous = row.hash
 
 
+def restartable_port() -> int:
+    """A free port below the kernel's ephemeral range, for a server a test stops and starts again on it: while it is
+    down, no outgoing connection can take the port (another process's, or a client retrying it, which the kernel
+    may connect to itself), as happens to a port of that range (`free_port`)."""
+    ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rng = random.SystemRandom()
+    for _ in range(1_000):
+        port = rng.randrange(RESTARTABLE_PORT_MIN, ephemeral_low)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:  # someone listens there
+                continue
+            return port
+    raise AssertionError(f"no free port in [{RESTARTABLE_PORT_MIN}, {ephemeral_low})")
+
+
 @dataclass(slots=True)
 class ProxyProcess:
     """tcp_proxy.py as a subprocess on a fixed port: start, kill, stop and continue it."""
@@ -289,7 +310,7 @@ class ProxyProcess:
 @pytest.fixture
 def cql_proxy(cql_session: object) -> Iterator[ProxyProcess]:
     """A TCP proxy in front of the shared CQL server (started), killed at the end of the test."""
-    proxy = ProxyProcess(free_port(), f"{HOST}:{CQL_PORT}")
+    proxy = ProxyProcess(restartable_port(), f"{HOST}:{CQL_PORT}")
     proxy.start()
     yield proxy
     if proxy.process is not None and proxy.process.poll() is None:
