@@ -6,9 +6,7 @@ Keyspaces are named `st_<random>` so tests of several engineers never share tabl
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -43,9 +41,7 @@ from tests.integration.ubscore.conftest import (  # UBSCore's fixtures: a real U
     stack,  # noqa: F401
     topics,  # noqa: F401
 )
-from tools.infra.layout import CQL_PORT, HOST
-
-RESTARTABLE_PORT_MIN = 20_000  # above the well-known and the infrastructure's fixed ports
+from tools.infra.layout import CQL_PORT, HOST, restartable_ports
 
 
 def new_keyspace_name() -> str:
@@ -258,20 +254,10 @@ def verify_stored_chain(session: Session, shard_id: int, last_seq: int) -> None:
 
 
 def restartable_port() -> int:
-    """A free port below the kernel's ephemeral range, for a server a test stops and starts again on it: while it is
-    down, no outgoing connection can take the port (another process's, or a client retrying it, which the kernel
-    may connect to itself), as happens to a port of that range (`free_port`)."""
-    ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    rng = random.SystemRandom()
-    for _ in range(1_000):
-        port = rng.randrange(RESTARTABLE_PORT_MIN, ephemeral_low)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:  # someone listens there
-                continue
-            return port
-    raise AssertionError(f"no free port in [{RESTARTABLE_PORT_MIN}, {ephemeral_low})")
+    """A free port for a proxy the test stops and starts again on it (below the ephemeral range: see
+    tools/infra/layout.py `restartable_ports`)."""
+    [port] = restartable_ports(1)
+    return port
 
 
 @dataclass(slots=True)
