@@ -12,8 +12,8 @@ import pytest
 from gateway.app import Gateway
 from tools.infra.layout import CQL_PORT, HOST
 
-from ..settlement.conftest import ProxyProcess, restartable_port
-from .conftest import KEY_REFRESH_MS, eventually
+from ..settlement.conftest import ProxyProcess
+from .conftest import KEY_REFRESH_MS, eventually, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ def test_the_session_finds_the_cql_server_again_within_seconds_of_its_return(
     """Keys loaded through the proxy; proxy killed for ~20 s (reloads fail, the keys still authenticate); proxy
     started again: the key reloads succeed again within BACK_WITHIN_MS."""
     _, key_id = make_key(1011, "trade")
-    proxy = ProxyProcess(restartable_port(), f"{HOST}:{CQL_PORT}")
+    proxy = ProxyProcess(free_port(), f"{HOST}:{CQL_PORT}")
     proxy.start()
     try:
         gateway = gateway_factory(cql_port=proxy.listen_port)

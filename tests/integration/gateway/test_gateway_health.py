@@ -15,7 +15,7 @@ from exchange.v1 import account_service_pb2, account_service_pb2_grpc
 from gateway.app import Gateway
 from tools.infra.layout import CQL_PORT, HOST
 
-from ..settlement.conftest import ProxyProcess, restartable_port
+from ..settlement.conftest import ProxyProcess
 from ..ubscore.conftest import Topics
 from .calls import bearer
 from .conftest import eventually, free_port
@@ -93,7 +93,7 @@ def test_gateway_starts_while_cql_is_down_and_serves_when_it_returns(
     is killed it turns NOT_SERVING again (AccountService; TradingService stays SERVING, its keys cached), and SERVING
     once the proxy is back."""
     key, key_id = make_key(1010, "read")
-    proxy = ProxyProcess(restartable_port(), f"{HOST}:{CQL_PORT}")
+    proxy = ProxyProcess(free_port(), f"{HOST}:{CQL_PORT}")
     gateway = gateway_factory(cql_port=proxy.listen_port)
     channel = channel_factory(gateway.port)
     health = health_pb2_grpc.HealthStub(channel)
@@ -133,7 +133,7 @@ def test_gateway_starts_while_kafka_is_down_and_serves_transfers_when_it_returns
     NOT_SERVING (kafka failing); once the proxy runs, AccountService turns SERVING and a transfer is acknowledged
     by Kafka (PENDING)."""
     key, key_id = make_key(5010, "transfer")
-    proxy = ProxyProcess(restartable_port(), kafka_bootstrap)
+    proxy = ProxyProcess(free_port(), kafka_bootstrap)
     gateway = gateway_factory(kafka_bootstrap=f"127.0.0.1:{proxy.listen_port}", transfer_topic=topics.operations)
     channel = channel_factory(gateway.port)
     health = health_pb2_grpc.HealthStub(channel)

@@ -41,7 +41,7 @@ from tests.integration.ubscore.conftest import (  # UBSCore's fixtures: a real U
     stack,  # noqa: F401
     topics,  # noqa: F401
 )
-from tools.infra.layout import CQL_PORT, HOST, restartable_ports
+from tools.infra.layout import CQL_PORT, HOST
 
 
 def new_keyspace_name() -> str:
@@ -253,13 +253,6 @@ def verify_stored_chain(session: Session, shard_id: int, last_seq: int) -> None:
         previous = row.hash
 
 
-def restartable_port() -> int:
-    """A free port for a proxy the test stops and starts again on it (below the ephemeral range: see
-    tools/infra/layout.py `restartable_ports`)."""
-    [port] = restartable_ports(1)
-    return port
-
-
 @dataclass(slots=True)
 class ProxyProcess:
     """tcp_proxy.py as a subprocess on a fixed port: start, kill, stop and continue it."""
@@ -296,7 +289,7 @@ class ProxyProcess:
 @pytest.fixture
 def cql_proxy(cql_session: object) -> Iterator[ProxyProcess]:
     """A TCP proxy in front of the shared CQL server (started), killed at the end of the test."""
-    proxy = ProxyProcess(restartable_port(), f"{HOST}:{CQL_PORT}")
+    proxy = ProxyProcess(free_port(), f"{HOST}:{CQL_PORT}")
     proxy.start()
     yield proxy
     if proxy.process is not None and proxy.process.poll() is None:

@@ -15,8 +15,8 @@ import pytest
 
 from exchange.v1 import balance_pb2, common_pb2
 
-from ..settlement.conftest import ProxyProcess, restartable_port
-from .conftest import Gateway, Stack, eventually
+from ..settlement.conftest import ProxyProcess
+from .conftest import Gateway, Stack, eventually, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,7 @@ def test_orders_get_busy_while_kafka_does_not_acknowledge_and_are_taken_again_on
     unacknowledged, over the bound of 2, so the fourth order is refused UBSCORE_BUSY (a cancel is still answered).
     Then the address starts forwarding to the real broker: the events are delivered, the lag gauge drops to 0,
     and the next order is decided on its merits again (INSUFFICIENT_FUNDS, not BUSY)."""
-    port = restartable_port()  # nothing listens here until the forwarder starts
+    port = free_port()  # nothing listens here until the forwarder starts
     stack.ubscore.env.update(UBSCORE_KAFKA_BOOTSTRAP=f"127.0.0.1:{port}", UBSCORE_KAFKA_UNCONFIRMED_MAX="2",
                              UBSCORE_FEEDS="")  # fmt: skip
     stack.ubscore.start()
