@@ -108,9 +108,16 @@ def _server_properties(*, port: int, controller_port: int, log_dir: Path) -> str
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
-def _cluster_id() -> str:
-    # Kafka cluster ids are 16 random bytes in unpadded URL-safe base64 (what `kafka-storage random-uuid` prints).
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+def cluster_id() -> str:
+    """A new KRaft cluster id: 16 random bytes in unpadded URL-safe base64 (what `kafka-storage random-uuid` prints).
+
+    One id in 64 would start with '-', which the storage tool's argument parser takes for an option ("format
+    --cluster-id -z2v..." fails); Kafka's own `Uuid.randomUuid` draws again in that case, and so does this.
+    """
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not candidate.startswith("-"):
+            return candidate
 
 
 def prepare() -> list[str]:
@@ -136,7 +143,7 @@ def prepare_broker(*, conf_dir: Path, log_dir: Path, log_file: Path, port: int, 
         log_dir.mkdir(parents=True, exist_ok=True)
         with log_file.open("ab") as log:
             subprocess.run(
-                [*base, STORAGE_TOOL_CLASS, "format", "--cluster-id", _cluster_id(),
+                [*base, STORAGE_TOOL_CLASS, "format", "--cluster-id", cluster_id(),
                  "--config", str(server_properties), "--ignore-formatted"],
                 check=True, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, timeout=FORMAT_TIMEOUT_S,
             )
