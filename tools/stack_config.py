@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ from pathlib import Path
 from common.env import env_int
 from common.errors import ConfigInvalid
 from tools.infra.kafka import TOPIC_PARTITIONS
-from tools.infra.layout import CQL_KEYSPACE, CQL_PORT, HOST, KAFKA_BOOTSTRAP, LOCAL_DIR
+from tools.infra.layout import CQL_KEYSPACE, CQL_PORT, HOST, KAFKA_BOOTSTRAP, LOCAL_DIR, restartable_ports
 
 ORDERS_PARTITIONS = TOPIC_PARTITIONS  # partitions of `orders`
 MATCHER_SHARDS_MAX = ORDERS_PARTITIONS
@@ -94,18 +93,9 @@ class Ports:
 
     @classmethod
     def free(cls, *, matcher_shards: int, settlement_instances: int) -> Ports:
-        """Ports the kernel reports free right now (all held open together, so they are distinct)."""
-        count = 3 * matcher_shards + settlement_instances + 4
-        held: list[socket.socket] = []
-        try:
-            for _ in range(count):
-                probe = socket.socket()
-                probe.bind((HOST, 0))
-                held.append(probe)
-            numbers = [probe.getsockname()[1] for probe in held]
-        finally:
-            for probe in held:
-                probe.close()
+        """Distinct ports free right now, below the ephemeral range, so a service restarted on its port (a crash
+        drill) still finds it free (tools/infra/layout.py `restartable_ports`)."""
+        numbers = restartable_ports(3 * matcher_shards + settlement_instances + 4)
         shards, rest_of = numbers[:3 * matcher_shards], numbers[3 * matcher_shards:]
         return cls(
             matcher_pub=tuple(shards[0::3]),

@@ -39,7 +39,7 @@ from exchange.v1 import (
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OPENAPI_PATH = REPO_ROOT / "gen/openapi/exchange.swagger.json"
 GO_BUILD_TIMEOUT_S = 600
-PROXY_START_TIMEOUT_MS = 10_000
+PROXY_START_TIMEOUT_MS = 30_000
 HTTP_TIMEOUT_S = 10
 GRPC_WORKERS_MAX = 4
 
@@ -215,8 +215,12 @@ def start_proxy(binary: Path, backend_address: str, log_path: Path) -> Proxy:
             stdout=log_file, stderr=subprocess.STDOUT,
         )
     marker = "REST proxy listening on "
+
+    def listening_line_written() -> bool:  # the whole line: the address ends before its ", forwarding to"
+        return "\n" in log_path.read_text().partition(marker)[2]
+
     deadline_ns = time.monotonic_ns() + PROXY_START_TIMEOUT_MS * 1_000_000
-    while marker not in log_path.read_text():
+    while not listening_line_written():
         if process.poll() is not None or time.monotonic_ns() > deadline_ns:
             process.kill()
             raise AssertionError(f"the proxy did not start:\n{log_path.read_text()}")

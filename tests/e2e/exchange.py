@@ -43,7 +43,7 @@ from tools.stack_config import StackConfig, from_env
 
 AERON_PRIVATE_STREAM_MIN = 100_000  # above every stream id the stack and the Aeron tests use
 AERON_PRIVATE_STREAM_MAX = 1_000_000
-WAIT_MS_DEFAULT = 30_000
+WAIT_MS_DEFAULT = 90_000  # one step can take 10+ s on the loaded 2-core CI machine
 COPIED_TABLES = ("balance_ledger", "user_balances", "transfers", "settled_trades", "trades_by_user", "engine_outputs",
                  "chain_state")
 

@@ -82,8 +82,14 @@ def expect_balances(ex: Exchange, user: User, scratch: Path, expected: dict[str,
     (available, frozen) per asset."""
     wanted = {asset: (units(ex.catalog, asset, available), units(ex.catalog, asset, frozen))
               for asset, (available, frozen) in expected.items()}
-    dump = ex.dump(scratch)
-    assert {asset: dump.get((user.user_id, asset), (0, 0)) for asset in wanted} == wanted
+
+    def in_ubscore() -> dict[str, tuple[int, int]]:
+        dump = ex.dump(scratch)
+        return {asset: dump.get((user.user_id, asset), (0, 0)) for asset in wanted}
+
+    # UBSCore settles trades, expiries and cancels from the matcher feed, which the client's answer (the gateway's
+    # own copy of that feed) does not wait for: its state is awaited like every other place.
+    eventually(in_ubscore, lambda balances: balances == wanted)
     names = {asset.asset_id: name for name, asset in ex.catalog.assets.items()}
 
     def in_db() -> dict[str, tuple[int, int]]:

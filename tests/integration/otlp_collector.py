@@ -58,5 +58,7 @@ def otel_env(port: int) -> dict[str, str]:
 
 
 def json_lines(path: Path) -> list[dict]:
-    """Every line of a service log, each parsed as JSON (fails on a line that is not)."""
-    return [json.loads(line) for line in path.read_text().splitlines() if line]
+    """Every complete line of a service log, each parsed as JSON (fails on a line that is not). The services are
+    still running: a last line without its newline is still being written, and is left for a later read."""
+    complete = path.read_text().rpartition("\n")[0]
+    return [json.loads(line) for line in complete.splitlines() if line]

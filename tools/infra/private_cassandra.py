@@ -23,7 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tools.infra import cassandra
-from tools.infra.private_server import PrivateServer, free_ports
+from tools.infra.layout import restartable_ports
+from tools.infra.private_server import PrivateServer
 
 HEAP = "768M"  # enough for a drill's few thousand rows; the shared node has 1 GiB
 
@@ -37,7 +38,7 @@ class PrivateNode(PrivateServer):
 
     def __init__(self, home: Path) -> None:
         super().__init__(home)
-        self.port, self.storage_port = free_ports(2)
+        self.port, self.storage_port = restartable_ports(2)
 
     def argv(self) -> list[str]:
         """cassandra.yaml under conf/, data under data/; the node's argv."""

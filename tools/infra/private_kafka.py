@@ -17,8 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tools.infra import kafka
-from tools.infra.layout import HOST
-from tools.infra.private_server import PrivateServer, free_ports
+from tools.infra.layout import HOST, restartable_ports
+from tools.infra.private_server import PrivateServer
 
 
 class PrivateBroker(PrivateServer):
@@ -29,7 +29,7 @@ class PrivateBroker(PrivateServer):
 
     def __init__(self, home: Path) -> None:
         super().__init__(home)
-        self.port, self.controller_port = free_ports(2)
+        self.port, self.controller_port = restartable_ports(2)
         self.bootstrap = f"{HOST}:{self.port}"
 
     def argv(self) -> list[str]:

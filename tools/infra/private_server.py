@@ -9,31 +9,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Self
 
 from tools.infra import process
-from tools.infra.layout import HOST
 
 STOP_TIMEOUT_S = 30.0
 POLL_S = 0.2
-
-
-def free_ports(count: int) -> list[int]:
-    """`count` distinct ports the kernel reports free right now (all held open together)."""
-    held = []
-    try:
-        for _ in range(count):
-            probe = socket.socket()
-            probe.bind((HOST, 0))
-            held.append(probe)
-        return [probe.getsockname()[1] for probe in held]
-    finally:
-        for probe in held:
-            probe.close()
 
 
 class PrivateServer(ABC):

@@ -107,6 +107,7 @@ def test_seed_scenario_over_grpc_rest_and_private_streams(
     alice_stream.until(lambda m: balances(alice_stream).get("USDT") == ("77500.000000", "0.000000"))
     bob_stream.until(lambda m: balances(bob_stream).get("USDT") == ("22477.500000", "0.000000"))
     bob_stream.until(lambda m: balances(bob_stream).get("BTC") == ("9.50000000", "0.00000000"))
+    bob_stream.until(lambda m: m.HasField("fill"))  # offered just after the order update of the same output
     [bob_fill] = [m.fill for m in bob_stream.seen if m.HasField("fill")]
     assert (bob_fill.is_maker, bob_fill.fee, bob_fill.fee_asset) == (True, "22.500000", "USDT")
 

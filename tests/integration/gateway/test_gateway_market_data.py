@@ -281,8 +281,15 @@ def test_books_and_stream_span_two_matcher_shards(
     for symbol, shard in owners.items():
         expected = engine_depth(outputs[shard], symbol)
         eventually(lambda symbol=symbol, shard=shard: gateway.market_feed.owner(symbol).shard_id == shard)
-        book = stub.GetOrderBook(market_data_service_pb2.GetOrderBookRequest(symbol=symbol, depth=DEPTH),
-                                 metadata=bearer(key))  # fmt: skip
+
+        def book_of(symbol: str = symbol) -> market_data_service_pb2.GetOrderBookResponse:
+            return stub.GetOrderBook(market_data_service_pb2.GetOrderBookRequest(symbol=symbol, depth=DEPTH),
+                                     metadata=bearer(key))  # fmt: skip
+
+        # The gateway reads the shard's feed on its own subscription, behind or ahead of the test's: its book is
+        # awaited at the shard's last seq, then compared.
+        eventually(lambda book_of=book_of, shard=shard: book_of().seq == outputs[shard][-1].seq, timeout_ms=60_000)
+        book = book_of()
         assert (as_units(book.bids, symbol), as_units(book.asks, symbol)) == expected
         assert book.seq == outputs[shard][-1].seq
 

@@ -90,15 +90,35 @@ def scenario(
     ), metadata=bearer(key[OPERATOR])).transfer  # fmt: skip
     assert withdrawal.status == A.TRANSFER_STATUS_REJECTED
 
-    def stored() -> bool:  # the last effects of both inputs: the refused withdrawal, the resting order
+    def stored() -> bool:
+        # Settlement writes rows of different partitions in concurrent batches, and the matcher feed and
+        # balance.events are separate topics, so every partition the test reads is awaited on its own.
+        alice = bearer(key[ALICE])
         try:
-            account.GetTransfer(A.GetTransferRequest(request_id="wd-alice"), metadata=bearer(key[ALICE]))
-            orders = trading.ListOrders(T.ListOrdersRequest(open_only=True), metadata=bearer(key[ALICE])).orders
+            account.GetTransfer(A.GetTransferRequest(request_id="wd-alice"), metadata=alice)
+            trading.GetOrder(T.GetOrderRequest(client_order_id="alice-big"), metadata=alice)
         except grpc.RpcError as error:
             if error.code() != grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
                 raise
             return False
-        return [order.client_order_id for order in orders] == ["alice-2"]
+        # Rows of one input can also straddle two batches of a turn, so each row read below is awaited itself
+        # (the refused order's place in the history, both balance rows, the USDT ledger), not inferred.
+        orders = trading.ListOrders(T.ListOrdersRequest(open_only=True), metadata=alice).orders
+        history = trading.ListOrders(T.ListOrdersRequest(), metadata=alice).orders
+        balances = {b.asset: (b.available, b.frozen)
+                    for b in account.GetBalances(A.GetBalancesRequest(), metadata=alice).balances}
+        btc_ledger = account.ListLedger(A.ListLedgerRequest(asset="BTC", page_size=1), metadata=alice).entries
+        usdt_ledger = account.ListLedger(A.ListLedgerRequest(asset="USDT"), metadata=alice).entries
+        fills = [len(trading.ListFills(T.ListFillsRequest(), metadata=bearer(key[user])).fills)
+                 for user in (ALICE, BOB)]
+        trades = market_data_service_pb2_grpc.MarketDataServiceStub(channel).ListTrades(
+            market_data_service_pb2.ListTradesRequest(symbol="BTC_USDT"), metadata=alice).trades
+        return ([order.client_order_id for order in orders] == ["alice-2"]
+                and sorted(order.client_order_id for order in history) == ["alice-1", "alice-2", "alice-big"]
+                and balances == {"BTC": ("0.49900000", "0.00000000"), "USDT": ("73100.000000", "4400.000000")}
+                and [entry.available for entry in btc_ledger] == ["0.49900000"]
+                and any(entry.delta_available.startswith("-") for entry in usdt_ledger) and fills == [1, 1]
+                and len(trades) == 1)
 
     eventually(stored, timeout_ms=90_000)
     return {"gateway": gateway, "account": account, "trading": trading, "key": key,

@@ -77,7 +77,12 @@ def test_readme_curl_and_grpcurl_examples_work_as_written_on_the_real_stack(
         response = account.GetBalances(account_service_pb2.GetBalancesRequest(), metadata=bearer(key))
         return {b.asset: (b.available, b.frozen) for b in response.balances}
 
+    def open_orders() -> list[str]:
+        response = trading.ListOrders(trading_service_pb2.ListOrdersRequest(open_only=True), metadata=bearer(key))
+        return sorted(order.client_order_id for order in response.orders)
+
+    # Balances come from balance.events, open orders from the matcher feed: Settlement stores the two inputs
+    # independently, so each is awaited (the assertions are the waits' conditions).
     expected = {"USDT": ("77474.500000", "22500.000000"), "BTC": ("0.75000000", "0.25000000")}
-    eventually(lambda: balances() == expected, timeout_ms=30_000)
-    open_orders = trading.ListOrders(trading_service_pb2.ListOrdersRequest(open_only=True), metadata=bearer(key))
-    assert sorted(order.client_order_id for order in open_orders.orders) == ["buy-1", "sell-1"]
+    eventually(lambda: balances() == expected, timeout_ms=90_000)
+    eventually(lambda: open_orders() == ["buy-1", "sell-1"], timeout_ms=90_000)

@@ -21,6 +21,7 @@ from gateway.app import Gateway
 from ..settlement import conftest as settlement_fixtures
 from ..ubscore.conftest import Stack
 from .calls import bearer
+from .conftest import eventually
 from .full_stack import start_full_stack
 
 pytestmark = pytest.mark.integration
@@ -28,7 +29,8 @@ pytestmark = pytest.mark.integration
 settlement_factory = settlement_fixtures.settlement_factory
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-EXAMPLE_TIMEOUT_S = 120
+EXAMPLE_TIMEOUT_S = 240
+WAIT_S = 90  # each example's own bound on its waits (the order read back, its update): a loaded machine is slow
 GO_BUILD_TIMEOUT_S = 600
 ALICE, BOB, OPERATOR = 1001, 1002, 5000
 
@@ -68,17 +70,26 @@ def test_python_and_go_sdk_examples_place_read_back_and_follow_their_orders(
             request_id=request_id, user_id=user_id, asset=asset, amount=amount, result_wait_ms=5_000,
         ), metadata=bearer(keys[OPERATOR][0])).transfer  # fmt: skip
         assert deposit.status == account_service_pb2.TRANSFER_STATUS_COMPLETED, deposit
+
+    def stored(user_id: int, asset: str, amount: str) -> bool:
+        balances = account.GetBalances(account_service_pb2.GetBalancesRequest(), metadata=bearer(keys[user_id][0]))
+        return [(b.asset, b.available) for b in balances.balances] == [(asset, amount)]
+
+    # Each example opens with its balances read from the database; a COMPLETED deposit is UBSCore's answer, which
+    # Settlement stores later, so both users' balances are awaited before an example runs.
+    eventually(lambda: stored(ALICE, "USDT", "10000.000000") and stored(BOB, "BTC", "1.00000000"), timeout_ms=90_000)
     target = f"127.0.0.1:{gateway.port}"
 
     python = run_example([sys.executable, "examples/python/client.py", "--target", target, "--side", "buy",
-                          "--price", "44000.00", "--quantity", "0.1", "--client-order-id", "sdk-py-1"],
+                          "--price", "44000.00", "--quantity", "0.1", "--client-order-id", "sdk-py-1",
+                          "--timeout-s", str(WAIT_S)],
                          keys[ALICE][0])
     go_binary = tmp_path / "example"
     built = subprocess.run(["go", "build", "-o", str(go_binary), "./examples/go"], cwd=REPO_ROOT,
                            capture_output=True, text=True, timeout=GO_BUILD_TIMEOUT_S, check=False)
     assert built.returncode == 0, built.stderr
     go = run_example([str(go_binary), "--target", target, "--side", "sell", "--price", "46000.00",
-                      "--quantity", "0.2", "--client-order-id", "sdk-go-1"], keys[BOB][0])
+                      "--quantity", "0.2", "--client-order-id", "sdk-go-1", "--timeout", f"{WAIT_S}s"], keys[BOB][0])
 
     for output, client_order_id, side, price, quantity, funded in (
         (python, "sdk-py-1", "SIDE_BUY", "44000.000000", "0.10000000", ("USDT", "10000.000000")),

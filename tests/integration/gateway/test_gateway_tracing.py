@@ -127,6 +127,9 @@ def test_one_order_is_one_trace_across_gateway_ubscore_and_matcher(
     eventually(lambda: {("ubscore", "ubscore.place"), ("matcher", "matcher.command"), ("ubscore", "ubscore.output")}
                <= receiver.names_in_trace(TRACE_ID), timeout_ms=30_000)  # fmt: skip
     # Every log line of both services is one JSON object, and the per-input lines carry the ids and the trace id.
+    # The matcher logs `batch published` after replay already serves the batch (as the test read it), so it is
+    # awaited; the other lines read here are written before what the test has seen of their input.
+    eventually(lambda: any(line["message"] == "batch published" for line in json_lines(stack.matcher.log_path)))
     ubscore_lines, matcher_lines = json_lines(stack.ubscore.log_path), json_lines(stack.matcher.log_path)
     [sent] = [line for line in ubscore_lines if line.get("client_order_id") == "traced-1"]
     assert (sent["trace_id"], sent["order_id"], sent["command_seqs"]) == (TRACE_ID, placed.order_id,

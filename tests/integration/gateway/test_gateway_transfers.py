@@ -125,6 +125,10 @@ def test_result_wait_returns_ubscores_outcome_from_balance_events(
     gateway = gateway_factory(transfer_topic=transfers_topic, balance_events_topic=balance_events_topic)
     eventually(lambda: key_id in gateway.key_cache.keys and gateway.balance_events.ready.is_set(), timeout_ms=20_000)
     stub = account_service_pb2_grpc.AccountServiceStub(channel_factory(gateway.port))
+    # The outcome must arrive within the call's 5 s wait (the most it may ask for): the producer is connected and
+    # knows the topic before the call, so the window holds only the read-back, one record and the follower's fetch.
+    producer = make_producer(kafka_bootstrap, client_id="transfer-outcome-test")
+    producer.list_topics(balance_events_topic, timeout=30)
     request = account_service_pb2.TransferOutRequest(
         request_id="wd-1", user_id=1080, asset="BTC", amount="2", result_wait_ms=5_000
     )
@@ -135,7 +139,6 @@ def test_result_wait_returns_ubscores_outcome_from_balance_events(
         type=balance_pb2.BALANCE_EVENT_TYPE_WITHDRAWAL_REJECTED,
         reject_reason=common_pb2.REJECT_REASON_INSUFFICIENT_FUNDS,
     )
-    producer = make_producer(kafka_bootstrap, client_id="transfer-outcome-test")
     producer.produce(balance_events_topic, key=b"1080", value=outcome.SerializeToString())
     flush_or_raise(producer, timeout_s=30)
     transfer = waiting.result(timeout=30).transfer

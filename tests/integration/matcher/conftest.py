@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,10 +28,11 @@ from common.markets import load_catalog
 from exchange.v1 import engine_pb2, order_pb2
 from matcher.codec import build_output, decode_command
 from matcher.engine import Engine
+from tools.infra.layout import restartable_ports
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PARTITIONS = 4
-START_TIMEOUT_MS = 30_000
+START_TIMEOUT_MS = 60_000  # a process start (imports, Kafka assignment) can take 10+ s on the loaded CI machine
 FLUSH_TIMEOUT_S = 30.0
 
 
@@ -46,9 +46,10 @@ def eventually(condition: Callable[[], bool], *, timeout_ms: int = 30_000, poll_
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A free port for a test's server, below the ephemeral range (tools/infra/layout.py `restartable_ports`): a
+    server killed and started again on it (a matcher's feed, a proxy) finds it still free."""
+    [port] = restartable_ports(1)
+    return port
 
 
 @pytest.fixture

@@ -53,7 +53,9 @@ def test_ubscore_matcher_settlement_end_to_end_reconciles_with_ubscore_dump(
     gateway.transfer(BOB, BTC, 100_000_000, deposit=True, request_id="bob-dep")
     gateway.transfer(BOB, USDT, 1, deposit=False, request_id="bob-too-much")
     queries = SettlementQueries(session)
-    eventually(lambda: queries.get_transfer(user_id=BOB, request_id="bob-dep") is not None, timeout_ms=60_000)
+    # Each user's transfers are on their own partition (keyed by user): both deposits are awaited before the orders.
+    eventually(lambda: all(queries.get_transfer(user_id=user, request_id=request_id) is not None
+                           for user, request_id in ((ALICE, "alice-dep"), (BOB, "bob-dep"))), timeout_ms=60_000)
     sell = gateway.place(**limit(BOB, "bob-1", common_pb2.SIDE_SELL, PRICE_45K, HALF_BTC))
     buy = gateway.place(**limit(ALICE, "alice-1", common_pb2.SIDE_BUY, PRICE_45K, HALF_BTC))
     rest = gateway.place(**limit(ALICE, "alice-2", common_pb2.SIDE_BUY, PRICE_45K - 10_000, HALF_BTC))
@@ -62,9 +64,11 @@ def test_ubscore_matcher_settlement_end_to_end_reconciles_with_ubscore_dump(
     assert off_tick.rejected.reason == common_pb2.REJECT_REASON_UBSCORE_PRICE_OFF_TICK
 
     def everything_persisted() -> bool:
+        # UBSCore settles the outputs (the trade, the cancel's unlock) from its own feed subscription: its events
+        # are complete only once it has read output 4, whatever Settlement has persisted by then.
         summary = stack.ubscore.dump()["summary"]
         published = stack.matcher.metric("matcher_last_seq")
-        return (published == 4 and chain_seq(session, 0) == 4
+        return (published == 4 and chain_seq(session, 0) == 4 and summary["feed_positions"].get("0") == 4
                 and events_checkpointed(session, stack.topics.events) == summary["last_event_id"] > 0
                 and count_rows(session, "balance_ledger") == summary["last_event_id"])
 

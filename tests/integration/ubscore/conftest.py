@@ -10,7 +10,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from common.aeron.client import AeronClient, ClientConfig
 from common.aeron.request_response import RequestClient
 from common.kafka import assign_from, create_topic, delete_topic, flush_or_raise, make_consumer, make_producer
 from exchange.v1 import balance_pb2, order_pb2, ubscore_pb2
+from tools.infra.layout import restartable_ports
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PARTITIONS = 4
@@ -45,9 +45,10 @@ def eventually(condition: Callable[[], bool], *, timeout_ms: int = 30_000, poll_
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A free port below the ephemeral range (tools/infra/layout.py `restartable_ports`): a matcher or UBSCore
+    restarted on it finds it still free."""
+    [port] = restartable_ports(1)
+    return port
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,9 +71,11 @@ def test_order_locks_goes_through_the_matcher_and_the_trade_settles_both_users(
     stack.matcher.start()
     stack.ubscore.start()
     gateway = gateway_factory()
-    gateway.transfer(ALICE, USDT, 100_000_000_000, deposit=True)
-    bob_deposit = gateway.transfer(BOB, BTC, 100_000_000, deposit=True)
-    wait_for(events_reader, lambda e: e.request_id == bob_deposit)
+    # Transfers are keyed by user: each user's deposit is on its own partition, applied on its own, so each is
+    # awaited (one applied says nothing of the other).
+    deposits = {gateway.transfer(ALICE, USDT, 100_000_000_000, deposit=True),
+                gateway.transfer(BOB, BTC, 100_000_000, deposit=True)}
+    eventually(lambda: deposits <= {e.request_id for e in events_reader()}, timeout_ms=30_000)
     sell = gateway.place(**limit(BOB, "bob-1", common_pb2.SIDE_SELL, PRICE_45K, HALF_BTC))
     assert sell.order_accepted.locked_units == HALF_BTC, sell
     buy = gateway.place(**limit(ALICE, "alice-1", common_pb2.SIDE_BUY, PRICE_45K, HALF_BTC))
@@ -84,17 +86,23 @@ def test_order_locks_goes_through_the_matcher_and_the_trade_settles_both_users(
     assert again.order_accepted.order_id == buy.order_accepted.order_id
     fee = wait_for(events_reader, lambda e: e.user_id == FEE_ACCOUNT and e.asset_id == USDT)
     assert fee.available_units == 22_500_000
-    events = events_reader()
+    events: list[balance_pb2.BalanceEvent] = []
 
-    def last(user: int, asset: int) -> tuple[int, int]:
-        event = [e for e in events if (e.user_id, e.asset_id) == (user, asset) and e.version][-1]
-        return event.available_units, event.frozen_units
+    def last(user: int, asset: int) -> tuple[int, int] | None:
+        changes = [e for e in events if (e.user_id, e.asset_id) == (user, asset) and e.version]
+        return (changes[-1].available_units, changes[-1].frozen_units) if changes else None
 
-    assert last(ALICE, USDT) == (77_500_000_000, 0)
-    assert last(ALICE, BTC) == (49_900_000, 0)
-    assert last(BOB, BTC) == (50_000_000, 0)
-    assert last(BOB, USDT) == (22_477_500_000, 0)
-    assert last(FEE_ACCOUNT, BTC) == (100_000, 0)
+    settled = {(ALICE, USDT): (77_500_000_000, 0), (ALICE, BTC): (49_900_000, 0), (BOB, BTC): (50_000_000, 0),
+               (BOB, USDT): (22_477_500_000, 0), (FEE_ACCOUNT, BTC): (100_000, 0)}
+
+    def all_read() -> bool:
+        # Events are keyed by user, so each user's are on their own partition, read on its own: the fee event
+        # having arrived says nothing of the other users' last events.
+        events[:] = events_reader()
+        return all(last(user, asset) == balance for (user, asset), balance in settled.items())
+
+    eventually(all_read, timeout_ms=30_000)
+    assert {(user, asset): last(user, asset) for user, asset in settled} == settled
     commands = orders_reader()
     assert [c.command_seq for c in commands] == [1, 2]
     assert [c.place.order_id for c in commands] == [sell.order_accepted.order_id, buy.order_accepted.order_id]
@@ -191,7 +199,8 @@ def test_orders_get_busy_while_the_matcher_lags_and_are_taken_again_once_it_catc
     eventually(lambda: stack.ubscore.metric("ubscore_commands_in_flight") == 4)
     stack.matcher.start()
     eventually(lambda: stack.ubscore.metric("ubscore_commands_in_flight") == 0)
-    assert stack.ubscore.metric("ubscore_feed_lag_outputs") == 0
+    # Set just after commands_in_flight in the same gauge refresh: a scrape can fall between the two.
+    eventually(lambda: stack.ubscore.metric("ubscore_feed_lag_outputs") == 0)
     retry = gateway.place(**limit(ALICE, "q3", common_pb2.SIDE_BUY, PRICE_45K, 10_000))
     assert retry.HasField("order_accepted"), retry
     assert stack.ubscore.metric("ubscore_refusals_total", 'reason="UBSCORE_BUSY"') == 1
@@ -218,10 +227,10 @@ def test_trades_of_two_matcher_shards_settle_through_both_feeds(
             shard.start()
         stack.ubscore.start()
         gateway = gateway_factory()
-        gateway.transfer(ALICE, USDT, 100_000_000_000, deposit=True)
-        gateway.transfer(BOB, BTC, 100_000_000, deposit=True)
-        last = gateway.transfer(BOB, ETH, 1_000_000_000, deposit=True)
-        wait_for(events_reader, lambda e: e.request_id == last)
+        deposits = {gateway.transfer(ALICE, USDT, 100_000_000_000, deposit=True),
+                    gateway.transfer(BOB, BTC, 100_000_000, deposit=True),
+                    gateway.transfer(BOB, ETH, 1_000_000_000, deposit=True)}
+        eventually(lambda: deposits <= {e.request_id for e in events_reader()}, timeout_ms=30_000)  # per user
         for symbol, price, qty in (("BTC_USDT", PRICE_45K, 10_000_000), ("ETH_USDT", 3_000_000_000, 100_000_000)):
             sell = dict(limit(BOB, f"s-{symbol}", common_pb2.SIDE_SELL, price, qty), symbol=symbol)
             buy = dict(limit(ALICE, f"b-{symbol}", common_pb2.SIDE_BUY, price, qty), symbol=symbol)

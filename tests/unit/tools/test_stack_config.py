@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from common.errors import ConfigInvalid
+from tools.infra.layout import EPHEMERAL_RANGE_PATH, RESTARTABLE_PORT_MIN
 from tools.services.catalog import build_specs
 from tools.stack_config import Ports, StackConfig, from_env
 
@@ -81,11 +82,15 @@ def test_saved_settings_read_back_equal_including_free_ports(tmp_path: Path) -> 
 
 
 def test_free_ports_are_all_distinct() -> None:
-    """Every port of a free-port plan is different (they are held open together while picked)."""
+    """Every port of a free-port plan is different (they are held open together while picked) and lies below the
+    kernel's ephemeral port range."""
     ports = Ports.free(matcher_shards=4, settlement_instances=3)
     numbers = [*ports.matcher_pub, *ports.matcher_replay, *ports.matcher_metrics, *ports.settlement_metrics,
                ports.ubscore_metrics, ports.gateway_grpc, ports.gateway_metrics, ports.rest]
     assert len(set(numbers)) == len(numbers) == 19
+    # Below the ephemeral range: nothing binding port 0 or connecting out takes one while its service restarts.
+    ephemeral_low = int(EPHEMERAL_RANGE_PATH.read_text().split()[0])
+    assert all(RESTARTABLE_PORT_MIN <= number < ephemeral_low for number in numbers), numbers
 
 
 def test_catalog_lists_services_in_dependency_order_and_enables_only_landed_ones() -> None:
