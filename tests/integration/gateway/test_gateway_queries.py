@@ -91,8 +91,8 @@ def scenario(
     assert withdrawal.status == A.TRANSFER_STATUS_REJECTED
 
     def stored() -> bool:
-        # Settlement writes rows of different partitions in concurrent batches, and the matcher feed and
-        # balance.events are separate topics, so every partition the test reads is awaited on its own.
+        # Settlement writes rows of different partitions in concurrent batches (one input's rows can straddle two),
+        # and the matcher feed and balance.events are separate topics: every row read below is awaited itself.
         alice = bearer(key[ALICE])
         try:
             account.GetTransfer(A.GetTransferRequest(request_id="wd-alice"), metadata=alice)
@@ -101,8 +101,6 @@ def scenario(
             if error.code() != grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
                 raise
             return False
-        # Rows of one input can also straddle two batches of a turn, so each row read below is awaited itself
-        # (the refused order's place in the history, both balance rows, the USDT ledger), not inferred.
         orders = trading.ListOrders(T.ListOrdersRequest(open_only=True), metadata=alice).orders
         history = trading.ListOrders(T.ListOrdersRequest(), metadata=alice).orders
         balances = {b.asset: (b.available, b.frozen)

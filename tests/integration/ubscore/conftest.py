@@ -12,7 +12,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,7 +25,8 @@ from common.aeron.client import AeronClient, ClientConfig
 from common.aeron.request_response import RequestClient
 from common.kafka import assign_from, create_topic, delete_topic, flush_or_raise, make_consumer, make_producer
 from exchange.v1 import balance_pb2, order_pb2, ubscore_pb2
-from tools.infra.layout import restartable_ports
+
+from ..matcher import conftest as matcher_fixtures
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PARTITIONS = 4
@@ -35,20 +35,9 @@ FLUSH_TIMEOUT_S = 30.0
 REQUEST_TIMEOUT_MS = 10_000
 
 
-def eventually(condition: Callable[[], bool], *, timeout_ms: int = 30_000, poll_ms: int = 20) -> None:
-    """Wait until `condition()` is true; fail after `timeout_ms`."""
-    deadline_ns = time.monotonic_ns() + timeout_ms * 1_000_000
-    while not condition():
-        if time.monotonic_ns() > deadline_ns:
-            raise AssertionError(f"not true within {timeout_ms} ms: {condition}")
-        time.sleep(poll_ms / 1_000)
-
-
-def free_port() -> int:
-    """A free port below the ephemeral range (tools/infra/layout.py `restartable_ports`): a matcher or UBSCore
-    restarted on it finds it still free."""
-    [port] = restartable_ports(1)
-    return port
+# One eventually and one free-port helper for the integration fixtures.
+eventually = matcher_fixtures.eventually
+free_port = matcher_fixtures.free_port
 
 
 @dataclass(frozen=True, slots=True)
