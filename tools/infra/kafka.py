@@ -141,6 +141,8 @@ def prepare_broker(*, conf_dir: Path, log_dir: Path, log_file: Path, port: int, 
             f"-Dlog4j2.configurationFile={log4j2}", "-cp", classpath]
     if not (log_dir / "meta.properties").exists():
         log_dir.mkdir(parents=True, exist_ok=True)
+        # The format step logs before the broker is spawned (which is what creates the logs directory otherwise).
+        log_file.parent.mkdir(parents=True, exist_ok=True)
         with log_file.open("ab") as log:
             subprocess.run(
                 [*base, STORAGE_TOOL_CLASS, "format", "--cluster-id", cluster_id(),
