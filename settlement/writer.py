@@ -10,7 +10,8 @@
              batch is acknowledged or `retry_deadline_s` has passed without one succeeding (then raise Unavailable;
              the caller has not committed its input positions, so a restart writes them again: nothing is dropped)
 
-Packing: the rows of one partition go out together, cut at `batch_rows_max` rows or ~`batch_bytes_max` bytes
+Packing: the rows of one partition go out together in one batch (Cassandra applies them atomically and in
+isolation), cut at `batch_rows_max` rows or ~`batch_bytes_max` bytes only when the group alone is larger
 (Cassandra refuses batches above 50 KiB). With `coalesce_replicas` (the default) the small groups of partitions
 that have the same primary replica share a batch: the coordinator is a replica of every row in it, so no extra
 hop is made, and the driver's per-request CPU (the bottleneck here, CEILINGS.md) is paid once per batch instead
@@ -162,11 +163,15 @@ class CqlWriter:
                 replica: object = group_key
             else:
                 replica = None if one_replica else self._replica(*bound[0][:2])
-            for binder, values, entry in bound:
-                size = _estimate_bytes(binder, entry)
+            sizes = [_estimate_bytes(binder, entry) for binder, _, entry in bound]
+            for index, ((binder, values, entry), size) in enumerate(zip(bound, sizes, strict=True)):
+                # The first row asks room for the whole group: a group that fits a batch is never cut, so a
+                # partition's rows of one turn are applied together (GetBalances shows no asset of a turn without
+                # the others); only a group larger than a batch is cut, row by row.
+                rows_needed, bytes_needed = (len(bound), sum(sizes)) if index == 0 else (1, size)
                 current = open_batches.get(replica)
-                if current is not None and (current[1][0] + 1 > self.batch_rows_max
-                                            or current[1][1] + size > self.batch_bytes_max):
+                if current is not None and (current[1][0] + rows_needed > self.batch_rows_max
+                                            or current[1][1] + bytes_needed > self.batch_bytes_max):
                     del open_batches[replica]
                     stats.batches += 1
                     yield current[0]
