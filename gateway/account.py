@@ -55,8 +55,8 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def StreamUserData(
         self, request: account_service_pb2.StreamUserDataRequest, context: grpc.ServicerContext
     ) -> Iterator[account_service_pb2.StreamUserDataResponse]:
-        """A heartbeat at once, the caller's balances (from the database), then the caller's order updates, fills
-        and balance changes as they happen."""
+        """A heartbeat at once, the caller's balances (from the database, with changes seen here but not stored
+        yet), then the caller's order updates, fills and balance changes as they happen."""
         unknown = [symbol for symbol in request.symbols if symbol not in self.catalog.markets]
         if unknown:
             raise Refused.from_violations([FieldViolation(
@@ -73,7 +73,8 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
             yield heartbeat(self.wall_clock_ns())  # the stream is open: later events reach it
             # Read after subscribing, so no change falls between the snapshot and the live events; a live change
             # already in the snapshot comes again with its version, which the client compares (proto comment).
-            balances = self._reads().balances(subscription.user_id)
+            # Changes handed out before the subscription but not stored yet come from what this gateway saw.
+            balances = streams.recent.freshest(subscription.user_id, self._reads().balances(subscription.user_id))
             yield account_service_pb2.StreamUserDataResponse(
                 balance_snapshot=account_service_pb2.BalanceSnapshot(balances=balances)
             )

@@ -20,6 +20,7 @@ from common.markets import MarketCatalog
 from common.money import format_units
 from exchange.v1 import account_service_pb2, balance_pb2, common_pb2, engine_pb2
 from gateway.order_views import fill_view, order_view
+from gateway.recent_balances import CAPACITY_MAX_DEFAULT, RecentBalances
 from gateway.streams import Subscription
 
 Message = account_service_pb2.StreamUserDataResponse
@@ -46,8 +47,12 @@ def ledger_entry(event: balance_pb2.BalanceEvent, catalog: MarketCatalog) -> acc
 class UserStreams:
     """Open private streams by user id."""
 
-    def __init__(self, catalog: MarketCatalog, *, queue_max: int, subscribers_max: int) -> None:
+    def __init__(
+        self, catalog: MarketCatalog, *, queue_max: int, subscribers_max: int,
+        recent_balances_max: int = CAPACITY_MAX_DEFAULT,
+    ) -> None:
         self.catalog = catalog
+        self.recent = RecentBalances(catalog, capacity_max=recent_balances_max)  # completes the opening snapshots
         self.queue_max = queue_max
         self.subscribers_max = subscribers_max
         self.by_user: dict[int, set[Subscription]] = {}
@@ -105,7 +110,10 @@ class UserStreams:
                     self._offer(user_id, trade.symbol, Message(fill=fill))
 
     def observe_balance(self, event: balance_pb2.BalanceEvent) -> None:
-        """A balance change (or a refused transfer) of a subscribed user; sent whatever symbols the stream named."""
+        """A balance change (or a refused transfer) of a subscribed user; sent whatever symbols the stream named.
+        Every user's change is recorded first (`recent`): one that opens a stream after this has it in its
+        snapshot even before Settlement stores it."""
+        self.recent.observe(event)
         if event.user_id not in self.by_user:
             return
         entry = ledger_entry(event, self.catalog)

@@ -106,3 +106,44 @@ def test_each_user_sees_only_their_orders_fills_and_balance_changes(
         ubscore.stopping.set()
         ubscore.join(10)
     assert not ubscore.errors, ubscore.errors
+
+
+def test_a_stream_opened_after_a_change_not_yet_stored_has_it_in_its_snapshot(
+    gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],
+    make_key: Callable[..., tuple[str, str]], balance_events_topic: str, kafka_bootstrap: str,
+) -> None:
+    """No Settlement runs, so the database never stores Carol's deposit. A first stream sees it live; a second
+    one, opened afterwards, would see it neither live (already handed out) nor in a snapshot read from the
+    database alone: its snapshot holds it, from what the gateway saw."""
+    carol, carol_id = make_key(1072, "read")
+    gateway = gateway_factory(balance_events_topic=balance_events_topic)
+    eventually(lambda: carol_id in gateway.key_cache.keys and gateway.balance_events.ready.is_set(),
+               timeout_ms=30_000)  # fmt: skip
+    account = account_service_pb2_grpc.AccountServiceStub(channel_factory(gateway.port))
+
+    def open_stream() -> StreamReader:
+        stream = account.StreamUserData(account_service_pb2.StreamUserDataRequest(), metadata=bearer(carol))
+        assert next(stream).WhichOneof("event") == "heartbeat"
+        reader = StreamReader(stream)
+        reader.start()
+        reader.until(lambda m: m.WhichOneof("event") == "balance_snapshot")
+        return reader
+
+    first = open_stream()
+    assert list(first.seen[0].balance_snapshot.balances) == []
+    producer = make_producer(kafka_bootstrap, client_id="user-stream-test")
+    deposit = balance_pb2.BalanceEvent(
+        event_id=1, user_id=1072, asset_id=2, type=balance_pb2.BALANCE_EVENT_TYPE_DEPOSITED,
+        delta_available_units=2_500_000_000, available_units=2_500_000_000, version=1, request_id="dep-carol",
+    )
+    producer.produce(balance_events_topic, key=b"1072", value=deposit.SerializeToString())
+    flush_or_raise(producer, timeout_s=30)
+    first.until(lambda m: m.WhichOneof("event") == "balance_change")
+
+    second = open_stream()
+
+    [snapshot] = [m.balance_snapshot for m in second.seen if m.WhichOneof("event") == "balance_snapshot"]
+    assert [(b.asset, b.available, b.frozen, b.version) for b in snapshot.balances] == [
+        ("USDT", "2500.000000", "0.000000", 1)]
+    assert account.GetBalances(account_service_pb2.GetBalancesRequest(), metadata=bearer(carol)).balances == [], \
+        "the database holds it after all: this test no longer shows the gap"

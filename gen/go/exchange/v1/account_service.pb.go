@@ -1252,8 +1252,9 @@ type StreamUserDataResponse_Heartbeat struct {
 }
 
 type StreamUserDataResponse_BalanceSnapshot struct {
-	// Sent once, right after the opening heartbeat: the caller's balances as the database holds them. Live
-	// balance_change events follow; apply one only if its version is above the snapshot's for that asset.
+	// Sent once, right after the opening heartbeat: the caller's balances as the database holds them, or newer
+	// where the gateway already saw a change not yet stored. Live balance_change events follow; apply one only if
+	// its version is above the snapshot's for that asset.
 	BalanceSnapshot *BalanceSnapshot `protobuf:"bytes,5,opt,name=balance_snapshot,json=balanceSnapshot,proto3,oneof"`
 }
 
