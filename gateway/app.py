@@ -27,6 +27,7 @@ from gateway.metrics import GatewayMetrics, MetricsInterceptor
 from gateway.order_results import OrderResults
 from gateway.rate_limit import RateLimiter, RateLimitInterceptor
 from gateway.reads import Reads
+from gateway.recent_balances import HISTORY_MS as RECENT_HISTORY_MS
 from gateway.server import GRACE_S, SERVICE_NAMES, Servicers, build_server
 from gateway.tracing import TraceInterceptor
 from gateway.trading import TradingServicer
@@ -112,6 +113,7 @@ def build_gateway(config: GatewayConfig) -> Gateway:
         balance_events = BalanceEventFollower(
             config.kafka_bootstrap, config.balance_events_topic,
             (user_streams.observe_balance, transfer_results.observe),
+            history_observers=(user_streams.recent.observe,), history_ms=RECENT_HISTORY_MS,
         )
     accepted = AcceptedTransfers()
     transfer_requests = BalanceEventFollower(

@@ -8,8 +8,9 @@ newer (higher `version`) of the stored row and the last change seen here. The fo
 it offers it to the streams (UserStreams.observe_balance), so every change is in one or the other.
 
 Bounded: the `capacity_max` (user, asset) pairs changed most recently are kept. A pair falls out only after that
-many other pairs changed since, long after Settlement has stored it unless Settlement is that far behind. What
-the gateway saw before it started is not here (the follower starts at the end of the topic).
+many other pairs changed since, long after Settlement has stored it unless Settlement is that far behind. A
+starting gateway reads the last HISTORY_MS of the topic into it (gateway/balance_events.py), so a change made
+shortly before it started and not yet stored is known too.
 
 Thread-safe: `observe` runs on the follower's thread, `freshest` on gRPC workers.
 """
@@ -26,6 +27,7 @@ from common.money import format_units
 from exchange.v1 import account_service_pb2, balance_pb2
 
 CAPACITY_MAX_DEFAULT = 100_000  # (user, asset) pairs, ~150 bytes each
+HISTORY_MS = 120_000  # Settlement's lag stays well below this (tens of seconds at the pipeline's flat-out rate)
 
 
 class SeenBalance(NamedTuple):

@@ -147,3 +147,49 @@ def test_a_stream_opened_after_a_change_not_yet_stored_has_it_in_its_snapshot(
         ("USDT", "2500.000000", "0.000000", 1)]
     assert account.GetBalances(account_service_pb2.GetBalancesRequest(), metadata=bearer(carol)).balances == [], \
         "the database holds it after all: this test no longer shows the gap"
+
+
+def test_a_change_made_before_the_gateway_started_is_in_the_snapshot_not_replayed_live(
+    gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],
+    make_key: Callable[..., tuple[str, str]], balance_events_topic: str, kafka_bootstrap: str,
+) -> None:
+    """Dave's deposit is on the topic before the gateway starts and never in the database: the starting gateway
+    reads the topic's recent history into its snapshots, and hands none of it to the streams as live changes."""
+    dave, dave_id = make_key(1073, "read")
+    producer = make_producer(kafka_bootstrap, client_id="user-stream-test")
+    for version, available_units in ((1, 700_000), (2, 900_000)):
+        earlier = balance_pb2.BalanceEvent(
+            event_id=version, user_id=1073, asset_id=1, type=balance_pb2.BALANCE_EVENT_TYPE_DEPOSITED,
+            delta_available_units=available_units - 700_000 * (version - 1), available_units=available_units,
+            version=version, request_id=f"dep-dave-{version}",
+        )
+        producer.produce(balance_events_topic, key=b"1073", value=earlier.SerializeToString())
+    flush_or_raise(producer, timeout_s=30)
+    gateway = gateway_factory(balance_events_topic=balance_events_topic)
+    eventually(lambda: dave_id in gateway.key_cache.keys and gateway.balance_events.ready.is_set(),
+               timeout_ms=30_000)  # fmt: skip
+    account = account_service_pb2_grpc.AccountServiceStub(channel_factory(gateway.port))
+
+    def snapshot() -> list[tuple[str, str, int]]:
+        stream = account.StreamUserData(account_service_pb2.StreamUserDataRequest(), metadata=bearer(dave))
+        try:
+            assert next(stream).WhichOneof("event") == "heartbeat"
+            opening = next(stream)
+            return [(b.asset, b.available, b.version) for b in opening.balance_snapshot.balances]
+        finally:
+            stream.cancel()
+
+    eventually(lambda: snapshot() == [("BTC", "0.00900000", 2)], timeout_ms=30_000)
+    stream = account.StreamUserData(account_service_pb2.StreamUserDataRequest(), metadata=bearer(dave))
+    reader = StreamReader(stream)
+    reader.start()
+    reader.until(lambda m: m.WhichOneof("event") == "balance_snapshot")
+    live = balance_pb2.BalanceEvent(
+        event_id=3, user_id=1073, asset_id=1, type=balance_pb2.BALANCE_EVENT_TYPE_WITHDRAWN,
+        delta_available_units=-100_000, available_units=800_000, version=3, request_id="wd-dave-3",
+    )
+    producer.produce(balance_events_topic, key=b"1073", value=live.SerializeToString())
+    flush_or_raise(producer, timeout_s=30)
+    reader.until(lambda m: m.WhichOneof("event") == "balance_change")
+    stream.cancel()
+    assert [m.balance_change.version for m in reader.seen if m.WhichOneof("event") == "balance_change"] == [3]
