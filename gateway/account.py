@@ -74,7 +74,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
             # Read after subscribing, so no change falls between the snapshot and the live events; a live change
             # already in the snapshot comes again with its version, which the client compares (proto comment).
             # Changes handed out before the subscription but not stored yet come from what this gateway saw.
-            balances = streams.recent.freshest(subscription.user_id, self._reads().balances(subscription.user_id))
+            balances = self._freshest_balances(subscription.user_id)
             yield account_service_pb2.StreamUserDataResponse(
                 balance_snapshot=account_service_pb2.BalanceSnapshot(balances=balances)
             )
@@ -88,8 +88,10 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def GetBalances(
         self, request: account_service_pb2.GetBalancesRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.GetBalancesResponse:
-        """Every asset balance of the caller, as Settlement has stored it."""
-        return account_service_pb2.GetBalancesResponse(balances=self._reads().balances(current_principal().user_id))
+        """Every asset balance of the caller as Settlement stored it, or newer where this gateway already saw a
+        change (so a completed transfer shows at once)."""
+        user_id = current_principal().user_id
+        return account_service_pb2.GetBalancesResponse(balances=self._freshest_balances(user_id))
 
     def GetTransfer(
         self, request: account_service_pb2.GetTransferRequest, context: grpc.ServicerContext
@@ -111,6 +113,11 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     ) -> account_service_pb2.ListLedgerResponse:
         """The caller's balance events, one page, newest first."""
         return self._reads().list_ledger(current_principal().user_id, request)
+
+    def _freshest_balances(self, user_id: int) -> list[account_service_pb2.Balance]:
+        """The stored balances, each replaced by a newer change this gateway saw (if it follows balance.events)."""
+        stored = self._reads().balances(user_id)
+        return stored if self.user_streams is None else self.user_streams.recent.freshest(user_id, stored)
 
     def _reads(self) -> Reads:
         if self.reads is None:
