@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
@@ -10,7 +11,7 @@ import zmq
 
 from common.engine_feed import EngineFeed, FeedEndpoints, ReplayClient
 from common.markets import MarketCatalog, load_catalog
-from exchange.v1 import balance_pb2
+from exchange.v1 import balance_pb2, engine_pb2
 from gateway.accepted_transfers import AcceptedTransfers
 from gateway.account import AccountServicer
 from gateway.api_keys import ApiKeyStore
@@ -28,6 +29,7 @@ from gateway.order_results import OrderResults
 from gateway.rate_limit import RateLimiter, RateLimitInterceptor
 from gateway.reads import Reads
 from gateway.recent_balances import HISTORY_MS as RECENT_HISTORY_MS
+from gateway.recent_orders import RecentOrders
 from gateway.server import GRACE_S, SERVICE_NAMES, Servicers, build_server
 from gateway.tracing import TraceInterceptor
 from gateway.trading import TradingServicer
@@ -103,8 +105,12 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     user_streams = UserStreams(
         catalog, queue_max=config.stream_queue_max, subscribers_max=max(1, config.grpc_workers // 4)
     )
-    order_results = OrderResults() if config.matcher_feeds else None
-    feed = _market_feeds(config, catalog, metrics, context, order_results, user_streams)
+    order_results = recent_orders = None
+    feed_observers: tuple[Callable[[engine_pb2.EngineOutput], None], ...] = ()
+    if config.matcher_feeds:
+        order_results, recent_orders = OrderResults(), RecentOrders(catalog)
+        feed_observers = (order_results.observe, recent_orders.observe, user_streams.observe)
+    feed = _market_feeds(config, catalog, metrics, context, feed_observers)
     ubscore = _ubscore_client(config)
     transfers = TransferPublisher(config.kafka_bootstrap, config.transfer_topic)
     balance_events = transfer_results = None
@@ -135,7 +141,8 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     limiter = RateLimiter(config.rate_limits)
     reads = Reads(catalog, SettlementQueries(session, keyspace=config.cql_keyspace))  # type: ignore[arg-type]
     servicers = Servicers(
-        trading=TradingServicer(catalog, ubscore, order_results, limiter=limiter, reads=reads),
+        trading=TradingServicer(catalog, ubscore, order_results, limiter=limiter, reads=reads,
+                                recent_orders=recent_orders),
         account=AccountServicer(
             catalog, transfers, user_streams, transfer_results, heartbeat_ms=config.heartbeat_ms, reads=reads,
             accepted=accepted,
@@ -163,12 +170,11 @@ def build_gateway(config: GatewayConfig) -> Gateway:
 
 def _market_feeds(
     config: GatewayConfig, catalog: MarketCatalog, metrics: GatewayMetrics, context: zmq.Context,
-    order_results: OrderResults | None, user_streams: UserStreams,
+    observers: tuple[Callable[[engine_pb2.EngineOutput], None], ...],
 ) -> MarketFeeds | None:
     endpoints = config.matcher_feeds
     if not endpoints:
         return None
-    assert order_results is not None
     feeds = [
         MarketFeed(
             lambda endpoint=endpoint: EngineFeed(
@@ -177,7 +183,7 @@ def _market_feeds(
             ),
             head_seq=lambda endpoint=endpoint: matcher_head_seq(context, endpoint),
             catalog=catalog, metrics=metrics, shard_id=endpoint.shard_id,
-            observers=(order_results.observe, user_streams.observe),
+            observers=observers,
         )
         for endpoint in endpoints
     ]

@@ -33,6 +33,7 @@ from gateway.order_results import OrderResults
 from gateway.order_views import fill_view, order_view
 from gateway.rate_limit import RateLimiter
 from gateway.reads import Reads
+from gateway.recent_orders import RecentOrders, progress
 from gateway.status import error_row
 from gateway.tracing import current_traceparent
 from gateway.ubscore_client import Reply, UbscoreClient
@@ -63,10 +64,12 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
     def __init__(
         self, catalog: MarketCatalog, ubscore: UbscoreClient | None, results: OrderResults | None = None, *,
         limiter: RateLimiter | None = None, reads: Reads | None = None, wall_clock_ns: Callable[[], int] = time.time_ns,
+        recent_orders: RecentOrders | None = None,
     ) -> None:
         self.catalog = catalog
         self.ubscore = ubscore
         self.reads = reads
+        self.recent_orders = recent_orders
         self.results = results
         self.limiter = limiter
         self.wall_clock_ns = wall_clock_ns
@@ -151,8 +154,26 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
     def GetOrder(
         self, request: trading_service_pb2.GetOrderRequest, context: grpc.ServicerContext
     ) -> trading_service_pb2.GetOrderResponse:
-        """One of the caller's orders, by order id or client order id (refused orders too)."""
-        order = self._reads().get_order(current_principal().user_id, request)
+        """One of the caller's orders, by order id or client order id (refused orders too): Settlement's row, or
+        the newer state this gateway saw on the matcher feed (so an order just placed is found at once)."""
+        user_id = current_principal().user_id
+        seen = None
+        if self.recent_orders is not None and (request.order_id or request.client_order_id):
+            seen = self.recent_orders.find(user_id=user_id, order_id=request.order_id,
+                                           client_order_id=request.client_order_id)  # fmt: skip
+        if seen is not None and seen[0] != user_id:
+            raise Refused(R.REJECT_REASON_PERMISSION_DENIED, f"order {request.order_id} is not yours")
+        try:
+            stored = self._reads().get_order(user_id, request)
+        except Refused as refused:
+            if seen is None or refused.reason != R.REJECT_REASON_NOT_FOUND:
+                raise
+            return trading_service_pb2.GetOrderResponse(order=seen[1])
+        if seen is None or progress(seen[1]) <= progress(stored):
+            return trading_service_pb2.GetOrderResponse(order=stored)
+        order = seen[1]  # further along; the placement's facts from the row (this gateway may not have seen it)
+        order.created_ns, order.post_only = stored.created_ns, stored.post_only
+        order.self_trade_mode, order.quote_quantity = stored.self_trade_mode, stored.quote_quantity
         return trading_service_pb2.GetOrderResponse(order=order)
 
     def ListOrders(

@@ -239,6 +239,62 @@ def test_place_order_waits_for_the_matchers_first_result(
     assert not ubscore.errors, ubscore.errors
 
 
+def test_get_order_answers_the_latest_state_before_the_database_has_it(
+    matcher: MatcherProcess, orders_producer: OrdersProducer, gateway_factory: Callable[..., Gateway],
+    channel_factory: Callable[[int], grpc.Channel], make_key: Callable[..., tuple[str, str]],
+    aeron_directory: Path, streams: tuple[int, int],
+) -> None:
+    """No Settlement runs, so the database never stores these orders: GetOrder still finds Bob's sell right after
+    PlaceOrder answered (by id and by client order id), then FILLED once Alice's buy met it; Alice asking for
+    Bob's order is PERMISSION_DENIED; an order nobody placed stays NOT_FOUND."""
+    matcher.start()
+    ubscore = ScriptedUbscore(str(aeron_directory), streams[0], forward=orders_producer.send)
+    ubscore.start()
+    assert ubscore.ready.wait(10)
+    try:
+        alice, alice_id = make_key(1062, "trade", "read")
+        bob, bob_id = make_key(1063, "trade", "read")
+        gateway = start_gateway(
+            gateway_factory, matcher, aeron_dir=str(aeron_directory), ubscore_stream_id=streams[0],
+            ubscore_response_stream_id=streams[1],
+        )
+        eventually(lambda: {alice_id, bob_id} <= set(gateway.key_cache.keys) and gateway.market_feed.is_ready()
+                   and gateway.ubscore.connected.is_set(), timeout_ms=30_000)  # fmt: skip
+        stub = trading_service_pb2_grpc.TradingServiceStub(channel_factory(gateway.port))
+
+        def place(key: str, coid: str, side: int) -> int:
+            answer = stub.PlaceOrder(trading_service_pb2.PlaceOrderRequest(
+                symbol=SYMBOL, side=side, order_type=common_pb2.ORDER_TYPE_LIMIT, price="45000.00", quantity="0.5",
+                client_order_id=coid), metadata=bearer(key))  # fmt: skip
+            return answer.order_id
+
+        def status_of(key: str, **name: object) -> int:
+            request = trading_service_pb2.GetOrderRequest(**name)  # type: ignore[arg-type]
+            try:
+                return stub.GetOrder(request, metadata=bearer(key)).order.status
+            except grpc.RpcError as error:
+                if reason_of(error) != "REJECT_REASON_NOT_FOUND":
+                    raise
+                return -1
+
+        sell_id = place(bob, "bob-9", common_pb2.SIDE_SELL)
+        eventually(lambda: status_of(bob, order_id=sell_id) == common_pb2.ORDER_STATUS_NEW, timeout_ms=10_000)
+        by_client_id = stub.GetOrder(trading_service_pb2.GetOrderRequest(client_order_id="bob-9"), metadata=bearer(bob))
+        assert (by_client_id.order.order_id, by_client_id.order.price, by_client_id.order.quantity) == (
+            sell_id, "45000.000000", "0.50000000")
+        place(alice, "alice-9", common_pb2.SIDE_BUY)
+        eventually(lambda: status_of(bob, order_id=sell_id) == common_pb2.ORDER_STATUS_FILLED, timeout_ms=10_000)
+        assert status_of(alice, client_order_id="alice-9") == common_pb2.ORDER_STATUS_FILLED
+        with pytest.raises(grpc.RpcError) as denied:
+            stub.GetOrder(trading_service_pb2.GetOrderRequest(order_id=sell_id), metadata=bearer(alice))
+        assert reason_of(denied.value) == "REJECT_REASON_PERMISSION_DENIED"
+        assert status_of(bob, order_id=sell_id + 1_000) == -1
+    finally:
+        ubscore.stopping.set()
+        ubscore.join(10)
+    assert not ubscore.errors, ubscore.errors
+
+
 def test_books_and_stream_span_two_matcher_shards(
     matcher_factory: Callable[..., MatcherProcess], orders_producer: OrdersProducer, zmq_context: zmq.Context,
     gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],

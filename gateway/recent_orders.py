@@ -1,0 +1,108 @@
+"""The latest state of each order this gateway saw on the matcher feed, so GetOrder answers an order's newest
+state before Settlement has stored it (read your writes: a PlaceOrder answered, then GetOrder at once).
+
+GetOrder reads Settlement's row and takes this instead when the row is missing or this is further along (a final
+state beats an open one; then the later update; then the larger filled quantity). Orders UBSCore refused never
+reach the matcher: those are the database's alone.
+
+Bounded: the `capacity_max` orders updated most recently are kept (an order falls out only after that many
+others changed since, long after Settlement stored it). What the gateway did not see (before it started, or on
+a shard it does not follow) is the database's. The placement's post-only flag, STP mode and quote budget come
+from the placing command; an order whose placement this gateway did not see shows their defaults, as the private
+stream does.
+
+Thread-safe: `observe` runs on the feed threads, `find` on gRPC workers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from common.markets import MarketCatalog
+from exchange.v1 import common_pb2, engine_pb2, trading_service_pb2
+from gateway.order_views import order_view
+
+CAPACITY_MAX_DEFAULT = 65_536
+FINAL_STATUSES = frozenset({
+    common_pb2.ORDER_STATUS_FILLED, common_pb2.ORDER_STATUS_CANCELED, common_pb2.ORDER_STATUS_EXPIRED,
+    common_pb2.ORDER_STATUS_REJECTED,
+})
+
+
+@dataclass(slots=True)
+class _Seen:
+    update: engine_pb2.OrderUpdate
+    created_ns: int  # the placement's time (0 when this gateway did not see the placement)
+    post_only: bool
+    self_trade_mode: int
+    quote_budget_units: int
+
+
+def progress(order: trading_service_pb2.Order) -> tuple[bool, int, Decimal]:
+    """How far along an order is, to pick the newer of two states of it."""
+    return order.status in FINAL_STATUSES, order.updated_ns, Decimal(order.filled_quantity or "0")
+
+
+class RecentOrders:
+    """Latest update per order id (and the owner's client order id), most recently updated kept."""
+
+    def __init__(self, catalog: MarketCatalog, *, capacity_max: int = CAPACITY_MAX_DEFAULT) -> None:
+        assert capacity_max >= 1, capacity_max
+        self.catalog = catalog
+        self.capacity_max = capacity_max
+        self._seen: OrderedDict[int, _Seen] = OrderedDict()
+        self._by_client_id: dict[tuple[int, str], int] = {}
+        self._lock = threading.Lock()
+
+    def observe(self, output: engine_pb2.EngineOutput) -> None:
+        """Record every order update of a verified matcher output (feed thread)."""
+        if not output.order_updates:
+            return
+        command = output.input.command
+        placed = command.place if command.WhichOneof("command") == "place" else None
+        with self._lock:
+            for update in output.order_updates:
+                seen = self._seen.get(update.order_id)
+                if seen is not None:
+                    seen.update = update
+                    self._seen.move_to_end(update.order_id)
+                    continue
+                own = placed is not None and placed.order_id == update.order_id
+                self._seen[update.order_id] = _Seen(
+                    update, created_ns=update.ts_event_ns if own else 0, post_only=own and placed.post_only,  # type: ignore[union-attr]
+                    self_trade_mode=placed.self_trade_mode if own else 0,  # type: ignore[union-attr]
+                    quote_budget_units=placed.quote_budget_units if own else 0,  # type: ignore[union-attr]
+                )
+                if update.client_order_id:
+                    self._by_client_id[(update.user_id, update.client_order_id)] = update.order_id
+            while len(self._seen) > self.capacity_max:
+                _, gone = self._seen.popitem(last=False)
+                self._by_client_id.pop((gone.update.user_id, gone.update.client_order_id), None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._seen)
+
+    def find(
+        self, *, user_id: int, order_id: int = 0, client_order_id: str = ""
+    ) -> tuple[int, trading_service_pb2.Order] | None:
+        """(owner, latest state) of the order with `order_id` (any owner: the caller checks), or with the user's
+        `client_order_id`; None if not seen (or for a market this gateway's catalog lacks)."""
+        with self._lock:
+            if not order_id:
+                order_id = self._by_client_id.get((user_id, client_order_id), 0)
+            seen = self._seen.get(order_id)
+            if seen is None:
+                return None
+            update, created_ns = seen.update, seen.created_ns
+            post_only, self_trade_mode, budget = seen.post_only, seen.self_trade_mode, seen.quote_budget_units
+        market = self.catalog.markets.get(update.symbol)
+        if market is None:
+            return None
+        order = order_view(update, market, post_only=post_only, self_trade_mode=self_trade_mode,
+                           quote_budget_units=budget)  # fmt: skip
+        order.created_ns = created_ns or update.ts_event_ns
+        return update.user_id, order

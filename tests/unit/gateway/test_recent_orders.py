@@ -1,0 +1,62 @@
+"""RecentOrders: the latest state of each order seen on the matcher feed (real engine outputs), by order id or the
+owner's client order id; the further-along of two states; bounded."""
+
+from __future__ import annotations
+
+from common.markets import load_catalog
+from exchange.v1 import common_pb2, trading_service_pb2
+from gateway.recent_orders import RecentOrders, progress
+from tests.unit.settlement.conftest import TS_BASE_NS, OutputMaker
+
+CATALOG = load_catalog()
+PRICE = 45_000_000_000
+LOT = 10_000
+TICK = 10_000
+ALICE, BOB = 1001, 1002
+
+
+def test_an_order_is_found_by_id_and_client_id_at_its_latest_state() -> None:
+    recent, maker = RecentOrders(CATALOG), OutputMaker()
+    recent.observe(maker.place(order_id=1, user_id=BOB, side=common_pb2.SIDE_SELL, price_units=PRICE,
+                               qty_units=3 * LOT, post_only=True))  # fmt: skip
+    recent.observe(maker.place(order_id=2, user_id=ALICE, side=common_pb2.SIDE_BUY, price_units=PRICE,
+                               qty_units=LOT, ts_ns=TS_BASE_NS + 5))  # fmt: skip
+
+    found = recent.find(user_id=BOB, order_id=1)
+    assert found is not None
+    owner, order = found
+    assert owner == BOB
+    assert (order.status, order.filled_quantity, order.remaining_quantity) == (
+        common_pb2.ORDER_STATUS_PARTIALLY_FILLED, "0.00010000", "0.00020000")
+    assert (order.created_ns, order.updated_ns, order.post_only) == (TS_BASE_NS, TS_BASE_NS + 5, True)
+    assert recent.find(user_id=ALICE, client_order_id="c2") == recent.find(user_id=ALICE, order_id=2)
+    assert recent.find(user_id=BOB, client_order_id="c2") is None  # a client order id is per user
+    assert recent.find(user_id=ALICE, order_id=9) is None
+
+
+def test_final_beats_open_then_later_then_more_filled() -> None:
+    def order(status: int, updated_ns: int, filled: str) -> trading_service_pb2.Order:
+        return trading_service_pb2.Order(status=status, updated_ns=updated_ns, filled_quantity=filled)
+
+    resting = order(common_pb2.ORDER_STATUS_NEW, 10, "0.00000000")
+    assert progress(order(common_pb2.ORDER_STATUS_CANCELED, 5, "0")) > progress(resting)
+    assert progress(order(common_pb2.ORDER_STATUS_PARTIALLY_FILLED, 11, "0.1")) > progress(resting)
+    assert progress(order(common_pb2.ORDER_STATUS_PARTIALLY_FILLED, 10, "0.1")) > progress(resting)
+    assert progress(resting) <= progress(order(common_pb2.ORDER_STATUS_NEW, 10, "0"))
+
+
+def test_only_the_most_recently_updated_orders_are_kept() -> None:
+    recent, maker = RecentOrders(CATALOG, capacity_max=2), OutputMaker()
+    for order_id in (1, 2):
+        recent.observe(maker.place(order_id=order_id, user_id=BOB, side=common_pb2.SIDE_SELL,
+                                   price_units=PRICE + order_id * TICK, qty_units=LOT))  # fmt: skip
+    recent.observe(maker.cancel(order_id=1, user_id=BOB, ts_ns=TS_BASE_NS + 1))  # order 1 is the newest again
+    recent.observe(maker.place(order_id=3, user_id=ALICE, side=common_pb2.SIDE_BUY, price_units=PRICE - TICK,
+                               qty_units=LOT))  # evicts order 2  # fmt: skip
+
+    assert len(recent) == 2
+    assert recent.find(user_id=BOB, order_id=2) is None
+    assert recent.find(user_id=BOB, client_order_id="c2") is None
+    canceled = recent.find(user_id=BOB, order_id=1)
+    assert canceled is not None
+    assert canceled[1].status == common_pb2.ORDER_STATUS_CANCELED
