@@ -1,11 +1,13 @@
 """`python -m tools.demo` (`make demo`): a small trading session on the running stack (`make up`), printed as it goes.
 
 It creates two users (alice, bob) and an operator, each with an API key (`python -m tools.apikeys create`), funds
-alice with 50,000 USDT and bob with 2 BTC, then through the gateway's gRPC API (the SDK in gen/python):
+alice with 50,000 USDT and bob with 20 ETH, then through the gateway's gRPC API (the SDK in gen/python), on
+ETH_USDT (the README's API examples and the SDK examples trade BTC_USDT and leave orders resting there, which
+would take the demo's orders):
 
-1. bob offers 0.5 BTC at 45,000 and 0.5 BTC at 45,100 (limit GTC);
-2. alice buys 0.8 BTC limited at 45,100: it takes the cheaper ask first (maker price), then part of the second;
-3. alice bids 0.2 BTC at 44,000; bob sells 0.1 BTC at market into it;
+1. bob offers 5 ETH at 3,000 and 5 ETH at 3,010 (limit GTC);
+2. alice buys 8 ETH limited at 3,010: it takes the cheaper ask first (maker price), then part of the second;
+3. alice bids 2 ETH at 2,900; bob sells 1 ETH at market into it;
 4. both cancel what is left; once every order reads back final (GetOrder), each user's balances (GetBalances) are
    compared with what their deposits and their fills (ListFills: price, quantity, fee) imply, to the smallest unit.
 
@@ -40,7 +42,7 @@ from exchange.v1 import (
 from tools.stack_config import StackConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SYMBOL = "BTC_USDT"
+SYMBOL = "ETH_USDT"
 RESULT_WAIT_MS = 5_000
 SETTLE_TIMEOUT_MS = 30_000
 POLL_MS = 200
@@ -87,12 +89,13 @@ class Demo:
             symbol=SYMBOL, side=side, order_type=kind, client_order_id=f"demo-{self.run_id}-{tag}",
             result_wait_ms=RESULT_WAIT_MS, **fields), metadata=self.auth(name))  # type: ignore[arg-type]
         status = common_pb2.OrderStatus.Name(answer.order.status or answer.status)
-        what = f"{common_pb2.Side.Name(side)[5:].lower()} {fields.get('quantity')} BTC"
+        base = self.catalog.markets[SYMBOL].base_asset
+        what = f"{common_pb2.Side.Name(side)[5:].lower()} {fields.get('quantity')} {base}"
         at = f" at {fields['price']}" if "price" in fields else " at market"
         print(f"order     {name:<5} {what}{at}: #{answer.order_id} {status}, locked {answer.locked} "
               f"{answer.locked_asset}")
         for fill in answer.fills:
-            print(f"  trade   {fill.quantity} BTC at {fill.price} ({'maker' if fill.is_maker else 'taker'}), "
+            print(f"  trade   {fill.quantity} {base} at {fill.price} ({'maker' if fill.is_maker else 'taker'}), "
                   f"fee {fill.fee} {fill.fee_asset}")
         if (answer.order.status or answer.status) != expect:
             raise DemoFailed(f"{name}'s order {tag} is {status}, expected {common_pb2.OrderStatus.Name(expect)}")
@@ -196,12 +199,12 @@ def session(demo: Demo) -> None:
     """The trading session of the module docstring."""
     buy, sell = common_pb2.SIDE_BUY, common_pb2.SIDE_SELL
     demo.fund("alice", "USDT", "50000")
-    demo.fund("bob", "BTC", "2")
-    demo.order("bob", "ask-1", sell, common_pb2.ORDER_STATUS_NEW, price="45000.00", quantity="0.5")
-    second_ask = demo.order("bob", "ask-2", sell, common_pb2.ORDER_STATUS_NEW, price="45100.00", quantity="0.5")
-    demo.order("alice", "buy", buy, common_pb2.ORDER_STATUS_FILLED, price="45100.00", quantity="0.8")
-    bid = demo.order("alice", "bid", buy, common_pb2.ORDER_STATUS_NEW, price="44000.00", quantity="0.2")
-    demo.order("bob", "market-sell", sell, common_pb2.ORDER_STATUS_FILLED, quantity="0.1")
+    demo.fund("bob", "ETH", "20")
+    demo.order("bob", "ask-1", sell, common_pb2.ORDER_STATUS_NEW, price="3000.00", quantity="5")
+    second_ask = demo.order("bob", "ask-2", sell, common_pb2.ORDER_STATUS_NEW, price="3010.00", quantity="5")
+    demo.order("alice", "buy", buy, common_pb2.ORDER_STATUS_FILLED, price="3010.00", quantity="8")
+    bid = demo.order("alice", "bid", buy, common_pb2.ORDER_STATUS_NEW, price="2900.00", quantity="2")
+    demo.order("bob", "market-sell", sell, common_pb2.ORDER_STATUS_FILLED, quantity="1")
     demo.cancel("alice", bid)
     demo.cancel("bob", second_ask)
     demo.wait_until_stored()
