@@ -7,7 +7,7 @@ engine fed the same inputs in the same order (read from the matcher's own verifi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -187,112 +187,100 @@ def test_book_requests_are_validated(
     assert set(markets) == set(CATALOG.markets)
 
 
-def test_place_order_waits_for_the_matchers_first_result(
+@pytest.fixture
+def traders(
     matcher: MatcherProcess, orders_producer: OrdersProducer, gateway_factory: Callable[..., Gateway],
     channel_factory: Callable[[int], grpc.Channel], make_key: Callable[..., tuple[str, str]],
     aeron_directory: Path, streams: tuple[int, int],
-) -> None:
-    """The seed's trade with result_wait_ms: Bob's sell rests (NEW), Alice's IOC buy comes back FILLED with its fill
-    (0.5 BTC at 45000, taker fee 0.001 BTC), and an IOC with nothing to meet comes back EXPIRED, IOC_NOT_FILLED.
-    UBSCore is the scripted stand-in, forwarding accepted orders to the real matcher over Kafka."""
+) -> Iterator[tuple[trading_service_pb2_grpc.TradingServiceStub, str, str]]:
+    """(stub, alice's key, bob's key): both may trade and read, through a gateway following the real matcher;
+    UBSCore is the scripted stand-in, forwarding accepted orders to the matcher over Kafka."""
     matcher.start()
     ubscore = ScriptedUbscore(str(aeron_directory), streams[0], forward=orders_producer.send)
     ubscore.start()
     assert ubscore.ready.wait(10)
     try:
-        alice, alice_id = make_key(1060, "trade")
-        bob, bob_id = make_key(1061, "trade")
+        alice, alice_id = make_key(1060, "trade", "read")
+        bob, bob_id = make_key(1061, "trade", "read")
         gateway = start_gateway(
             gateway_factory, matcher, aeron_dir=str(aeron_directory), ubscore_stream_id=streams[0],
             ubscore_response_stream_id=streams[1],
         )
         eventually(lambda: {alice_id, bob_id} <= set(gateway.key_cache.keys) and gateway.market_feed.is_ready()
                    and gateway.ubscore.connected.is_set(), timeout_ms=30_000)  # fmt: skip
-        stub = trading_service_pb2_grpc.TradingServiceStub(channel_factory(gateway.port))
-
-        def order(coid: str, side: int, tif: int) -> trading_service_pb2.PlaceOrderRequest:
-            return trading_service_pb2.PlaceOrderRequest(
-                symbol=SYMBOL, side=side, order_type=common_pb2.ORDER_TYPE_LIMIT, time_in_force=tif,
-                price="45000.00", quantity="0.5", client_order_id=coid, result_wait_ms=5_000,
-            )
-
-        sell = stub.PlaceOrder(order("bob-1", common_pb2.SIDE_SELL, common_pb2.TIME_IN_FORCE_GTC), metadata=bearer(bob))
-        assert (sell.status, sell.order.status, list(sell.fills)) == (
-            common_pb2.ORDER_STATUS_NEW, common_pb2.ORDER_STATUS_NEW, []
-        )
-        buy = stub.PlaceOrder(order("alice-1", common_pb2.SIDE_BUY, common_pb2.TIME_IN_FORCE_IOC),
-                              metadata=bearer(alice))  # fmt: skip
-        assert (buy.status, buy.order.filled_quantity, buy.order.remaining_quantity) == (
-            common_pb2.ORDER_STATUS_FILLED, "0.50000000", "0.00000000"
-        )
-        [fill] = buy.fills
-        assert (fill.price, fill.quantity, fill.quote_quantity) == ("45000.000000", "0.50000000", "22500.000000")
-        assert (fill.fee, fill.fee_asset, fill.is_maker, fill.side) == ("0.00100000", "BTC", False, common_pb2.SIDE_BUY)
-        unmet = stub.PlaceOrder(order("alice-2", common_pb2.SIDE_BUY, common_pb2.TIME_IN_FORCE_IOC),
-                                metadata=bearer(alice))  # fmt: skip
-        assert (unmet.status, unmet.order.reason) == (
-            common_pb2.ORDER_STATUS_EXPIRED, common_pb2.REJECT_REASON_IOC_NOT_FILLED
-        )
+        yield trading_service_pb2_grpc.TradingServiceStub(channel_factory(gateway.port)), alice, bob
     finally:
         ubscore.stopping.set()
         ubscore.join(10)
     assert not ubscore.errors, ubscore.errors
 
 
+def test_place_order_waits_for_the_matchers_first_result(
+    traders: tuple[trading_service_pb2_grpc.TradingServiceStub, str, str],
+) -> None:
+    """The seed's trade with result_wait_ms: Bob's sell rests (NEW), Alice's IOC buy comes back FILLED with its fill
+    (0.5 BTC at 45000, taker fee 0.001 BTC), and an IOC with nothing to meet comes back EXPIRED, IOC_NOT_FILLED."""
+    stub, alice, bob = traders
+
+    def order(coid: str, side: int, tif: int) -> trading_service_pb2.PlaceOrderRequest:
+        return trading_service_pb2.PlaceOrderRequest(
+            symbol=SYMBOL, side=side, order_type=common_pb2.ORDER_TYPE_LIMIT, time_in_force=tif,
+            price="45000.00", quantity="0.5", client_order_id=coid, result_wait_ms=5_000,
+        )
+
+    sell = stub.PlaceOrder(order("bob-1", common_pb2.SIDE_SELL, common_pb2.TIME_IN_FORCE_GTC), metadata=bearer(bob))
+    assert (sell.status, sell.order.status, list(sell.fills)) == (
+        common_pb2.ORDER_STATUS_NEW, common_pb2.ORDER_STATUS_NEW, []
+    )
+    buy = stub.PlaceOrder(order("alice-1", common_pb2.SIDE_BUY, common_pb2.TIME_IN_FORCE_IOC), metadata=bearer(alice))
+    assert (buy.status, buy.order.filled_quantity, buy.order.remaining_quantity) == (
+        common_pb2.ORDER_STATUS_FILLED, "0.50000000", "0.00000000"
+    )
+    [fill] = buy.fills
+    assert (fill.price, fill.quantity, fill.quote_quantity) == ("45000.000000", "0.50000000", "22500.000000")
+    assert (fill.fee, fill.fee_asset, fill.is_maker, fill.side) == ("0.00100000", "BTC", False, common_pb2.SIDE_BUY)
+    unmet = stub.PlaceOrder(order("alice-2", common_pb2.SIDE_BUY, common_pb2.TIME_IN_FORCE_IOC),
+                            metadata=bearer(alice))  # fmt: skip
+    assert (unmet.status, unmet.order.reason) == (
+        common_pb2.ORDER_STATUS_EXPIRED, common_pb2.REJECT_REASON_IOC_NOT_FILLED
+    )
+
+
 def test_get_order_answers_the_latest_state_before_the_database_has_it(
-    matcher: MatcherProcess, orders_producer: OrdersProducer, gateway_factory: Callable[..., Gateway],
-    channel_factory: Callable[[int], grpc.Channel], make_key: Callable[..., tuple[str, str]],
-    aeron_directory: Path, streams: tuple[int, int],
+    traders: tuple[trading_service_pb2_grpc.TradingServiceStub, str, str],
 ) -> None:
     """No Settlement runs, so the database never stores these orders: GetOrder still finds Bob's sell right after
     PlaceOrder answered (by id and by client order id), then FILLED once Alice's buy met it; Alice asking for
     Bob's order is PERMISSION_DENIED; an order nobody placed stays NOT_FOUND."""
-    matcher.start()
-    ubscore = ScriptedUbscore(str(aeron_directory), streams[0], forward=orders_producer.send)
-    ubscore.start()
-    assert ubscore.ready.wait(10)
-    try:
-        alice, alice_id = make_key(1062, "trade", "read")
-        bob, bob_id = make_key(1063, "trade", "read")
-        gateway = start_gateway(
-            gateway_factory, matcher, aeron_dir=str(aeron_directory), ubscore_stream_id=streams[0],
-            ubscore_response_stream_id=streams[1],
-        )
-        eventually(lambda: {alice_id, bob_id} <= set(gateway.key_cache.keys) and gateway.market_feed.is_ready()
-                   and gateway.ubscore.connected.is_set(), timeout_ms=30_000)  # fmt: skip
-        stub = trading_service_pb2_grpc.TradingServiceStub(channel_factory(gateway.port))
+    stub, alice, bob = traders
 
-        def place(key: str, coid: str, side: int) -> int:
-            answer = stub.PlaceOrder(trading_service_pb2.PlaceOrderRequest(
-                symbol=SYMBOL, side=side, order_type=common_pb2.ORDER_TYPE_LIMIT, price="45000.00", quantity="0.5",
-                client_order_id=coid), metadata=bearer(key))  # fmt: skip
-            return answer.order_id
+    def place(key: str, coid: str, side: int) -> int:
+        answer = stub.PlaceOrder(trading_service_pb2.PlaceOrderRequest(
+            symbol=SYMBOL, side=side, order_type=common_pb2.ORDER_TYPE_LIMIT, price="45000.00", quantity="0.5",
+            client_order_id=coid), metadata=bearer(key))  # fmt: skip
+        return answer.order_id
 
-        def status_of(key: str, **name: object) -> int:
-            request = trading_service_pb2.GetOrderRequest(**name)  # type: ignore[arg-type]
-            try:
-                return stub.GetOrder(request, metadata=bearer(key)).order.status
-            except grpc.RpcError as error:
-                if reason_of(error) != "REJECT_REASON_NOT_FOUND":
-                    raise
-                return -1
+    def status_of(key: str, **name: object) -> int:
+        request = trading_service_pb2.GetOrderRequest(**name)  # type: ignore[arg-type]
+        try:
+            return stub.GetOrder(request, metadata=bearer(key)).order.status
+        except grpc.RpcError as error:
+            if reason_of(error) != "REJECT_REASON_NOT_FOUND":
+                raise
+            return -1
 
-        sell_id = place(bob, "bob-9", common_pb2.SIDE_SELL)
-        eventually(lambda: status_of(bob, order_id=sell_id) == common_pb2.ORDER_STATUS_NEW, timeout_ms=10_000)
-        by_client_id = stub.GetOrder(trading_service_pb2.GetOrderRequest(client_order_id="bob-9"), metadata=bearer(bob))
-        assert (by_client_id.order.order_id, by_client_id.order.price, by_client_id.order.quantity) == (
-            sell_id, "45000.000000", "0.50000000")
-        place(alice, "alice-9", common_pb2.SIDE_BUY)
-        eventually(lambda: status_of(bob, order_id=sell_id) == common_pb2.ORDER_STATUS_FILLED, timeout_ms=10_000)
-        assert status_of(alice, client_order_id="alice-9") == common_pb2.ORDER_STATUS_FILLED
-        with pytest.raises(grpc.RpcError) as denied:
-            stub.GetOrder(trading_service_pb2.GetOrderRequest(order_id=sell_id), metadata=bearer(alice))
-        assert reason_of(denied.value) == "REJECT_REASON_PERMISSION_DENIED"
-        assert status_of(bob, order_id=sell_id + 1_000) == -1
-    finally:
-        ubscore.stopping.set()
-        ubscore.join(10)
-    assert not ubscore.errors, ubscore.errors
+    sell_id = place(bob, "bob-9", common_pb2.SIDE_SELL)
+    eventually(lambda: status_of(bob, order_id=sell_id) == common_pb2.ORDER_STATUS_NEW, timeout_ms=10_000)
+    by_client_id = stub.GetOrder(trading_service_pb2.GetOrderRequest(client_order_id="bob-9"), metadata=bearer(bob))
+    assert (by_client_id.order.order_id, by_client_id.order.price, by_client_id.order.quantity) == (
+        sell_id, "45000.000000", "0.50000000")
+    place(alice, "alice-9", common_pb2.SIDE_BUY)
+    eventually(lambda: status_of(bob, order_id=sell_id) == common_pb2.ORDER_STATUS_FILLED, timeout_ms=10_000)
+    assert status_of(alice, client_order_id="alice-9") == common_pb2.ORDER_STATUS_FILLED
+    with pytest.raises(grpc.RpcError) as denied:
+        stub.GetOrder(trading_service_pb2.GetOrderRequest(order_id=sell_id), metadata=bearer(alice))
+    assert reason_of(denied.value) == "REJECT_REASON_PERMISSION_DENIED"
+    assert status_of(bob, order_id=sell_id + 1_000) == -1
 
 
 def test_books_and_stream_span_two_matcher_shards(

@@ -42,6 +42,14 @@ def balance_events_topic(kafka_bootstrap: str) -> Iterator[str]:
     delete_topic(kafka_bootstrap, topic)
 
 
+def publish(kafka_bootstrap: str, topic: str, *events: balance_pb2.BalanceEvent) -> None:
+    """Produce balance events as UBSCore writes them (keyed by user) and wait until Kafka has them."""
+    producer = make_producer(kafka_bootstrap, client_id="user-stream-test")
+    for event in events:
+        producer.produce(topic, key=str(event.user_id).encode(), value=event.SerializeToString())
+    flush_or_raise(producer, timeout_s=30)
+
+
 def test_each_user_sees_only_their_orders_fills_and_balance_changes(
     matcher: MatcherProcess, orders_producer: OrdersProducer, gateway_factory: Callable[..., Gateway],
     channel_factory: Callable[[int], grpc.Channel], make_key: Callable[..., tuple[str, str]],
@@ -79,13 +87,10 @@ def test_each_user_sees_only_their_orders_fills_and_balance_changes(
             trading.PlaceOrder(trading_service_pb2.PlaceOrderRequest(
                 symbol="BTC_USDT", side=side, order_type=common_pb2.ORDER_TYPE_LIMIT, price="45000.00",
                 quantity="0.5", client_order_id=coid), metadata=bearer(key))  # fmt: skip
-        producer = make_producer(kafka_bootstrap, client_id="user-stream-test")
-        event = balance_pb2.BalanceEvent(
+        publish(kafka_bootstrap, balance_events_topic, balance_pb2.BalanceEvent(
             event_id=1, user_id=1070, asset_id=2, type=balance_pb2.BALANCE_EVENT_TYPE_DEPOSITED,
             delta_available_units=100_000_000_000, available_units=100_000_000_000, version=1, request_id="dep-1",
-        )
-        producer.produce(balance_events_topic, key=b"1070", value=event.SerializeToString())
-        flush_or_raise(producer, timeout_s=30)
+        ))
 
         alice_reader, bob_reader = readers["alice"], readers["bob"]
         alice_reader.until(lambda m: m.WhichOneof("event") == "balance_change")
@@ -131,13 +136,10 @@ def test_a_stream_opened_after_a_change_not_yet_stored_has_it_in_its_snapshot(
 
     first = open_stream()
     assert list(first.seen[0].balance_snapshot.balances) == []
-    producer = make_producer(kafka_bootstrap, client_id="user-stream-test")
-    deposit = balance_pb2.BalanceEvent(
+    publish(kafka_bootstrap, balance_events_topic, balance_pb2.BalanceEvent(
         event_id=1, user_id=1072, asset_id=2, type=balance_pb2.BALANCE_EVENT_TYPE_DEPOSITED,
         delta_available_units=2_500_000_000, available_units=2_500_000_000, version=1, request_id="dep-carol",
-    )
-    producer.produce(balance_events_topic, key=b"1072", value=deposit.SerializeToString())
-    flush_or_raise(producer, timeout_s=30)
+    ))
     first.until(lambda m: m.WhichOneof("event") == "balance_change")
 
     second = open_stream()
@@ -156,15 +158,11 @@ def test_a_change_made_before_the_gateway_started_is_in_the_snapshot_not_replaye
     """Dave's deposit is on the topic before the gateway starts and never in the database: the starting gateway
     reads the topic's recent history into its snapshots, and hands none of it to the streams as live changes."""
     dave, dave_id = make_key(1073, "read")
-    producer = make_producer(kafka_bootstrap, client_id="user-stream-test")
-    for version, available_units in ((1, 700_000), (2, 900_000)):
-        earlier = balance_pb2.BalanceEvent(
-            event_id=version, user_id=1073, asset_id=1, type=balance_pb2.BALANCE_EVENT_TYPE_DEPOSITED,
-            delta_available_units=available_units - 700_000 * (version - 1), available_units=available_units,
-            version=version, request_id=f"dep-dave-{version}",
-        )
-        producer.produce(balance_events_topic, key=b"1073", value=earlier.SerializeToString())
-    flush_or_raise(producer, timeout_s=30)
+    publish(kafka_bootstrap, balance_events_topic, *(balance_pb2.BalanceEvent(
+        event_id=version, user_id=1073, asset_id=1, type=balance_pb2.BALANCE_EVENT_TYPE_DEPOSITED,
+        delta_available_units=delta_units, available_units=available_units, version=version,
+        request_id=f"dep-dave-{version}",
+    ) for version, delta_units, available_units in ((1, 700_000, 700_000), (2, 200_000, 900_000))))
     gateway = gateway_factory(balance_events_topic=balance_events_topic)
     eventually(lambda: dave_id in gateway.key_cache.keys and gateway.balance_events.ready.is_set(),
                timeout_ms=30_000)  # fmt: skip
@@ -184,12 +182,10 @@ def test_a_change_made_before_the_gateway_started_is_in_the_snapshot_not_replaye
     reader = StreamReader(stream)
     reader.start()
     reader.until(lambda m: m.WhichOneof("event") == "balance_snapshot")
-    live = balance_pb2.BalanceEvent(
+    publish(kafka_bootstrap, balance_events_topic, balance_pb2.BalanceEvent(
         event_id=3, user_id=1073, asset_id=1, type=balance_pb2.BALANCE_EVENT_TYPE_WITHDRAWN,
         delta_available_units=-100_000, available_units=800_000, version=3, request_id="wd-dave-3",
-    )
-    producer.produce(balance_events_topic, key=b"1073", value=live.SerializeToString())
-    flush_or_raise(producer, timeout_s=30)
+    ))
     reader.until(lambda m: m.WhichOneof("event") == "balance_change")
     stream.cancel()
     assert [m.balance_change.version for m in reader.seen if m.WhichOneof("event") == "balance_change"] == [3]
