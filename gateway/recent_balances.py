@@ -23,8 +23,8 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from common.markets import MarketCatalog
-from common.money import format_units
 from exchange.v1 import account_service_pb2, balance_pb2
+from gateway.row_views import balance_from_row
 
 CAPACITY_MAX_DEFAULT = 100_000  # (user, asset) pairs, ~150 bytes each
 HISTORY_MS = 120_000  # Settlement's lag stays well below this (tens of seconds at the pipeline's flat-out rate)
@@ -86,12 +86,9 @@ class RecentBalances:
             current = by_asset_id.get(asset_id)
             if current is not None and current.version >= balance.version:
                 continue
+            row = {"asset_id": asset_id, **balance._asdict()}  # shaped like a user_balances row
             try:
-                asset = self.catalog.asset_by_id(asset_id)
+                by_asset_id[asset_id] = balance_from_row(row, self.catalog)
             except KeyError:  # an asset this gateway's catalog does not list: the database's rows say the same
                 continue
-            by_asset_id[asset_id] = account_service_pb2.Balance(
-                asset=asset.name, available=format_units(balance.available_units, asset.scale),
-                frozen=format_units(balance.frozen_units, asset.scale), version=balance.version,
-            )
         return [by_asset_id[asset_id] for asset_id in sorted(by_asset_id)]

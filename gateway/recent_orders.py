@@ -22,14 +22,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from common.markets import MarketCatalog
-from exchange.v1 import common_pb2, engine_pb2, trading_service_pb2
+from exchange.v1 import engine_pb2, trading_service_pb2
 from gateway.order_views import order_view
+from gateway.reads import OPEN_STATUSES
 
 CAPACITY_MAX_DEFAULT = 65_536
-FINAL_STATUSES = frozenset({
-    common_pb2.ORDER_STATUS_FILLED, common_pb2.ORDER_STATUS_CANCELED, common_pb2.ORDER_STATUS_EXPIRED,
-    common_pb2.ORDER_STATUS_REJECTED,
-})
 
 
 @dataclass(slots=True)
@@ -43,7 +40,7 @@ class _Seen:
 
 def progress(order: trading_service_pb2.Order) -> tuple[bool, int, Decimal]:
     """How far along an order is, to pick the newer of two states of it."""
-    return order.status in FINAL_STATUSES, order.updated_ns, Decimal(order.filled_quantity or "0")
+    return order.status not in OPEN_STATUSES, order.updated_ns, Decimal(order.filled_quantity or "0")
 
 
 class RecentOrders:
