@@ -1,5 +1,8 @@
-"""The latest state of each order this gateway saw on the matcher feed, so GetOrder answers an order's newest
-state before Settlement has stored it (read your writes: a PlaceOrder answered, then GetOrder at once).
+"""The latest state of each order this gateway placed or saw on the matcher feed, so GetOrder answers an order's
+newest state before Settlement has stored it (read your writes: a PlaceOrder answered, then GetOrder at once).
+
+An order UBSCore accepted through this gateway is recorded NEW at once (`accepted`): the matcher's first update
+comes a Kafka hop later, and until then neither the feed nor the database knows the order.
 
 GetOrder reads Settlement's row and takes this instead when the row is missing or this is further along (a final
 state beats an open one; then the later update; then the larger filled quantity). Orders UBSCore refused never
@@ -11,7 +14,7 @@ a shard it does not follow) is the database's. The placement's post-only flag, S
 from the placing command; an order whose placement this gateway did not see shows their defaults, as the private
 stream does.
 
-Thread-safe: `observe` runs on the feed threads, `find` on gRPC workers.
+Thread-safe: `observe` runs on the feed threads, `accepted` and `find` on gRPC workers.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from common.markets import MarketCatalog
-from exchange.v1 import engine_pb2, trading_service_pb2
+from exchange.v1 import common_pb2, engine_pb2, trading_service_pb2
 from gateway.order_views import order_view
 from gateway.reads import OPEN_STATUSES
+from gateway.validation import ValidOrder
 
 CAPACITY_MAX_DEFAULT = 65_536
 
@@ -75,9 +79,30 @@ class RecentOrders:
                 )
                 if update.client_order_id:
                     self._by_client_id[(update.user_id, update.client_order_id)] = update.order_id
-            while len(self._seen) > self.capacity_max:
-                _, gone = self._seen.popitem(last=False)
-                self._by_client_id.pop((gone.update.user_id, gone.update.client_order_id), None)
+            self._trim()
+
+    def accepted(self, user_id: int, order_id: int, order: ValidOrder, *, placed_ns: int) -> None:
+        """Record an order UBSCore accepted through this gateway as NEW (gRPC worker), unless the feed was first."""
+        update = engine_pb2.OrderUpdate(
+            order_id=order_id, user_id=user_id, client_order_id=order.client_order_id, symbol=order.market.symbol,
+            side=order.side, order_type=order.order_type, time_in_force=order.time_in_force,
+            status=common_pb2.ORDER_STATUS_NEW, price_units=order.price_units, qty_units=order.qty_units,
+            remaining_qty_units=order.qty_units, remaining_quote_units=order.quote_budget_units, ts_event_ns=placed_ns,
+        )  # fmt: skip
+        seen = _Seen(update, created_ns=placed_ns, post_only=order.post_only, self_trade_mode=order.self_trade_mode,
+                     quote_budget_units=order.quote_budget_units)  # fmt: skip
+        with self._lock:
+            if order_id in self._seen:  # the matcher's update came first: it is further along
+                return
+            self._seen[order_id] = seen
+            if order.client_order_id:
+                self._by_client_id[(user_id, order.client_order_id)] = order_id
+            self._trim()
+
+    def _trim(self) -> None:
+        while len(self._seen) > self.capacity_max:
+            _, gone = self._seen.popitem(last=False)
+            self._by_client_id.pop((gone.update.user_id, gone.update.client_order_id), None)
 
     def __len__(self) -> int:
         with self._lock:

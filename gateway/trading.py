@@ -53,6 +53,8 @@ class _Sent(NamedTuple):
 
     order: ValidOrder
     reply: Reply
+    user_id: int
+    placed_ns: int  # the order's ts_event_ns (the gateway's clock)
 
 
 _StreamEntry = tuple[trading_service_pb2.StreamOrdersRequest, _Sent | Reply | Exception]
@@ -220,21 +222,22 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
         order = validate_place_order(request, self.catalog)
         # The order's fields as a dict: the request is built in one step (an OrderRequest message passed in would
         # be built, then copied into the envelope).
-        message = ubscore_pb2.UbscoreRequest(place_order=self._order_fields(order, user_id))
+        placed_ns = self.wall_clock_ns()
+        message = ubscore_pb2.UbscoreRequest(place_order=self._order_fields(order, user_id, placed_ns))
         if log.isEnabledFor(logging.DEBUG):  # per order: DEBUG only
             log.debug("order sent", extra={"client_order_id": order.client_order_id, "user_id": user_id,
                                            "symbol": order.market.symbol,
                                            "trace_id": trace_id_of(message.place_order.traceparent)})  # fmt: skip
-        return _Sent(order, client.submit(message, timeout_ms=client.config.request_timeout_ms))
+        return _Sent(order, client.submit(message, timeout_ms=client.config.request_timeout_ms), user_id, placed_ns)
 
-    def _order_fields(self, order: ValidOrder, user_id: int) -> dict[str, object]:
+    def _order_fields(self, order: ValidOrder, user_id: int, placed_ns: int) -> dict[str, object]:
         """The fields of the OrderRequest of `order` for `user_id`."""
         return {
             "user_id": user_id, "client_order_id": order.client_order_id, "symbol": order.market.symbol,
             "side": order.side, "order_type": order.order_type, "time_in_force": order.time_in_force,
             "post_only": order.post_only, "price_units": order.price_units, "qty_units": order.qty_units,
             "quote_budget_units": order.quote_budget_units, "self_trade_mode": order.self_trade_mode,
-            "ts_event_ns": self.wall_clock_ns(), "traceparent": current_traceparent(),
+            "ts_event_ns": placed_ns, "traceparent": current_traceparent(),
         }
 
     def _submit_cancel(
@@ -271,6 +274,8 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
 
     def _placed(self, client: UbscoreClient, sent: _Sent) -> trading_service_pb2.PlaceOrderResponse:
         accepted: ubscore_pb2.OrderAccepted = self._answer(client, sent.reply, "order_accepted")  # type: ignore[assignment]
+        if self.recent_orders is not None and not accepted.duplicate:  # a repeat's order may be far along by now
+            self.recent_orders.accepted(sent.user_id, accepted.order_id, sent.order, placed_ns=sent.placed_ns)
         asset = self.catalog.asset_by_id(accepted.locked_asset_id)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("order accepted", extra={

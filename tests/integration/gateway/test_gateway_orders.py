@@ -19,7 +19,7 @@ from gateway.app import Gateway
 from gateway.rate_limit import parse_rate_limits
 
 from .calls import bearer, error_details, reason_of
-from .conftest import eventually
+from .conftest import eventually, free_port
 from .scripted_ubscore import ScriptedUbscore
 
 pytestmark = pytest.mark.integration
@@ -132,6 +132,45 @@ def test_cancel_order_is_sent_for_the_keys_user(
     assert (response.client_order_id, response.symbol) == ("alice-1", "BTC_USDT")
     [sent] = responder.requests
     assert (sent.cancel_order.user_id, sent.cancel_order.client_order_id) == (1030, "alice-1")
+
+
+def test_an_accepted_order_is_found_before_the_matcher_or_database_knows_it(
+    gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],
+    make_key: Callable[..., tuple[str, str]], aeron_directory: Path, streams: tuple[int, int],
+    responder: ScriptedUbscore,
+) -> None:
+    """The scripted UBSCore forwards nothing and no matcher publishes on the feed the gateway follows, so the order
+    exists only in the gateway's answer: GetOrder finds it NEW by id and by client order id at once, with what was
+    placed; another user's GetOrder is PERMISSION_DENIED; a refused placement is not recorded."""
+    key, key_id = make_key(1030, "trade", "read")
+    other, other_id = make_key(1031, "trade", "read")
+    silent_feed = f"tcp://127.0.0.1:{free_port()}"
+    gateway = gateway_factory(
+        aeron_dir=str(aeron_directory), ubscore_stream_id=streams[0], ubscore_response_stream_id=streams[1],
+        matcher_feeds_text=f"0={silent_feed}|tcp://127.0.0.1:{free_port()}",
+    )
+    eventually(lambda: {key_id, other_id} <= gateway.key_cache.keys.keys() and gateway.ubscore.connected.is_set(),
+               timeout_ms=15_000)  # fmt: skip
+    stub = trading_service_pb2_grpc.TradingServiceStub(channel_factory(gateway.port))
+
+    placed = stub.PlaceOrder(buy("alice-7", quantity="0.25"), metadata=bearer(key))
+    by_id = stub.GetOrder(trading_service_pb2.GetOrderRequest(order_id=placed.order_id), metadata=bearer(key)).order
+    by_client_id = stub.GetOrder(trading_service_pb2.GetOrderRequest(client_order_id="alice-7"),
+                                 metadata=bearer(key)).order  # fmt: skip
+    assert by_id == by_client_id
+    assert (by_id.order_id, by_id.status, by_id.symbol, by_id.side) == (
+        placed.order_id, common_pb2.ORDER_STATUS_NEW, "BTC_USDT", common_pb2.SIDE_BUY)
+    assert (by_id.price, by_id.quantity, by_id.filled_quantity, by_id.remaining_quantity) == (
+        "45000.000000", "0.25000000", "0.00000000", "0.25000000")
+    assert by_id.created_ns == responder.requests[-1].place_order.ts_event_ns
+    with pytest.raises(grpc.RpcError) as denied:
+        stub.GetOrder(trading_service_pb2.GetOrderRequest(order_id=placed.order_id), metadata=bearer(other))
+    assert reason_of(denied.value) == "REJECT_REASON_PERMISSION_DENIED"  # type: ignore[arg-type]
+    with pytest.raises(grpc.RpcError):
+        stub.PlaceOrder(buy("poor-7"), metadata=bearer(key))
+    with pytest.raises(grpc.RpcError) as missing:
+        stub.GetOrder(trading_service_pb2.GetOrderRequest(client_order_id="poor-7"), metadata=bearer(key))
+    assert reason_of(missing.value) == "REJECT_REASON_NOT_FOUND"  # type: ignore[arg-type]
 
 
 def test_batches_and_streams_pay_the_rate_limit_per_order(

@@ -1,11 +1,12 @@
-"""RecentOrders: the latest state of each order seen on the matcher feed (real engine outputs), by order id or the
-owner's client order id; the further-along of two states; bounded."""
+"""RecentOrders: the latest state of each order accepted through the gateway or seen on the matcher feed (real
+engine outputs), by order id or the owner's client order id; the further-along of two states; bounded."""
 
 from __future__ import annotations
 
 from common.markets import load_catalog
 from exchange.v1 import common_pb2, trading_service_pb2
 from gateway.recent_orders import RecentOrders, progress
+from gateway.validation import ValidOrder, validate_place_order
 from tests.unit.settlement.conftest import TS_BASE_NS, OutputMaker
 
 CATALOG = load_catalog()
@@ -60,3 +61,56 @@ def test_only_the_most_recently_updated_orders_are_kept() -> None:
     canceled = recent.find(user_id=BOB, order_id=1)
     assert canceled is not None
     assert canceled[1].status == common_pb2.ORDER_STATUS_CANCELED
+
+
+def _valid(client_order_id: str, *, side: int = common_pb2.SIDE_BUY) -> ValidOrder:
+    return validate_place_order(trading_service_pb2.PlaceOrderRequest(
+        symbol="BTC_USDT", side=side, order_type=common_pb2.ORDER_TYPE_LIMIT, price="45000", quantity="0.0003",
+        client_order_id=client_order_id, post_only=True,
+    ), CATALOG)  # fmt: skip
+
+
+def test_an_accepted_order_is_new_until_the_feed_brings_its_state() -> None:
+    recent, maker = RecentOrders(CATALOG), OutputMaker()
+    recent.accepted(BOB, 1, _valid("c1", side=common_pb2.SIDE_SELL), placed_ns=TS_BASE_NS)
+
+    found = recent.find(user_id=BOB, client_order_id="c1")
+    assert found is not None
+    assert found == recent.find(user_id=ALICE, order_id=1)
+    owner, order = found
+    assert owner == BOB
+    assert (order.order_id, order.symbol, order.side, order.status, order.price, order.quantity) == (
+        1, "BTC_USDT", common_pb2.SIDE_SELL, common_pb2.ORDER_STATUS_NEW, "45000.000000", "0.00030000")
+    assert (order.filled_quantity, order.remaining_quantity, order.post_only) == ("0.00000000", "0.00030000", True)
+    assert order.created_ns == order.updated_ns == TS_BASE_NS
+
+    recent.observe(maker.place(order_id=1, user_id=BOB, side=common_pb2.SIDE_SELL, price_units=PRICE,
+                               qty_units=3 * LOT, post_only=True))  # fmt: skip
+    recent.observe(maker.place(order_id=2, user_id=ALICE, side=common_pb2.SIDE_BUY, price_units=PRICE,
+                               qty_units=LOT, ts_ns=TS_BASE_NS + 5))  # fmt: skip
+    later = recent.find(user_id=BOB, order_id=1)
+    assert later is not None
+    assert (later[1].status, later[1].filled_quantity, later[1].updated_ns) == (
+        common_pb2.ORDER_STATUS_PARTIALLY_FILLED, "0.00010000", TS_BASE_NS + 5)
+
+
+def test_an_acceptance_after_the_feed_does_not_move_the_order_back() -> None:
+    recent, maker = RecentOrders(CATALOG), OutputMaker()
+    recent.observe(maker.place(order_id=1, user_id=BOB, side=common_pb2.SIDE_SELL, price_units=PRICE,
+                               qty_units=3 * LOT))  # fmt: skip
+    recent.observe(maker.cancel(order_id=1, user_id=BOB, ts_ns=TS_BASE_NS + 1))
+    recent.accepted(BOB, 1, _valid("c1", side=common_pb2.SIDE_SELL), placed_ns=TS_BASE_NS)
+
+    found = recent.find(user_id=BOB, order_id=1)
+    assert found is not None
+    assert found[1].status == common_pb2.ORDER_STATUS_CANCELED
+
+
+def test_accepted_orders_count_against_the_bound() -> None:
+    recent = RecentOrders(CATALOG, capacity_max=2)
+    for order_id in (1, 2, 3):
+        recent.accepted(ALICE, order_id, _valid(f"c{order_id}"), placed_ns=TS_BASE_NS + order_id)
+
+    assert len(recent) == 2
+    assert recent.find(user_id=ALICE, client_order_id="c1") is None
+    assert recent.find(user_id=ALICE, client_order_id="c3") is not None
