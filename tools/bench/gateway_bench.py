@@ -21,7 +21,9 @@ latency percentiles:
   as the batches carry: the ceiling of the batch path.
 
 The client has its own process (and GIL), so the gateway's process holds the server alone (`py-spy top --pid`
-the printed server pid to profile it); the client, UBSCore and whatever else runs share the machine's cores.
+the printed server pid to profile it); the client, UBSCore and whatever else runs share the machine's cores, so
+each RPC's CPU time per call is also read for every process on its path (gateway, client, UBSCore, and the Kafka
+broker and media driver when this project started them): their sum bounds the rate on a saturated machine.
 Writes bench-results/gateway.json. Not a test: numbers depend on the machine and its load; compare the ratios
 within one run. Targets (issue 10): unary order entry at 80 % of echo, batches at 50,000 orders/s.
 """
@@ -62,9 +64,10 @@ from gateway.config import GRPC_WORKERS_DEFAULT, GatewayConfig
 from gateway.rate_limit import parse_rate_limits
 from settlement.cql import drop_keyspace
 from tools.bench.grpc_load import BATCH_ORDERS, Load, drive
-from tools.bench.ubscore_bench import USERS, deposit_funds, free_port, wait_for_deposits
+from tools.bench.ubscore_bench import USERS, cpu_s_of, deposit_funds, free_port, wait_for_deposits
 from tools.infra import cassandra
-from tools.infra.layout import CQL_KEYSPACE, aeron_dir
+from tools.infra.layout import CQL_KEYSPACE, aeron_dir, pid_path
+from tools.infra.process import is_alive, read_pid_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RESULTS_DIR = REPO_ROOT / "bench-results"
@@ -84,6 +87,9 @@ class Row:
     server_cpu_us_per_call: float  # the gateway process's CPU time (every thread) per call or order
     ratio_to_echo: float = 0.0
     cpu_us_per_call_by_thread: dict[str, float] = field(default_factory=dict)  # the same, by thread group
+    # Every process of the machine the call path uses (gateway, client, UBSCore, Kafka broker, media driver): on
+    # two cores they share, what one call costs them all together bounds the rate.
+    cpu_us_per_call_by_process: dict[str, float] = field(default_factory=dict)
 
 
 def echo_handler() -> grpc.GenericRpcHandler:
@@ -131,7 +137,7 @@ def percentile_us(sorted_ns: list[int], fraction: float) -> float:
 
 
 @contextmanager
-def ubscore_subprocess(stream_id: int) -> Iterator[None]:
+def ubscore_subprocess(stream_id: int) -> Iterator[int]:
     """`python -m ubscore` on private topics and `stream_id` of the shared driver, its users funded; stopped after."""
     tag = uuid.uuid4().hex[:10]
     topics = [f"balance.operations.bench.{tag}", f"balance.events.bench.{tag}", f"orders.bench.{tag}"]
@@ -148,7 +154,7 @@ def ubscore_subprocess(stream_id: int) -> Iterator[None]:
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         try:
             wait_for_deposits(metrics_port, 2 * len(USERS))
-            yield
+            yield service.pid
         finally:
             service.send_signal(signal.SIGTERM)
             service.wait(timeout=60)
@@ -184,8 +190,10 @@ def main() -> int:
             ubscore_response_stream_id=stream_id + 1,
             rate_limits=parse_rate_limits("market=1000000000/1000000000,trade=1000000000/1000000000"),
         )
-        with ubscore_subprocess(stream_id), ProcessPoolExecutor(1, mp_context=get_context("spawn")) as client:
-            client.submit(int, 0).result()  # the client process is up before anything is timed
+        with ubscore_subprocess(stream_id) as ubscore_pid, \
+                ProcessPoolExecutor(1, mp_context=get_context("spawn")) as client:
+            client_pid = client.submit(os.getpid).result()  # the client process is up before anything is timed
+            processes = {"gateway": os.getpid(), "client": client_pid, "ubscore": ubscore_pid, **infra_pids()}
             gateway = build_gateway(config)
             gateway.server.add_generic_rpc_handlers((echo_handler(),))
             gateway.start()
@@ -194,14 +202,13 @@ def main() -> int:
                 while not gateway.ubscore.connected.is_set():  # type: ignore[union-attr]
                     assert time.monotonic_ns() < deadline_ns, "the gateway did not reach UBSCore"
                     time.sleep(0.05)
-                print(f"gateway (server) pid {os.getpid()}, client pid {client.submit(os.getpid).result()}",
-                      flush=True)  # fmt: skip
-                rows = [measure(client, gateway.port, key, rpc, args) for rpc in rpcs]
+                print(f"gateway (server) pid {os.getpid()}, client pid {client_pid}", flush=True)
+                rows = [measure(client, gateway.port, key, rpc, args, processes) for rpc in rpcs]
             finally:
                 gateway.stop()
             if args.only is None:
                 with aio_echo_server() as aio_port:
-                    rows.append(measure(client, aio_port, key, "echo", args))
+                    rows.append(measure(client, aio_port, key, "echo", args, processes))
                     rows[-1].rpc = "echo (grpc.aio server)"
             if args.only is None or "UBSCore" in args.only:
                 for window in (args.concurrency, args.batch_concurrency * BATCH_ORDERS):
@@ -221,6 +228,7 @@ def main() -> int:
     for row in rows:
         if row.cpu_us_per_call_by_thread:
             print(f"  {row.rpc}: server CPU us per call by thread: {row.cpu_us_per_call_by_thread}")
+    print_cpu_by_process(rows)
     if args.only is None:
         RESULTS_DIR.mkdir(exist_ok=True)
         (RESULTS_DIR / "gateway.json").write_text(json.dumps(
@@ -229,20 +237,63 @@ def main() -> int:
     return 0
 
 
-def measure(client: ProcessPoolExecutor, port: int, key: str, rpc: str, args: argparse.Namespace) -> Row:
-    """One RPC driven from the client process; calls/s counts orders for PlaceOrders."""
+def measure(
+    client: ProcessPoolExecutor, port: int, key: str, rpc: str, args: argparse.Namespace, processes: dict[str, int]
+) -> Row:
+    """One RPC driven from the client process; calls/s counts orders for PlaceOrders; CPU per call of this process
+    by thread, and of each of `processes` (name: pid)."""
     concurrency = args.batch_concurrency if rpc == "PlaceOrders" else args.concurrency
     cpu_before_s = time.process_time()  # this process is the server alone: the client has its own
     threads_before_s = thread_cpu_s()
+    processes_before_s = processes_cpu_s(processes)
     measured = client.submit(drive, Load(port=port, key=key, rpc=rpc, seconds=args.seconds,
                                          concurrency=concurrency)).result()  # fmt: skip
     cpu_us = (time.process_time() - cpu_before_s) * 1e6
     threads_after_s = thread_cpu_s()
+    by_process = {name: round((spent_s - processes_before_s[name]) * 1e6 / measured.items_total, 1)
+                  for name, spent_s in processes_cpu_s(processes).items() if name in processes_before_s}  # fmt: skip
     by_thread = {group: round((spent_s - threads_before_s.get(group, 0.0)) * 1e6 / measured.items_total, 1)
                  for group, spent_s in threads_after_s.items()}  # fmt: skip
     return Row(rpc=rpc, calls_per_s=measured.items_per_s, latency_us_p50=percentile_us(measured.latencies_ns, 0.5),
                latency_us_p99=percentile_us(measured.latencies_ns, 0.99),
-               server_cpu_us_per_call=cpu_us / measured.items_total, cpu_us_per_call_by_thread=by_thread)  # fmt: skip
+               server_cpu_us_per_call=cpu_us / measured.items_total, cpu_us_per_call_by_thread=by_thread,
+               cpu_us_per_call_by_process=by_process)  # fmt: skip
+
+
+def infra_pids() -> dict[str, int]:
+    """Pids of the Kafka broker and the media driver this project started (none for external ones)."""
+    pids = {}
+    for name, component in (("kafka", "kafka"), ("aeron driver", "aeron")):
+        record = read_pid_file(pid_path(component))
+        if record is not None and is_alive(record):
+            pids[name] = record.pid
+    return pids
+
+
+def processes_cpu_s(processes: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each named process still running."""
+    spent: dict[str, float] = {}
+    for name, pid in processes.items():
+        try:
+            spent[name] = cpu_s_of(pid)
+        except OSError:  # gone: not counted
+            continue
+    return spent
+
+
+def print_cpu_by_process(rows: list[Row]) -> None:
+    """CPU per call of every process on the call path, and their sum: on a machine the processes share, the rate
+    of an RPC relative to echo is at most echo's sum over the RPC's sum."""
+    measured = [row for row in rows if row.cpu_us_per_call_by_process]
+    if not measured:
+        return
+    names = list(measured[0].cpu_us_per_call_by_process)
+    print(f"\nCPU us per call, every process on the path (machine: {os.cpu_count()} cores)")
+    print(f"{'rpc':<28}" + "".join(f"{name:>14}" for name in names) + f"{'sum':>10}")
+    for row in measured:
+        spent = row.cpu_us_per_call_by_process
+        print(f"{row.rpc:<28}" + "".join(f"{spent.get(name, 0.0):>14.0f}" for name in names)
+              + f"{sum(spent.values()):>10.0f}")  # fmt: skip
 
 
 def thread_cpu_s() -> dict[str, float]:
