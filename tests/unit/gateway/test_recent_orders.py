@@ -16,12 +16,17 @@ TICK = 10_000
 ALICE, BOB = 1001, 1002
 
 
-def test_an_order_is_found_by_id_and_client_id_at_its_latest_state() -> None:
-    recent, maker = RecentOrders(CATALOG), OutputMaker()
+def _bob_sells_alice_takes_a_lot(recent: RecentOrders, maker: OutputMaker) -> None:
+    """Bob's order 1 rests (3 lots, post-only, at TS_BASE_NS); Alice's order 2 takes one lot of it 5 ns later."""
     recent.observe(maker.place(order_id=1, user_id=BOB, side=common_pb2.SIDE_SELL, price_units=PRICE,
                                qty_units=3 * LOT, post_only=True))  # fmt: skip
     recent.observe(maker.place(order_id=2, user_id=ALICE, side=common_pb2.SIDE_BUY, price_units=PRICE,
                                qty_units=LOT, ts_ns=TS_BASE_NS + 5))  # fmt: skip
+
+
+def test_an_order_is_found_by_id_and_client_id_at_its_latest_state() -> None:
+    recent, maker = RecentOrders(CATALOG), OutputMaker()
+    _bob_sells_alice_takes_a_lot(recent, maker)
 
     found = recent.find(user_id=BOB, order_id=1)
     assert found is not None
@@ -84,10 +89,7 @@ def test_an_accepted_order_is_new_until_the_feed_brings_its_state() -> None:
     assert (order.filled_quantity, order.remaining_quantity, order.post_only) == ("0.00000000", "0.00030000", True)
     assert order.created_ns == order.updated_ns == TS_BASE_NS
 
-    recent.observe(maker.place(order_id=1, user_id=BOB, side=common_pb2.SIDE_SELL, price_units=PRICE,
-                               qty_units=3 * LOT, post_only=True))  # fmt: skip
-    recent.observe(maker.place(order_id=2, user_id=ALICE, side=common_pb2.SIDE_BUY, price_units=PRICE,
-                               qty_units=LOT, ts_ns=TS_BASE_NS + 5))  # fmt: skip
+    _bob_sells_alice_takes_a_lot(recent, maker)
     later = recent.find(user_id=BOB, order_id=1)
     assert later is not None
     assert (later[1].status, later[1].filled_quantity, later[1].updated_ns) == (
