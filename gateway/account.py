@@ -10,12 +10,19 @@ any gateway's seen on `balance.operations`: gateway.accepted_transfers) answers 
 Transfers need the `transfer` (operator) role and name the account they move money for; the request is
 validated into units (gateway.validation), published to `balance.operations` and answered PENDING once Kafka
 acknowledged it. UBSCore applies or refuses it; a repeat of a request id has the first one's outcome.
+
+A request id is one transfer: reused for a different one (asset, amount or direction) it is refused with
+DUPLICATE_REQUEST, as UBSCore refuses it (silently: no event). The gateway refuses it before publishing when it
+knows the first transfer (accepted here or seen on either topic), and after publishing when the outcome that comes
+is the first transfer's. A wait that ends without an outcome reads Settlement's row of the request id: a repeat of
+a transfer stored long ago answers its stored outcome, not PENDING.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import grpc
 
@@ -105,7 +112,8 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
             known = self.accepted.get(request.user_id or principal.user_id, request.request_id)
             if refused.reason != R.REJECT_REASON_NOT_FOUND or known is None:
                 raise
-            transfer = self._view(known)
+            outcome = self._outcome(known.user_id, known.request_id)
+            transfer = self._view(_applied(known, outcome), outcome)
         return account_service_pb2.GetTransferResponse(transfer=transfer)
 
     def ListLedger(
@@ -142,6 +150,13 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
         self, request: account_service_pb2.TransferInRequest | account_service_pb2.TransferOutRequest, operation: int
     ) -> account_service_pb2.Transfer:
         valid = validate_transfer(request, self.catalog)
+        terms = (valid.asset_id, valid.amount_units, operation)
+        # The first transfer under this request id, as far as this gateway knows: UBSCore's outcome if it came
+        # (the one applied), else the first accepted record.
+        outcome = self._outcome(valid.user_id, valid.request_id)
+        first = self.accepted.get(valid.user_id, valid.request_id)
+        if not _outcome_of(outcome, terms) or (outcome is None and first is not None and _terms(first) != terms):
+            raise _reused(valid.request_id)
         created_ns = self.publisher.publish(valid, operation)
         accepted = AcceptedTransfer(
             request_id=valid.request_id, user_id=valid.user_id, asset_id=valid.asset_id,
@@ -149,11 +164,39 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
         )
         self.accepted.record(accepted)
         if valid.result_wait_ms and self.results is not None:
-            self.results.wait(valid.user_id, valid.request_id, timeout_ms=valid.result_wait_ms)
-        return self._view(accepted)
+            outcome = self.results.wait(valid.user_id, valid.request_id, timeout_ms=valid.result_wait_ms)
+            # No outcome came: a repeat of a transfer stored long ago (UBSCore emits nothing again) has its row.
+            if outcome is None and (stored := self._stored(accepted)) is not None:
+                return stored
+        else:
+            outcome = self._outcome(valid.user_id, valid.request_id)
+        if not _outcome_of(outcome, terms):  # another transfer under this id came first: UBSCore refused this one
+            raise _reused(valid.request_id)
+        return self._view(accepted, outcome)
 
-    def _view(self, accepted: AcceptedTransfer) -> account_service_pb2.Transfer:
-        """The transfer as the client sees it: PENDING, or its outcome if balance.events has brought it."""
+    def _outcome(self, user_id: int, request_id: str) -> balance_pb2.BalanceEvent | None:
+        """UBSCore's outcome of the user's transfer `request_id` if it has come."""
+        return self.results.get(user_id, request_id) if self.results is not None else None
+
+    def _stored(self, accepted: AcceptedTransfer) -> account_service_pb2.Transfer | None:
+        """Settlement's row of the request id if it is this transfer's (DUPLICATE_REQUEST if another's); None if
+        there is none or the database cannot say now (the answer stays PENDING)."""
+        if self.reads is None:
+            return None
+        request = account_service_pb2.GetTransferRequest(request_id=accepted.request_id, user_id=accepted.user_id)
+        try:
+            stored = self.reads.get_transfer(current_principal(), request)
+        except Refused:  # not stored (yet), or the database is unreachable
+            return None
+        mine = self._view(accepted, None)
+        if (stored.asset, stored.amount, stored.direction) != (mine.asset, mine.amount, mine.direction):
+            raise _reused(accepted.request_id)
+        return stored
+
+    def _view(
+        self, accepted: AcceptedTransfer, outcome: balance_pb2.BalanceEvent | None
+    ) -> account_service_pb2.Transfer:
+        """The transfer as the client sees it: PENDING, or its `outcome` from balance.events."""
         asset = self.catalog.asset_by_id(accepted.asset_id)
         direction = (
             account_service_pb2.TRANSFER_DIRECTION_IN
@@ -165,7 +208,6 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
             amount=format_units(accepted.amount_units, asset.scale), direction=direction,
             status=account_service_pb2.TRANSFER_STATUS_PENDING, created_ns=accepted.created_ns,
         )
-        outcome = self.results.get(accepted.user_id, accepted.request_id) if self.results is not None else None
         if outcome is not None:
             rejected = outcome.type in REJECTED_TYPES
             transfer.status = (
@@ -175,3 +217,39 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
             transfer.reason = outcome.reject_reason
             transfer.completed_ns = outcome.ts_event_ns
         return transfer
+
+
+def _terms(transfer: AcceptedTransfer) -> tuple[int, int, int]:
+    """What a request id stands for: (asset id, amount in units, operation)."""
+    return transfer.asset_id, transfer.amount_units, transfer.operation
+
+
+def _outcome_of(event: balance_pb2.BalanceEvent | None, terms: tuple[int, int, int]) -> bool:
+    """Whether UBSCore's outcome event (None: none yet) can be of a transfer with these terms (a field the event
+    leaves unset is not compared: events written before `operation` and `requested_amount_units` existed lack
+    them)."""
+    if event is None:
+        return True
+    asset_id, amount_units, operation = terms
+    amount = _amount_of(event)
+    return (event.asset_id == asset_id and (not amount or amount == amount_units)
+            and (not event.operation or event.operation == operation))  # fmt: skip
+
+
+def _applied(known: AcceptedTransfer, outcome: balance_pb2.BalanceEvent | None) -> AcceptedTransfer:
+    """The transfer UBSCore applied under `known`'s request id: `known`, or, when its outcome is of another
+    transfer (another gateway's came first under the same id), that one's terms from the outcome."""
+    if outcome is None or _outcome_of(outcome, _terms(known)):
+        return known
+    return replace(known, asset_id=outcome.asset_id, amount_units=_amount_of(outcome) or known.amount_units,
+                   operation=outcome.operation or known.operation)  # fmt: skip
+
+
+def _amount_of(event: balance_pb2.BalanceEvent) -> int:
+    """The amount of a transfer's outcome event (0: the event does not say): what was requested, or, in events
+    written before `requested_amount_units` existed, the change of the available balance (a refusal's is 0)."""
+    return event.requested_amount_units or abs(event.delta_available_units)
+
+
+def _reused(request_id: str) -> Refused:
+    return Refused(R.REJECT_REASON_DUPLICATE_REQUEST, f"request id {request_id!r} was used for a different transfer")

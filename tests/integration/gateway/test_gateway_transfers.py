@@ -215,3 +215,75 @@ def test_get_transfer_answers_pending_for_transfers_accepted_but_not_yet_applied
     with pytest.raises(grpc.RpcError) as foreign:
         get("wd-elsewhere", 1091, reader)
     assert foreign.value.code() == grpc.StatusCode.PERMISSION_DENIED  # type: ignore[attr-defined]
+
+
+def test_a_request_id_reused_for_a_different_transfer_is_refused(
+    gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],
+    make_key: Callable[..., tuple[str, str]], transfers_topic: str, balance_events_topic: str, kafka_bootstrap: str,
+    cql_session: object, keyspace: str,
+) -> None:
+    """A request id is one transfer. Reused for another amount or direction: ALREADY_EXISTS (DUPLICATE_REQUEST)
+    and nothing published, while a plain repeat goes through. Refused too when the only trace of the first transfer
+    is UBSCore's outcome event (another gateway took it), or Settlement's row (stored long ago, no event will come
+    again); a repeat of that stored transfer waiting for its outcome answers the stored COMPLETED, not PENDING.
+    GetTransfer shows the transfer UBSCore applied, not this gateway's refused one."""
+    operator, operator_id = make_key(5004, "transfer", "read")
+    gateway = gateway_factory(transfer_topic=transfers_topic, balance_events_topic=balance_events_topic)
+    eventually(lambda: operator_id in gateway.key_cache.keys and gateway.balance_events.ready.is_set(),
+               timeout_ms=20_000)  # fmt: skip
+    stub = account_service_pb2_grpc.AccountServiceStub(channel_factory(gateway.port))
+
+    def deposit(request_id: str, amount: str, wait_ms: int = 0) -> account_service_pb2.Transfer:
+        request = account_service_pb2.TransferInRequest(request_id=request_id, user_id=1095, asset="BTC",
+                                                        amount=amount, result_wait_ms=wait_ms)  # fmt: skip
+        return stub.TransferIn(request, metadata=bearer(operator)).transfer
+
+    def refused(call: Callable[[], object]) -> bool:
+        with pytest.raises(grpc.RpcError) as error:
+            call()
+        assert error.value.code() == grpc.StatusCode.ALREADY_EXISTS  # type: ignore[attr-defined]
+        return reason_of(error.value) == "REJECT_REASON_DUPLICATE_REQUEST"  # type: ignore[arg-type]
+
+    assert deposit("dep-r", "1").status == account_service_pb2.TRANSFER_STATUS_PENDING
+    assert deposit("dep-r", "1").status == account_service_pb2.TRANSFER_STATUS_PENDING  # a repeat: UBSCore dedupes
+    assert refused(lambda: deposit("dep-r", "2"))
+    assert refused(lambda: stub.TransferOut(account_service_pb2.TransferOutRequest(
+        request_id="dep-r", user_id=1095, asset="BTC", amount="1"), metadata=bearer(operator)))  # fmt: skip
+    deposit("dep-s", "7")
+    records = read_all(kafka_bootstrap, transfers_topic, 3)  # one user: one partition, in order
+    assert [(sent.request_id, sent.amount_units) for _, sent in records] == [
+        ("dep-r", 100_000_000), ("dep-r", 100_000_000), ("dep-s", 700_000_000)]
+
+    elsewhere = balance_pb2.BalanceEvent(
+        event_id=3, user_id=1095, asset_id=1, request_id="dep-t", ts_event_ns=88,
+        type=balance_pb2.BALANCE_EVENT_TYPE_DEPOSITED, delta_available_units=500_000_000,
+        operation=balance_pb2.BALANCE_OPERATION_TRANSFER_IN, requested_amount_units=500_000_000,
+    )
+    producer = make_producer(kafka_bootstrap, client_id="reused-request-id-test")
+    producer.produce(balance_events_topic, key=b"1095", value=elsewhere.SerializeToString())
+    flush_or_raise(producer, timeout_s=30)
+
+    def refused_once_the_outcome_is_seen() -> bool:  # until the follower has read it, the deposit is PENDING
+        try:
+            deposit("dep-t", "1")
+        except grpc.RpcError as error:
+            return reason_of(error) == "REJECT_REASON_DUPLICATE_REQUEST"  # type: ignore[arg-type]
+        return False
+
+    eventually(refused_once_the_outcome_is_seen, timeout_ms=20_000)
+    repeat = deposit("dep-t", "5", wait_ms=100)
+    assert (repeat.status, repeat.completed_ns) == (account_service_pb2.TRANSFER_STATUS_COMPLETED, 88)
+    read_back = stub.GetTransfer(account_service_pb2.GetTransferRequest(request_id="dep-t", user_id=1095),
+                                 metadata=bearer(operator)).transfer  # fmt: skip
+    assert (read_back.status, read_back.amount) == (account_service_pb2.TRANSFER_STATUS_COMPLETED, "5.00000000")
+
+    for request_id in ("dep-old", "dep-older"):  # as Settlement stored them: no outcome event will come again
+        cql_session.execute(  # type: ignore[attr-defined]
+            f"INSERT INTO {keyspace}.transfers (user_id, request_id, asset_id, amount_units, direction, status, "
+            "reason, event_id, created_ns, completed_ns) VALUES (1095, %s, 1, 300000000, %s, %s, 0, 1, 11, 12)",
+            (request_id, account_service_pb2.TRANSFER_DIRECTION_IN, account_service_pb2.TRANSFER_STATUS_COMPLETED),
+        )
+    stored = deposit("dep-old", "3", wait_ms=100)
+    assert (stored.status, stored.amount, stored.completed_ns) == (
+        account_service_pb2.TRANSFER_STATUS_COMPLETED, "3.00000000", 12)
+    assert refused(lambda: deposit("dep-older", "4", wait_ms=100))
