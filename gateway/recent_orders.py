@@ -2,11 +2,13 @@
 newest state before Settlement has stored it (read your writes: a PlaceOrder answered, then GetOrder at once).
 
 An order UBSCore accepted through this gateway is recorded NEW at once (`accepted`): the matcher's first update
-comes a Kafka hop later, and until then neither the feed nor the database knows the order.
+comes a Kafka hop later, and until then neither the feed nor the database knows the order. One UBSCore refused
+with an ORDER_REJECTED event (RECORDED_REFUSALS) is recorded REJECTED under its client order id (`refused`), as
+Settlement will store it (order id 0).
 
 GetOrder reads Settlement's row and takes this instead when the row is missing or this is further along (a final
 state beats an open one; then the later update; then the larger filled quantity). Orders UBSCore refused never
-reach the matcher: those are the database's alone.
+reach the matcher: this gateway knows the refusals of its own placements, the database all of them.
 
 Bounded: the `capacity_max` orders updated most recently are kept (an order falls out only after that many
 others changed since, long after Settlement stored it). What the gateway did not see (before it started, or on
@@ -14,7 +16,7 @@ a shard it does not follow) is the database's. The placement's post-only flag, S
 from the placing command; an order whose placement this gateway did not see shows their defaults, as the private
 stream does.
 
-Thread-safe: `observe` runs on the feed threads, `accepted` and `find` on gRPC workers.
+Thread-safe: `observe` runs on the feed threads, `accepted`, `refused` and `find` on gRPC workers.
 """
 
 from __future__ import annotations
@@ -31,6 +33,16 @@ from gateway.reads import OPEN_STATUSES
 from gateway.validation import ValidOrder
 
 CAPACITY_MAX_DEFAULT = 65_536
+R = common_pb2.RejectReason
+# The refusals of a placement that UBSCore records as an ORDER_REJECTED event (ubscore/core.py `place`), so that
+# Settlement stores the order REJECTED; not its early refusals (busy, deadline, malformed) nor DUPLICATE_REQUEST
+# (the first order under the client order id stands), which leave no order behind.
+RECORDED_REFUSALS = frozenset({
+    R.REJECT_REASON_INSUFFICIENT_FUNDS, R.REJECT_REASON_UBSCORE_UNKNOWN_MARKET, R.REJECT_REASON_UBSCORE_PRICE_OFF_TICK,
+    R.REJECT_REASON_UBSCORE_PRICE_OUT_OF_RANGE, R.REJECT_REASON_UBSCORE_QUANTITY_OFF_LOT,
+    R.REJECT_REASON_UBSCORE_QUANTITY_OUT_OF_RANGE, R.REJECT_REASON_UBSCORE_BELOW_MIN_NOTIONAL,
+    R.REJECT_REASON_UBSCORE_BUDGET_OUT_OF_RANGE,
+})  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -56,6 +68,7 @@ class RecentOrders:
         self.capacity_max = capacity_max
         self._seen: OrderedDict[int, _Seen] = OrderedDict()
         self._by_client_id: dict[tuple[int, str], int] = {}
+        self._refused: OrderedDict[tuple[int, str], _Seen] = OrderedDict()  # by (user, client order id)
         self._lock = threading.Lock()
 
     def observe(self, output: engine_pb2.EngineOutput) -> None:
@@ -83,14 +96,8 @@ class RecentOrders:
 
     def accepted(self, user_id: int, order_id: int, order: ValidOrder, *, placed_ns: int) -> None:
         """Record an order UBSCore accepted through this gateway as NEW (gRPC worker), unless the feed was first."""
-        update = engine_pb2.OrderUpdate(
-            order_id=order_id, user_id=user_id, client_order_id=order.client_order_id, symbol=order.market.symbol,
-            side=order.side, order_type=order.order_type, time_in_force=order.time_in_force,
-            status=common_pb2.ORDER_STATUS_NEW, price_units=order.price_units, qty_units=order.qty_units,
-            remaining_qty_units=order.qty_units, remaining_quote_units=order.quote_budget_units, ts_event_ns=placed_ns,
-        )  # fmt: skip
-        seen = _Seen(update, created_ns=placed_ns, post_only=order.post_only, self_trade_mode=order.self_trade_mode,
-                     quote_budget_units=order.quote_budget_units)  # fmt: skip
+        seen = _placed(user_id, order_id, order, placed_ns, status=common_pb2.ORDER_STATUS_NEW,
+                       remaining_qty_units=order.qty_units, remaining_quote_units=order.quote_budget_units)  # fmt: skip
         with self._lock:
             if order_id in self._seen:  # the matcher's update came first: it is further along
                 return
@@ -98,6 +105,19 @@ class RecentOrders:
             if order.client_order_id:
                 self._by_client_id[(user_id, order.client_order_id)] = order_id
             self._trim()
+
+    def refused(self, user_id: int, order: ValidOrder, reason: int, *, placed_ns: int) -> None:
+        """Record an order UBSCore refused with `reason` as REJECTED without an order id (gRPC worker), if that is
+        a refusal UBSCore records (RECORDED_REFUSALS)."""
+        if reason not in RECORDED_REFUSALS:
+            return
+        seen = _placed(user_id, 0, order, placed_ns, status=common_pb2.ORDER_STATUS_REJECTED, reason=reason)
+        key = (user_id, order.client_order_id)
+        with self._lock:
+            self._refused[key] = seen
+            self._refused.move_to_end(key)
+            while len(self._refused) > self.capacity_max:
+                self._refused.popitem(last=False)
 
     def _trim(self) -> None:
         while len(self._seen) > self.capacity_max:
@@ -112,11 +132,13 @@ class RecentOrders:
         self, *, user_id: int, order_id: int = 0, client_order_id: str = ""
     ) -> tuple[int, trading_service_pb2.Order] | None:
         """(owner, latest state) of the order with `order_id` (any owner: the caller checks), or with the user's
-        `client_order_id`; None if not seen (or for a market this gateway's catalog lacks)."""
+        `client_order_id` (a refused one too); None if not seen (or for a market this gateway's catalog lacks)."""
         with self._lock:
-            if not order_id:
-                order_id = self._by_client_id.get((user_id, client_order_id), 0)
-            seen = self._seen.get(order_id)
+            if order_id:
+                seen = self._seen.get(order_id)
+            else:
+                key = (user_id, client_order_id)
+                seen = self._seen.get(self._by_client_id.get(key, 0)) or self._refused.get(key)
             if seen is None:
                 return None
             update, created_ns = seen.update, seen.created_ns
@@ -128,3 +150,14 @@ class RecentOrders:
                            quote_budget_units=budget)  # fmt: skip
         order.created_ns = created_ns or update.ts_event_ns
         return update.user_id, order
+
+
+def _placed(user_id: int, order_id: int, order: ValidOrder, placed_ns: int, **state: int) -> _Seen:
+    """What the gateway knows of an order it placed: the placement, with `state` (status and what remains)."""
+    update = engine_pb2.OrderUpdate(
+        order_id=order_id, user_id=user_id, client_order_id=order.client_order_id, symbol=order.market.symbol,
+        side=order.side, order_type=order.order_type, time_in_force=order.time_in_force,
+        price_units=order.price_units, qty_units=order.qty_units, ts_event_ns=placed_ns, **state,
+    )  # fmt: skip
+    return _Seen(update, created_ns=placed_ns, post_only=order.post_only, self_trade_mode=order.self_trade_mode,
+                 quote_budget_units=order.quote_budget_units)  # fmt: skip

@@ -273,7 +273,12 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
         return getattr(response, expected)
 
     def _placed(self, client: UbscoreClient, sent: _Sent) -> trading_service_pb2.PlaceOrderResponse:
-        accepted: ubscore_pb2.OrderAccepted = self._answer(client, sent.reply, "order_accepted")  # type: ignore[assignment]
+        try:
+            accepted: ubscore_pb2.OrderAccepted = self._answer(client, sent.reply, "order_accepted")  # type: ignore[assignment]
+        except Refused as refused:  # a refusal UBSCore records is an order too: GetOrder finds it by client id
+            if self.recent_orders is not None:
+                self.recent_orders.refused(sent.user_id, sent.order, refused.reason, placed_ns=sent.placed_ns)
+            raise
         if self.recent_orders is not None and not accepted.duplicate:  # a repeat's order may be far along by now
             self.recent_orders.accepted(sent.user_id, accepted.order_id, sent.order, placed_ns=sent.placed_ns)
         asset = self.catalog.asset_by_id(accepted.locked_asset_id)

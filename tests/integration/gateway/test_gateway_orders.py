@@ -141,7 +141,8 @@ def test_an_accepted_order_is_found_before_the_matcher_or_database_knows_it(
 ) -> None:
     """The scripted UBSCore forwards nothing and no matcher publishes on the feed the gateway follows, so the order
     exists only in the gateway's answer: GetOrder finds it NEW by id and by client order id at once, with what was
-    placed; another user's GetOrder is PERMISSION_DENIED; a refused placement is not recorded."""
+    placed; another user's GetOrder is PERMISSION_DENIED. A placement refused for funds is found REJECTED by client
+    order id (as Settlement will store it); one refused as busy is not found."""
     key, key_id = make_key(1030, "trade", "read")
     other, other_id = make_key(1031, "trade", "read")
     silent_feed = f"tcp://127.0.0.1:{free_port()}"
@@ -168,8 +169,13 @@ def test_an_accepted_order_is_found_before_the_matcher_or_database_knows_it(
     assert reason_of(denied.value) == "REJECT_REASON_PERMISSION_DENIED"  # type: ignore[arg-type]
     with pytest.raises(grpc.RpcError):
         stub.PlaceOrder(buy("poor-7"), metadata=bearer(key))
-    with pytest.raises(grpc.RpcError) as missing:
-        stub.GetOrder(trading_service_pb2.GetOrderRequest(client_order_id="poor-7"), metadata=bearer(key))
+    refused = stub.GetOrder(trading_service_pb2.GetOrderRequest(client_order_id="poor-7"), metadata=bearer(key)).order
+    assert (refused.order_id, refused.status, refused.reason, refused.quantity) == (
+        0, common_pb2.ORDER_STATUS_REJECTED, R.REJECT_REASON_INSUFFICIENT_FUNDS, "0.50000000")
+    with pytest.raises(grpc.RpcError):
+        stub.PlaceOrder(buy("busy-7"), metadata=bearer(key))
+    with pytest.raises(grpc.RpcError) as missing:  # a busy UBSCore kept nothing of it: nor does the gateway
+        stub.GetOrder(trading_service_pb2.GetOrderRequest(client_order_id="busy-7"), metadata=bearer(key))
     assert reason_of(missing.value) == "REJECT_REASON_NOT_FOUND"  # type: ignore[arg-type]
 
 

@@ -116,3 +116,22 @@ def test_accepted_orders_count_against_the_bound() -> None:
     assert len(recent) == 2
     assert recent.find(user_id=ALICE, client_order_id="c1") is None
     assert recent.find(user_id=ALICE, client_order_id="c3") is not None
+
+
+def test_a_refusal_ubscore_records_is_found_by_client_order_id_as_rejected() -> None:
+    recent = RecentOrders(CATALOG)
+    recent.refused(ALICE, _valid("poor"), common_pb2.REJECT_REASON_INSUFFICIENT_FUNDS, placed_ns=TS_BASE_NS)
+    recent.refused(ALICE, _valid("busy"), common_pb2.REJECT_REASON_UBSCORE_BUSY, placed_ns=TS_BASE_NS)
+    recent.refused(ALICE, _valid("dup"), common_pb2.REJECT_REASON_DUPLICATE_REQUEST, placed_ns=TS_BASE_NS)
+
+    found = recent.find(user_id=ALICE, client_order_id="poor")
+    assert found is not None
+    owner, order = found
+    assert owner == ALICE
+    assert (order.order_id, order.status, order.reason, order.quantity, order.created_ns) == (
+        0, common_pb2.ORDER_STATUS_REJECTED, common_pb2.REJECT_REASON_INSUFFICIENT_FUNDS, "0.00030000", TS_BASE_NS)
+    assert recent.find(user_id=BOB, client_order_id="poor") is None
+    assert recent.find(user_id=ALICE, order_id=0) is None
+    # Busy and duplicate refusals leave no order behind in UBSCore (nor in the database): not recorded.
+    assert recent.find(user_id=ALICE, client_order_id="busy") is None
+    assert recent.find(user_id=ALICE, client_order_id="dup") is None
