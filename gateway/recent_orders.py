@@ -47,11 +47,19 @@ RECORDED_REFUSALS = frozenset({
 
 @dataclass(slots=True)
 class _Seen:
-    update: engine_pb2.OrderUpdate
+    update: engine_pb2.OrderUpdate | None  # None: accepted here, not on the feed yet (built NEW when read)
     created_ns: int  # the placement's time (0 when this gateway did not see the placement)
     post_only: bool
     self_trade_mode: int
     quote_budget_units: int
+    accepted: tuple[int, ValidOrder] | None = None  # (user id, placement) of an order accepted through this gateway
+
+    def client_key(self) -> tuple[int, str]:
+        """(owner, client order id)."""
+        if self.update is not None:
+            return self.update.user_id, self.update.client_order_id
+        assert self.accepted is not None
+        return self.accepted[0], self.accepted[1].client_order_id
 
 
 def progress(order: trading_service_pb2.Order) -> tuple[bool, int, Decimal]:
@@ -95,9 +103,10 @@ class RecentOrders:
             self._trim()
 
     def accepted(self, user_id: int, order_id: int, order: ValidOrder, *, placed_ns: int) -> None:
-        """Record an order UBSCore accepted through this gateway as NEW (gRPC worker), unless the feed was first."""
-        seen = _placed(user_id, order_id, order, placed_ns, status=common_pb2.ORDER_STATUS_NEW,
-                       remaining_qty_units=order.qty_units, remaining_quote_units=order.quote_budget_units)  # fmt: skip
+        """Record an order UBSCore accepted through this gateway as NEW (gRPC worker), unless the feed was first.
+        Its OrderUpdate is built only if it is read before the feed's comes: this runs for every order placed."""
+        seen = _Seen(None, placed_ns, order.post_only, order.self_trade_mode, order.quote_budget_units,
+                     accepted=(user_id, order))  # fmt: skip
         with self._lock:
             if order_id in self._seen:  # the matcher's update came first: it is further along
                 return
@@ -111,7 +120,8 @@ class RecentOrders:
         a refusal UBSCore records (RECORDED_REFUSALS)."""
         if reason not in RECORDED_REFUSALS:
             return
-        seen = _placed(user_id, 0, order, placed_ns, status=common_pb2.ORDER_STATUS_REJECTED, reason=reason)
+        update = _order_update(user_id, 0, order, placed_ns, status=common_pb2.ORDER_STATUS_REJECTED, reason=reason)
+        seen = _Seen(update, placed_ns, order.post_only, order.self_trade_mode, order.quote_budget_units)
         key = (user_id, order.client_order_id)
         with self._lock:
             self._refused[key] = seen
@@ -122,7 +132,7 @@ class RecentOrders:
     def _trim(self) -> None:
         while len(self._seen) > self.capacity_max:
             _, gone = self._seen.popitem(last=False)
-            self._by_client_id.pop((gone.update.user_id, gone.update.client_order_id), None)
+            self._by_client_id.pop(gone.client_key(), None)
 
     def __len__(self) -> int:
         with self._lock:
@@ -138,11 +148,17 @@ class RecentOrders:
                 seen = self._seen.get(order_id)
             else:
                 key = (user_id, client_order_id)
-                seen = self._seen.get(self._by_client_id.get(key, 0)) or self._refused.get(key)
+                order_id = self._by_client_id.get(key, 0)
+                seen = self._seen.get(order_id) or self._refused.get(key)
             if seen is None:
                 return None
-            update, created_ns = seen.update, seen.created_ns
+            update, created_ns, accepted = seen.update, seen.created_ns, seen.accepted
             post_only, self_trade_mode, budget = seen.post_only, seen.self_trade_mode, seen.quote_budget_units
+        if update is None:
+            assert accepted is not None
+            owner, placed = accepted
+            update = _order_update(owner, order_id, placed, created_ns, status=common_pb2.ORDER_STATUS_NEW,
+                                   remaining_qty_units=placed.qty_units, remaining_quote_units=budget)  # fmt: skip
         market = self.catalog.markets.get(update.symbol)
         if market is None:
             return None
@@ -152,12 +168,13 @@ class RecentOrders:
         return update.user_id, order
 
 
-def _placed(user_id: int, order_id: int, order: ValidOrder, placed_ns: int, **state: int) -> _Seen:
-    """What the gateway knows of an order it placed: the placement, with `state` (status and what remains)."""
-    update = engine_pb2.OrderUpdate(
+def _order_update(
+    user_id: int, order_id: int, order: ValidOrder, placed_ns: int, **state: int
+) -> engine_pb2.OrderUpdate:
+    """An order this gateway placed, as the matcher would report it: the placement, with `state` (status and what
+    remains)."""
+    return engine_pb2.OrderUpdate(
         order_id=order_id, user_id=user_id, client_order_id=order.client_order_id, symbol=order.market.symbol,
         side=order.side, order_type=order.order_type, time_in_force=order.time_in_force,
         price_units=order.price_units, qty_units=order.qty_units, ts_event_ns=placed_ns, **state,
     )  # fmt: skip
-    return _Seen(update, created_ns=placed_ns, post_only=order.post_only, self_trade_mode=order.self_trade_mode,
-                 quote_budget_units=order.quote_budget_units)  # fmt: skip
