@@ -19,6 +19,7 @@ from cassandra.cluster import NoHostAvailable
 
 from common.errors import Unavailable
 from common.markets import MarketCatalog
+from common.money import INT64_MAX
 from exchange.v1 import account_service_pb2, common_pb2, market_data_service_pb2, trading_service_pb2
 from gateway.auth import Principal, Role
 from gateway.errors import FieldViolation, Refused
@@ -52,6 +53,12 @@ def _invalid(field: str, description: str, reason: int = R.REJECT_REASON_INVALID
     return Refused.from_violations([FieldViolation(field=field, reason=reason, description=description)])
 
 
+def _check_id(field: str, value: int) -> None:
+    """Refuse an id no table can hold: the proto's uint64 reaches 2**64 - 1, CQL's bigint (and every id) 2**63 - 1."""
+    if value > INT64_MAX:
+        raise _invalid(field, "out of range (above int64)")
+
+
 def _check_time_range(start_time_ns: int, end_time_ns: int) -> None:
     if start_time_ns < 0:
         raise _invalid("start_time_ns", "must not be negative")
@@ -77,6 +84,7 @@ class Reads:
 
     def get_order(self, user_id: int, request: trading_service_pb2.GetOrderRequest) -> trading_service_pb2.Order:
         """The caller's order by id, else by client order id (refused orders too)."""
+        _check_id("order_id", request.order_id)
         with _database():
             if request.order_id:
                 row = self.queries.get_order(user_id=user_id, order_id=request.order_id)
@@ -146,6 +154,7 @@ class Reads:
         """One transfer by request id: the caller's own, or (operators) the named user's."""
         if not request.request_id:
             raise _invalid("request_id", "the transfer's request id is required", R.REJECT_REASON_MISSING_FIELD)
+        _check_id("user_id", request.user_id)
         user_id = request.user_id or principal.user_id
         if user_id != principal.user_id and Role.TRANSFER not in principal.roles:
             raise Refused(R.REJECT_REASON_PERMISSION_DENIED, "only an operator key may read another user's transfer")

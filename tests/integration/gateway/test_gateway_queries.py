@@ -152,6 +152,12 @@ def test_queries_show_the_scenario_to_its_owner_over_grpc_and_rest(
         grpc.StatusCode.NOT_FOUND, "REJECT_REASON_NOT_FOUND")
     assert code_and_reason(lambda: trading.GetOrder(T.GetOrderRequest(client_order_id="bob-1"), metadata=alice))[0] \
         == grpc.StatusCode.NOT_FOUND  # client order ids are per user: Bob's is not Alice's
+    out_of_range = (grpc.StatusCode.INVALID_ARGUMENT, "REJECT_REASON_INVALID_REQUEST")
+    for huge in (2**63, 2**64 - 1):  # uint64 on the wire, int64 in every table: a clear refusal, not INTERNAL
+        get_order = T.GetOrderRequest(order_id=huge)
+        assert code_and_reason(lambda r=get_order: trading.GetOrder(r, metadata=alice)) == out_of_range
+        get_transfer = A.GetTransferRequest(request_id="dep-alice", user_id=huge)
+        assert code_and_reason(lambda r=get_transfer: account.GetTransfer(r, metadata=operator)) == out_of_range
 
     first = trading.ListOrders(T.ListOrdersRequest(page_size=1), metadata=alice)
     history, token = list(first.orders), first.next_page_token
