@@ -173,11 +173,14 @@ class UbsCore:
         return Refused(RejectReason(outcome[1]), outcome[2])
 
     def cancel(self, request: CancelRequest) -> Effects:
-        """Queue a cancel of the user's open order; refuse (ORDER_NOT_OPEN) if it is not open or not theirs."""
+        """Queue a cancel of the user's open order; refuse it if the order is not open (ORDER_NOT_OPEN) or is another
+        user's (PERMISSION_DENIED, as the gateway answers a read of another user's order)."""
         if not request.user_id or not (request.order_id or request.client_order_id):
             return Effects(Refused(RejectReason.UBSCORE_MISSING_FIELD, "user and order id or client order id needed"),
                            [], [])  # fmt: skip
         order = self.orders.find(request.user_id, request.order_id, request.client_order_id)
+        if order is None and request.order_id and self.orders.get(request.order_id) is not None:
+            return Effects(Refused(RejectReason.PERMISSION_DENIED, f"order {request.order_id} is not yours"), [], [])
         if order is None or (request.symbol and request.symbol != order.symbol):
             return Effects(Refused(RejectReason.ORDER_NOT_OPEN, "no such open order of this user"), [], [])
         command = CancelCommand(

@@ -47,7 +47,8 @@ def test_seed_scenario_over_grpc_rest_and_private_streams(
     make_key: Callable[..., tuple[str, str]], proxy_binary: Path, tmp_path: Path,
 ) -> None:
     """Deposits complete, Bob's sell rests, Alice's REST buy fills at once, both streams end with the exact
-    balances; an unfunded withdrawal comes back REJECTED, an unfunded order FAILED_PRECONDITION."""
+    balances; an unfunded withdrawal comes back REJECTED, an unfunded order FAILED_PRECONDITION; Alice's cancel of
+    Bob's open order is PERMISSION_DENIED, Bob's own goes through."""
     stack.matcher.start()
     stack.ubscore.start()
     operator, operator_id = make_key(5000, "transfer")
@@ -124,3 +125,15 @@ def test_seed_scenario_over_grpc_rest_and_private_streams(
         ), metadata=bearer(alice))  # fmt: skip
     assert unfunded.value.code() == grpc.StatusCode.FAILED_PRECONDITION  # type: ignore[attr-defined]
     assert reason_of(unfunded.value) == "REJECT_REASON_INSUFFICIENT_FUNDS"  # type: ignore[arg-type]
+
+    resting = trading.PlaceOrder(trading_service_pb2.PlaceOrderRequest(
+        symbol="BTC_USDT", side=common_pb2.SIDE_SELL, order_type=common_pb2.ORDER_TYPE_LIMIT, price="50000.00",
+        quantity="0.1", client_order_id="bob-2",
+    ), metadata=bearer(bob))  # fmt: skip
+    with pytest.raises(grpc.RpcError) as not_hers:
+        trading.CancelOrder(trading_service_pb2.CancelOrderRequest(order_id=resting.order_id), metadata=bearer(alice))
+    assert not_hers.value.code() == grpc.StatusCode.PERMISSION_DENIED  # type: ignore[attr-defined]
+    assert reason_of(not_hers.value) == "REJECT_REASON_PERMISSION_DENIED"  # type: ignore[arg-type]
+    canceled = trading.CancelOrder(trading_service_pb2.CancelOrderRequest(order_id=resting.order_id),
+                                   metadata=bearer(bob))  # fmt: skip
+    assert (canceled.order_id, canceled.client_order_id) == (resting.order_id, "bob-2")

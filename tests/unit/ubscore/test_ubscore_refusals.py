@@ -113,7 +113,7 @@ def test_valid_order_of_the_table_is_accepted() -> None:
     [
         (CancelRequest(ALICE, 99, "", "", 1), RejectReason.ORDER_NOT_OPEN),
         (CancelRequest(ALICE, 0, "nope", "", 1), RejectReason.ORDER_NOT_OPEN),
-        (CancelRequest(1002, 1, "", "", 1), RejectReason.ORDER_NOT_OPEN),  # not the owner
+        (CancelRequest(1002, 1, "", "", 1), RejectReason.PERMISSION_DENIED),  # open, but not the caller's
         (CancelRequest(ALICE, 1, "", "ETH_USDT", 1), RejectReason.ORDER_NOT_OPEN),  # wrong market
         (CancelRequest(ALICE, 0, "", "", 1), RejectReason.UBSCORE_MISSING_FIELD),
         (CancelRequest(0, 1, "", "", 1), RejectReason.UBSCORE_MISSING_FIELD),
