@@ -24,8 +24,8 @@ import re
 from dataclasses import dataclass
 
 from common.errors import InvalidAmount
-from common.markets import SYSTEM_USER_ID_END, Market, MarketCatalog
-from common.money import parse_units
+from common.markets import Market, MarketCatalog
+from common.money import INT64_MAX, parse_units
 from exchange.v1 import account_service_pb2, common_pb2, trading_service_pb2
 from gateway.errors import FieldViolation, Refused
 
@@ -233,7 +233,7 @@ def validate_cancel(request: trading_service_pb2.CancelOrderRequest, catalog: Ma
         violations.add("client_order_id", R.REJECT_REASON_INVALID_REQUEST, "give order_id or client_order_id, not both")
     elif not request.order_id:
         violations.idempotency_key("client_order_id", request.client_order_id)
-    if request.order_id >= 2**63:
+    if request.order_id > INT64_MAX:
         violations.add("order_id", R.REJECT_REASON_INVALID_REQUEST, "out of range")
     violations.raise_if_any()
     return ValidCancel(symbol=request.symbol, order_id=request.order_id, client_order_id=request.client_order_id)
@@ -248,9 +248,8 @@ def validate_transfer(
     violations.result_wait(request.result_wait_ms)
     if request.user_id == 0:
         violations.add("user_id", R.REJECT_REASON_MISSING_FIELD, "required")
-    elif request.user_id < SYSTEM_USER_ID_END or request.user_id >= 2**63:
-        violations.add("user_id", R.REJECT_REASON_INVALID_REQUEST,
-                       f"not a customer account (system accounts are below {SYSTEM_USER_ID_END})")  # fmt: skip
+    elif request.user_id > INT64_MAX:
+        violations.add("user_id", R.REJECT_REASON_INVALID_REQUEST, "out of range (above int64)")
     asset = catalog.assets.get(request.asset)
     amount_units = 0
     if not request.asset:

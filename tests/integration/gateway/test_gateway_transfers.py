@@ -88,15 +88,15 @@ def test_invalid_transfer_is_refused_and_unreachable_kafka_is_a_timeout(
     gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],
     make_key: Callable[..., tuple[str, str]],
 ) -> None:
-    """A system account is INVALID_ARGUMENT before Kafka is touched; with Kafka unreachable a valid transfer ends
-    DEADLINE_EXCEEDED with REJECT_REASON_TIMEOUT (outcome unknown: retry with the same request id)."""
+    """An account id beyond int64 is INVALID_ARGUMENT before Kafka is touched; with Kafka unreachable a valid
+    transfer ends DEADLINE_EXCEEDED with REJECT_REASON_TIMEOUT (outcome unknown: retry with the same request id)."""
     key, key_id = make_key(5001, "transfer")
     gateway = gateway_factory(kafka_bootstrap=f"127.0.0.1:{free_port()}")
     eventually(lambda: key_id in gateway.key_cache.keys, timeout_ms=10_000)
     stub = account_service_pb2_grpc.AccountServiceStub(channel_factory(gateway.port))
     with pytest.raises(grpc.RpcError) as system:
         stub.TransferIn(account_service_pb2.TransferInRequest(
-            request_id="d-1", user_id=1, asset="USDT", amount="1"), metadata=bearer(key))  # fmt: skip
+            request_id="d-1", user_id=2**63, asset="USDT", amount="1"), metadata=bearer(key))  # fmt: skip
     assert system.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
     with pytest.raises(grpc.RpcError) as unreachable:
         stub.TransferIn(account_service_pb2.TransferInRequest(

@@ -143,7 +143,7 @@ def test_valid_transfer_parses_amount_at_the_asset_scale() -> None:
     [
         ({"request_id": ""}, ("request_id", R.REJECT_REASON_MISSING_FIELD)),
         ({"user_id": 0}, ("user_id", R.REJECT_REASON_MISSING_FIELD)),
-        ({"user_id": 1}, ("user_id", R.REJECT_REASON_INVALID_REQUEST)),
+        ({"user_id": 2**63}, ("user_id", R.REJECT_REASON_INVALID_REQUEST)),
         ({"asset": "XYZ"}, ("asset", R.REJECT_REASON_UNKNOWN_ASSET)),
         ({"amount": "0"}, ("amount", R.REJECT_REASON_INVALID_AMOUNT)),
         ({"amount": "0.0000001"}, ("amount", R.REJECT_REASON_INVALID_AMOUNT)),
@@ -151,7 +151,7 @@ def test_valid_transfer_parses_amount_at_the_asset_scale() -> None:
     ],
 )
 def test_bad_transfer_field_is_refused_with_its_reason(fields: dict[str, object], expected: tuple[str, int]) -> None:
-    """Transfers: an idempotency key, a customer account, a known asset, a positive exact amount."""
+    """Transfers: an idempotency key, an account id within int64, a known asset, a positive exact amount."""
     values: dict[str, object] = {"request_id": "w-1", "user_id": 1001, "asset": "USDT", "amount": "5"}
     request = account_service_pb2.TransferOutRequest(**{**values, **fields})  # type: ignore[arg-type]
     assert expected in fields_and_reasons(refusal(validate_transfer, request, CATALOG))
