@@ -1,7 +1,7 @@
 # Front door for developers and CI. Every target is idempotent; downloads are cached (~/.m2, Go and pip caches).
 #   make up      set up the toolchain, start the infrastructure (Kafka, Cassandra, Aeron media driver), apply the
-#                schema, start the services (matcher, UBSCore, Settlement, gateway, REST proxy: those that have
-#                landed) each waited on until healthy, and print the endpoints (options: tools/README.md)
+#                schema, start the services (matcher, UBSCore, Settlement, gateway, REST proxy), each waited on
+#                until healthy, and print the endpoints (options: tools/README.md)
 #   make test    static checks, then every test suite against the running stack
 #   make status  every process: pid, state, health, lag, log
 #   make run     the same as `up` in the foreground, every log streamed with its name; Ctrl-C stops it all

@@ -11,8 +11,8 @@ read (own balances, orders, fills, ledger), trade (place and cancel orders), tra
 withdrawals), admin (reserved for administrative RPCs; it grants none of the others). Revoking sets `revoked_ns`;
 rows are never deleted, so the audit trail of who held which key stays.
 
-The table is created idempotently in the configured keyspace by `python -m tools.apikeys` (to be folded into
-Settlement's migrations).
+The table is in Settlement's migrations (`settlement/migrations/0002_api_keys.cql`); `python -m tools.apikeys`
+also creates it idempotently (same definition), so the command works before the first `migrate`.
 """
 
 from __future__ import annotations

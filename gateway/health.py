@@ -3,8 +3,8 @@
 A `HealthMonitor` runs every check each `interval_ms` on its own thread and sets the health status of each
 exchange service (NOT_SERVING while a check it depends on fails) and of the whole server, "" (NOT_SERVING while
 any check fails). Checks are plain callables that raise when the dependency is unreachable, each registered with
-the services it affects: CQL, Kafka, the API key cache and the market feed now; UBSCore (an Aeron ping through
-the UBSCore client) plugs in the same way.
+the services it affects: CQL, Kafka, the API key cache, the market feed and UBSCore (connected over Aeron, see
+gateway/app.py).
 """
 
 from __future__ import annotations

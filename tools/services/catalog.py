@@ -144,7 +144,7 @@ def gateway_spec(config: StackConfig) -> ServiceSpec:
         "GATEWAY_UBSCORE_STREAM_ID": str(config.aeron_stream_id),
         "GATEWAY_UBSCORE_RESPONSE_STREAM_ID": str(config.aeron_response_stream_id),
     }
-    needs = ["matcher-0"]
+    needs = [f"matcher-{shard}" for shard in range(config.matcher_shards)]  # it follows every shard's feed
     if _landed("ubscore")[0]:
         needs.append("ubscore")
     # Its `api_keys` table: every `tools.apikeys` command creates it if missing (same GATEWAY_CQL_* settings).
