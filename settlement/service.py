@@ -13,8 +13,9 @@ One thread, one loop, at its own pace:
 
 Nothing is marked done before its rows are acknowledged, so a crash at any point loses nothing: on restart each
 shard's feed resumes after the `(seq, hash)` in chain_state (earlier outputs come from the replay endpoint, every
-link verified against the hash held), and Kafka resumes at the committed offsets. Rows written twice are the same
-cells with the same timestamps (idempotent), so nothing is doubled either.
+link verified against the hash held), and each `balance.events` partition resumes at the offset chain_state records
+for it (the group's commit only where there is none). Rows written twice are the same cells with the same
+timestamps (idempotent), so nothing is doubled either.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from settlement.errors import InputMalformed
 from settlement.metrics import SettlementMetrics
 from settlement.projection import makers_to_resolve, project_balance_event, project_output
 from settlement.rows import Row
-from settlement.state import CreatedMemory, chain_row, load_chain_head, offset_row, read_created
+from settlement.state import CreatedMemory, chain_row, load_chain_head, load_offsets, offset_row, read_created
 from settlement.writer import CqlWriter, call_with_retries
 
 LAG_CHECK_INTERVAL_NS = 1_000_000_000
@@ -99,7 +100,7 @@ class SettlementService:
     def run(self) -> None:
         """Loop until stop(): collect a bounded turn of inputs, persist it, then record the positions."""
         if self.consumer is not None:
-            self.consumer.subscribe([self.config.balance_topic])
+            self.consumer.subscribe([self.config.balance_topic], on_assign=self._start_assigned)
         while not self.stop_requested:
             turn = self.collect()
             if len(turn):
@@ -219,6 +220,20 @@ class SettlementService:
             self.created.forget(projected.finished)
             rows.extend(projected.rows)
         return rows
+
+    def _start_assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Start each partition the group assigns after the last event whose rows this keyspace holds (chain_state),
+        so a lost, expired or reset group commit can neither skip events nor replay the whole topic."""
+        topic = self.config.balance_topic
+        recorded: dict[int, int] = call_with_retries(
+            lambda: load_offsets(self.session, topic, [tp.partition for tp in partitions]),
+            what="chain_state read", deadline_s=self.config.retry_deadline_s)  # type: ignore[assignment]
+        for tp in partitions:
+            if tp.partition in recorded:
+                tp.offset = recorded[tp.partition]
+        log.info("assigned %s: resuming at %s (chain_state; else the group's commit)", topic,
+                 {tp.partition: recorded.get(tp.partition, "commit") for tp in partitions})
+        consumer.assign(partitions)
 
     def _commit(self, positions: dict[int, int]) -> None:
         assert self.consumer is not None

@@ -4,8 +4,10 @@
   the matcher's replay endpoint, every link verified). It is written only after the rows of every output up to
   that seq were acknowledged, so a crash re-writes at most one loop turn's rows (idempotent: same cells, same
   timestamps).
-- Per `balance.events` partition the consumer group's committed offset is the resume point (committed after the
-  rows are written); `chain_state` mirrors it (`kafka:<topic>:<partition>`) for operators and reconciliation.
+- Per `balance.events` partition `chain_state` records the next offset (`kafka:<topic>:<partition>`), written after
+  the rows of every event before it were acknowledged; an assigned partition resumes there (DESIGN.md: from the
+  service's own state, not from group commits it cannot tie to it). The consumer group's commit, made after it,
+  only serves a partition Settlement never persisted from, and operators' lag tools.
 - `CreatedMemory` remembers when open orders were created, to key a maker's later updates in
   `orders_by_user_time`; bounded (LRU), and a miss is read back from the `orders` table.
 """
@@ -37,6 +39,17 @@ def load_chain_head(session: Session, shard_id: int) -> tuple[int, bytes]:
     if row is None or row.last_seq is None:
         return 0, GENESIS_HASH
     return row.last_seq, row.last_hash
+
+
+def load_offsets(session: Session, topic: str, partitions: Iterable[int]) -> dict[int, int]:
+    """partition -> next offset recorded in chain_state, for those of `partitions` Settlement persisted from."""
+    statement = session.prepare(f"SELECT next_offset FROM {session.keyspace}.chain_state WHERE source = ?")
+    found: dict[int, int] = {}
+    for partition in partitions:
+        row = session.execute(statement, (kafka_source(topic, partition),)).one()
+        if row is not None and row.next_offset is not None:
+            found[partition] = row.next_offset
+    return found
 
 
 def chain_row(shard_id: int, seq: int, hash_: bytes, ts_event_ns: int) -> Row:

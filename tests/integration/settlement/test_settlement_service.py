@@ -118,3 +118,29 @@ def _check_against_outputs(queries: SettlementQueries, outputs: list[engine_pb2.
     fills = sum(len(queries.list_fills(user_id=user_id, page_size=1000).rows)
                 for user_id in {u.user_id for u in latest.values()})
     assert fills == 2 * len(trades)
+
+
+def test_balance_events_resume_from_chain_state_not_from_the_group(
+    matcher: MatcherProcess, events_producer: EventsProducer, balance_topic: str, keyspace: str, session: Session,
+    settlement_factory: Callable[..., SettlementProcess],
+) -> None:
+    """A restart under a consumer group that never committed (its commits lost, expired or reset) resumes each
+    partition after the last event chain_state records, so nothing is read twice or skipped."""
+    matcher.start()
+    first = settlement_factory(keyspace=keyspace, shards=shards_setting(matcher), balance_topic=balance_topic)
+    first.start()
+    flow = BalanceFlow(seed=21)
+    events_producer.send(flow.batch(EVENTS))
+    eventually(lambda: first.metric("settlement_balance_events_persisted_total") == EVENTS, timeout_ms=60_000)
+    assert first.signal(signal.SIGTERM) == 0
+
+    later = 40
+    second = settlement_factory(keyspace=keyspace, shards=shards_setting(matcher), balance_topic=balance_topic,
+                                group_id=f"settlement-fresh-{os.getpid()}", name="second")  # fmt: skip
+    second.start()
+    events_producer.send(flow.batch(later))
+    eventually(lambda: second.metric("settlement_balance_events_persisted_total") >= later, timeout_ms=60_000)
+    eventually(lambda: second.metric("settlement_kafka_lag_records") == 0, timeout_ms=10_000)
+    assert second.metric("settlement_balance_events_persisted_total") == later  # only the new ones were read
+    assert count_rows(session, "balance_ledger") == EVENTS + later
+    assert second.signal(signal.SIGTERM) == 0
