@@ -78,6 +78,19 @@ def notional_units(price_units: int, qty_units: int, base_scale: int) -> int:
     return notional
 
 
+def average_price_units(filled_quote_units: int, filled_qty_units: int, base_scale: int) -> int:
+    """The average price of fills (quote units per whole base unit), rounded down to a whole quote unit; 0 if none.
+
+    Fills at several prices average to a price off the tick (0.3 at 100.00 and 0.2 at 100.01 average 100.004),
+    so this is a display value, never an input to money arithmetic.
+    """
+    assert filled_quote_units >= 0, filled_quote_units
+    assert filled_qty_units >= 0, filled_qty_units
+    if filled_qty_units == 0:
+        return 0
+    return filled_quote_units * 10**base_scale // filled_qty_units
+
+
 def fee_units(amount_units: int, fee_ppm: int) -> int:
     """Fee in smallest units on `amount_units` at `fee_ppm` parts per million, rounded up to a whole unit."""
     assert amount_units >= 0, amount_units

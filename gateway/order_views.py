@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from common.markets import Market
-from common.money import format_units
+from common.money import average_price_units, format_units
 from exchange.v1 import common_pb2, engine_pb2, trading_service_pb2
 
 
@@ -24,7 +24,16 @@ def order_view(
         remaining_quantity=format_units(update.remaining_qty_units, market.base_scale),
         reason=update.reason, created_ns=update.ts_event_ns, updated_ns=update.ts_event_ns,
         self_trade_mode=self_trade_mode,
+        average_price=average_price(update.filled_quote_units, update.filled_qty_units, market),
     )
+
+
+def average_price(filled_quote_units: int, filled_qty_units: int, market: Market) -> str:
+    """An order's average fill price as a decimal string at the quote asset's scale; "" while nothing is filled."""
+    if filled_qty_units == 0:
+        return ""
+    price_units = average_price_units(filled_quote_units, filled_qty_units, market.base_scale)
+    return format_units(price_units, market.quote_scale)
 
 
 def fill_view(

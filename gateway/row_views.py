@@ -13,6 +13,7 @@ from typing import Any
 from common.markets import Market, MarketCatalog
 from common.money import format_units
 from exchange.v1 import account_service_pb2, common_pb2, market_data_service_pb2, trading_service_pb2
+from gateway.order_views import average_price
 
 Row = Mapping[str, Any]
 
@@ -48,6 +49,7 @@ def _order_amounts(order: trading_service_pb2.Order, row: Row, market: Market) -
     order.filled_quantity = format_units(_int(row, "filled_qty_units"), base)
     order.filled_quote_quantity = format_units(_int(row, "filled_quote_units"), quote)
     order.remaining_quantity = format_units(_int(row, "remaining_qty_units"), base)
+    order.average_price = average_price(_int(row, "filled_quote_units"), _int(row, "filled_qty_units"), market)
 
 
 def fill_from_row(row: Row, catalog: MarketCatalog) -> trading_service_pb2.Fill:

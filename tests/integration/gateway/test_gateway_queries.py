@@ -142,6 +142,7 @@ def test_queries_show_the_scenario_to_its_owner_over_grpc_and_rest(
             filled.filled_quote_quantity, filled.remaining_quantity) == (
         "alice-1", common_pb2.ORDER_STATUS_FILLED, "45000.000000", "0.50000000", "0.50000000", "22500.000000",
         "0.00000000")
+    assert filled.average_price == "45000.000000"
     refused = trading.GetOrder(T.GetOrderRequest(client_order_id="alice-big"), metadata=alice).order
     assert (refused.order_id, refused.status, refused.reason, refused.quantity) == (
         0, common_pb2.ORDER_STATUS_REJECTED, common_pb2.REJECT_REASON_INSUFFICIENT_FUNDS, "10.00000000")
@@ -171,8 +172,8 @@ def test_queries_show_the_scenario_to_its_owner_over_grpc_and_rest(
     only_filled = trading.ListOrders(T.ListOrdersRequest(statuses=[common_pb2.ORDER_STATUS_FILLED]), metadata=alice)
     assert [order.order_id for order in only_filled.orders] == [scenario["buy_id"]]
     [resting] = trading.ListOrders(T.ListOrdersRequest(open_only=True, symbol="BTC_USDT"), metadata=alice).orders
-    assert (resting.order_id, resting.price, resting.remaining_quantity) == (
-        scenario["rest_id"], "44000.000000", "0.10000000")
+    assert (resting.order_id, resting.price, resting.remaining_quantity, resting.average_price) == (
+        scenario["rest_id"], "44000.000000", "0.10000000", "")
     assert code_and_reason(lambda: trading.ListOrders(T.ListOrdersRequest(page_token="forged"), metadata=alice))[0] \
         == grpc.StatusCode.INVALID_ARGUMENT
 
@@ -224,8 +225,9 @@ def test_queries_show_the_scenario_to_its_owner_over_grpc_and_rest(
         no_key = http("GET", f"{proxy.base_url}/v1/balances")
     finally:
         stop_proxy(proxy)
-    assert (order.status, order.body["order"]["status"], order.body["order"]["filled_quantity"]) == (  # type: ignore[index]
-        200, "ORDER_STATUS_FILLED", "0.50000000")
+    rest_order = order.body["order"]  # type: ignore[index]
+    assert (order.status, rest_order["status"], rest_order["filled_quantity"], rest_order["average_price"]) == (
+        200, "ORDER_STATUS_FILLED", "0.50000000", "45000.000000")
     assert (by_client.status, by_client.body["order"]["status"]) == (200, "ORDER_STATUS_REJECTED")  # type: ignore[index]
     assert (others.status, unknown.status, no_key.status) == (403, 404, 401)
     assert {b["asset"]: b["available"] for b in balances_rest.body["balances"]} == {  # type: ignore[index]

@@ -3,7 +3,15 @@
 import pytest
 
 from common.errors import InvalidAmount
-from common.money import INT64_MAX, check_int64, fee_units, format_units, notional_units, parse_units
+from common.money import (
+    INT64_MAX,
+    average_price_units,
+    check_int64,
+    fee_units,
+    format_units,
+    notional_units,
+    parse_units,
+)
 
 
 @pytest.mark.parametrize(
@@ -80,3 +88,12 @@ def test_fee_units_rounds_up_to_whole_unit() -> None:
     assert fee_units(0, 1_000) == 0
     assert fee_units(999, 1_000) == 1
     assert fee_units(1_001, 1_000) == 2
+
+
+def test_average_price_is_quote_per_whole_base_rounded_down() -> None:
+    """0.3 BTC at 100.00 and 0.2 at 100.01 (USDT scale 6, BTC 8) average 100.004 exactly; a third of a unit is
+    cut, never rounded up; nothing filled averages to 0."""
+    quote = notional_units(100_000_000, 30_000_000, 8) + notional_units(100_010_000, 20_000_000, 8)
+    assert average_price_units(quote, 50_000_000, 8) == 100_004_000
+    assert average_price_units(10, 3 * 10**8, 8) == 3  # 10 / 3 units of quote per whole base
+    assert average_price_units(0, 0, 8) == 0

@@ -32,3 +32,7 @@ def test_market_buy_order_shows_its_budget_and_no_price_or_quantity() -> None:
     order = order_view(update, BTC_USDT, post_only=False, self_trade_mode=1, quote_budget_units=4_500_000)
     assert (order.price, order.quantity, order.quote_quantity) == ("", "", "4.500000")
     assert (order.filled_quantity, order.filled_quote_quantity) == ("0.00010000", "4.500000")
+    assert order.average_price == "45000.000000"
+    unfilled = order_view(engine_pb2.OrderUpdate(order_id=4, symbol="BTC_USDT", price_units=1_000_000, qty_units=1),
+                          BTC_USDT, post_only=False, self_trade_mode=1, quote_budget_units=0)  # fmt: skip
+    assert unfilled.average_price == ""  # nothing filled: no average

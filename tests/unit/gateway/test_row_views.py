@@ -22,6 +22,7 @@ def test_limit_order_row_has_price_and_quantities_at_market_scales() -> None:
     assert (order.price, order.quantity, order.quote_quantity, order.filled_quantity, order.filled_quote_quantity,
             order.remaining_quantity, order.post_only) == (
         "45000.000000", "0.50000000", "", "0.10000000", "4500.000000", "0.40000000", True)
+    assert order.average_price == "45000.000000"
 
 
 def test_market_buy_row_shows_its_budget_and_open_orders_row_lacks_columns() -> None:
@@ -33,6 +34,7 @@ def test_market_buy_row_shows_its_budget_and_open_orders_row_lacks_columns() -> 
     }, CATALOG)
     assert (market_buy.price, market_buy.quantity, market_buy.quote_quantity, market_buy.filled_quantity) == (
         "", "", "1000.000000", "0.00000000")
+    assert market_buy.average_price == ""  # nothing filled
     assert (market_buy.post_only, market_buy.reason, market_buy.client_order_id) == (False, 0, "")
 
 

@@ -61,6 +61,9 @@ type Order struct {
 	RemainingQuantity string `protobuf:"bytes,17,opt,name=remaining_quantity,json=remainingQuantity,proto3" json:"remaining_quantity,omitempty"`
 	// Self-trade prevention mode.
 	SelfTradeMode SelfTradeMode `protobuf:"varint,18,opt,name=self_trade_mode,json=selfTradeMode,proto3,enum=exchange.v1.SelfTradeMode" json:"self_trade_mode,omitempty"`
+	// Average fill price: filled_quote_quantity / filled_quantity, rounded down to the quote asset's smallest unit
+	// (fills at several prices can average off the tick); empty while nothing is filled.
+	AveragePrice  string `protobuf:"bytes,19,opt,name=average_price,json=averagePrice,proto3" json:"average_price,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -219,6 +222,13 @@ func (x *Order) GetSelfTradeMode() SelfTradeMode {
 		return x.SelfTradeMode
 	}
 	return SelfTradeMode_SELF_TRADE_MODE_UNSPECIFIED
+}
+
+func (x *Order) GetAveragePrice() string {
+	if x != nil {
+		return x.AveragePrice
+	}
+	return ""
 }
 
 // PlaceOrderRequest describes a new order.
@@ -1591,7 +1601,7 @@ var File_exchange_v1_trading_service_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_trading_service_proto_rawDesc = "" +
 	"\n" +
-	"!exchange/v1/trading_service.proto\x12\vexchange.v1\x1a\x18exchange/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"\xe7\x05\n" +
+	"!exchange/v1/trading_service.proto\x12\vexchange.v1\x1a\x18exchange/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"\x8c\x06\n" +
 	"\x05Order\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\x04R\aorderId\x12&\n" +
 	"\x0fclient_order_id\x18\x02 \x01(\tR\rclientOrderId\x12\x16\n" +
@@ -1614,7 +1624,8 @@ const file_exchange_v1_trading_service_proto_rawDesc = "" +
 	"\n" +
 	"updated_ns\x18\x10 \x01(\x03R\tupdatedNs\x12-\n" +
 	"\x12remaining_quantity\x18\x11 \x01(\tR\x11remainingQuantity\x12B\n" +
-	"\x0fself_trade_mode\x18\x12 \x01(\x0e2\x1a.exchange.v1.SelfTradeModeR\rselfTradeMode\"\xcf\x03\n" +
+	"\x0fself_trade_mode\x18\x12 \x01(\x0e2\x1a.exchange.v1.SelfTradeModeR\rselfTradeMode\x12#\n" +
+	"\raverage_price\x18\x13 \x01(\tR\faveragePrice\"\xcf\x03\n" +
 	"\x11PlaceOrderRequest\x12\x16\n" +
 	"\x06symbol\x18\x01 \x01(\tR\x06symbol\x12%\n" +
 	"\x04side\x18\x02 \x01(\x0e2\x11.exchange.v1.SideR\x04side\x125\n" +

@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Order(_message.Message):
-    __slots__ = ("order_id", "client_order_id", "symbol", "side", "order_type", "time_in_force", "post_only", "status", "price", "quantity", "quote_quantity", "filled_quantity", "filled_quote_quantity", "reason", "created_ns", "updated_ns", "remaining_quantity", "self_trade_mode")
+    __slots__ = ("order_id", "client_order_id", "symbol", "side", "order_type", "time_in_force", "post_only", "status", "price", "quantity", "quote_quantity", "filled_quantity", "filled_quote_quantity", "reason", "created_ns", "updated_ns", "remaining_quantity", "self_trade_mode", "average_price")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +28,7 @@ class Order(_message.Message):
     UPDATED_NS_FIELD_NUMBER: _ClassVar[int]
     REMAINING_QUANTITY_FIELD_NUMBER: _ClassVar[int]
     SELF_TRADE_MODE_FIELD_NUMBER: _ClassVar[int]
+    AVERAGE_PRICE_FIELD_NUMBER: _ClassVar[int]
     order_id: int
     client_order_id: str
     symbol: str
@@ -46,7 +47,8 @@ class Order(_message.Message):
     updated_ns: int
     remaining_quantity: str
     self_trade_mode: _common_pb2.SelfTradeMode
-    def __init__(self, order_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_common_pb2.Side, str]] = ..., order_type: _Optional[_Union[_common_pb2.OrderType, str]] = ..., time_in_force: _Optional[_Union[_common_pb2.TimeInForce, str]] = ..., post_only: _Optional[bool] = ..., status: _Optional[_Union[_common_pb2.OrderStatus, str]] = ..., price: _Optional[str] = ..., quantity: _Optional[str] = ..., quote_quantity: _Optional[str] = ..., filled_quantity: _Optional[str] = ..., filled_quote_quantity: _Optional[str] = ..., reason: _Optional[_Union[_common_pb2.RejectReason, str]] = ..., created_ns: _Optional[int] = ..., updated_ns: _Optional[int] = ..., remaining_quantity: _Optional[str] = ..., self_trade_mode: _Optional[_Union[_common_pb2.SelfTradeMode, str]] = ...) -> None: ...
+    average_price: str
+    def __init__(self, order_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_common_pb2.Side, str]] = ..., order_type: _Optional[_Union[_common_pb2.OrderType, str]] = ..., time_in_force: _Optional[_Union[_common_pb2.TimeInForce, str]] = ..., post_only: _Optional[bool] = ..., status: _Optional[_Union[_common_pb2.OrderStatus, str]] = ..., price: _Optional[str] = ..., quantity: _Optional[str] = ..., quote_quantity: _Optional[str] = ..., filled_quantity: _Optional[str] = ..., filled_quote_quantity: _Optional[str] = ..., reason: _Optional[_Union[_common_pb2.RejectReason, str]] = ..., created_ns: _Optional[int] = ..., updated_ns: _Optional[int] = ..., remaining_quantity: _Optional[str] = ..., self_trade_mode: _Optional[_Union[_common_pb2.SelfTradeMode, str]] = ..., average_price: _Optional[str] = ...) -> None: ...
 
 class PlaceOrderRequest(_message.Message):
     __slots__ = ("symbol", "side", "order_type", "time_in_force", "price", "quantity", "quote_quantity", "post_only", "client_order_id", "self_trade_mode", "result_wait_ms")
