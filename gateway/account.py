@@ -13,9 +13,11 @@ acknowledged it. UBSCore applies or refuses it; a repeat of a request id has the
 
 A request id is one transfer: reused for a different one (asset, amount or direction) it is refused with
 DUPLICATE_REQUEST, as UBSCore refuses it (silently: no event). The gateway refuses it before publishing when it
-knows the first transfer (accepted here or seen on either topic), and after publishing when the outcome that comes
-is the first transfer's. A wait that ends without an outcome reads Settlement's row of the request id: a repeat of
-a transfer stored long ago answers its stored outcome, not PENDING.
+knows the first transfer (accepted here, seen on either topic, or stored by Settlement: a request id this gateway
+never saw is looked up there first, so a restart forgets nothing; a repeat of a stored transfer answers the stored
+row and is not published again), and after publishing when the outcome that comes is the first transfer's. A wait
+that ends without an outcome reads Settlement's row of the request id: a repeat of a transfer stored long ago
+answers its stored outcome, not PENDING.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import grpc
 
 from common.markets import MarketCatalog
 from common.money import format_units
+from common.quoting import quoted
 from exchange.v1 import account_service_pb2, account_service_pb2_grpc, balance_pb2, common_pb2
 from gateway.accepted_transfers import AcceptedTransfer, AcceptedTransfers
 from gateway.auth import current_principal
@@ -157,11 +160,14 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
         first = self.accepted.get(valid.user_id, valid.request_id)
         if not _outcome_of(outcome, terms) or (outcome is None and first is not None and _terms(first) != terms):
             raise _reused(valid.request_id)
-        created_ns = self.publisher.publish(valid, operation)
         accepted = AcceptedTransfer(
             request_id=valid.request_id, user_id=valid.user_id, asset_id=valid.asset_id,
-            amount_units=valid.amount_units, operation=operation, created_ns=created_ns,
+            amount_units=valid.amount_units, operation=operation, created_ns=0,
         )
+        # Known nowhere here (this gateway restarted, or another took the first): Settlement's row, if any, is it.
+        if outcome is None and first is None and (stored := self._stored(accepted)) is not None:
+            return stored  # applied long ago: UBSCore would ignore the repeat, so nothing is published
+        accepted = replace(accepted, created_ns=self.publisher.publish(valid, operation))
         self.accepted.record(accepted)
         if valid.result_wait_ms and self.results is not None:
             outcome = self.results.wait(valid.user_id, valid.request_id, timeout_ms=valid.result_wait_ms)

@@ -287,3 +287,11 @@ def test_a_request_id_reused_for_a_different_transfer_is_refused(
     assert (stored.status, stored.amount, stored.completed_ns) == (
         account_service_pb2.TRANSFER_STATUS_COMPLETED, "3.00000000", 12)
     assert refused(lambda: deposit("dep-older", "4", wait_ms=100))
+
+    # A gateway that never saw a request id (restarted, or another took it) looks in Settlement's row first.
+    fresh = gateway_factory(transfer_topic=transfers_topic, balance_events_topic=balance_events_topic)
+    eventually(lambda: operator_id in fresh.key_cache.keys, timeout_ms=20_000)
+    stub = account_service_pb2_grpc.AccountServiceStub(channel_factory(fresh.port))
+    assert refused(lambda: deposit("dep-old", "4"))  # no wait asked: refused before publishing, not PENDING
+    again = deposit("dep-old", "3")
+    assert (again.status, again.completed_ns) == (account_service_pb2.TRANSFER_STATUS_COMPLETED, 12)  # not PENDING
