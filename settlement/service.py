@@ -80,6 +80,7 @@ class SettlementService:
         self.stop_requested = False
         self.last_lag_check_ns = 0
         self.feeds: dict[int, EngineFeed] = {}
+        self.start_offsets: dict[int, int] = {}  # partition -> where its assignment started (chain_state)
         self.persisted_seq: dict[int, int] = {}
         for shard in config.shards:
             last_seq, last_hash = call_with_retries(
@@ -231,6 +232,7 @@ class SettlementService:
         for tp in partitions:
             if tp.partition in recorded:
                 tp.offset = recorded[tp.partition]
+        self.start_offsets = recorded  # the lag gauge's "ours" until a partition's position is known
         log.info("assigned %s: resuming at %s (chain_state; else the group's commit)", topic,
                  {tp.partition: recorded.get(tp.partition, "commit") for tp in partitions})
         consumer.assign(partitions)
@@ -271,8 +273,8 @@ class SettlementService:
             low, high = self.consumer.get_watermark_offsets(assigned, cached=True)
             if high < 0:
                 continue
-            [position] = self.consumer.position([assigned])
-            start = position.offset if position.offset >= 0 else low
+            [position] = self.consumer.position([assigned])  # unknown until a message of it was read
+            start = position.offset if position.offset >= 0 else self.start_offsets.get(assigned.partition, low)
             self.metrics.kafka_lag_records.labels(str(assigned.partition)).set(max(high - start, 0))
 
     def close(self) -> None:

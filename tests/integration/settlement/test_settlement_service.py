@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -138,6 +139,9 @@ def test_balance_events_resume_from_chain_state_not_from_the_group(
     second = settlement_factory(keyspace=keyspace, shards=shards_setting(matcher), balance_topic=balance_topic,
                                 group_id=f"settlement-fresh-{os.getpid()}", name="second")  # fmt: skip
     second.start()
+    eventually(lambda: "resuming at" in second.log_text(), timeout_ms=30_000)
+    time.sleep(2.5)  # two lag rounds (one a second) with nothing new to read: no lag, though nothing was read yet
+    assert second.metric("settlement_kafka_lag_records") == 0
     events_producer.send(flow.batch(later))
     eventually(lambda: second.metric("settlement_balance_events_persisted_total") >= later, timeout_ms=60_000)
     eventually(lambda: second.metric("settlement_kafka_lag_records") == 0, timeout_ms=10_000)
