@@ -18,6 +18,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 COPIED = ("proto", "third_party", "tools", "contracts", "gen/openapi", "buf.yaml", "buf.gen.yaml")
 COMMAND_TIMEOUT_S = 300
 BUF_FIELD_LINE = re.compile(r"^(  (?:string|uint64|int64|uint32|bool) )(\w+)( = \d+;)$", re.MULTILINE)
+# The version this checkout's contracts/openapi.yaml declares: what each test's fresh baseline publishes.
+_MAJOR, _MINOR, _PATCH = (int(part) for part in re.search(
+    r'version: "(\d+)\.(\d+)\.(\d+)"', (REPO_ROOT / "contracts/openapi.yaml").read_text()).groups())  # type: ignore[union-attr]
+BASE_VERSION, MINOR_UP, MAJOR_UP = f"{_MAJOR}.{_MINOR}.{_PATCH}", f"{_MAJOR}.{_MINOR + 1}.0", f"{_MAJOR + 1}.0.0"
 
 
 def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -47,7 +51,7 @@ def _link_venv(repo: Path) -> None:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    """A git repository holding a copy of the contract files with a freshly published baseline (1.0.0)."""
+    """A git repository holding a copy of the contract files with a freshly published baseline (BASE_VERSION)."""
     root = tmp_path / "origin"
     for name in COPIED:
         source, target = REPO_ROOT / name, root / name
@@ -94,7 +98,7 @@ def test_unchanged_contract_passes_on_a_shallow_clone(repo: Path, tmp_path: Path
     result = _check(clone)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "compatible with the published version 1.0.0" in result.stdout
+    assert f"compatible with the published version {BASE_VERSION}" in result.stdout
 
 
 def test_breaking_change_followed_by_another_commit_fails_on_a_shallow_clone(repo: Path, tmp_path: Path) -> None:
@@ -107,7 +111,7 @@ def test_breaking_change_followed_by_another_commit_fails_on_a_shallow_clone(rep
 
     assert result.returncode != 0
     assert f'"{field}"' in result.stderr, result.stderr
-    assert "not compatible with the published version 1.0.0" in result.stderr
+    assert f"not compatible with the published version {BASE_VERSION}" in result.stderr
 
 
 def test_breaking_change_fails_in_the_full_history_too(repo: Path) -> None:
@@ -161,12 +165,12 @@ def test_publishing_a_break_needs_breaking_flag_and_new_major_version(repo: Path
     config = repo / "contracts/openapi.yaml"
     publish = [".venv/bin/python", "-m", "tools.contracts", "publish", "--reason", "rename for clarity"]
 
-    config.write_text(config.read_text().replace('version: "1.0.0"', 'version: "1.1.0"'))
-    _regenerate_openapi_version(repo, "1.1.0")
+    config.write_text(config.read_text().replace(f'version: "{BASE_VERSION}"', f'version: "{MINOR_UP}"'))
+    _regenerate_openapi_version(repo, MINOR_UP)
     refused = _run(publish, repo)
     minor_break = _run([*publish, "--breaking"], repo)
-    config.write_text(config.read_text().replace('version: "1.1.0"', 'version: "2.0.0"'))
-    _regenerate_openapi_version(repo, "2.0.0")
+    config.write_text(config.read_text().replace(f'version: "{MINOR_UP}"', f'version: "{MAJOR_UP}"'))
+    _regenerate_openapi_version(repo, MAJOR_UP)
     accepted = _run([*publish, "--breaking"], repo)
 
     assert refused.returncode != 0
@@ -175,7 +179,7 @@ def test_publishing_a_break_needs_breaking_flag_and_new_major_version(repo: Path
     assert "needs a new major version" in minor_break.stderr
     assert accepted.returncode == 0, accepted.stderr
     changelog = (repo / "contracts/CHANGELOG.md").read_text()
-    assert changelog.index("## 2.0.0") < changelog.index("## 1.0.0")
+    assert changelog.index(f"## {MAJOR_UP}") < changelog.index(f"## {BASE_VERSION}")
     assert "- Reason: rename for clarity\n- Breaking: yes, declared" in changelog
     assert _check(repo).returncode == 0, "the new baseline is what the check compares with from now on"
 
@@ -203,7 +207,7 @@ def test_republishing_needs_a_new_version_or_replace(repo: Path) -> None:
     replaced = _run([*publish, "--replace"], repo)
 
     assert again.returncode != 0
-    assert "is not above the published 1.0.0" in again.stderr
+    assert f"is not above the published {BASE_VERSION}" in again.stderr
     assert replaced.returncode == 0, replaced.stderr
     changelog = (repo / "contracts/CHANGELOG.md").read_text()
     assert changelog.count("\n## ") == 1
