@@ -145,13 +145,15 @@ class ApiKeyStore:
             )
         return self.get(key_id) or row
 
-    def get(self, key_id: str) -> ApiKey | None:
-        """The row of `key_id`, or None."""
+    def get(self, key_id: str, *, timeout_s: float | None = None) -> ApiKey | None:
+        """The row of `key_id`, or None; `timeout_s` bounds the request (None: the session's default timeout)."""
+        options = {} if timeout_s is None else {"timeout": timeout_s}  # the driver's timeout=None means "wait forever"
         rows = list(
             self.session.execute(  # type: ignore[attr-defined]
                 f"SELECT key_id, secret_sha256, user_id, roles, label, created_ns, revoked_ns FROM {self.table} "
                 "WHERE key_id = %s",
                 (key_id,),
+                **options,
             )
         )
         return _row(rows[0]) if rows else None

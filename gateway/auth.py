@@ -6,8 +6,12 @@ The account comes from the key, never from the request body (DESIGN.md, Gateway)
 - otherwise the call runs with `current_principal()` = (key id, user id, roles).
 
 Keys come from a `KeyCache`, which reloads the whole `api_keys` table every GATEWAY_KEY_REFRESH_MS (2 s), so a
-revocation (or a new key) takes effect within that time on every running gateway instance, without any call
-reading CQL. If reloading fails, the last good copy is used for at most `stale_max_ms` (5 min); after that every
+revocation takes effect within that time on every running gateway instance, without a known key's call reading
+CQL. A key id the cache does not hold (a key created since the last reload) is read by its primary key at once,
+with a short timeout, so a new key works on its first call; a miss is remembered for `MISS_NEGATIVE_TTL_MS` in a
+bounded negative cache, and such reads are limited to `MISS_LOOKUPS_PER_S` per gateway (beyond that, and while
+CQL does not answer them, an unknown key is refused without a read), so random bearer tokens cannot flood CQL.
+If reloading fails, the last good copy is used for at most `stale_max_ms` (5 min); after that every
 call is refused UNAVAILABLE, because honouring keys that may have been revoked long ago would be worse. Within
 that bound a CQL outage does not stop trading: order entry needs the database only for the keys (docs/decisions.md).
 
@@ -20,6 +24,7 @@ import contextvars
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +35,7 @@ from exchange.v1 import common_pb2
 from gateway.api_keys import ApiKey, ApiKeyStore, Role, split_key
 from gateway.errors import Refused
 from gateway.interceptors import AroundInterceptor, Invoke
+from gateway.token_bucket import BucketLimit, TokenBucket
 
 # How long the last good copy of the keys is honoured while the key store is unreachable. A revocation is written
 # to that same database, so during a plain outage none can be missed; the bound only limits what a partition (this
@@ -37,6 +43,16 @@ from gateway.interceptors import AroundInterceptor, Invoke
 # (8-90 s on the dev machine, the CQL crash drill) with room to spare; at 30 s, trading stopped in every outage.
 STALE_MAX_MS_DEFAULT = 300_000
 VERIFIED_HEADERS_MAX = 10_000
+# The read of one key id the cache lacks (a key created since the last reload): it runs on the caller's thread, so
+# it is bounded in time; a key id found absent is not read again for MISS_NEGATIVE_TTL_MS (at most
+# MISS_NEGATIVE_MAX remembered); all such reads share one token bucket (a few hundred a second: far above how fast
+# keys are created, far below what would load CQL); after a read fails (CQL unreachable), none is tried for
+# MISS_FAILURE_PAUSE_MS, so an outage does not hold each unknown key's call for the timeout.
+MISS_LOOKUP_TIMEOUT_S = 0.5
+MISS_NEGATIVE_TTL_MS = 1_000
+MISS_NEGATIVE_MAX = 10_000
+MISS_LOOKUPS_PER_S = 200
+MISS_FAILURE_PAUSE_MS = 1_000
 MARKET = "market"  # the role class of market data: any valid key
 
 _TRADING = "/exchange.v1.TradingService/"
@@ -99,13 +115,18 @@ def _unauthenticated(message: str) -> Refused:
 
 
 class KeyCache:
-    """All API keys in memory, reloaded from CQL every `refresh_ms` on a daemon thread."""
+    """All API keys in memory, reloaded from CQL every `refresh_ms` on a daemon thread; a key id it lacks is read
+    from CQL by itself (bounded in time and rate, misses remembered briefly)."""
 
     def __init__(
         self, store: ApiKeyStore, *, refresh_ms: int, stale_max_ms: int = STALE_MAX_MS_DEFAULT,
-        clock_ns: Callable[[], int] = time.monotonic_ns,
+        clock_ns: Callable[[], int] = time.monotonic_ns, miss_lookups_per_s: float = MISS_LOOKUPS_PER_S,
+        miss_timeout_s: float = MISS_LOOKUP_TIMEOUT_S, miss_negative_ttl_ms: int = MISS_NEGATIVE_TTL_MS,
+        miss_negative_max: int = MISS_NEGATIVE_MAX, miss_failure_pause_ms: int = MISS_FAILURE_PAUSE_MS,
     ) -> None:
         assert refresh_ms > 0, refresh_ms
+        assert miss_lookups_per_s > 0, miss_lookups_per_s
+        assert miss_negative_max > 0, miss_negative_max
         self.store = store
         self.refresh_ms = refresh_ms
         self.stale_max_ms = max(stale_max_ms, 2 * refresh_ms)
@@ -113,28 +134,92 @@ class KeyCache:
         self.keys: dict[str, ApiKey] = {}
         self.loaded_ns = 0  # monotonic time of the last successful load; 0 = never
         self.refresh_failures = 0
+        self.miss_timeout_s = miss_timeout_s
+        self.miss_negative_ttl_ns = miss_negative_ttl_ms * 1_000_000
+        self.miss_negative_max = miss_negative_max
+        self.miss_failure_pause_ns = miss_failure_pause_ms * 1_000_000
+        self.miss_lookups = 0  # reads of one key id (whatever their outcome)
+        self.miss_found = 0  # ... that found the key
+        self.miss_skipped = 0  # misses refused without a read: remembered absent, over the rate, or CQL failing
+        self._negative: OrderedDict[str, int] = OrderedDict()  # key id -> monotonic ns until which it is "absent"
+        miss_limit = BucketLimit(miss_lookups_per_s, max(1, int(miss_lookups_per_s)))  # burst: one second's worth
+        self._miss_bucket = TokenBucket(miss_limit, tokens=float(miss_limit.burst), updated_ns=clock_ns())
+        self._miss_paused_until_ns = 0
+        self._miss_lock = threading.Lock()  # guards the negative cache, the bucket and the pause
+        self._swap_lock = threading.Lock()  # orders a reload's swap against a miss read's insert
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def refresh(self) -> None:
         """Reload every key now (raises what the driver raises)."""
         keys = {key.key_id: key for key in self.store.all()}
-        self.keys = keys  # one reference swap: readers see the old or the new dict, never a mix
+        with self._swap_lock:
+            self.keys = keys  # one reference swap: readers see the old or the new dict, never a mix
         self.loaded_ns = self.clock_ns()
 
     def lookup(self, key_id: str) -> ApiKey | None:
-        """The key with `key_id` from the last load; Refused(SERVICE_UNAVAILABLE) if that load is too old."""
+        """The key with `key_id` from the last load, else read from CQL (None if absent, refused by the miss bounds,
+        or unreadable); Refused(SERVICE_UNAVAILABLE) if the last load is too old."""
+        self._check_fresh()
+        keys = self.keys
+        key = keys.get(key_id)
+        if key is None and key_id:
+            key = self._lookup_miss(key_id, keys)
+        return key
+
+    def _check_fresh(self) -> None:
         age_ms = (self.clock_ns() - self.loaded_ns) / 1e6
         if self.loaded_ns == 0 or age_ms > self.stale_max_ms:
             raise Refused(
                 common_pb2.REJECT_REASON_SERVICE_UNAVAILABLE,
                 "API keys cannot be verified right now (key store unreachable)",
             )
-        return self.keys.get(key_id)
+
+    def _lookup_miss(self, key_id: str, keys: dict[str, ApiKey]) -> ApiKey | None:
+        """Read one key id the cache (`keys`, the dict current before the read) lacks, within the miss bounds."""
+        if not self._may_read_miss(key_id):
+            return None
+        try:
+            key = self.store.get(key_id, timeout_s=self.miss_timeout_s)
+        except Exception as error:  # the driver raises many types; answer as for an unknown key, pause the reads
+            with self._miss_lock:
+                self._miss_paused_until_ns = self.clock_ns() + self.miss_failure_pause_ns
+            log.warning("API key read of an uncached key id failed (no such reads for %d ms): %s",
+                        self.miss_failure_pause_ns // 1_000_000, error)
+            return None
+        if key is None:
+            with self._miss_lock:
+                self._negative[key_id] = self.clock_ns() + self.miss_negative_ttl_ns
+                self._negative.move_to_end(key_id)
+                while len(self._negative) > self.miss_negative_max:
+                    self._negative.popitem(last=False)
+            return None
+        # Only into the dict current before the read: if a reload swapped in another since, that one's scan may
+        # postdate a revocation this read missed, and must not be overwritten (the key is simply read again).
+        with self._swap_lock:
+            self.miss_found += 1
+            if self.keys is keys:
+                keys.setdefault(key_id, key)
+        return key
+
+    def _may_read_miss(self, key_id: str) -> bool:
+        """False if `key_id` is remembered absent, the reads are paused after a failure, or the bucket is empty;
+        True (one token taken) if it may be read now."""
+        now_ns = self.clock_ns()
+        with self._miss_lock:
+            absent_until_ns = self._negative.get(key_id)
+            if absent_until_ns is not None and now_ns >= absent_until_ns:
+                del self._negative[key_id]
+                absent_until_ns = None
+            if absent_until_ns is not None or now_ns < self._miss_paused_until_ns or self._miss_bucket.take(now_ns):
+                self.miss_skipped += 1
+                return False
+            self.miss_lookups += 1
+            return True
 
     def check(self) -> None:
         """Health check: raise unless the keys were loaded recently enough to be trusted."""
-        self.lookup("")
+        self._check_fresh()
 
     def start(self) -> None:
         """Try a first load now (a failure leaves the cache empty and health red), then reload on a daemon thread."""

@@ -176,3 +176,37 @@ def test_health_needs_no_key_and_metrics_count_calls_by_code(
     assert gateway.metrics.registry.get_sample_value(
         "gateway_requests_in_flight", {"method": "/exchange.v1.MarketDataService/ListMarkets"}
     ) == 0.0
+
+
+def test_a_key_created_after_the_gateway_started_works_at_once(
+    gateway_factory: Callable[..., Gateway], channel_factory: Callable[[int], grpc.Channel],
+    make_key: Callable[..., tuple[str, str]],
+) -> None:
+    """With reloads 10 min apart, a key made after the start (after the one load) is read from CQL on its first
+    call and answers at once, with its user and roles; an unknown key is still UNAUTHENTICATED, a wrong role still
+    PERMISSION_DENIED."""
+    gateway = gateway_factory(key_refresh_ms=600_000)
+    eventually(lambda: gateway.key_cache.loaded_ns != 0, timeout_ms=10_000)
+    channel = channel_factory(gateway.port)
+    market = MarketStub(channel)
+    key, key_id = make_key(1005, "read")
+    assert key_id not in gateway.key_cache.keys
+
+    assert market.GetServerTime(market_data_service_pb2.GetServerTimeRequest(), metadata=bearer(key)).server_time_ns
+    assert gateway.key_cache.keys[key_id].user_id == 1005
+    balances = account_service_pb2_grpc.AccountServiceStub(channel).GetBalances(
+        account_service_pb2.GetBalancesRequest(), metadata=bearer(key)
+    )
+    assert list(balances.balances) == []  # past auth as user 1005 (no balances yet)
+    order = trading_service_pb2.PlaceOrderRequest(symbol="BTC_USDT", client_order_id="n-1")
+    denied = call_error(
+        lambda: trading_service_pb2_grpc.TradingServiceStub(channel).PlaceOrder(order, metadata=bearer(key))
+    )
+    assert denied.code() == grpc.StatusCode.PERMISSION_DENIED  # the roles came with the row: read only
+
+    for unknown in (new_key()[0], new_key()[0]):
+        request = market_data_service_pb2.GetServerTimeRequest()
+        error = call_error(lambda u=unknown, r=request: market.GetServerTime(r, metadata=bearer(u)))
+        assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert reason_of(error) == "REJECT_REASON_UNAUTHENTICATED"
+    assert gateway.key_cache.miss_found == 1
