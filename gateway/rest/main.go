@@ -3,8 +3,8 @@
 // It keeps no state and applies no business rules. What it adds to grpc-gateway's defaults (see README.md):
 // one `authorization` value per call (headers.go), error bodies that carry every google.rpc detail with a
 // Retry-After header and without internal addresses (errors.go), decoding hints (hints.go), 405 for a wrong method
-// (errors.go), unknown query parameters refused with 400 (query.go), and a /healthz that asks the backend's
-// grpc.health.v1 service (health.go).
+// (errors.go), unknown query parameters refused with 400 (query.go), bodies above 1 MiB refused with 413 before
+// anything is forwarded (body.go), and a /healthz that asks the backend's grpc.health.v1 service (health.go).
 package main
 
 import (
@@ -76,7 +76,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("listen on %s: %v", *listen, err)
 	}
-	server := &http.Server{Handler: root, ReadHeaderTimeout: readHeaderTimeout}
+	server := &http.Server{Handler: limitBody(root, mux, maxBodyBytes), ReadHeaderTimeout: readHeaderTimeout}
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)

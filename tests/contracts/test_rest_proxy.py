@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import socket
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from http.client import HTTPConnection
 from pathlib import Path
 
 import grpc
@@ -15,12 +17,14 @@ from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2
 
 from exchange.v1 import common_pb2, market_data_service_pb2, trading_service_pb2
+from gateway.trading import BATCH_ORDERS_MAX
 
 from .conftest import HEALTH_NOT_SERVING, Backend, HttpResponse, Proxy, http, start_proxy, stop_proxy
 
 Rest = Callable[..., HttpResponse]
 DOMAIN = "exchange.v1"
 AUTH = {"Authorization": "Bearer test-key-1"}
+BODY_LIMIT_BYTES = 1 << 20  # maxBodyBytes in gateway/rest/body.go
 
 
 def _error_info(reason: str) -> error_details_pb2.ErrorInfo:
@@ -280,6 +284,81 @@ def test_unknown_body_field_is_refused_with_a_hint(rest: Rest) -> None:
     violation = _details_by_type(response)["google.rpc.BadRequest"]["field_violations"][0]
     assert violation["field"] == "sidee"
     assert "proto names" in violation["description"]
+
+
+def _padded_order(size: int) -> str:
+    """A valid PlaceOrder body of exactly `size` bytes (JSON whitespace fills it up)."""
+    body = json.dumps({"symbol": "BTC_USDT", "side": "SIDE_BUY", "client_order_id": "pad-1"})
+    return body[:-1] + " " * (size - len(body)) + "}"
+
+
+def _assert_body_too_large(response: HttpResponse) -> None:
+    assert response.status == 413, response
+    assert response.body["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0], "not RESOURCE_EXHAUSTED: no retry"
+    assert response.body["message"] == f"the request body is larger than the limit of {BODY_LIMIT_BYTES} bytes"
+    info = _details_by_type(response)["google.rpc.ErrorInfo"]
+    assert info == {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "REJECT_REASON_INVALID_REQUEST",
+                    "domain": DOMAIN, "metadata": {"limit_bytes": str(BODY_LIMIT_BYTES)}}
+    assert "retry-after" not in response.headers
+
+
+def test_body_above_the_limit_is_413_and_never_forwarded(rest: Rest, backend: Backend) -> None:
+    """A 20 MB body used to reach the backend, whose gRPC limit (4 MiB) answered RESOURCE_EXHAUSTED: 429, which
+    tells clients to retry. The proxy refuses it itself; the client (which writes the whole body before reading)
+    still gets the answer, not a reset connection."""
+    response = rest("POST", "/v1/orders", '{"symbol": "' + "A" * 20_000_000 + '"}', AUTH)
+
+    _assert_body_too_large(response)
+    assert backend.double.calls == []
+
+
+def test_body_limit_is_exact(rest: Rest, backend: Backend) -> None:
+    """A body of exactly the limit passes; one byte more is refused (on every path: the limit is the proxy's)."""
+    assert rest("POST", "/v1/orders", _padded_order(BODY_LIMIT_BYTES), AUTH).status == 200
+
+    _assert_body_too_large(rest("POST", "/v1/orders", _padded_order(BODY_LIMIT_BYTES + 1), AUTH))
+    _assert_body_too_large(rest("POST", "/transfer_in", _padded_order(BODY_LIMIT_BYTES + 1), AUTH))
+    assert len(backend.double.calls_of("TradingService/PlaceOrder")) == 1
+    assert backend.double.calls_of("AccountService/TransferIn") == []
+
+
+def test_chunked_body_above_the_limit_is_413(proxy: Proxy, backend: Backend) -> None:
+    """Without a Content-Length the proxy reads at most the limit, then refuses."""
+    backend.double.reset()
+    chunk = b" " * 65_536
+    chunks = [b'{"symbol": "BTC_USDT"'] + [chunk] * (2 * BODY_LIMIT_BYTES // len(chunk)) + [b"}"]
+    connection = HTTPConnection(urllib.parse.urlsplit(proxy.base_url).netloc, timeout=10)
+    try:
+        connection.request("POST", "/v1/orders", body=iter(chunks), encode_chunked=True,
+                           headers={**AUTH, "Content-Type": "application/json"})
+        answer = connection.getresponse()
+        response = HttpResponse(status=answer.status, body=json.loads(answer.read()),
+                                headers={name.lower(): value for name, value in answer.getheaders()})
+    finally:
+        connection.close()
+
+    _assert_body_too_large(response)
+    assert backend.double.calls == []
+
+
+def test_largest_valid_batch_fits_under_the_limit(rest: Rest, backend: Backend) -> None:
+    """A PlaceOrders batch of the most orders the gateway takes, every field at its longest, pretty-printed,
+    passes whole (and still has room to spare)."""
+    order = {
+        "symbol": "S" * 20, "side": "SIDE_SELL", "order_type": "ORDER_TYPE_MARKET",
+        "time_in_force": "TIME_IN_FORCE_UNSPECIFIED", "price": "92233720368.54775807",
+        "quantity": "92233720368.54775807", "quote_quantity": "92233720368.54775807", "post_only": True,
+        "client_order_id": "c" * 64, "self_trade_mode": "SELF_TRADE_MODE_UNSPECIFIED", "result_wait_ms": 5000,
+    }
+    body = json.dumps({"orders": [order] * BATCH_ORDERS_MAX}, indent=2)
+    assert len(body) < BODY_LIMIT_BYTES * 2 // 3
+
+    response = rest("POST", "/v1/orders/batch", body, AUTH)
+
+    assert response.status == 200, response
+    (call,) = backend.double.calls_of("TradingService/PlaceOrders")
+    assert len(call.request.orders) == BATCH_ORDERS_MAX
+    assert call.request.orders[-1].client_order_id == "c" * 64
 
 
 def test_unavailable_backend_error_does_not_leak_its_address(proxy_binary: Path, tmp_path: Path) -> None:
