@@ -32,6 +32,10 @@ from ubscore.state import recover
 
 FEED_IDLE_CHECK_MS = 5_000  # ask the replay endpoint for news after this much silence
 FEED_REPLAY_TIMEOUT_MS = 250  # short: a matcher that is down must not stall the loop for long
+# The producer never gives a record up (librdkafka: 0 = no timeout): through a broker outage it keeps retrying, in
+# order, while orders are refused BUSY past `kafka_unconfirmed_max`; with a timeout, an outage longer than it ended
+# the process (a delivery failure stops the loop) and order entry stayed down until an operator restarted it.
+PRODUCER_SETTINGS = {"delivery.timeout.ms": 0}
 
 log = logging.getLogger("ubscore")
 
@@ -73,7 +77,7 @@ def main(argv: list[str]) -> int:
     service = UbscoreService(
         config=config, core=core, recovered=recovered, server=server, feeds=feeds, metrics=metrics,
         consumer=make_consumer(config.kafka_bootstrap, client_id="ubscore"),
-        producer=make_producer(config.kafka_bootstrap, client_id="ubscore"),
+        producer=make_producer(config.kafka_bootstrap, client_id="ubscore", extra=PRODUCER_SETTINGS),
     )  # fmt: skip
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:

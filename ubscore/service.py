@@ -84,6 +84,9 @@ GAUGES_INTERVAL_NS = 250_000_000  # gauges (lags, open orders) are refreshed at 
 # flight every batch is one order, and a JSON log line per batch cost ~8% of the loop's time.
 SENT_LOG_INTERVAL_NS = 1_000_000_000
 SLOW_COMMIT_BUSY_NS = 1_000_000_000  # a slow group commit sheds orders for this long (then they are tried again)
+# A due snapshot waits up to FLUSH_TIMEOUT_S for Kafka's acknowledgements; while the broker is away that would stall
+# every loop turn, so after a postponement the next try comes this much later.
+SNAPSHOT_RETRY_NS = 10_000_000_000
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +149,7 @@ class UbscoreService:
         self.inputs_since_snapshot = recovered.replayed_records
         self.last_fsync_ms = 0.0
         self.slow_commit_until_ns = 0  # orders are refused BUSY until then, after a group commit over the bound
+        self.snapshot_retry_ns = 0  # a snapshot postponed for Kafka is not tried (nor waited for) before then
         self.input_ns = 0  # monotonic: when the last turn took inputs (how long to spin, park or wait when idle)
         self.quiet_sources_ns = 0
         self.acknowledgements_ns = 0
@@ -493,8 +497,13 @@ class UbscoreService:
         self._snapshot_finished(self.snapshots.poll())
         if self.inputs_since_snapshot < self.config.snapshot_inputs or self.snapshots.running is not None:
             return
+        now_ns = time.monotonic_ns()
+        if now_ns < self.snapshot_retry_ns:  # postponed a moment ago (Kafka behind or away): do not wait on it again
+            return
         payload = self._snapshot_payload()
-        if payload is not None and self.snapshots.start(self.wal.last_lsn, payload):
+        if payload is None:
+            self.snapshot_retry_ns = now_ns + SNAPSHOT_RETRY_NS
+        elif self.snapshots.start(self.wal.last_lsn, payload):
             self.inputs_since_snapshot = 0
 
     def _snapshot_payload(self) -> Callable[[], bytes] | None:
