@@ -15,8 +15,9 @@ the same client order id or transfer request id until it has an answer), and che
   replaying `orders` through a fresh matcher reproduces the stored chain hash for hash.
 
 The Kafka drill runs its stack on a private broker (tools/infra/private_kafka.py: free ports, own directories),
-kills that one and keeps it down for 40 s: no service may die of the outage (nobody restarts one); the CQL server drill likewise runs its stack on a private Cassandra node
-(tools/infra/private_cassandra.py) and kills that one, never the shared server on 9042.
+kills that one and keeps it down for 40 s: no service may die of the outage (nobody restarts one); the CQL server
+drill likewise runs its stack on a private Cassandra node (tools/infra/private_cassandra.py) and kills that one,
+never the shared server on 9042.
 """
 
 from __future__ import annotations
