@@ -10,14 +10,18 @@ from __future__ import annotations
 import re
 
 from common.errors import InvalidAmount
+from common.quoting import quoted
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
 SCALE_MAX = 18
 PPM_DENOMINATOR = 1_000_000
 
-# No sign, no exponent, no thousands separators, bounded length: the only accepted shape is 123 or 123.456.
-_AMOUNT_RE = re.compile(r"([0-9]{1,19})(?:\.([0-9]{1,18}))?")
+# A longer string is refused before it is matched or converted, so parsing stays cheap whatever a client sends;
+# anything that fits int64 at any scale is far shorter (19 whole digits, 18 decimals plus trailing zeros).
+AMOUNT_CHARS_MAX = 128
+# No sign, no exponent, no thousands separators: the only accepted shape is 123 or 123.456.
+_AMOUNT_RE = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
 
 
 def parse_units(text: str, scale: int, *, allow_zero: bool = False) -> int:
@@ -25,26 +29,32 @@ def parse_units(text: str, scale: int, *, allow_zero: bool = False) -> int:
 
     parse_units("0.5", 8) == 50_000_000. Raises InvalidAmount (with a reason) for a malformed string, a sign,
     more decimals than `scale` allows (trailing zeros are fine), zero (unless `allow_zero`), or a value above
-    int64.
+    int64 (OUT_OF_RANGE, however many digits, up to AMOUNT_CHARS_MAX characters). A string longer than
+    AMOUNT_CHARS_MAX (after surrounding whitespace) is NOT_A_DECIMAL without being read further. Messages quote the
+    input shortened (common.quoting).
     """
     assert 0 <= scale <= SCALE_MAX, scale
     if not isinstance(text, str):
-        raise InvalidAmount(f"{text!r}: not a string", reason="NOT_A_DECIMAL")
+        raise InvalidAmount(f"{quoted(text)}: not a string", reason="NOT_A_DECIMAL")
     stripped = text.strip()
+    if len(stripped) > AMOUNT_CHARS_MAX:
+        raise InvalidAmount(
+            f"{quoted(text)}: not a plain decimal (longer than {AMOUNT_CHARS_MAX} characters)", reason="NOT_A_DECIMAL"
+        )
     if stripped.startswith("-"):
-        raise InvalidAmount(f"{text!r}: negative amounts are not allowed", reason="NEGATIVE")
+        raise InvalidAmount(f"{quoted(text)}: negative amounts are not allowed", reason="NEGATIVE")
     match = _AMOUNT_RE.fullmatch(stripped)
     if match is None:
-        raise InvalidAmount(f"{text!r}: not a plain decimal like 12.345", reason="NOT_A_DECIMAL")
+        raise InvalidAmount(f"{quoted(text)}: not a plain decimal like 12.345", reason="NOT_A_DECIMAL")
     whole, fraction = match.group(1), match.group(2) or ""
     significant = fraction.rstrip("0")
     if len(significant) > scale:
-        raise InvalidAmount(f"{text!r}: more than {scale} decimal places", reason="TOO_MANY_DECIMALS")
+        raise InvalidAmount(f"{quoted(text)}: more than {scale} decimal places", reason="TOO_MANY_DECIMALS")
     units = int(whole) * 10**scale + int(significant.ljust(scale, "0") or "0")
     if units > INT64_MAX:
-        raise InvalidAmount(f"{text!r}: out of range (above int64 at scale {scale})", reason="OUT_OF_RANGE")
+        raise InvalidAmount(f"{quoted(text)}: out of range (above int64 at scale {scale})", reason="OUT_OF_RANGE")
     if units == 0 and not allow_zero:
-        raise InvalidAmount(f"{text!r}: must be greater than zero", reason="ZERO")
+        raise InvalidAmount(f"{quoted(text)}: must be greater than zero", reason="ZERO")
     return units
 
 

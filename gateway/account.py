@@ -28,6 +28,7 @@ from dataclasses import replace
 
 import grpc
 
+from common.errors import Unavailable
 from common.markets import MarketCatalog
 from common.money import format_units
 from common.quoting import quoted
@@ -70,7 +71,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
         unknown = [symbol for symbol in request.symbols if symbol not in self.catalog.markets]
         if unknown:
             raise Refused.from_violations([FieldViolation(
-                field="symbols", reason=R.REJECT_REASON_UNKNOWN_MARKET, description=f"no market {unknown[0]!r}",
+                field="symbols", reason=R.REJECT_REASON_UNKNOWN_MARKET, description=f"no market {quoted(unknown[0])}",
             )])  # fmt: skip
         streams = self.user_streams
         if streams is None:
@@ -192,7 +193,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
         request = account_service_pb2.GetTransferRequest(request_id=accepted.request_id, user_id=accepted.user_id)
         try:
             stored = self.reads.get_transfer(current_principal(), request)
-        except Refused:  # not stored (yet), or the database is unreachable
+        except (Refused, Unavailable):  # not stored (yet), or the database is unreachable: the answer cannot wait
             return None
         mine = self._view(accepted, None)
         if (stored.asset, stored.amount, stored.direction) != (mine.asset, mine.amount, mine.direction):

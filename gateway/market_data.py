@@ -12,6 +12,7 @@ import grpc
 
 from common.markets import FEE_SCALE, Market, MarketCatalog
 from common.money import format_units
+from common.quoting import quoted
 from exchange.v1 import common_pb2, market_data_service_pb2, market_data_service_pb2_grpc
 from gateway.errors import FieldViolation, Refused
 from gateway.market_feed import Message
@@ -126,7 +127,8 @@ class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer)
         if symbol in self.catalog.markets:
             return symbol
         reason = R.REJECT_REASON_MISSING_FIELD if not symbol else R.REJECT_REASON_UNKNOWN_MARKET
-        raise Refused.from_violations([FieldViolation(field=field, reason=reason, description=f"no market {symbol!r}")])
+        violation = FieldViolation(field=field, reason=reason, description=f"no market {quoted(symbol)}")
+        raise Refused.from_violations([violation])
 
     def _ready_feed(self) -> MarketFeeds:
         feed = self.feed

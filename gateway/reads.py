@@ -6,11 +6,13 @@ another user, on GetTransfer. Another user's order or transfer is PERMISSION_DEN
 has is NOT_FOUND. A transfer has no row here until UBSCore has applied or refused it and Settlement has stored
 that; meanwhile GetTransfer answers PENDING from the gateway's record of accepted transfers (gateway.account,
 gateway.accepted_transfers) rather than this NOT_FOUND. A page token is opaque and bound to its list and owner; a
-bad one is INVALID_ARGUMENT. The CQL server unreachable or timing out is UNAVAILABLE (retriable).
+bad one is INVALID_ARGUMENT. The CQL server unreachable or timing out is UNAVAILABLE (retriable), with a plain
+message: the driver's detail (hosts, addresses) goes to the log only.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,6 +22,7 @@ from cassandra.cluster import NoHostAvailable
 from common.errors import Unavailable
 from common.markets import MarketCatalog
 from common.money import INT64_MAX
+from common.quoting import quoted
 from exchange.v1 import account_service_pb2, common_pb2, market_data_service_pb2, trading_service_pb2
 from gateway.auth import Principal, Role
 from gateway.errors import FieldViolation, Refused
@@ -36,17 +39,23 @@ from settlement.queries import SettlementQueries
 
 R = common_pb2.RejectReason
 OPEN_STATUSES = frozenset({common_pb2.ORDER_STATUS_NEW, common_pb2.ORDER_STATUS_PARTIALLY_FILLED})
+DATABASE_UNAVAILABLE = "the database is unavailable; retry"  # what a client reads (UNAVAILABLE, with RetryInfo)
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
 def _database() -> Iterator[None]:
-    """Driver failures to reach the database become Unavailable; a bad page token becomes INVALID_ARGUMENT."""
+    """Driver failures to reach the database become Unavailable with a plain message (the driver's names the hosts:
+    that detail is logged, not sent); a bad page token becomes INVALID_ARGUMENT."""
     try:
         yield
     except InvalidPageToken as error:
         raise _invalid("page_token", str(error)) from error
-    except (NoHostAvailable, OperationTimedOut, RequestExecutionException) as error:
-        raise Unavailable(f"database: {error}") from error
+    # Unavailable: the LazySession not connected yet (gateway.cql), its message naming the hosts too.
+    except (NoHostAvailable, OperationTimedOut, RequestExecutionException, Unavailable) as error:
+        log.warning("database unreachable: %s", error)
+        raise Unavailable(DATABASE_UNAVAILABLE) from error
 
 
 def _invalid(field: str, description: str, reason: int = R.REJECT_REASON_INVALID_REQUEST) -> Refused:
@@ -77,7 +86,7 @@ class Reads:
         if not symbol and required:
             raise _invalid("symbol", "a market is required", R.REJECT_REASON_MISSING_FIELD)
         if symbol and symbol not in self.catalog.markets:
-            raise _invalid("symbol", f"no market {symbol!r}", R.REJECT_REASON_UNKNOWN_MARKET)
+            raise _invalid("symbol", f"no market {quoted(symbol)}", R.REJECT_REASON_UNKNOWN_MARKET)
         return symbol
 
     # -- orders and fills -------------------------------------------------------------------------------------
@@ -161,7 +170,9 @@ class Reads:
         with _database():
             row = self.queries.get_transfer(user_id=user_id, request_id=request.request_id)
         if row is None:
-            raise Refused(R.REJECT_REASON_NOT_FOUND, f"no transfer {request.request_id!r} applied for user {user_id}")
+            raise Refused(
+                R.REJECT_REASON_NOT_FOUND, f"no transfer {quoted(request.request_id)} applied for user {user_id}"
+            )
         return transfer_from_row(row, self.catalog)
 
     def list_ledger(
@@ -172,7 +183,7 @@ class Reads:
         if request.asset:
             asset = self.catalog.assets.get(request.asset)
             if asset is None:
-                raise _invalid("asset", f"no asset {request.asset!r}", R.REJECT_REASON_UNKNOWN_ASSET)
+                raise _invalid("asset", f"no asset {quoted(request.asset)}", R.REJECT_REASON_UNKNOWN_ASSET)
             asset_id = asset.asset_id
         _check_time_range(request.start_time_ns, request.end_time_ns)
         with _database():

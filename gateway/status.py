@@ -10,6 +10,12 @@ from that table. A status carries:
 - `google.rpc.BadRequest` with one field violation per bad field (its `reason` is a RejectReason name too);
 - `google.rpc.RetryInfo` when retrying later can succeed (rate limits, unavailable services).
 
+Every text of a status is bounded here (MESSAGE_CHARS_MAX, DETAIL_CHARS_MAX, common.quoting.shortened), on top
+of messages quoting a client's values shortened (common.quoting.quoted): a status travels in trailing metadata,
+which clients cap at 8-16 KB, so an unbounded echo of a huge input would reach them as RESOURCE_EXHAUSTED instead
+of its own code. Internal errors carry their message; those that would name internal addresses (the database's)
+are raised with a plain message and their detail logged where they are caught (gateway.reads).
+
 grpc-gateway turns the code into the HTTP status (INVALID_ARGUMENT 400, UNAUTHENTICATED 401, PERMISSION_DENIED 403,
 NOT_FOUND 404, ALREADY_EXISTS 409, RESOURCE_EXHAUSTED 429, UNAVAILABLE 503, ...) and the details into the JSON body.
 
@@ -28,11 +34,17 @@ from grpc_status import rpc_status
 
 from common import errors as common_errors
 from common.aeron import errors as aeron_errors
+from common.quoting import shortened
 from exchange.v1 import common_pb2
 from gateway.errors import Refused
 
 DOMAIN = "exchange.v1"
 UNAVAILABLE_RETRY_AFTER_MS = 1_000  # the hint sent with UNAVAILABLE: a restarting service is usually back by then
+# Bounds of a status's texts, in characters (UTF-8 and grpc-message's percent-encoding may make each up to 12
+# bytes): the message, and each field-violation description and ErrorInfo metadata value. A message lists every
+# violation, each quoting at most ECHO_CHARS_MAX characters of a value, so real ones stay far shorter.
+MESSAGE_CHARS_MAX = 1_024
+DETAIL_CHARS_MAX = 256
 
 R = common_pb2.RejectReason
 C = grpc.StatusCode
@@ -180,8 +192,11 @@ def build_status(
     retry_after_ms: int = 0,
     metadata: dict[str, str] | None = None,
 ) -> status_pb2.Status:
-    """Assemble a google.rpc.Status: ErrorInfo always, BadRequest if `violations`, RetryInfo if `retry_after_ms`."""
-    info_metadata = dict(metadata or {})
+    """Assemble a google.rpc.Status: ErrorInfo always, BadRequest if `violations`, RetryInfo if `retry_after_ms`.
+
+    The message, each violation's description and each metadata value are shortened to their bounds.
+    """
+    info_metadata = {key: shortened(value, DETAIL_CHARS_MAX) for key, value in (metadata or {}).items()}
     if retry_after_ms:
         info_metadata["retry_after_ms"] = str(retry_after_ms)
     details = [error_details_pb2.ErrorInfo(reason=reason_name(reason), domain=DOMAIN, metadata=info_metadata)]
@@ -190,7 +205,8 @@ def build_status(
             error_details_pb2.BadRequest(
                 field_violations=[
                     error_details_pb2.BadRequest.FieldViolation(
-                        field=v.field, description=v.description, reason=reason_name(v.reason)
+                        field=v.field, description=shortened(v.description, DETAIL_CHARS_MAX),
+                        reason=reason_name(v.reason),
                     )
                     for v in violations
                 ]
@@ -206,7 +222,7 @@ def build_status(
         any_detail.Pack(detail)
         packed.append(any_detail)
     assert code_pb2.Code.Name(code.value[0]) == code.name, code  # grpc's and google.rpc's numbering agree
-    return status_pb2.Status(code=code.value[0], message=message, details=packed)
+    return status_pb2.Status(code=code.value[0], message=shortened(message, MESSAGE_CHARS_MAX), details=packed)
 
 
 def abort(context: grpc.ServicerContext, status: status_pb2.Status) -> None:

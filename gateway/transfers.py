@@ -97,9 +97,12 @@ class TransferPublisher:
             raise Timeout(f"no acknowledgement from Kafka for transfer {transfer.request_id!r}")
         if outcome[0] is not None:
             error = outcome[0]
+            # The client reads a plain message; the broker's detail (it may name hosts) goes to the log only.
+            log.warning("transfer not acknowledged", extra={
+                "request_id": transfer.request_id, "user_id": transfer.user_id, "kafka_error": str(error)})  # fmt: skip
             if error.code() == KafkaError._MSG_TIMED_OUT:
-                raise Timeout(f"Kafka did not acknowledge transfer {transfer.request_id!r}: {error}")
-            raise Unavailable(f"Kafka refused transfer {transfer.request_id!r}: {error}")
+                raise Timeout(f"Kafka did not acknowledge transfer {transfer.request_id!r} in time")
+            raise Unavailable(f"Kafka refused transfer {transfer.request_id!r}; retry")
         log.info("transfer published", extra={
             "request_id": transfer.request_id, "user_id": transfer.user_id, "producer_seq": seq,
             "trace_id": trace_id_of(record.traceparent)})  # fmt: skip

@@ -14,6 +14,8 @@ scale. Rules (docs/decisions.md, proto comments, the matcher's shape check in ma
 - result_wait_ms at most 5000; cancel by order id or client order id (exactly one); transfers for a user id
   of a real account (not a system account) in a known asset with a positive amount.
 
+A description quotes a bad value shortened (common.quoting.quoted), however long the request's string.
+
 Per-market maxima: the price at most max_price, the quantity at most max_qty, a market buy's budget at most
 max_notional (max_price x max_qty), the same bounds UBSCore and the matcher enforce.
 """
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from common.errors import InvalidAmount
 from common.markets import Market, MarketCatalog
 from common.money import INT64_MAX, parse_units
+from common.quoting import quoted
 from exchange.v1 import account_service_pb2, common_pb2, trading_service_pb2
 from gateway.errors import FieldViolation, Refused
 
@@ -128,7 +131,7 @@ def validate_place_order(request: trading_service_pb2.PlaceOrderRequest, catalog
     if not request.symbol:
         violations.add("symbol", R.REJECT_REASON_MISSING_FIELD, "required")
     elif market is None:
-        violations.add("symbol", R.REJECT_REASON_UNKNOWN_MARKET, f"no market {request.symbol!r}")
+        violations.add("symbol", R.REJECT_REASON_UNKNOWN_MARKET, f"no market {quoted(request.symbol)}")
     if request.side not in SIDES:
         violations.add("side", R.REJECT_REASON_MISSING_FIELD if request.side == 0 else R.REJECT_REASON_INVALID_ORDER,
                        "SIDE_BUY or SIDE_SELL")  # fmt: skip
@@ -228,7 +231,7 @@ def validate_cancel(request: trading_service_pb2.CancelOrderRequest, catalog: Ma
     """The cancel, or Refused: exactly one of order_id and client_order_id; the symbol, if given, must exist."""
     violations = _Violations()
     if request.symbol and request.symbol not in catalog.markets:
-        violations.add("symbol", R.REJECT_REASON_UNKNOWN_MARKET, f"no market {request.symbol!r}")
+        violations.add("symbol", R.REJECT_REASON_UNKNOWN_MARKET, f"no market {quoted(request.symbol)}")
     if request.order_id and request.client_order_id:
         violations.add("client_order_id", R.REJECT_REASON_INVALID_REQUEST, "give order_id or client_order_id, not both")
     elif not request.order_id:
@@ -255,7 +258,7 @@ def validate_transfer(
     if not request.asset:
         violations.add("asset", R.REJECT_REASON_MISSING_FIELD, "required")
     elif asset is None:
-        violations.add("asset", R.REJECT_REASON_UNKNOWN_ASSET, f"no asset {request.asset!r}")
+        violations.add("asset", R.REJECT_REASON_UNKNOWN_ASSET, f"no asset {quoted(request.asset)}")
     else:
         amount_units = violations.units("amount", request.amount, asset.scale, R.REJECT_REASON_INVALID_AMOUNT)
     violations.raise_if_any()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import queue
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -80,6 +81,39 @@ def test_refusals_come_back_with_their_reason_and_invalid_orders_never_leave(
     [violation] = error_details(invalid.value)["BadRequest"].field_violations  # type: ignore[arg-type, attr-defined]
     assert (violation.field, violation.reason) == ("price", "REJECT_REASON_INVALID_PRICE")
     assert len(responder.requests) == seen
+
+
+def test_huge_fields_are_refused_with_their_code_and_a_bounded_message(
+    trading: tuple[trading_service_pb2_grpc.TradingServiceStub, str], responder: ScriptedUbscore
+) -> None:
+    """A 100,000-character quantity is INVALID_ARGUMENT and a 4,000,000-character symbol NOT_FOUND (an unknown
+    market, the errors table's code), each quoted shortened: echoed in full they overflowed the client's 16 KB
+    metadata limit and the call failed RESOURCE_EXHAUSTED on the client's side. A 5,000,000-character symbol is
+    beyond the gateway's 4 MiB request limit: grpc refuses the request itself (RESOURCE_EXHAUSTED), as short."""
+    stub, key = trading
+    huge_symbol = buy("huge-2")
+    huge_symbol.symbol = "A" * 4_000_000
+    calls = [(buy("huge-1", quantity="1" * 100_000), grpc.StatusCode.INVALID_ARGUMENT, "INVALID_QUANTITY", 100_000),
+             (huge_symbol, grpc.StatusCode.NOT_FOUND, "UNKNOWN_MARKET", 4_000_000)]  # fmt: skip
+    for request, code, reason, length in calls:
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.PlaceOrder(request, metadata=bearer(key))
+        error: Any = refused.value
+        assert (error.code(), reason_of(error)) == (code, f"REJECT_REASON_{reason}")
+        assert f"… ({length} characters)" in error.details()
+        assert len(error.details()) < 300
+        [violation] = error_details(error)["BadRequest"].field_violations  # type: ignore[attr-defined]
+        assert len(violation.description) < 200
+        assert sum(len(value) for _, value in error.trailing_metadata()) < 2_000
+    beyond_the_request_limit = buy("huge-3")
+    beyond_the_request_limit.symbol = "A" * 5_000_000
+    with pytest.raises(grpc.RpcError) as too_large:
+        stub.PlaceOrder(beyond_the_request_limit, metadata=bearer(key))
+    error = too_large.value
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "Received message larger than max" in error.details()
+    assert len(error.details()) < 200
+    assert responder.requests == []
 
 
 def test_batch_answers_each_order_in_order(

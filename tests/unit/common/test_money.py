@@ -4,6 +4,7 @@ import pytest
 
 from common.errors import InvalidAmount
 from common.money import (
+    AMOUNT_CHARS_MAX,
     INT64_MAX,
     average_price_units,
     check_int64,
@@ -22,6 +23,8 @@ from common.money import (
         ("1", 0, 1),
         ("0.00000001", 8, 1),
         ("1.10000000000", 2, 110),  # trailing zeros beyond the scale are exact, so accepted
+        ("1." + "0" * 30, 8, 100_000_000),  # however many of them
+        ("0" * 30 + "1", 0, 1),  # and leading zeros
         ("92233720368.54775807", 8, INT64_MAX),
     ],
 )
@@ -46,13 +49,28 @@ def test_parse_units_with_plain_decimal_returns_exact_units(text: str, scale: in
         ("", 8, "NOT_A_DECIMAL"),
         ("NaN", 8, "NOT_A_DECIMAL"),
         ("١٢", 8, "NOT_A_DECIMAL"),  # non-ASCII digits are not accepted
-        ("12345678901234567890", 0, "NOT_A_DECIMAL"),  # more than 19 integer digits
+        ("12345678901234567890", 0, "OUT_OF_RANGE"),  # 20 integer digits: a decimal, above int64
+        ("99999999999999999999999999", 8, "OUT_OF_RANGE"),
+        ("9" * AMOUNT_CHARS_MAX, 0, "OUT_OF_RANGE"),
+        ("0." + "0" * 30 + "1", 8, "TOO_MANY_DECIMALS"),
+        ("1" * (AMOUNT_CHARS_MAX + 1), 0, "NOT_A_DECIMAL"),  # longer than the cap: not read further
     ],
 )
 def test_parse_units_with_bad_input_raises_with_reason(text: str, scale: int, reason: str) -> None:
     with pytest.raises(InvalidAmount) as caught:
         parse_units(text, scale)
     assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize("text", ["1" * 100_000, "A" * 5_000_000, "1." + "1" * 100_000, "-" + "😀" * 100_000])
+def test_parse_units_message_quotes_a_long_input_shortened_with_its_length(text: str) -> None:
+    """A refusal's message names at most the input's first 64 characters and its length, however long it is."""
+    with pytest.raises(InvalidAmount) as caught:
+        parse_units(text, 8)
+    message = str(caught.value)
+    assert len(message) < 200
+    assert f"… ({len(text)} characters)" in message
+    assert message.startswith(repr(text[:64]))
 
 
 def test_parse_units_with_allow_zero_accepts_zero() -> None:
