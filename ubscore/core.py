@@ -122,16 +122,18 @@ class UbsCore:
         if key in self.orders.by_client_id:  # an order older than the window still rests under this key
             message = f"client order id {client_order_id!r} belongs to an open order"
             return Effects(Refused(RejectReason.DUPLICATE_REQUEST, message), [], [])
-        checked = check_order(request, self.rules.get(symbol))
+        rules = self.rules.get(symbol)
+        checked = check_order(request, rules)
         if type(checked) is Refusal:
             return self._refuse_order(request, checked.reason, checked.message, remember=True)
+        assert rules is not None  # check_order refuses an unknown market
         asset_id, units, time_in_force = checked
         account = self.ledger.accounts.get((user_id, asset_id))
         if account is None or account.available_units < units:
-            return self._refuse_order(
-                request, RejectReason.INSUFFICIENT_FUNDS, f"{units} units of asset {asset_id} needed",
-                remember=True, asset_id=asset_id,
-            )  # fmt: skip
+            available = account.available_units if account is not None else 0
+            message = f"needs {rules.amount_text(asset_id, units)}, available {rules.amount_text(asset_id, available)}"
+            return self._refuse_order(request, RejectReason.INSUFFICIENT_FUNDS, message, remember=True,
+                                      asset_id=asset_id)  # fmt: skip
         counters = self.counters  # the counters are bumped inline: two method calls cost ~0.2 us per order
         counters.last_order_id += 1
         counters.last_command_seq += 1

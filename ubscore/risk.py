@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 from common.enums import OrderType, RejectReason, SelfTradeMode, Side, TimeInForce
 from common.markets import SYSTEM_USER_ID_END, Market
-from common.money import notional_units
+from common.money import format_units, notional_units
 from ubscore.commands import PlaceRequest
 
 IDEMPOTENCY_KEY_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # client order ids and transfer request ids
@@ -58,6 +58,15 @@ class Rules(NamedTuple):
     min_notional_units: int
     max_notional_units: int
     base_scale: int
+    quote_scale: int
+    base_asset: str
+    quote_asset: str
+
+    def amount_text(self, asset_id: int, units: int) -> str:
+        """`units` of this market's asset `asset_id` for people: "22500.000000 USDT"."""
+        if asset_id == self.base_asset_id:
+            return f"{format_units(units, self.base_scale)} {self.base_asset}"
+        return f"{format_units(units, self.quote_scale)} {self.quote_asset}"
 
 
 def market_rules(market: Market) -> Rules:
@@ -65,7 +74,7 @@ def market_rules(market: Market) -> Rules:
     return Rules(
         market.base_asset_id, market.quote_asset_id, market.tick_units, market.lot_units, market.min_qty_units,
         market.max_qty_units, market.max_price_units, market.min_notional_units, market.max_notional_units,
-        market.base_scale,
+        market.base_scale, market.quote_scale, market.base_asset, market.quote_asset,
     )  # fmt: skip
 
 
@@ -150,7 +159,7 @@ def _check_qty(qty_units: int, rules: Rules) -> Refusal | None:
 
 def _check_limit(request: PlaceRequest, rules: Rules) -> Lock | Refusal:
     (base_asset_id, quote_asset_id, tick_units, lot_units, min_qty_units, max_qty_units, max_price_units,
-     min_notional_units, max_notional_units, base_scale) = rules  # fmt: skip
+     min_notional_units, max_notional_units, base_scale, *_) = rules  # fmt: skip
     price, qty = request.price_units, request.qty_units
     if price % tick_units:
         return Refusal(RejectReason.UBSCORE_PRICE_OFF_TICK, f"price {price} not a multiple of {tick_units}")

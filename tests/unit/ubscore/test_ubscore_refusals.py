@@ -172,3 +172,10 @@ def test_deposit_up_to_int64_supply_is_accepted() -> None:
     ).events
     assert event.type == BalanceEventType.DEPOSITED
     assert core.ledger.supply[USDT] == INT64_MAX
+
+
+def test_insufficient_funds_says_what_is_needed_and_available_in_decimals() -> None:
+    """The refusal's message is for people: amounts in the asset's decimals and name, not units and ids."""
+    core = funded_core()
+    effects = core.place(VALID._replace(side=Side.SELL, qty_units=100_010_000))  # 1.0001 BTC; Alice holds 1
+    assert effects.reply == Refused(RejectReason.INSUFFICIENT_FUNDS, "needs 1.00010000 BTC, available 1.00000000 BTC")
