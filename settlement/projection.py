@@ -36,7 +36,8 @@ DIRECTION_OF_OPERATION = {
 }
 UBSCORE_SOURCE = "ubscore"
 OPEN_ORDER_COLUMNS = ("side", "order_type", "time_in_force", "price_units", "qty_units", "status", "filled_qty_units",
-                      "filled_quote_units", "remaining_qty_units", "remaining_quote_units", "updated_ns")
+                      "filled_quote_units", "remaining_qty_units", "remaining_quote_units", "updated_ns",
+                      "post_only", "self_trade_mode", "quote_budget_units")  # the last three: placing output only
 
 
 def engine_source(shard_id: int) -> str:

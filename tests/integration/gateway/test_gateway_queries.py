@@ -174,6 +174,9 @@ def test_queries_show_the_scenario_to_its_owner_over_grpc_and_rest(
     [resting] = trading.ListOrders(T.ListOrdersRequest(open_only=True, symbol="BTC_USDT"), metadata=alice).orders
     assert (resting.order_id, resting.price, resting.remaining_quantity, resting.average_price) == (
         scenario["rest_id"], "44000.000000", "0.10000000", "")
+    got = trading.GetOrder(T.GetOrderRequest(order_id=resting.order_id), metadata=alice).order
+    assert (resting.self_trade_mode, resting.post_only) == (got.self_trade_mode, got.post_only)  # as GetOrder shows
+    assert resting.self_trade_mode != common_pb2.SELF_TRADE_MODE_UNSPECIFIED
     assert code_and_reason(lambda: trading.ListOrders(T.ListOrdersRequest(page_token="forged"), metadata=alice))[0] \
         == grpc.StatusCode.INVALID_ARGUMENT
 
