@@ -102,13 +102,13 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     key_cache = KeyCache(ApiKeyStore(session, config.cql_keyspace), refresh_ms=config.key_refresh_ms)
     context = zmq.Context()
     # Streams hold a gRPC worker each: market data may take half the workers, user streams a quarter.
+    order_results, recent_orders = (OrderResults(), RecentOrders(catalog)) if config.matcher_feeds else (None, None)
     user_streams = UserStreams(
-        catalog, queue_max=config.stream_queue_max, subscribers_max=max(1, config.grpc_workers // 4)
+        catalog, queue_max=config.stream_queue_max, subscribers_max=max(1, config.grpc_workers // 4),
+        placement=recent_orders.placement if recent_orders is not None else None,
     )
-    order_results = recent_orders = None
     feed_observers: tuple[Callable[[engine_pb2.EngineOutput], None], ...] = ()
-    if config.matcher_feeds:
-        order_results, recent_orders = OrderResults(), RecentOrders(catalog)
+    if order_results is not None and recent_orders is not None:
         feed_observers = (order_results.observe, recent_orders.observe, user_streams.observe)
     feed = _market_feeds(config, catalog, metrics, context, feed_observers)
     ubscore = _ubscore_client(config)

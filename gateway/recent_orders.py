@@ -102,6 +102,15 @@ class RecentOrders:
                     self._by_client_id[(update.user_id, update.client_order_id)] = update.order_id
             self._trim()
 
+    def placement(self, order_id: int) -> tuple[bool, int, int] | None:
+        """(post_only, self_trade_mode, quote_budget_units) of an order whose placement this gateway saw (on the feed
+        or accepted here); None if it did not: the matcher's later updates do not carry them."""
+        with self._lock:
+            seen = self._seen.get(order_id)
+            if seen is None or not seen.created_ns:
+                return None
+            return seen.post_only, seen.self_trade_mode, seen.quote_budget_units
+
     def accepted(self, user_id: int, order_id: int, order: ValidOrder, *, placed_ns: int) -> None:
         """Record an order UBSCore accepted through this gateway as NEW (gRPC worker), unless the feed was first.
         Its OrderUpdate is built only if it is read before the feed's comes: this runs for every order placed."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from common.markets import MarketCatalog
 from common.money import format_units
@@ -50,8 +50,12 @@ class UserStreams:
     def __init__(
         self, catalog: MarketCatalog, *, queue_max: int, subscribers_max: int,
         recent_balances_max: int = CAPACITY_MAX_DEFAULT,
+        placement: Callable[[int], tuple[bool, int, int] | None] | None = None,
     ) -> None:
+        """`placement(order_id)` gives (post_only, self_trade_mode, quote_budget_units) of an order placed before
+        the output at hand (gateway.recent_orders), so a maker's update shows them too."""
         self.catalog = catalog
+        self.placement = placement
         self.recent = RecentBalances(catalog, capacity_max=recent_balances_max)  # completes the opening snapshots
         self.queue_max = queue_max
         self.subscribers_max = subscribers_max
@@ -91,12 +95,13 @@ class UserStreams:
             market = self.catalog.markets.get(update.symbol)
             if market is None or update.user_id not in self.by_user:
                 continue
-            own = placed is not None and placed.order_id == update.order_id
-            order = order_view(
-                update, market, post_only=own and placed.post_only,  # type: ignore[union-attr]
-                self_trade_mode=placed.self_trade_mode if own else 0,  # type: ignore[union-attr]
-                quote_budget_units=placed.quote_budget_units if own else 0,  # type: ignore[union-attr]
-            )
+            if placed is not None and placed.order_id == update.order_id:
+                post_only, self_trade_mode, budget = placed.post_only, placed.self_trade_mode, placed.quote_budget_units
+            else:
+                known = self.placement(update.order_id) if self.placement is not None else None
+                post_only, self_trade_mode, budget = known or (False, 0, 0)
+            order = order_view(update, market, post_only=post_only, self_trade_mode=self_trade_mode,
+                               quote_budget_units=budget)  # fmt: skip
             self._offer(update.user_id, update.symbol, Message(order_update=order))
         for trade in output.trades:
             market = self.catalog.markets.get(trade.symbol)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from common.markets import load_catalog
 from exchange.v1 import common_pb2, trading_service_pb2
 from gateway.recent_orders import RecentOrders, progress
+from gateway.user_streams import UserStreams
 from gateway.validation import ValidOrder, validate_place_order
 from tests.unit.settlement.conftest import TS_BASE_NS, OutputMaker
 
@@ -135,3 +136,22 @@ def test_a_refusal_ubscore_records_is_found_by_client_order_id_as_rejected() -> 
     # Busy and duplicate refusals leave no order behind in UBSCore (nor in the database): not recorded.
     assert recent.find(user_id=ALICE, client_order_id="busy") is None
     assert recent.find(user_id=ALICE, client_order_id="dup") is None
+
+
+def test_a_makers_update_on_its_private_stream_shows_the_placement_facts() -> None:
+    """The matcher's update of a resting order lacks post-only, STP mode and budget; the private stream takes them
+    from the placement RecentOrders saw, so Bob's maker update says post-only as his placement did."""
+    recent, maker = RecentOrders(CATALOG), OutputMaker()
+    streams = UserStreams(CATALOG, queue_max=10, subscribers_max=2, placement=recent.placement)
+    bob = streams.subscribe(BOB, [])
+    for output in (maker.place(order_id=1, user_id=BOB, side=common_pb2.SIDE_SELL, price_units=PRICE,
+                               qty_units=3 * LOT, post_only=True),
+                   maker.place(order_id=2, user_id=ALICE, side=common_pb2.SIDE_BUY, price_units=PRICE,
+                               qty_units=LOT, ts_ns=TS_BASE_NS + 5)):  # fmt: skip
+        recent.observe(output)  # the gateway's order: RecentOrders before UserStreams
+        streams.observe(output)
+    updates = [m.order_update for m in bob.messages.queue if m.HasField("order_update")]
+    assert [(u.status, u.post_only) for u in updates] == [
+        (common_pb2.ORDER_STATUS_NEW, True), (common_pb2.ORDER_STATUS_PARTIALLY_FILLED, True)]
+    assert recent.placement(1) == (True, common_pb2.SELF_TRADE_MODE_EXPIRE_TAKER, 0)
+    assert recent.placement(9) is None
