@@ -23,17 +23,42 @@ GRPCURL = LOCAL_DIR / "bin" / "grpcurl"
 
 def config_for_up(environ: Mapping[str, str], *, matcher_shards: int | None,
                   settlement_instances: int | None) -> StackConfig:
-    """Settings for `up`: those of the running stack if some service of it still runs (same ports), else fresh."""
+    """Settings for `up`: those of the running stack if some service of it still runs (same ports), else fresh.
+
+    The shape (matcher shards, Settlement instances) not given by a flag or STACK_* variable is the last `up`'s, so
+    `up` of one service, or a plain `make up`, keeps a several-shard stack as it was. The number of matcher shards
+    cannot change on a stack whose matchers hold history: each market's partitions would move to a shard that never
+    matched them, which would match their orders again from the start of the topic (trades twice, UBSCore halted).
+    """
+    saved = StackConfig.load(from_env(environ).home)
+    if saved is not None:
+        if matcher_shards is None and "STACK_MATCHER_SHARDS" not in environ:
+            matcher_shards = saved.matcher_shards
+        if settlement_instances is None and "STACK_SETTLEMENT_INSTANCES" not in environ:
+            settlement_instances = saved.settlement_instances
     fresh = from_env(environ, matcher_shards=matcher_shards, settlement_instances=settlement_instances)
-    saved = StackConfig.load(fresh.home)
-    if saved is None or not any(ServiceRunner(saved, build_specs(saved)).is_running(spec.name)
-                                for spec in build_specs(saved)):
+    if saved is None:
         return fresh
-    if (saved.matcher_shards, saved.settlement_instances) != (fresh.matcher_shards, fresh.settlement_instances):
-        raise ConfigInvalid(f"the running stack has {saved.matcher_shards} matcher shard(s) and "
-                            f"{saved.settlement_instances} settlement instance(s); run `bin/stack down` first "
-                            "to change that")
-    return saved
+    if any(ServiceRunner(saved, build_specs(saved)).is_running(spec.name) for spec in build_specs(saved)):
+        if (saved.matcher_shards, saved.settlement_instances) != (fresh.matcher_shards, fresh.settlement_instances):
+            raise ConfigInvalid(f"the running stack has {saved.matcher_shards} matcher shard(s) and "
+                                f"{saved.settlement_instances} settlement instance(s); run `bin/stack down` first "
+                                "to change the Settlement instances (the matcher shards stay: see tools/README.md)")
+        return saved
+    if fresh.matcher_shards != saved.matcher_shards and _matchers_hold_history(saved):
+        raise ConfigInvalid(
+            f"this stack's orders were matched by {saved.matcher_shards} matcher shard(s) (their WAL is under "
+            f"{saved.home}): the shard count cannot change on a stack with history, or each market moved to another "
+            f"shard would be matched again from the start; keep {saved.matcher_shards}, or start a new stack "
+            "(another STACK_HOME, topic suffix and keyspace)"
+        )
+    return fresh
+
+
+def _matchers_hold_history(config: StackConfig) -> bool:
+    """True if a matcher shard of `config` has written anything to its state directory (WAL, snapshots)."""
+    return any(path.is_file() for shard in range(config.matcher_shards)
+               for path in config.state_dir(f"matcher-{shard}").rglob("*"))  # fmt: skip
 
 
 def config_for_inspect(environ: Mapping[str, str]) -> StackConfig:

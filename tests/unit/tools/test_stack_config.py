@@ -10,6 +10,7 @@ import pytest
 from common.errors import ConfigInvalid
 from tools.infra.layout import EPHEMERAL_RANGE_PATH, RESTARTABLE_PORT_MIN
 from tools.services.catalog import build_specs
+from tools.services.lifecycle import config_for_up
 from tools.stack_config import Ports, StackConfig, from_env
 
 
@@ -119,3 +120,25 @@ def test_private_streams_and_suffix_reach_ubscore_gateway_and_settlement() -> No
     assert specs["settlement-0"].env["SETTLEMENT_BALANCE_TOPIC"] == "balance.events.t1"
     with pytest.raises(ConfigInvalid):
         from_env({"STACK_AERON_STREAM_ID": "7001", "STACK_AERON_RESPONSE_STREAM_ID": "7001"})
+
+
+def test_up_keeps_the_saved_shape_and_refuses_a_new_shard_count_once_matchers_hold_history(tmp_path: Path) -> None:
+    """No service runs: `up` without flags keeps the last `up`'s two shards (it fell back to one, which re-matched
+    shard 1's markets on shard 0); another shard count is refused while a matcher's state directory holds files,
+    and allowed on a stack without history; Settlement instances may change."""
+    environ = {"STACK_HOME": str(tmp_path)}
+    saved = from_env({**environ, "STACK_MATCHER_SHARDS": "2"})
+    saved.save()
+    assert config_for_up(environ, matcher_shards=None, settlement_instances=None).matcher_shards == 2
+    assert config_for_up(environ, matcher_shards=1, settlement_instances=None).matcher_shards == 1  # no history
+    assert config_for_up(environ, matcher_shards=None, settlement_instances=2).settlement_instances == 2
+
+    wal = saved.state_dir("matcher-1") / "wal"
+    wal.mkdir(parents=True)
+    (wal / "00000000000000000001.wal").write_bytes(b"x")
+    for shards in (1, 3):
+        with pytest.raises(ConfigInvalid, match="shard count cannot change"):
+            config_for_up(environ, matcher_shards=shards, settlement_instances=None)
+    with pytest.raises(ConfigInvalid, match="shard count cannot change"):
+        config_for_up({**environ, "STACK_MATCHER_SHARDS": "1"}, matcher_shards=None, settlement_instances=None)
+    assert config_for_up(environ, matcher_shards=2, settlement_instances=3).settlement_instances == 3
