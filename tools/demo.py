@@ -39,7 +39,7 @@ from exchange.v1 import (
     trading_service_pb2,
     trading_service_pb2_grpc,
 )
-from tools.stack_config import StackConfig
+from tools.stack_config import StackConfig, running_stack, saved_stack_home
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SYMBOL = "ETH_USDT"
@@ -217,10 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.parse_args(argv)
-    home = Path(os.environ.get("STACK_HOME") or REPO_ROOT / ".local").resolve()
-    config = StackConfig.load(home)
+    config = running_stack(os.environ)
     if config is None:
-        print(f"no running stack under {home} (run `make up` first)", file=sys.stderr)
+        print(f"no running stack under {saved_stack_home(os.environ)} (run `make up` first)", file=sys.stderr)
         return 1
     rng = random.Random()
     ids = rng.sample(range(USER_ID_MIN, USER_ID_MAX), 3)

@@ -53,7 +53,7 @@ from matcher.execution import execute
 from matcher.state import InputPositions
 from settlement.cql import connect
 from settlement.reconcile import load_dump, reconcile
-from tools.stack_config import StackConfig
+from tools.stack_config import running_stack
 
 SCAN_PAGE_ROWS = 5_000
 PROBLEMS_SHOWN_MAX = 20
@@ -365,7 +365,7 @@ def table(checks: Iterable[Check]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse options (defaults from the running stack), check, print the table; 0 all ok, 1 any difference."""
-    stack = StackConfig.load(Path(os.environ.get("STACK_HOME") or REPO_ROOT / ".local").resolve())
+    stack = running_stack(os.environ)
     parser = argparse.ArgumentParser(prog="python -m tools.invariants", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cql-hosts", default=",".join(stack.cql_contact_points) if stack else "127.0.0.1")

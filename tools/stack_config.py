@@ -215,7 +215,7 @@ def from_env(
     environ: Mapping[str, str], *, matcher_shards: int | None = None, settlement_instances: int | None = None
 ) -> StackConfig:
     """Settings from STACK_* variables; the flags (when given) win over the variables."""
-    home = Path(environ.get("STACK_HOME") or LOCAL_DIR).resolve()
+    home = saved_stack_home(environ)
     shards = matcher_shards if matcher_shards is not None else env_int(environ, "STACK_MATCHER_SHARDS", 1)
     instances = (settlement_instances if settlement_instances is not None
                  else env_int(environ, "STACK_SETTLEMENT_INSTANCES", 1))
@@ -243,3 +243,12 @@ def from_env(
         ports=ports_for(matcher_shards=shards, settlement_instances=instances),
     )
 
+
+def saved_stack_home(environ: Mapping[str, str]) -> Path:
+    """The home of the stack the tools act on: STACK_HOME, else the repository's .local."""
+    return Path(environ.get("STACK_HOME") or LOCAL_DIR).resolve()
+
+
+def running_stack(environ: Mapping[str, str]) -> StackConfig | None:
+    """The settings the last `up` saved under the stack's home (what demo, invariants and apikeys default to)."""
+    return StackConfig.load(saved_stack_home(environ))

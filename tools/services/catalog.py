@@ -147,8 +147,8 @@ def gateway_spec(config: StackConfig) -> ServiceSpec:
     needs = [f"matcher-{shard}" for shard in range(config.matcher_shards)]  # it follows every shard's feed
     if _landed("ubscore")[0]:
         needs.append("ubscore")
-    # Its `api_keys` table: every `tools.apikeys` command creates it if missing (same GATEWAY_CQL_* settings).
-    migrate = _python("tools.apikeys", "list") if (REPO_ROOT / "tools" / "apikeys.py").exists() else None
+    # Its `api_keys` table (also in Settlement's migrations): `init` creates it if missing and prints one line.
+    migrate = _python("tools.apikeys", "init") if (REPO_ROOT / "tools" / "apikeys.py").exists() else None
     return ServiceSpec(
         name="gateway", argv=_python("gateway"), env=env, infra=("kafka", "cassandra", "aeron"), needs=tuple(needs),
         migrate=migrate, migrate_timeout_s=CASSANDRA_READY_DEADLINE_S,
