@@ -163,9 +163,11 @@ def test_run_in_foreground_prefixes_lines_reports_a_crash_and_sigint_stops_all(
     stack_env: dict[str, str],
 ) -> None:
     """`bin/stack run matcher-0 rest`: the services' own log lines arrive prefixed `matcher-0 | ` and `rest | `; a
-    SIGKILLed matcher is reported once and not restarted; SIGINT stops the rest and the command exits 0."""
+    SIGKILLed matcher is reported once and not restarted; SIGINT stops the rest and the command exits 0, even
+    started with SIGINT ignored (as `make run &` from a script or a CI runner starts it)."""
     child = subprocess.Popen([str(REPO_ROOT / "bin" / "stack"), "run", *SELECTED], env={**os.environ, **stack_env},
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     output: queue.Queue[str] = queue.Queue()
     reader = threading.Thread(target=_read_lines, args=(child.stdout, output), daemon=True)
     reader.start()

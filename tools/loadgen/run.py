@@ -31,7 +31,8 @@ DRAIN_DEADLINE_S = 120.0
 DRAIN_POLL_S = 0.1
 FIRST_USER_ID_MIN = 1_000_000  # above the ids people and tests pick by hand
 FIRST_USER_ID_MAX = 2**40
-FUNDING = {"USDT": "100000000", "BTC": "10000"}
+QUOTE_FUNDING = "100000000"  # each user's deposit of the market's quote asset (a decimal string)
+BASE_FUNDING = "10000"  # ... and of its base asset
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,7 +96,8 @@ class LoadRun:
                                   count=self.options.users, label=f"loadgen {self.run_tag}")  # fmt: skip
         with grpc.insecure_channel(self.address) as channel:
             wait_until_known(channel, self.users)
-            fund(channel, self.users, FUNDING, run_tag=self.run_tag)
+            funding = {self.market.quote_asset: QUOTE_FUNDING, self.market.base_asset: BASE_FUNDING}
+            fund(channel, self.users, funding, run_tag=self.run_tag)  # the assets of --symbol's market
         self.feed.start()
         self.persist = PersistWatcher(hosts=self.config.cql_contact_points, port=self.config.cql_port,
                                       keyspace=self.config.cql_keyspace,

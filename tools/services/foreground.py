@@ -88,7 +88,7 @@ def log_files(config: StackConfig, services: ServiceRunner, names: Sequence[str]
 
 
 class _Stop(Exception):
-    """SIGTERM in foreground mode: unwinds like Ctrl-C."""
+    """SIGTERM or SIGINT (Ctrl-C) in foreground mode: unwinds the run to its shutdown."""
 
 
 def _raise_stop(_signum: int, _frame: FrameType | None) -> None:
@@ -104,7 +104,8 @@ def run(config: StackConfig, names: Sequence[str] | None = None, *, out: Printer
     stop_following = threading.Event()
     thread = threading.Thread(target=follower.follow, args=(stop_following,), name="follow-logs", daemon=True)
     previous_term = signal.signal(signal.SIGTERM, _raise_stop)
-    previous_int = signal.getsignal(signal.SIGINT)
+    # Set, not inherited: a `make run &` from a script or CI starts with SIGINT ignored, and Ctrl-C must still stop.
+    previous_int = signal.signal(signal.SIGINT, _raise_stop)
 
     def note(line: str) -> None:
         follower.emit("stack", line)
