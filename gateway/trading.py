@@ -86,7 +86,11 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
     def PlaceOrders(
         self, request: trading_service_pb2.PlaceOrdersRequest, context: grpc.ServicerContext
     ) -> trading_service_pb2.PlaceOrdersResponse:
-        """Each order on its own, in order; one refusal does not stop the others."""
+        """Each order on its own, in order; one refusal does not stop the others. 1 to BATCH_ORDERS_MAX orders."""
+        if not request.orders:
+            raise Refused.from_violations([FieldViolation(
+                field="orders", reason=R.REJECT_REASON_MISSING_FIELD, description="at least one order",
+            )])  # fmt: skip
         if len(request.orders) > BATCH_ORDERS_MAX:
             raise Refused.from_violations([FieldViolation(
                 field="orders", reason=R.REJECT_REASON_INVALID_REQUEST, description=f"at most {BATCH_ORDERS_MAX}",

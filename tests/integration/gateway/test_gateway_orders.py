@@ -119,8 +119,13 @@ def test_huge_fields_are_refused_with_their_code_and_a_bounded_message(
 def test_batch_answers_each_order_in_order(
     trading: tuple[trading_service_pb2_grpc.TradingServiceStub, str], responder: ScriptedUbscore
 ) -> None:
-    """A batch of valid, invalid and unfunded orders: one result each, in order, the others unaffected."""
+    """A batch of valid, invalid and unfunded orders: one result each, in order, the others unaffected; an empty
+    batch is INVALID_ARGUMENT (a client bug, not a call to answer with nothing)."""
     stub, key = trading
+    with pytest.raises(grpc.RpcError) as empty:
+        stub.PlaceOrders(trading_service_pb2.PlaceOrdersRequest(), metadata=bearer(key))
+    assert (empty.value.code(), reason_of(empty.value)) == (  # type: ignore[attr-defined]
+        grpc.StatusCode.INVALID_ARGUMENT, "REJECT_REASON_MISSING_FIELD")
     batch = [buy("b-1"), buy("b-2", quantity="0.00001"), buy("poor-b3"), buy("b-4")]
     results = stub.PlaceOrders(trading_service_pb2.PlaceOrdersRequest(orders=batch), metadata=bearer(key)).results
     assert [r.client_order_id for r in results] == ["b-1", "b-2", "poor-b3", "b-4"]
