@@ -21,7 +21,6 @@ from cassandra.cluster import NoHostAvailable
 
 from common.errors import Unavailable
 from common.markets import MarketCatalog
-from common.money import INT64_MAX
 from common.quoting import quoted
 from exchange.v1 import account_service_pb2, common_pb2, market_data_service_pb2, trading_service_pb2
 from gateway.auth import Principal, Role
@@ -34,6 +33,7 @@ from gateway.row_views import (
     public_trade_from_row,
     transfer_from_row,
 )
+from gateway.validation import id_violation
 from settlement.errors import InvalidPageToken
 from settlement.queries import SettlementQueries
 
@@ -64,8 +64,9 @@ def _invalid(field: str, description: str, reason: int = R.REJECT_REASON_INVALID
 
 def _check_id(field: str, value: int) -> None:
     """Refuse an id no table can hold: the proto's uint64 reaches 2**64 - 1, CQL's bigint (and every id) 2**63 - 1."""
-    if value > INT64_MAX:
-        raise _invalid(field, "out of range (above int64)")
+    violation = id_violation(field, value)
+    if violation is not None:
+        raise Refused.from_violations([violation])
 
 
 def _check_time_range(start_time_ns: int, end_time_ns: int) -> None:

@@ -12,7 +12,8 @@ scale. Rules (docs/decisions.md, proto comments, the matcher's shape check in ma
 - MARKET: no price, no time in force, no post-only; a sell gives a quantity (on the lot, at least min_qty), a
   buy a quote budget (at least min_notional) and no quantity;
 - result_wait_ms at most 5000; cancel by order id or client order id (exactly one); transfers for a user id
-  of a real account (not a system account) in a known asset with a positive amount.
+  (system accounts too: the fee account is paid out by transfer) in a known asset with a positive amount;
+- ids within int64 (the proto's uint64 goes further; every table and service stops at 2**63 - 1).
 
 A description quotes a bad value shortened (common.quoting.quoted), however long the request's string.
 
@@ -102,6 +103,11 @@ class _Violations:
         elif IDEMPOTENCY_KEY_RE.fullmatch(value) is None:
             self.add(field, R.REJECT_REASON_INVALID_REQUEST, "must be 1 to 64 characters of [A-Za-z0-9._:-]")
 
+    def id_in_range(self, field: str, value: int) -> None:
+        violation = id_violation(field, value)
+        if violation is not None:
+            self.items.append(violation)
+
     def result_wait(self, value: int) -> None:
         if value > RESULT_WAIT_MS_MAX:
             self.add("result_wait_ms", R.REJECT_REASON_INVALID_REQUEST, f"at most {RESULT_WAIT_MS_MAX}")
@@ -120,6 +126,13 @@ class _Violations:
     def absent(self, field: str, text: str, why: str) -> None:
         if text:
             self.add(field, R.REJECT_REASON_INVALID_ORDER, why)
+
+
+def id_violation(field: str, value: int) -> FieldViolation | None:
+    """The violation of an id beyond int64 (a uint64 field no table or service can hold), else None."""
+    if value <= INT64_MAX:
+        return None
+    return FieldViolation(field=field, reason=R.REJECT_REASON_INVALID_REQUEST, description="out of range (above int64)")
 
 
 def validate_place_order(request: trading_service_pb2.PlaceOrderRequest, catalog: MarketCatalog) -> ValidOrder:
@@ -236,8 +249,7 @@ def validate_cancel(request: trading_service_pb2.CancelOrderRequest, catalog: Ma
         violations.add("client_order_id", R.REJECT_REASON_INVALID_REQUEST, "give order_id or client_order_id, not both")
     elif not request.order_id:
         violations.idempotency_key("client_order_id", request.client_order_id)
-    if request.order_id > INT64_MAX:
-        violations.add("order_id", R.REJECT_REASON_INVALID_REQUEST, "out of range")
+    violations.id_in_range("order_id", request.order_id)
     violations.raise_if_any()
     return ValidCancel(symbol=request.symbol, order_id=request.order_id, client_order_id=request.client_order_id)
 
@@ -251,8 +263,8 @@ def validate_transfer(
     violations.result_wait(request.result_wait_ms)
     if request.user_id == 0:
         violations.add("user_id", R.REJECT_REASON_MISSING_FIELD, "required")
-    elif request.user_id > INT64_MAX:
-        violations.add("user_id", R.REJECT_REASON_INVALID_REQUEST, "out of range (above int64)")
+    else:
+        violations.id_in_range("user_id", request.user_id)
     asset = catalog.assets.get(request.asset)
     amount_units = 0
     if not request.asset:

@@ -159,7 +159,7 @@ def _check_qty(qty_units: int, rules: Rules) -> Refusal | None:
 
 def _check_limit(request: PlaceRequest, rules: Rules) -> Lock | Refusal:
     (base_asset_id, quote_asset_id, tick_units, lot_units, min_qty_units, max_qty_units, max_price_units,
-     min_notional_units, max_notional_units, base_scale, *_) = rules  # fmt: skip
+     min_notional_units, max_notional_units, base_scale, _, _, _) = rules  # fmt: skip
     price, qty = request.price_units, request.qty_units
     if price % tick_units:
         return Refusal(RejectReason.UBSCORE_PRICE_OFF_TICK, f"price {price} not a multiple of {tick_units}")

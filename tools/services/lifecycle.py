@@ -16,7 +16,7 @@ from tools.infra.runner import Printer
 from tools.services import schema
 from tools.services.catalog import build_specs
 from tools.services.runner import ServiceRunner, ServiceStatus, format_status
-from tools.stack_config import StackConfig, from_env
+from tools.stack_config import StackConfig, from_env, running_stack
 
 GRPCURL = LOCAL_DIR / "bin" / "grpcurl"
 
@@ -30,7 +30,7 @@ def config_for_up(environ: Mapping[str, str], *, matcher_shards: int | None,
     cannot change on a stack whose matchers hold history: each market's partitions would move to a shard that never
     matched them, which would match their orders again from the start of the topic (trades twice, UBSCore halted).
     """
-    saved = StackConfig.load(from_env(environ).home)
+    saved = running_stack(environ)
     if saved is not None:
         if matcher_shards is None and "STACK_MATCHER_SHARDS" not in environ:
             matcher_shards = saved.matcher_shards
@@ -39,7 +39,8 @@ def config_for_up(environ: Mapping[str, str], *, matcher_shards: int | None,
     fresh = from_env(environ, matcher_shards=matcher_shards, settlement_instances=settlement_instances)
     if saved is None:
         return fresh
-    if any(ServiceRunner(saved, build_specs(saved)).is_running(spec.name) for spec in build_specs(saved)):
+    specs = build_specs(saved)
+    if any(ServiceRunner(saved, specs).is_running(spec.name) for spec in specs):
         if (saved.matcher_shards, saved.settlement_instances) != (fresh.matcher_shards, fresh.settlement_instances):
             raise ConfigInvalid(f"the running stack has {saved.matcher_shards} matcher shard(s) and "
                                 f"{saved.settlement_instances} settlement instance(s); run `bin/stack down` first "
