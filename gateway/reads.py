@@ -74,6 +74,8 @@ def _check_time_range(start_time_ns: int, end_time_ns: int) -> None:
         raise _invalid("start_time_ns", "must not be negative")
     if end_time_ns < 0:
         raise _invalid("end_time_ns", "must not be negative")
+    if end_time_ns and start_time_ns > end_time_ns:  # end 0 means "now": any start is fine
+        raise _invalid("end_time_ns", "must not be before start_time_ns")
 
 
 class Reads:
@@ -97,11 +99,10 @@ class Reads:
         _check_id("order_id", request.order_id)
         with _database():
             if request.order_id:
-                row = self.queries.get_order(user_id=user_id, order_id=request.order_id)
-                if row is None:
-                    owner = self.queries.order_owner(order_id=request.order_id)
-                    if owner is not None:
-                        raise Refused(R.REJECT_REASON_PERMISSION_DENIED, f"order {request.order_id} is not yours")
+                # One read for both questions: two could see the row appear in between and call it someone else's.
+                row = self.queries.find_order(order_id=request.order_id)
+                if row is not None and row["user_id"] != user_id:
+                    raise Refused(R.REJECT_REASON_PERMISSION_DENIED, f"order {request.order_id} is not yours")
             elif request.client_order_id:
                 row = self.queries.get_order_by_client_id(user_id=user_id, client_order_id=request.client_order_id)
             else:

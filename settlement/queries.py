@@ -137,19 +137,16 @@ class SettlementQueries:
     # -- orders ---------------------------------------------------------------------------------------------
 
     def get_order(self, *, user_id: int, order_id: int) -> dict[str, Any] | None:
-        """The latest state of one of the user's orders by id (GetOrder); None if unknown or not the user's."""
+        """The latest state of one of the user's orders by id; None if unknown or not the user's."""
+        row = self.find_order(order_id=order_id)
+        return row if row is not None and row["user_id"] == user_id else None
+
+    def find_order(self, *, order_id: int) -> dict[str, Any] | None:
+        """The latest state of order `order_id`, whoever owns it; None if Settlement has not seen it. One read, so
+        the gateway tells "someone else's" (PERMISSION_DENIED) from "nobody's" (NOT_FOUND) from the same row."""
         rows = self._rows("SELECT * FROM orders WHERE order_block = ? AND order_id = ?",
                           [keys.id_block(order_id), order_id])
-        if not rows or rows[0]["user_id"] != user_id:
-            return None
-        return rows[0]
-
-    def order_owner(self, *, order_id: int) -> int | None:
-        """The user id that owns order `order_id`, None if Settlement has not seen it (tells NOT_FOUND from
-        PERMISSION_DENIED after get_order found nothing for the caller)."""
-        rows = self._rows("SELECT user_id FROM orders WHERE order_block = ? AND order_id = ?",
-                          [keys.id_block(order_id), order_id])
-        return rows[0]["user_id"] if rows else None
+        return rows[0] if rows else None
 
     def get_order_by_client_id(self, *, user_id: int, client_order_id: str) -> dict[str, Any] | None:
         """The latest state of the user's order with this client order id, refused orders included (order_id 0)."""
@@ -170,22 +167,24 @@ class SettlementQueries:
         """The user's open orders (ListOrders open_only), by market then order id."""
         size = _page_size(page_size)
         select = "SELECT * FROM open_orders WHERE user_id = ?"
+        limit = size + 1  # one more than the page: a token only when there is more
         if page_token:
             after_symbol, after_order_id = decode_token(page_token, "open", str(user_id), length=2)
             if not isinstance(after_symbol, str) or not isinstance(after_order_id, int):
                 raise InvalidPageToken("page token is not one of an open orders list")
             if symbol:
                 rows = self._rows(f"{select} AND symbol = ? AND order_id > ? LIMIT ?",
-                                  [user_id, symbol, after_order_id, size])
+                                  [user_id, symbol, after_order_id, limit])
             else:
                 rows = self._rows(f"{select} AND (symbol, order_id) > (?, ?) LIMIT ?",
-                                  [user_id, after_symbol, after_order_id, size])
+                                  [user_id, after_symbol, after_order_id, limit])
         elif symbol:
-            rows = self._rows(f"{select} AND symbol = ? LIMIT ?", [user_id, symbol, size])
+            rows = self._rows(f"{select} AND symbol = ? LIMIT ?", [user_id, symbol, limit])
         else:
-            rows = self._rows(f"{select} LIMIT ?", [user_id, size])
-        if len(rows) < size:
+            rows = self._rows(f"{select} LIMIT ?", [user_id, limit])
+        if len(rows) <= size:
             return Page(rows, "")
+        del rows[size:]
         return Page(rows, encode_token("open", str(user_id), rows[-1]["symbol"], rows[-1]["order_id"]))
 
     def list_orders(
@@ -250,11 +249,16 @@ class SettlementQueries:
                 return Page(rows, encode_token(spec.name, owner_text, bucket, None))
             after = resume_after if bucket == resume_bucket else None
             want = size - len(rows)
-            fetched = self._bucket_rows(spec, owner, bucket, start_ns, end_ns, after, want)
+            fetched = self._bucket_rows(spec, owner, bucket, start_ns, end_ns, after, want + 1)  # +1: is there more?
+            more_here = len(fetched) > want
+            if more_here:
+                del fetched[want:]
             rows.extend(row for row in fetched if keep(row))
-            if len(fetched) == want:
+            if more_here:
                 last = fetched[-1]
                 return Page(rows, encode_token(spec.name, owner_text, bucket, [last[name] for name in spec.clustering]))
+            if len(fetched) == want and reads + 1 < len(buckets):  # full at this bucket's end: go on at the next
+                return Page(rows, encode_token(spec.name, owner_text, buckets[reads + 1], None))
         return Page(rows, "")
 
     def _bucket_rows(

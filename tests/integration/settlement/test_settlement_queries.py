@@ -166,6 +166,18 @@ def test_list_ledger_newest_first_with_asset_filter(loaded: SettlementQueries) -
     assert [row["event_id"] for row in btc] == [2]
 
 
+def test_a_page_that_ends_its_list_has_no_token(loaded: SettlementQueries) -> None:
+    """A full last page says it is the last (no empty page to fetch after it), within a day bucket or across."""
+    assert loaded.list_open_orders(user_id=ALICE, page_size=3).next_page_token == ""  # orders 4, 5, 6
+    assert loaded.list_orders(user_id=ALICE, page_size=7).next_page_token == ""  # all 7, over 4 day buckets
+    assert loaded.list_ledger(user_id=ALICE, page_size=4).next_page_token == ""
+    trades, pages = all_pages(lambda token: loaded.list_market_trades(symbol="BTC_USDT", page_size=1,
+                                                                      page_token=token))  # fmt: skip
+    assert (len(trades), pages) == (2, 2)
+    rows, pages = all_pages(lambda token: loaded.list_orders(user_id=ALICE, page_size=2, page_token=token))
+    assert (len(rows), pages) == (7, 4)
+
+
 def test_page_tokens_are_bound_to_their_owner_and_shape(loaded: SettlementQueries) -> None:
     """A token of Alice's list is refused for Bob (it cannot be replayed or forged into another partition),
     and a well-encoded token with a position of the wrong shape is refused rather than sent to CQL."""
@@ -184,8 +196,8 @@ def test_page_tokens_are_bound_to_their_owner_and_shape(loaded: SettlementQuerie
     assert loaded.list_orders(user_id=ALICE, page_size=1, page_token=alice_orders).rows
 
 
-def test_order_owner_names_the_user_of_any_order(loaded: SettlementQueries) -> None:
-    """order_owner tells "someone else's" (PERMISSION_DENIED at the gateway) from "nobody's" (NOT_FOUND)."""
-    assert loaded.order_owner(order_id=3) == ALICE
-    assert loaded.order_owner(order_id=7) == BOB
-    assert loaded.order_owner(order_id=999) is None
+def test_find_order_returns_the_row_of_any_owner(loaded: SettlementQueries) -> None:
+    """find_order tells "someone else's" (PERMISSION_DENIED at the gateway) from "nobody's" (NOT_FOUND)."""
+    assert loaded.find_order(order_id=3)["user_id"] == ALICE
+    assert loaded.find_order(order_id=7)["user_id"] == BOB
+    assert loaded.find_order(order_id=999) is None
