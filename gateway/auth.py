@@ -81,6 +81,8 @@ METHOD_ROLES: Mapping[str, Role | None] = {
     _MARKET_DATA + "StreamMarketData": None,
     _MARKET_DATA + "GetServerTime": None,
 }
+# A second role that also grants a method: an operator (transfer only) reads the outcome of the transfers it sends.
+METHOD_ROLES_ALSO: Mapping[str, Role] = {_ACCOUNT + "GetTransfer": Role.TRANSFER}
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +271,7 @@ def authenticate(metadata: Mapping[str, str], cache: KeyCache) -> Principal:
 def authorize(principal: Principal, method: str) -> None:
     """Refused(PERMISSION_DENIED) unless the principal holds the role `method` needs."""
     role = METHOD_ROLES[method]
-    if role is not None and role not in principal.roles:
+    if role is not None and role not in principal.roles and METHOD_ROLES_ALSO.get(method) not in principal.roles:
         raise Refused(
             common_pb2.REJECT_REASON_PERMISSION_DENIED,
             f"this API key lacks the {role.value!r} role {method} needs",

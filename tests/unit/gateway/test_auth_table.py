@@ -43,6 +43,19 @@ def test_authorize_refuses_a_missing_role_and_admin_grants_nothing_else() -> Non
         authorize(admin, "/exchange.v1.AccountService/TransferIn")
 
 
+def test_an_operator_key_reads_transfer_outcomes_and_nothing_else_of_read() -> None:
+    """GetTransfer takes read or transfer: an operator polls the transfers it sent; other reads still need read."""
+    operator = Principal(key_id="k", user_id=1, roles=frozenset({Role.TRANSFER}))
+    authorize(operator, "/exchange.v1.AccountService/GetTransfer")
+    authorize(Principal(key_id="k", user_id=1, roles=frozenset({Role.READ})), "/exchange.v1.AccountService/GetTransfer")
+    for method in ("GetBalances", "ListLedger"):
+        with pytest.raises(Refused):
+            authorize(operator, "/exchange.v1.AccountService/" + method)
+    with pytest.raises(Refused):
+        authorize(Principal(key_id="k", user_id=1, roles=frozenset({Role.TRADE})),
+                  "/exchange.v1.AccountService/GetTransfer")  # fmt: skip
+
+
 def test_new_key_splits_back_and_matches_only_its_own_secret() -> None:
     """The full key carries its id and secret; only the secret's hash is stored."""
     full, key_id, secret = new_key()
