@@ -30,20 +30,19 @@ def parse_units(text: str, scale: int, *, allow_zero: bool = False) -> int:
     parse_units("0.5", 8) == 50_000_000. Raises InvalidAmount (with a reason) for a malformed string, a sign,
     more decimals than `scale` allows (trailing zeros are fine), zero (unless `allow_zero`), or a value above
     int64 (OUT_OF_RANGE, however many digits, up to AMOUNT_CHARS_MAX characters). A string longer than
-    AMOUNT_CHARS_MAX (after surrounding whitespace) is NOT_A_DECIMAL without being read further. Messages quote the
-    input shortened (common.quoting).
+    AMOUNT_CHARS_MAX is NOT_A_DECIMAL without being read further, and so is one with whitespace around it: an
+    amount is taken exactly as sent or not at all. Messages quote the input shortened (common.quoting).
     """
     assert 0 <= scale <= SCALE_MAX, scale
     if not isinstance(text, str):
         raise InvalidAmount(f"{quoted(text)}: not a string", reason="NOT_A_DECIMAL")
-    stripped = text.strip()
-    if len(stripped) > AMOUNT_CHARS_MAX:
+    if len(text) > AMOUNT_CHARS_MAX:
         raise InvalidAmount(
             f"{quoted(text)}: not a plain decimal (longer than {AMOUNT_CHARS_MAX} characters)", reason="NOT_A_DECIMAL"
         )
-    if stripped.startswith("-"):
+    if text.startswith("-"):
         raise InvalidAmount(f"{quoted(text)}: negative amounts are not allowed", reason="NEGATIVE")
-    match = _AMOUNT_RE.fullmatch(stripped)
+    match = _AMOUNT_RE.fullmatch(text)
     if match is None:
         raise InvalidAmount(f"{quoted(text)}: not a plain decimal like 12.345", reason="NOT_A_DECIMAL")
     whole, fraction = match.group(1), match.group(2) or ""

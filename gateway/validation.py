@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from common.errors import InvalidAmount
 from common.markets import Market, MarketCatalog
-from common.money import INT64_MAX, parse_units
+from common.money import INT64_MAX, format_units, parse_units
 from common.quoting import quoted
 from exchange.v1 import account_service_pb2, common_pb2, trading_service_pb2
 from gateway.errors import FieldViolation, Refused
@@ -186,7 +186,8 @@ def _limit_amounts(
         return 0, 0, 0
     price = violations.units("price", request.price, market.quote_scale, R.REJECT_REASON_INVALID_PRICE)
     if price and not market.is_on_tick(price):
-        violations.add("price", R.REJECT_REASON_INVALID_PRICE, f"not a multiple of the tick {market.tick_units}")
+        tick = format_units(market.tick_units, market.quote_scale)
+        violations.add("price", R.REJECT_REASON_INVALID_PRICE, f"not a multiple of the tick {tick}")
         price = 0
     elif price > market.max_price_units:
         violations.add("price", R.REJECT_REASON_INVALID_PRICE, f"above the maximum price of {market.symbol}")
@@ -229,7 +230,8 @@ def _quantity(
 ) -> int:
     qty = violations.units("quantity", request.quantity, market.base_scale, R.REJECT_REASON_INVALID_QUANTITY)
     if qty and not market.is_on_lot(qty):
-        violations.add("quantity", R.REJECT_REASON_INVALID_QUANTITY, f"not a multiple of the lot {market.lot_units}")
+        lot = format_units(market.lot_units, market.base_scale)
+        violations.add("quantity", R.REJECT_REASON_INVALID_QUANTITY, f"not a multiple of the lot {lot}")
         return 0
     if qty and qty < market.min_qty_units:
         violations.add("quantity", R.REJECT_REASON_INVALID_QUANTITY, f"below the minimum of {market.symbol}")

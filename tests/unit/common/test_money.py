@@ -49,6 +49,11 @@ def test_parse_units_with_plain_decimal_returns_exact_units(text: str, scale: in
         ("", 8, "NOT_A_DECIMAL"),
         ("NaN", 8, "NOT_A_DECIMAL"),
         ("١٢", 8, "NOT_A_DECIMAL"),  # non-ASCII digits are not accepted
+        (" 1", 8, "NOT_A_DECIMAL"),  # whitespace around an amount: taken exactly as sent or not at all
+        ("1 ", 8, "NOT_A_DECIMAL"),
+        ("0.0005\n", 8, "NOT_A_DECIMAL"),
+        ("\u00a01", 8, "NOT_A_DECIMAL"),
+        (" -1", 8, "NOT_A_DECIMAL"),
         ("12345678901234567890", 0, "OUT_OF_RANGE"),  # 20 integer digits: a decimal, above int64
         ("99999999999999999999999999", 8, "OUT_OF_RANGE"),
         ("9" * AMOUNT_CHARS_MAX, 0, "OUT_OF_RANGE"),

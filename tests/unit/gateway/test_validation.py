@@ -92,6 +92,14 @@ def test_bad_limit_order_field_is_refused_with_its_reason(fields: dict[str, obje
     assert refused.reason == refused.violations[0].reason
 
 
+def test_off_tick_and_off_lot_refusals_name_the_step_as_a_decimal() -> None:
+    """A client reads the step in the units it sent, not in smallest units."""
+    [off_tick] = refusal(validate_place_order, limit(price="45000.001"), CATALOG).violations
+    [off_lot] = refusal(validate_place_order, limit(quantity="0.00005"), CATALOG).violations
+    assert "the tick 0.01" in off_tick.description
+    assert "the lot 0.0001" in off_lot.description
+
+
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
