@@ -223,8 +223,12 @@ def _bucket_row(scope: str, owner: str, bucket: int) -> Row:
     return Row("time_buckets", {"scope": scope, "owner": owner, "bucket": bucket}, 1)
 
 
-def project_balance_event(event: balance_pb2.BalanceEvent) -> list[Row]:
-    """Rows for one (validated) balance event: ledger (twice), balance, transfer, refused order."""
+def project_balance_event(event: balance_pb2.BalanceEvent, *, emitted_ns: int = 0) -> list[Row]:
+    """Rows for one (validated) balance event: ledger (twice), balance, transfer, refused order.
+
+    `emitted_ns`: when UBSCore produced the event (its Kafka record's timestamp; 0 if unknown), the transfer's
+    `completed_ns`. The event carries only the gateway's time of the request (UBSCore's core reads no clock).
+    """
     ledger = {
         "user_id": event.user_id, "asset_id": event.asset_id, "type": event.type,
         "delta_available_units": event.delta_available_units, "delta_frozen_units": event.delta_frozen_units,
@@ -252,13 +256,13 @@ def project_balance_event(event: balance_pb2.BalanceEvent) -> list[Row]:
             "ts_event_ns": event.ts_event_ns,
         }, event.version))
     if event.type in TRANSFER_TYPES and event.request_id:
-        rows.append(_transfer_row(event))
+        rows.append(_transfer_row(event, emitted_ns))
     if event.type == balance_pb2.BALANCE_EVENT_TYPE_ORDER_REJECTED:
         rows.extend(_refused_order_rows(event))
     return rows
 
 
-def _transfer_row(event: balance_pb2.BalanceEvent) -> Row:
+def _transfer_row(event: balance_pb2.BalanceEvent, emitted_ns: int) -> Row:
     direction, status = TRANSFER_TYPES[event.type]
     direction = DIRECTION_OF_OPERATION.get(event.operation, direction)
     # A refusal changes no balance (its deltas are 0), so the amount comes from what was requested; events written
@@ -267,7 +271,8 @@ def _transfer_row(event: balance_pb2.BalanceEvent) -> Row:
     return Row("transfers", {
         "user_id": event.user_id, "request_id": event.request_id, "asset_id": event.asset_id,
         "amount_units": amount_units, "direction": direction, "status": status, "reason": event.reject_reason,
-        "event_id": event.event_id, "created_ns": event.ts_event_ns, "completed_ns": event.ts_event_ns,
+        # A millisecond timestamp may fall just before the request's nanosecond one: completed never precedes it.
+        "event_id": event.event_id, "created_ns": event.ts_event_ns, "completed_ns": max(emitted_ns, event.ts_event_ns),
     }, event.event_id)
 
 

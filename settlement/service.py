@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import zmq
 from cassandra.cluster import Session
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from common import tracing
 from common.engine_feed import EngineFeed
@@ -168,8 +168,10 @@ class SettlementService:
             event = decode_balance_event(raw)
         except InputMalformed as malformed:
             return [self._malformed(message, malformed, raw)]
+        timestamp_type, timestamp_ms = message.timestamp()
+        emitted_ns = timestamp_ms * 1_000_000 if timestamp_type != TIMESTAMP_NOT_AVAILABLE else 0
         with tracing.child_span("settlement.event", event.traceparent, event_id=event.event_id):
-            rows = project_balance_event(event)
+            rows = project_balance_event(event, emitted_ns=emitted_ns)
         if log.isEnabledFor(logging.DEBUG):  # per event: DEBUG only
             log.debug("event projected", extra={
                 "event_id": event.event_id, "user_id": event.user_id, "order_id": event.order_id,

@@ -133,6 +133,17 @@ def test_project_deposit_writes_ledger_balance_and_completed_transfer() -> None:
     assert transfer.values["amount_units"] == 7
 
 
+def test_a_transfer_completes_when_ubscore_emitted_its_outcome_never_before_the_request() -> None:
+    """completed_ns is the event's Kafka timestamp (UBSCore's time); created_ns the gateway's time of the request."""
+    [transfer] = rows_of(project_balance_event(deposit(1500, version=2, amount=7), emitted_ns=TS_BASE_NS + 3_000_000),
+                         "transfers")  # fmt: skip
+    assert (transfer.values["created_ns"], transfer.values["completed_ns"]) == (TS_BASE_NS, TS_BASE_NS + 3_000_000)
+    for emitted_ns in (0, TS_BASE_NS - 400_000):  # unknown, or a millisecond stamp just below the request's time
+        [transfer] = rows_of(project_balance_event(deposit(1500, version=2, amount=7), emitted_ns=emitted_ns),
+                             "transfers")  # fmt: skip
+        assert transfer.values["completed_ns"] == TS_BASE_NS
+
+
 def test_project_refused_withdrawal_writes_no_balance_and_a_rejected_transfer() -> None:
     """A refusal (version 0) is in the ledger and the transfer table, never in user_balances."""
     event = balance_pb2.BalanceEvent(
