@@ -142,7 +142,7 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     reads = Reads(catalog, SettlementQueries(session, keyspace=config.cql_keyspace))  # type: ignore[arg-type]
     servicers = Servicers(
         trading=TradingServicer(catalog, ubscore, order_results, limiter=limiter, reads=reads,
-                                recent_orders=recent_orders),
+                                recent_orders=recent_orders, recent_balances=user_streams.recent),
         account=AccountServicer(
             catalog, transfers, user_streams, transfer_results, heartbeat_ms=config.heartbeat_ms, reads=reads,
             accepted=accepted,

@@ -1,5 +1,6 @@
 """The latest balance of each (user, asset) this gateway saw on `balance.events`, so a private stream's opening
-snapshot never misses a change Settlement has not stored yet.
+snapshot never misses a change Settlement has not stored yet, and GetBalances shows an order's lock as soon as
+PlaceOrder answers (UBSCore's answer carries the locked account: `observe_account`).
 
 A stream subscribes first and then reads the snapshot from the database (Settlement's `user_balances`). A change
 UBSCore made just before the subscription was already handed to the open streams, and the database may not hold
@@ -51,16 +52,22 @@ class RecentBalances:
 
     def observe(self, event: balance_pb2.BalanceEvent) -> None:
         """Record the balance an event left (a refusal, version 0, changed none; an older version is ignored)."""
-        if event.version <= 0:
+        self.observe_account(event.user_id, event.asset_id,
+                             SeenBalance(event.available_units, event.frozen_units, event.version))  # fmt: skip
+
+    def observe_account(self, user_id: int, asset_id: int, balance: SeenBalance) -> None:
+        """Record `balance` of (user, asset), as an event or UBSCore's answer to an order left it (version 0: no
+        change; an older version is ignored)."""
+        if balance.version <= 0:
             return
-        key = (event.user_id, event.asset_id)
+        key = (user_id, asset_id)
         with self._lock:
             known = self._seen.get(key)
-            if known is not None and known.version >= event.version:
+            if known is not None and known.version >= balance.version:
                 return
-            self._seen[key] = SeenBalance(event.available_units, event.frozen_units, event.version)
+            self._seen[key] = balance
             self._seen.move_to_end(key)
-            self._assets_of_user.setdefault(event.user_id, set()).add(event.asset_id)
+            self._assets_of_user.setdefault(user_id, set()).add(asset_id)
             while len(self._seen) > self.capacity_max:
                 (user_id, asset_id), _ = self._seen.popitem(last=False)
                 assets = self._assets_of_user[user_id]

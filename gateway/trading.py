@@ -33,6 +33,7 @@ from gateway.order_results import OrderResults
 from gateway.order_views import fill_view, order_view
 from gateway.rate_limit import RateLimiter
 from gateway.reads import Reads
+from gateway.recent_balances import RecentBalances, SeenBalance
 from gateway.recent_orders import RecentOrders, progress
 from gateway.status import error_row
 from gateway.tracing import current_traceparent
@@ -66,12 +67,13 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
     def __init__(
         self, catalog: MarketCatalog, ubscore: UbscoreClient | None, results: OrderResults | None = None, *,
         limiter: RateLimiter | None = None, reads: Reads | None = None, wall_clock_ns: Callable[[], int] = time.time_ns,
-        recent_orders: RecentOrders | None = None,
+        recent_orders: RecentOrders | None = None, recent_balances: RecentBalances | None = None,
     ) -> None:
         self.catalog = catalog
         self.ubscore = ubscore
         self.reads = reads
         self.recent_orders = recent_orders
+        self.recent_balances = recent_balances
         self.results = results
         self.limiter = limiter
         self.wall_clock_ns = wall_clock_ns
@@ -285,6 +287,9 @@ class TradingServicer(trading_service_pb2_grpc.TradingServiceServicer):
             raise
         if self.recent_orders is not None and not accepted.duplicate:  # a repeat's order may be far along by now
             self.recent_orders.accepted(sent.user_id, accepted.order_id, sent.order, placed_ns=sent.placed_ns)
+        if self.recent_balances is not None and accepted.version:  # the lock, for GetBalances (read your writes)
+            self.recent_balances.observe_account(sent.user_id, accepted.locked_asset_id, SeenBalance(
+                accepted.available_units, accepted.frozen_units, accepted.version))  # fmt: skip
         asset = self.catalog.asset_by_id(accepted.locked_asset_id)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("order accepted", extra={

@@ -220,6 +220,10 @@ def encode_reply(reply: Reply) -> bytes:
         accepted.symbol = reply.symbol
         if reply.duplicate:  # False is the default: the same bytes unset
             accepted.duplicate = True
+        else:  # the account after the lock (a repeat changed nothing: none)
+            accepted.available_units = reply.available_units
+            accepted.frozen_units = reply.frozen_units
+            accepted.version = reply.version
     elif type(reply) is CancelAccepted:
         cancel = response.cancel_accepted
         cancel.order_id = reply.order_id

@@ -148,7 +148,10 @@ class UbsCore:
             post_only, price_units, qty_units, budget_units, self_trade_mode, units, ts_event_ns, traceparent,
         ))  # fmt: skip
         self.order_keys.remember(key, request.fingerprint(), (ACCEPTED, order_id, asset_id, units), ts_event_ns)
-        reply = _new(OrderAccepted, (order_id, client_order_id, asset_id, units, symbol, False))
+        reply = _new(OrderAccepted, (
+            order_id, client_order_id, asset_id, units, symbol, False, account.available_units, account.frozen_units,
+            account.version,
+        ))  # fmt: skip
         return _new(Effects, (reply, [event], [command]))
 
     def _refuse_order(

@@ -81,7 +81,9 @@ class CancelCommand(NamedTuple):
 
 
 class OrderAccepted(NamedTuple):
-    """Funds locked and the order queued for matching (`duplicate`: this answers a repeat; nothing changed now)."""
+    """Funds locked and the order queued for matching (`duplicate`: this answers a repeat; nothing changed now).
+    The locked account after the lock (available, frozen, version) rides along, so the gateway shows it at once;
+    0 on a duplicate."""
 
     order_id: int
     client_order_id: str
@@ -89,6 +91,9 @@ class OrderAccepted(NamedTuple):
     locked_units: int
     symbol: str
     duplicate: bool = False
+    available_units: int = 0
+    frozen_units: int = 0
+    version: int = 0
 
 
 class CancelAccepted(NamedTuple):

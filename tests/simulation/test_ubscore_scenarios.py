@@ -29,7 +29,8 @@ def test_alice_buys_half_a_btc_from_bob_at_45000_both_pay_fees_to_the_fee_accoun
     """The seed's trade: 0.5 BTC at 45,000 costs 22,500 USDT; Alice pays 0.2 % in BTC, Bob 0.1 % in USDT."""
     exchange = funded()
     sell = exchange.place(BOB, "BTC_USDT", Side.SELL, price=PRICE_45K, qty=BTC_1 // 2)
-    assert sell.reply == OrderAccepted(1, sell.reply.client_order_id, BTC, 50_000_000, "BTC_USDT")
+    assert sell.reply == OrderAccepted(1, sell.reply.client_order_id, BTC, 50_000_000, "BTC_USDT",
+                                       available_units=50_000_000, frozen_units=50_000_000, version=2)  # fmt: skip
     buy = exchange.place(ALICE, "BTC_USDT", Side.BUY, price=PRICE_45K, qty=BTC_1 // 2)
     assert buy.reply.locked_units == 22_500 * USDT_1
     assert exchange.balance(ALICE, USDT) == (77_500 * USDT_1, 22_500 * USDT_1)
@@ -156,7 +157,7 @@ def test_repeated_client_order_id_returns_the_first_outcome_and_changes_nothing(
     exchange = funded()
     first = exchange.place(ALICE, "BTC_USDT", Side.BUY, price=PRICE_45K, qty=10_000_000, coid="k1")
     again = exchange.place(ALICE, "BTC_USDT", Side.BUY, price=PRICE_45K, qty=10_000_000, coid="k1")
-    assert again.reply == first.reply._replace(duplicate=True)
+    assert again.reply == first.reply._replace(duplicate=True, available_units=0, frozen_units=0, version=0)
     assert not again.events
     assert not again.commands
     other = exchange.place(ALICE, "BTC_USDT", Side.BUY, price=PRICE_45K, qty=20_000_000, coid="k1")

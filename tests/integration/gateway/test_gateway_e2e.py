@@ -4,7 +4,8 @@ topics, Kafka, the Aeron driver), over gRPC and over REST (the real proxy), foll
 Alice deposits 100,000 USDT, Bob 10 BTC; Bob sells 0.5 BTC at 45,000 (gRPC); Alice buys 0.5 BTC at 45,000 (REST,
 POST /orders, waiting for the result). Both see the trade, their order states and their exact balances after fees
 (taker 0.2 % on what Alice receives, maker 0.1 % on what Bob receives) on their streams. Balances are read from
-the streams because the balance query waits for Settlement's tables.
+the streams because the balance query waits for Settlement's tables; an order's lock is the exception: it shows in
+GetBalances as soon as PlaceOrder answers.
 """
 
 from __future__ import annotations
@@ -125,6 +126,15 @@ def test_seed_scenario_over_grpc_rest_and_private_streams(
         ), metadata=bearer(alice))  # fmt: skip
     assert unfunded.value.code() == grpc.StatusCode.FAILED_PRECONDITION  # type: ignore[attr-defined]
     assert reason_of(unfunded.value) == "REJECT_REASON_INSUFFICIENT_FUNDS"  # type: ignore[arg-type]
+
+    for n in range(1, 4):  # each lock shows in GetBalances as soon as PlaceOrder answers (read your writes)
+        trading.PlaceOrder(trading_service_pb2.PlaceOrderRequest(
+            symbol="BTC_USDT", side=common_pb2.SIDE_SELL, order_type=common_pb2.ORDER_TYPE_LIMIT,
+            price=f"{60000 + n}.00", quantity="0.01", client_order_id=f"bob-lock-{n}",
+        ), metadata=bearer(bob))  # fmt: skip
+        [btc] = [b for b in account.GetBalances(account_service_pb2.GetBalancesRequest(), metadata=bearer(bob)).balances
+                 if b.asset == "BTC"]  # fmt: skip
+        assert (btc.available, btc.frozen) == (f"{9.5 - n / 100:.8f}", f"{n / 100:.8f}")
 
     resting = trading.PlaceOrder(trading_service_pb2.PlaceOrderRequest(
         symbol="BTC_USDT", side=common_pb2.SIDE_SELL, order_type=common_pb2.ORDER_TYPE_LIMIT, price="50000.00",

@@ -80,6 +80,16 @@ def test_replies_encode_into_their_oneof(reply: object, field: str) -> None:
     assert response.WhichOneof("outcome") == field
 
 
+def test_an_accepted_order_carries_the_locked_account_and_a_repeat_does_not() -> None:
+    """The gateway shows the lock at once from the reply; a repeat changed nothing, so it says nothing of it."""
+    fresh = OrderAccepted(5, "c", 2, 100, "BTC_USDT", False, available_units=900, frozen_units=100, version=7)
+    accepted = ubscore_pb2.UbscoreResponse.FromString(codec.encode_reply(fresh)).order_accepted
+    assert (accepted.available_units, accepted.frozen_units, accepted.version) == (900, 100, 7)
+    repeat = fresh._replace(duplicate=True)
+    accepted = ubscore_pb2.UbscoreResponse.FromString(codec.encode_reply(repeat)).order_accepted
+    assert (accepted.duplicate, accepted.available_units, accepted.frozen_units, accepted.version) == (True, 0, 0, 0)
+
+
 def test_window_forgets_keys_older_than_the_window_by_input_time() -> None:
     window = IdempotencyWindow(window_ns=100, keys_max=10)
     window.remember(("u", "a"), (), ("A",), 1_000)
@@ -138,7 +148,10 @@ def test_hot_path_values_equal_keyword_built_ones_field_for_field() -> None:
     core.transfer(TransferRequest("d", 1001, 2, 10**12, BalanceOperation.TRANSFER_IN, 1))
     effects = core.place(decoded)
     assert type(effects) is Effects
-    assert effects.reply._asdict() == OrderAccepted(1, "c1", 2, 4_500_000, "BTC_USDT", duplicate=False)._asdict()
+    assert effects.reply._asdict() == OrderAccepted(
+        1, "c1", 2, 4_500_000, "BTC_USDT", duplicate=False, available_units=10**12 - 4_500_000,
+        frozen_units=4_500_000, version=2,
+    )._asdict()  # fmt: skip
     assert effects.commands[0]._asdict() == PlaceCommand(
         command_seq=1, order_id=1, user_id=1001, client_order_id="c1", symbol="BTC_USDT", side=1, order_type=1,
         time_in_force=1, post_only=False, price_units=45_000_000_000, qty_units=10_000, quote_budget_units=0,

@@ -384,7 +384,15 @@ type OrderAccepted struct {
 	// The market.
 	Symbol string `protobuf:"bytes,5,opt,name=symbol,proto3" json:"symbol,omitempty"`
 	// True when this answers a repeat of an earlier request with the same client order id (nothing changed now).
-	Duplicate     bool `protobuf:"varint,6,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	Duplicate bool `protobuf:"varint,6,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	// The locked account (the user's locked_asset_id) right after the lock: available, frozen and version, as the
+	// FUNDS_LOCKED event on `balance.events` says, so the gateway shows the lock at once (read your writes).
+	// 0 on a duplicate: nothing changed now.
+	AvailableUnits int64 `protobuf:"varint,7,opt,name=available_units,json=availableUnits,proto3" json:"available_units,omitempty"`
+	// Frozen balance of that account after the lock, smallest units.
+	FrozenUnits int64 `protobuf:"varint,8,opt,name=frozen_units,json=frozenUnits,proto3" json:"frozen_units,omitempty"`
+	// Version of that account after the lock.
+	Version       uint64 `protobuf:"varint,9,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -459,6 +467,27 @@ func (x *OrderAccepted) GetDuplicate() bool {
 		return x.Duplicate
 	}
 	return false
+}
+
+func (x *OrderAccepted) GetAvailableUnits() int64 {
+	if x != nil {
+		return x.AvailableUnits
+	}
+	return 0
+}
+
+func (x *OrderAccepted) GetFrozenUnits() int64 {
+	if x != nil {
+		return x.FrozenUnits
+	}
+	return 0
+}
+
+func (x *OrderAccepted) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
 }
 
 // CancelAccepted says UBSCore queued the cancel; the outcome arrives as an order update.
@@ -720,14 +749,17 @@ const file_exchange_v1_ubscore_proto_rawDesc = "" +
 	"\fcancel_order\x18\x04 \x01(\v2\x1a.exchange.v1.CancelRequestH\x00R\vcancelOrder\x12\x1f\n" +
 	"\vdeadline_ns\x18\x05 \x01(\x03R\n" +
 	"deadlineNsB\x06\n" +
-	"\x04bodyJ\x04\b\x01\x10\x02J\x04\b\x02\x10\x03R\x0ecorrelation_idR\x12response_stream_id\"\xd3\x01\n" +
+	"\x04bodyJ\x04\b\x01\x10\x02J\x04\b\x02\x10\x03R\x0ecorrelation_idR\x12response_stream_id\"\xb9\x02\n" +
 	"\rOrderAccepted\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\x04R\aorderId\x12&\n" +
 	"\x0fclient_order_id\x18\x02 \x01(\tR\rclientOrderId\x12&\n" +
 	"\x0flocked_asset_id\x18\x03 \x01(\rR\rlockedAssetId\x12!\n" +
 	"\flocked_units\x18\x04 \x01(\x03R\vlockedUnits\x12\x16\n" +
 	"\x06symbol\x18\x05 \x01(\tR\x06symbol\x12\x1c\n" +
-	"\tduplicate\x18\x06 \x01(\bR\tduplicate\"k\n" +
+	"\tduplicate\x18\x06 \x01(\bR\tduplicate\x12'\n" +
+	"\x0favailable_units\x18\a \x01(\x03R\x0eavailableUnits\x12!\n" +
+	"\ffrozen_units\x18\b \x01(\x03R\vfrozenUnits\x12\x18\n" +
+	"\aversion\x18\t \x01(\x04R\aversion\"k\n" +
 	"\x0eCancelAccepted\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\x04R\aorderId\x12&\n" +
 	"\x0fclient_order_id\x18\x02 \x01(\tR\rclientOrderId\x12\x16\n" +

@@ -63,20 +63,26 @@ class UbscoreRequest(_message.Message):
     def __init__(self, place_order: _Optional[_Union[OrderRequest, _Mapping]] = ..., cancel_order: _Optional[_Union[CancelRequest, _Mapping]] = ..., deadline_ns: _Optional[int] = ...) -> None: ...
 
 class OrderAccepted(_message.Message):
-    __slots__ = ("order_id", "client_order_id", "locked_asset_id", "locked_units", "symbol", "duplicate")
+    __slots__ = ("order_id", "client_order_id", "locked_asset_id", "locked_units", "symbol", "duplicate", "available_units", "frozen_units", "version")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     LOCKED_ASSET_ID_FIELD_NUMBER: _ClassVar[int]
     LOCKED_UNITS_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_UNITS_FIELD_NUMBER: _ClassVar[int]
+    FROZEN_UNITS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     order_id: int
     client_order_id: str
     locked_asset_id: int
     locked_units: int
     symbol: str
     duplicate: bool
-    def __init__(self, order_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., locked_asset_id: _Optional[int] = ..., locked_units: _Optional[int] = ..., symbol: _Optional[str] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+    available_units: int
+    frozen_units: int
+    version: int
+    def __init__(self, order_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., locked_asset_id: _Optional[int] = ..., locked_units: _Optional[int] = ..., symbol: _Optional[str] = ..., duplicate: _Optional[bool] = ..., available_units: _Optional[int] = ..., frozen_units: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
 
 class CancelAccepted(_message.Message):
     __slots__ = ("order_id", "client_order_id", "symbol")
