@@ -31,12 +31,14 @@ func withDecodeHint(ctx context.Context, s *status.Status) *status.Status {
 	if s.Code() != codes.InvalidArgument || !strings.HasPrefix(s.Message(), "proto:") {
 		return s
 	}
-	violation := decodeViolation(requestDescriptor(ctx), s.Message())
+	request := requestDescriptor(ctx)
+	message := withProtoFieldName(request, s.Message())
+	violation := decodeViolation(request, message)
 	if violation == nil {
-		return s
+		return status.New(codes.InvalidArgument, message)
 	}
 	badRequest := &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{violation}}
-	hinted, err := status.New(codes.InvalidArgument, s.Message()+"; hint: "+violation.GetDescription()).
+	hinted, err := status.New(codes.InvalidArgument, message+"; hint: "+violation.GetDescription()).
 		WithDetails(protoadapt.MessageV1Of(badRequest))
 	if err != nil {
 		return s
@@ -93,9 +95,37 @@ func decodeViolation(request protoreflect.MessageDescriptor, message string) *er
 	return nil
 }
 
+// withProtoFieldName rewrites the field of an "invalid value for <kind> field <name>" error to its proto name:
+// protojson names it by its JSON name (userId), while the API documents, accepts and answers proto names (user_id).
+func withProtoFieldName(request protoreflect.MessageDescriptor, message string) string {
+	match := invalidValuePattern.FindStringSubmatchIndex(message)
+	if match == nil || match[4] < 0 {
+		return message
+	}
+	jsonName := message[match[4]:match[5]]
+	field := findField(request, func(field protoreflect.FieldDescriptor) bool { return field.JSONName() == jsonName })
+	if field == nil {
+		return message
+	}
+	return message[:match[4]] + string(field.Name()) + message[match[5]:]
+}
+
 // enumOfField finds the enum of a field called name in message or the messages it contains (protojson's
 // error names the field but not its path).
 func enumOfField(message protoreflect.MessageDescriptor, name protoreflect.Name) protoreflect.EnumDescriptor {
+	field := findField(message, func(field protoreflect.FieldDescriptor) bool {
+		return field.Name() == name && field.Enum() != nil
+	})
+	if field == nil {
+		return nil
+	}
+	return field.Enum()
+}
+
+// findField is the first field of message, or of the messages it contains (breadth first), that matches.
+func findField(
+	message protoreflect.MessageDescriptor, matches func(protoreflect.FieldDescriptor) bool,
+) protoreflect.FieldDescriptor {
 	seen := map[protoreflect.FullName]bool{}
 	queue := []protoreflect.MessageDescriptor{message}
 	for len(queue) > 0 && queue[0] != nil {
@@ -108,8 +138,8 @@ func enumOfField(message protoreflect.MessageDescriptor, name protoreflect.Name)
 		fields := current.Fields()
 		for i := range fields.Len() {
 			field := fields.Get(i)
-			if field.Name() == name && field.Enum() != nil {
-				return field.Enum()
+			if matches(field) {
+				return field
 			}
 			if field.Message() != nil {
 				queue = append(queue, field.Message())

@@ -250,6 +250,24 @@ def test_amount_as_json_number_is_refused_with_a_hint(rest: Rest, backend: Backe
     assert backend.double.calls_of("TradingService/PlaceOrder") == []
 
 
+def test_decoding_errors_name_fields_by_their_proto_names(rest: Rest, backend: Backend) -> None:
+    """protojson says userId and quoteQuantity; the API's names, and so its errors', are user_id and quote_quantity."""
+    response = rest("POST", "/transfer_in", {"request_id": "d1", "user_id": "-1", "asset": "USDT", "amount": "5"})
+    assert response.status == 400, response
+    assert "field user_id" in response.body["message"], response.body
+    assert "userId" not in response.body["message"]
+    response = rest("POST", "/v1/orders", '{"symbol": "BTC_USDT", "quote_quantity": 10}', AUTH)
+    assert response.status == 400, response
+    violation = _details_by_type(response)["google.rpc.BadRequest"]["field_violations"][0]
+    assert (violation["field"], '"quote_quantity": "10"' in violation["description"]) == ("quote_quantity", True)
+    response = rest("POST", "/v1/orders", {"symbol": "BTC_USDT", "order_type": "LIMIT"}, AUTH)
+    violation = _details_by_type(response)["google.rpc.BadRequest"]["field_violations"][0]
+    assert violation["field"] == "order_type"
+    assert '"ORDER_TYPE_LIMIT"' in violation["description"]  # the enum found by its proto name: its values listed
+    assert backend.double.calls_of("AccountService/TransferIn") == []
+    assert backend.double.calls_of("TradingService/PlaceOrder") == []
+
+
 def test_unknown_enum_spelling_is_refused_with_a_hint(rest: Rest) -> None:
     response = rest("POST", "/v1/orders", {"symbol": "BTC_USDT", "side": "BUY"}, AUTH)
 
