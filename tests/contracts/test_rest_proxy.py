@@ -126,6 +126,16 @@ def test_authorization_reaches_backend_exactly_once(rest: Rest, backend: Backend
     assert ("x-request-id", "req-7") in call.metadata
 
 
+def test_w3c_trace_context_headers_reach_the_backend_as_metadata(rest: Rest, backend: Backend) -> None:
+    """A REST caller's trace continues: `traceparent` and `tracestate` arrive under their own (W3C) names."""
+    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    rest("GET", "/v1/balances", headers={**AUTH, "traceparent": parent, "tracestate": "vendor=1"})
+
+    (call,) = backend.double.calls_of("AccountService/GetBalances")
+    assert ("traceparent", parent) in call.metadata
+    assert ("tracestate", "vendor=1") in call.metadata
+
+
 def test_paging_parameters_pass_through(rest: Rest, backend: Backend) -> None:
     """Page size, token, time range and a repeated status filter reach the backend; the next token comes back."""
     backend.double.respond("TradingService/ListOrders", trading_service_pb2.ListOrdersResponse(
