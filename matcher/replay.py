@@ -9,8 +9,9 @@ order, at most min(limit, REPLAY_OUTPUTS_MAX); last_seq; status; detail}`. `stat
     LIMIT_ZERO         limit was 0
     WRONG_SHARD        the request names another shard (detail: the shard served): a subscriber configuration error
     MALFORMED_REQUEST  undecodable, or from_seq 0
-    REQUEST_TOO_LARGE  over REPLAY_REQUEST_BYTES_MAX (a few varints never are); a message over
-                       REPLAY_MESSAGE_BYTES_MAX is not even read: ZeroMQ drops that connection (MAXMSGSIZE)
+    REQUEST_TOO_LARGE  over REPLAY_REQUEST_BYTES_MAX (a few varints never are): answered unparsed, up to
+                       REPLAY_MESSAGE_BYTES_MAX; a larger message ZeroMQ does not take in at all and drops that
+                       connection (MAXMSGSIZE), so a client's mistake gets an answer and a flood costs bounded memory
     HISTORY_GONE       from_seq is older than anything kept (WAL truncated after a snapshot): the subscriber halts
 
 The client side (gap detection, chain verification, halting on WRONG_SHARD and HISTORY_GONE) is
@@ -60,9 +61,12 @@ REPLAY_TURN_MS = 5  # work per turn before the thread checks its duty cycle
 LOOP_BUSY_MS = 200  # the matching loop counts as busy this long after its last non-empty batch
 REPLAY_IDLE_POLL_MS = 100  # how often an idle replay thread looks at its stop flag
 REPLAY_JOIN_TIMEOUT_S = 5.0
-REPLAY_SOCKET_HWM = 1_000
+REPLAY_SOCKET_HWM = 1_000  # replies queued per client
+REPLAY_REQUESTS_QUEUED_PER_CLIENT = 4  # a REQ client has one request in flight; a flooding DEALER waits here
 REPLAY_REQUEST_BYTES_MAX = 64  # shard_id, from_seq and limit take at most 21 bytes
-REPLAY_MESSAGE_BYTES_MAX = 4_096  # ZeroMQ drops a peer that sends more, before anything is parsed
+# Larger requests are answered REQUEST_TOO_LARGE without being parsed, up to this size (the 32 MB request of issue
+# 12 included); ZeroMQ drops a peer that sends more. Memory held per client: at most 4 x 64 MiB while queued.
+REPLAY_MESSAGE_BYTES_MAX = 64 * 1024 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +254,7 @@ class ReplayServer:
         self.socket = context.socket(zmq.ROUTER)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.SNDHWM, REPLAY_SOCKET_HWM)
-        self.socket.setsockopt(zmq.RCVHWM, REPLAY_SOCKET_HWM)
+        self.socket.setsockopt(zmq.RCVHWM, REPLAY_REQUESTS_QUEUED_PER_CLIENT)
         self.socket.setsockopt(zmq.MAXMSGSIZE, REPLAY_MESSAGE_BYTES_MAX)
         self.socket.setsockopt(zmq.ROUTER_MANDATORY, 0)  # a vanished client's reply is dropped, never blocks us
         self.socket.bind(endpoint)

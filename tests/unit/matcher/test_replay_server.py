@@ -61,6 +61,27 @@ def ask(context: zmq.Context, endpoint: str, from_seq: int, limit: int) -> engin
     return reply
 
 
+@pytest.mark.parametrize("request_bytes", [65, 4_097, 1024 * 1024, 32 * 1024 * 1024])
+def test_an_oversized_request_is_answered_request_too_large(
+    context: zmq.Context, tmp_path: Path, request_bytes: int
+) -> None:
+    """Issue 12's 32 MB request among them: an answer that says why, not parsed, and not silence."""
+    server, endpoint = start_server(context, written_store(tmp_path / "wal", 3))
+    try:
+        client = context.socket(zmq.REQ)
+        client.setsockopt(zmq.LINGER, 0)
+        client.setsockopt(zmq.RCVTIMEO, REPLY_TIMEOUT_MS)
+        client.connect(endpoint)
+        client.send(b"a" * request_bytes)
+        reply = engine_pb2.ReplayResponse.FromString(client.recv())
+        client.close(linger=0)
+        assert (reply.status, len(reply.outputs)) == (engine_pb2.REPLAY_STATUS_REQUEST_TOO_LARGE, 0)
+        assert f"request of {request_bytes} bytes" in reply.detail
+        assert ask(context, endpoint, 1, 3).status == engine_pb2.REPLAY_STATUS_OK  # and the server goes on
+    finally:
+        server.close()
+
+
 def test_clients_that_vanish_or_never_read_do_not_stall_the_others(context: zmq.Context, tmp_path: Path) -> None:
     """20 clients send a request and disconnect, 20 more flood requests and never read a reply; a well-behaved
     client still gets its answer, the server thread answered the abandoned requests too, and stops cleanly."""
