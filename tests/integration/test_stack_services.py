@@ -159,57 +159,93 @@ def _read_lines(stream, sink: queue.Queue[str]) -> None:  # stream: the child's 
     sink.put("<EOF>")
 
 
+class Foreground:
+    """`bin/stack run matcher-0 rest` as a child started with SIGINT ignored (as `make run &` from a script or a CI
+    runner starts it), its output lines read on a thread into `seen`."""
+
+    def __init__(self, stack_env: dict[str, str]) -> None:
+        self.child = subprocess.Popen([str(REPO_ROOT / "bin" / "stack"), "run", *SELECTED],
+                                      env={**os.environ, **stack_env}, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True,
+                                      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # fmt: skip
+        self.output: queue.Queue[str] = queue.Queue()
+        self.reader = threading.Thread(target=_read_lines, args=(self.child.stdout, self.output), daemon=True)
+        self.reader.start()
+        self.seen: list[str] = []
+
+    def wait_for(self, condition: Callable[[list[str]], bool]) -> bool:
+        """Read output lines into `seen` until `condition(seen)` holds; False at EOF or after the deadline."""
+        deadline_s = time.monotonic() + RUN_DEADLINE_S
+        while not condition(self.seen):
+            if time.monotonic() > deadline_s or self.seen[-1:] == ["<EOF>"]:
+                return False
+            try:
+                self.seen.append(self.output.get(timeout=1.0))
+            except queue.Empty:
+                continue
+        return True
+
+    def saw(self, prefix: str, text: str) -> bool:
+        """Wait for a line starting with `prefix` that contains `text`."""
+        return self.wait_for(lambda lines: any(line.startswith(prefix) and text in line for line in lines))
+
+    def interrupt(self) -> int:
+        """SIGINT (Ctrl-C); the exit code once the run has stopped and its output ended."""
+        try:
+            self.child.send_signal(signal.SIGINT)
+            return self.child.wait(timeout=STOP_DEADLINE_S)
+        finally:
+            if self.child.poll() is None:
+                self.child.kill()
+                self.child.wait()
+            self.reader.join(timeout=STOP_DEADLINE_S)
+            assert self.wait_for(lambda lines: lines[-1:] == ["<EOF>"])
+
+
 def test_run_in_foreground_prefixes_lines_reports_a_crash_and_sigint_stops_all(
     stack_env: dict[str, str],
 ) -> None:
     """`bin/stack run matcher-0 rest`: the services' own log lines arrive prefixed `matcher-0 | ` and `rest | `; a
     SIGKILLed matcher is reported once and not restarted; SIGINT stops the rest and the command exits 0, even
-    started with SIGINT ignored (as `make run &` from a script or a CI runner starts it)."""
-    child = subprocess.Popen([str(REPO_ROOT / "bin" / "stack"), "run", *SELECTED], env={**os.environ, **stack_env},
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-    output: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=_read_lines, args=(child.stdout, output), daemon=True)
-    reader.start()
-    seen: list[str] = []
-
-    def wait_for(condition: Callable[[list[str]], bool]) -> bool:
-        """Read output lines into `seen` until `condition(seen)` holds; False at EOF or after the deadline."""
-        deadline_s = time.monotonic() + RUN_DEADLINE_S
-        while not condition(seen):
-            if time.monotonic() > deadline_s or seen[-1:] == ["<EOF>"]:
-                return False
-            try:
-                seen.append(output.get(timeout=1.0))
-            except queue.Empty:
-                continue
-        return True
-
-    def has(prefix: str, text: str) -> Callable[[list[str]], bool]:
-        return lambda lines: any(line.startswith(prefix) and text in line for line in lines)
-
+    started with SIGINT ignored."""
+    run = Foreground(stack_env)
     try:
-        assert wait_for(has("stack     | ", "streaming every log")), "\n".join(seen)
-        assert wait_for(has("rest      | ", "REST proxy listening on")), "\n".join(seen)
-        assert wait_for(has("matcher-0 | ", "matcher shard 0 ready")), "\n".join(seen)
+        assert run.saw("stack     | ", "streaming every log"), "\n".join(run.seen)
+        assert run.saw("rest      | ", "REST proxy listening on"), "\n".join(run.seen)
+        assert run.saw("matcher-0 | ", "matcher shard 0 ready"), "\n".join(run.seen)
         config = StackConfig.load(Path(stack_env["STACK_HOME"]))
         assert config is not None
         pids = _service_pids(config)
         assert set(pids) == {"matcher-0", "matcher-0.supervisor", "rest", "rest.supervisor"}
         os.kill(pids["matcher-0"], signal.SIGKILL)
-        assert wait_for(has("stack     | ", "matcher-0 CRASHED (killed by SIGKILL); not restarted")), "\n".join(seen)
-        child.send_signal(signal.SIGINT)
-        assert child.wait(timeout=STOP_DEADLINE_S) == 0
+        assert run.saw("stack     | ", "matcher-0 CRASHED (killed by SIGKILL); not restarted"), "\n".join(run.seen)
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    reader.join(timeout=STOP_DEADLINE_S)
-    assert wait_for(lambda lines: lines[-1:] == ["<EOF>"])
-    assert any(line.startswith("rest      | ") and "exited with code 0" in line for line in seen), seen
+        code = run.interrupt()
+    assert code == 0
+    assert any(line.startswith("rest      | ") and "exited with code 0" in line for line in run.seen), run.seen
     assert not any(_alive(pid) for pid in pids.values()), pids
     states = {row.name: row.state for row in ServiceRunner(config, build_specs(config)).status(SELECTED)}
     assert states == {"matcher-0": "CRASHED (killed by SIGKILL)", "rest": "stopped (exit 0)"}
+
+
+def test_run_stops_only_what_it_started(stack_env: dict[str, str]) -> None:
+    """With rest already up, `bin/stack run matcher-0 rest` starts only the matcher, and Ctrl-C stops only it: rest
+    keeps running with the same pid (tools/README.md: what ran before the run is left running)."""
+    config = from_env(stack_env)
+    runner = lifecycle.up(config, ["rest"], out=lambda line: None)
+    [rest_before] = runner.status(["rest"])
+    assert rest_before.running
+    run = Foreground(stack_env)
+    try:
+        assert run.saw("matcher-0 | ", "matcher shard 0 ready"), "\n".join(run.seen)
+    finally:
+        code = run.interrupt()
+    assert code == 0
+    assert any("left running (they were up before this run): rest" in line for line in run.seen), run.seen
+    rows = {row.name: row for row in runner.status(SELECTED)}
+    assert (rows["rest"].running, rows["rest"].pid) == (True, rest_before.pid)
+    assert rows["matcher-0"].state == "stopped (exit 0)"
+    lifecycle.down(config, out=lambda line: None)
 
 
 def test_two_matcher_shards_own_alternate_partitions_on_their_own_ports(stack_env: dict[str, str]) -> None:

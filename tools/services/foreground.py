@@ -100,6 +100,7 @@ def run(config: StackConfig, names: Sequence[str] | None = None, *, out: Printer
     already_up = {row.name for row in infra_runner.status(config.local_infra()) if row.ready} \
         if config.local_infra() else set()
     services = ServiceRunner(config, build_specs(config), out=out)
+    already_running = {spec.name for spec in services.select(names) if services.is_running(spec.name)}
     follower = LogFollower(log_files(config, services, names), out)
     stop_following = threading.Event()
     thread = threading.Thread(target=follower.follow, args=(stop_following,), name="follow-logs", daemon=True)
@@ -128,7 +129,7 @@ def run(config: StackConfig, names: Sequence[str] | None = None, *, out: Printer
         # deadline anyway).
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        _shutdown(config, services, names, already_up, note)
+        _shutdown(config, services, names, already_up, already_running, note)
         stop_following.set()
         thread.join()
         signal.signal(signal.SIGTERM, previous_term)
@@ -149,10 +150,15 @@ def _watch(services: ServiceRunner, names: Sequence[str] | None, note: Printer) 
 
 
 def _shutdown(config: StackConfig, services: ServiceRunner, names: Sequence[str] | None, already_up: set[str],
-              note: Printer) -> None:
-    with services.locked():
-        services.stop(names)
-    started_here = [component for component in config.local_infra() if component not in already_up]
-    if started_here and not names:
-        infra_runner.down(started_here, out=note)
+              already_running: set[str], note: Printer) -> None:
+    """Stop the services and the local infrastructure this run started; what ran before it keeps running."""
+    started_here = [spec.name for spec in services.select(names) if spec.name not in already_running]
+    if already_running:
+        note(f"left running (they were up before this run): {', '.join(sorted(already_running))}")
+    if started_here:
+        with services.locked():
+            services.stop(started_here)
+    infra_started_here = [component for component in config.local_infra() if component not in already_up]
+    if infra_started_here and not names:
+        infra_runner.down(infra_started_here, out=note)
     note("stopped")
