@@ -14,6 +14,7 @@ from common import logs, tracing
 from common.gc_tuning import tune_gc
 from common.kafka import make_consumer
 from common.markets import load_catalog
+from common.metrics import Readiness
 from matcher.config import MatcherConfig
 from matcher.engine import Engine
 from matcher.metrics import MatcherMetrics
@@ -31,8 +32,9 @@ def main() -> int:
     catalog = load_catalog(config.markets_path)
     engine = Engine(catalog.markets.values())
     metrics = MatcherMetrics()
+    readiness = Readiness("recovering")  # /healthz: 503 until recovered and consuming, like matcher_ready
     if config.metrics_port:
-        metrics.serve(config.metrics_port)  # from the first second: recovery progress is visible
+        metrics.serve(config.metrics_port, ready=readiness)  # from the first second: recovery progress is visible
     log.info("matcher shard %d recovering from %s", config.shard_id, config.state_dir)
 
     def recovery_progress(replayed: int, total: int) -> None:
@@ -57,11 +59,14 @@ def main() -> int:
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: stopping after the current batch", signum)
+        readiness.not_serving("stopping")  # at once: the last batch and the snapshot may take a while
         service.stop()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    # Ready here: recovered, and run() assigns the partitions (no broker round trip) before its first poll.
     metrics.ready.set(1)
+    readiness.serving()
     log.info(
         "matcher shard %d ready: topic %s partitions %s, pub %s, replay %s, seq %d",
         config.shard_id,
@@ -74,6 +79,8 @@ def main() -> int:
     try:
         service.run()
     finally:
+        metrics.ready.set(0)
+        readiness.not_serving("stopped")
         service.close()
         context.term()
     log.info("matcher shard %d stopped at seq %d", config.shard_id, service.chain.last_seq)

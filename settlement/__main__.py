@@ -18,6 +18,7 @@ from common.errors import ChainBroken, ConfigInvalid, Unavailable
 from common.gc_tuning import tune_gc
 from common.kafka import make_consumer
 from common.markets import load_catalog
+from common.metrics import Readiness
 from settlement.config import SettlementConfig
 from settlement.cql import connect, migrate
 from settlement.metrics import SettlementMetrics
@@ -37,8 +38,9 @@ def run(config: SettlementConfig) -> int:
     catalog = load_catalog(Path(config.markets_path))
     session = connect(config.cql_hosts, config.cql_port, config.keyspace, compression=config.cql_compression)
     metrics = SettlementMetrics()
+    readiness = Readiness("recovering")  # /healthz: 503 until chain_state is read and the loop consumes
     if config.metrics_port:
-        metrics.serve(config.metrics_port)
+        metrics.serve(config.metrics_port, ready=readiness)
     writer = CqlWriter(
         session, in_flight_max=config.in_flight_max, batch_rows_max=config.batch_rows_max,
         coalesce_replicas=config.coalesce_replicas, retry_deadline_s=config.retry_deadline_s,
@@ -59,12 +61,15 @@ def run(config: SettlementConfig) -> int:
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: stopping after the current turn", signum)
+        readiness.not_serving("stopping")  # at once: the turn in flight may take a while to be acknowledged
         service.stop()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     log.info("settlement ready: keyspace %s, shards %s, topic %r (group %s)", config.keyspace,
              [shard.shard_id for shard in config.shards], config.balance_topic, config.group_id)
+    # Ready here: every shard's chain head is read (SettlementService()), and run() subscribes before its first turn.
+    readiness.serving()
     try:
         service.run()
     except (ChainBroken, ConfigInvalid) as error:
@@ -74,6 +79,7 @@ def run(config: SettlementConfig) -> int:
         log.critical("CQL UNAVAILABLE, halting (a restart resumes from chain_state): %s", error)
         return EXIT_CQL_UNAVAILABLE
     finally:
+        readiness.not_serving("stopped")
         service.close()
         context.destroy(linger=0)
         session.cluster.shutdown()

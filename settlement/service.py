@@ -99,7 +99,8 @@ class SettlementService:
     def run(self) -> None:
         """Loop until stop(): collect a bounded turn of inputs, persist it, then record the positions."""
         if self.consumer is not None:
-            self.consumer.subscribe([self.config.balance_topic], on_assign=self._start_assigned)
+            self.consumer.subscribe([self.config.balance_topic], on_assign=self._start_assigned,
+                                    on_revoke=self._forget_revoked)
         while not self.stop_requested:
             turn = self.collect()
             if len(turn):
@@ -236,6 +237,15 @@ class SettlementService:
         log.info("assigned %s: resuming at %s (chain_state; else the group's commit)", topic,
                  {tp.partition: recorded.get(tp.partition, "commit") for tp in partitions})
         consumer.assign(partitions)
+
+    def _forget_revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Drop the lag gauge of each partition the group takes away (revoked, or lost: on_lost is unset, so
+        confluent_kafka calls this for both), or the last value would be exported for ever, by every instance that
+        once owned the partition. The library unassigns them after this returns (we call no unassign)."""
+        for tp in partitions:
+            self.metrics.kafka_lag_records.remove(str(tp.partition))
+        if partitions:
+            log.info("revoked %s partitions %s", self.config.balance_topic, sorted(tp.partition for tp in partitions))
 
     def _commit(self, positions: dict[int, int]) -> None:
         """Commit the group's offsets, asynchronously and only as a courtesy (lag tools, and the start of a partition

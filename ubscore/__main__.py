@@ -23,6 +23,7 @@ from common.engine_feed import EngineFeed
 from common.gc_tuning import tune_gc
 from common.kafka import make_consumer, make_producer
 from common.markets import MarketCatalog, load_catalog
+from common.metrics import Readiness
 from ubscore import dump
 from ubscore.config import UbscoreConfig
 from ubscore.core import UbsCore
@@ -55,14 +56,15 @@ def main(argv: list[str]) -> int:
     core = build_core(config, catalog)
     if argv[:1] == ["dump"]:
         return dump.main(argv[1:], core, config.state_dir)
+    metrics = UbscoreMetrics()
+    readiness = Readiness("recovering")  # /healthz: 503 until recovered and the loop runs
+    if config.metrics_port:
+        metrics.serve(config.metrics_port, ready=readiness)  # before recovery: a probe sees 503, not a refusal
     recovered = recover(
         core=core, wal_dir=config.wal_dir, snapshot_dir=config.snapshot_dir,
         partitions=config.operations_partitions, segment_bytes_max=config.wal_segment_bytes_max,
     )  # fmt: skip
     tune_gc()
-    metrics = UbscoreMetrics()
-    if config.metrics_port:
-        metrics.serve(config.metrics_port)
     context = zmq.Context()
     feeds = []
     for endpoints in config.feeds:
@@ -82,6 +84,7 @@ def main(argv: list[str]) -> int:
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: stopping after the current batch", signum)
+        readiness.not_serving("stopping")  # at once: the last batch and the snapshot may take a while
         service.stop()
 
     signal.signal(signal.SIGTERM, request_stop)
@@ -89,9 +92,12 @@ def main(argv: list[str]) -> int:
     log.info("ubscore ready: aeron %s stream %d, operations %s, feeds %s, last order id %d, last event id %d",
              config.aeron_channel, config.aeron_stream_id, config.operations_topic,
              [f.shard_id for f in config.feeds], core.counters.last_order_id, core.ledger.last_event_id)  # fmt: skip
+    # Ready here: recovered, and run() assigns the partitions (no broker round trip) before its first turn.
+    readiness.serving()
     try:
         service.run()
     finally:
+        readiness.not_serving("stopped")
         service.close()
         aeron.close()
         context.term()
