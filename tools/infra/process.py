@@ -63,6 +63,14 @@ def start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
+def log_line(message: str, **fields: object) -> str:
+    """One JSON line of the runner's own in a process's log, shaped like the services' (common/logs.py), so the
+    whole file stays one JSON object per line for jq."""
+    now = time.time()
+    asctime = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + f",{int(now % 1 * 1000):03d}"
+    return json.dumps({"asctime": asctime, "level": "INFO", "logger": "stack", "message": message, **fields}) + "\n"
+
+
 def spawn_detached(
     argv: Sequence[str], *, main_class: str, log_file: Path, pid_file: Path, env: Mapping[str, str] | None = None
 ) -> PidRecord:
@@ -75,8 +83,7 @@ def spawn_detached(
     shown = " ".join(arg if len(arg) <= LOG_ARG_CHARS_MAX else f"{arg[:LOG_ARG_CHARS_MAX]}...({len(arg)} chars)"
                      for arg in argv)
     with log_file.open("ab") as log:
-        log.write(f"\n=== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting (full argv in {pid_file.with_suffix('.argv')}):"
-                  f" {shown}\n".encode())
+        log.write(log_line("starting", argv=shown, argv_file=str(pid_file.with_suffix(".argv"))).encode())
         log.flush()
         child = subprocess.Popen(
             list(argv),

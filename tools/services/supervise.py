@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     code = child.wait()
     args.exit_file.write_text(json.dumps({"code": code, "ended_at": time.strftime("%Y-%m-%dT%H:%M:%S")}))
     how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
-    print(f"=== {time.strftime('%Y-%m-%dT%H:%M:%S')} supervisor: {args.marker} (pid {child.pid}) {how}", flush=True)
+    print(process.log_line(f"supervisor: {args.marker} (pid {child.pid}) {how}", pid=child.pid, exit_code=code),
+          end="", flush=True)  # fmt: skip
     return code if code >= 0 else 128 - code
 
 
