@@ -4,6 +4,9 @@ Each line carries `asctime`, `level`, `logger`, `message` and every field passed
 follow one order through the services (`request_id`, `client_order_id`, `order_id`, `command_seq`, `event_id`,
 `seq`, `trade_ids`, `trace_id`) can be filtered with jq. `LOG_FORMAT=text` prints plain lines for a human at a
 terminal instead (the `extra` fields then go after the message as key=value).
+
+The Kafka clients' own lines (librdkafka's) come through here too, as logger `kafka.client` with `kafka_facility`
+and `kafka_client` fields (common/kafka.py), JSON like every other record.
 """
 
 from __future__ import annotations

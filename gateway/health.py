@@ -13,10 +13,10 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 
-from confluent_kafka.admin import AdminClient
 from grpc_health.v1 import health, health_pb2
 
 from common.errors import Unavailable
+from common.kafka import make_admin
 from gateway.metrics import GatewayMetrics
 
 CHECK_INTERVAL_MS_DEFAULT = 2_000
@@ -42,7 +42,7 @@ def cql_check(session: object) -> Check:
 
 def kafka_check(bootstrap: str, topic: str) -> Check:
     """A check that the Kafka cluster answers a metadata request and has `topic`."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": int(CHECK_TIMEOUT_S * 1000)})
+    admin = make_admin(bootstrap, extra={"socket.timeout.ms": int(CHECK_TIMEOUT_S * 1000)})
 
     def check() -> None:
         try:

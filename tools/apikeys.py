@@ -5,16 +5,21 @@
     python -m tools.apikeys revoke <key id>
     python -m tools.apikeys init        # only create the table if missing (the stack's schema step)
 
-`create` prints the full key once (only its hash is stored). Every command creates the table first if it does
-not exist. Where: the flags, else GATEWAY_CQL_HOSTS / GATEWAY_CQL_PORT / GATEWAY_CQL_KEYSPACE (what the gateway
-reads), else the running stack's settings (`STACK_HOME/run/stack.json`, as the demo and the invariants checker
-read them, so a key lands in the keyspace that stack's gateway reads), else 127.0.0.1:9042, keyspace exchange.
-A new key works on a running gateway at once; a revoked one is refused within GATEWAY_KEY_REFRESH_MS.
+`create` prints the full key once (only its hash is stored). `init` runs as the gateway's schema step, its output
+appended to the gateway's log, so it prints nothing on stdout and logs JSON lines on stderr through common/logs.py
+(GATEWAY_LOG_LEVEL, LOG_FORMAT=text for a terminal); the other commands print for people.
+
+Every command creates the table first if it does not exist. Where: the flags, else GATEWAY_CQL_HOSTS /
+GATEWAY_CQL_PORT / GATEWAY_CQL_KEYSPACE (what the gateway reads), else the running stack's settings
+(`STACK_HOME/run/stack.json`, as the demo and the invariants checker read them, so a key lands in the keyspace that
+stack's gateway reads), else 127.0.0.1:9042, keyspace exchange. A new key works on a running gateway at once; a
+revoked one is refused within GATEWAY_KEY_REFRESH_MS.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -23,10 +28,13 @@ from typing import Annotated
 
 import typer
 
+from common import logs
 from gateway.api_keys import ApiKey, ApiKeyStore, KeyRefused, parse_roles
 from gateway.config import CQL_KEYSPACE_DEFAULT, CQL_PORT_DEFAULT
 from gateway.cql import connect
 from tools.stack_config import running_stack
+
+log = logging.getLogger("tools.apikeys")
 
 app = typer.Typer(help="Create, list and revoke the gateway's API keys.", no_args_is_help=True)
 
@@ -125,9 +133,16 @@ def revoke(
 
 @app.command()
 def init(cql_hosts: Hosts = None, cql_port: Port = None, keyspace: Keyspace = None) -> None:
-    """Create the table if it does not exist, and nothing else (prints one line, never a key)."""
-    with _store(cql_hosts, cql_port, keyspace) as store:
-        typer.echo(f"api_keys table present: {store.table}")
+    """Create the table if it does not exist, and nothing else; log one JSON line (never a key), or the failure."""
+    # Its output lands in the gateway's log (the stack's schema step): JSON lines like the gateway's own.
+    logs.configure(os.environ.get("GATEWAY_LOG_LEVEL", "INFO"))
+    try:
+        with _store(cql_hosts, cql_port, keyspace) as store:
+            table = store.table
+    except Exception as error:  # the CQL driver raises many types (NoHostAvailable, OperationTimedOut, ...)
+        log.critical("api_keys table not created: %s", error, exc_info=True)  # a JSON line, not typer's traceback
+        raise typer.Exit(1) from error
+    log.info("api_keys table present: %s", table, extra={"table": table})
 
 
 if __name__ == "__main__":
