@@ -22,7 +22,16 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from common.errors import Timeout, Unavailable
@@ -136,6 +145,12 @@ def make_admin(bootstrap: str = BOOTSTRAP_DEFAULT, *, extra: Mapping[str, Any] |
     config: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": CLIENT_LOG}
     config.update(extra or {})
     return PolledAdminClient(config)
+
+
+def record_time_ns(message: Message) -> int:
+    """When the record's producer made it (its CreateTime: the producing service's clock), in ns; 0 if none."""
+    timestamp_type, timestamp_ms = message.timestamp()
+    return timestamp_ms * 1_000_000 if timestamp_type != TIMESTAMP_NOT_AVAILABLE else 0
 
 
 def assign_from(consumer: Consumer, topic: str, next_offsets: Mapping[int, int]) -> None:

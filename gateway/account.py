@@ -222,7 +222,9 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
                 else account_service_pb2.TRANSFER_STATUS_COMPLETED
             )  # fmt: skip
             transfer.reason = outcome.reject_reason
-            transfer.completed_ns = outcome.ts_event_ns
+            transfer.completed_ns = (
+                self.results.completed_ns(accepted.user_id, accepted.request_id) if self.results is not None else 0
+            ) or outcome.ts_event_ns
         return transfer
 
 

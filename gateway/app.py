@@ -118,7 +118,7 @@ def build_gateway(config: GatewayConfig) -> Gateway:
         transfer_results = TransferResults()
         balance_events = BalanceEventFollower(
             config.kafka_bootstrap, config.balance_events_topic,
-            (user_streams.observe_balance, transfer_results.observe),
+            (user_streams.observe_balance,), timed_observers=(transfer_results.observe,),
             history_observers=(user_streams.recent.observe,), history_ms=RECENT_HISTORY_MS,
         )
     accepted = AcceptedTransfers()

@@ -22,7 +22,7 @@ from typing import Any
 from confluent_kafka import TopicPartition
 from google.protobuf.message import DecodeError, Message
 
-from common.kafka import make_consumer
+from common.kafka import make_consumer, record_time_ns
 from exchange.v1 import balance_pb2
 
 POLL_TIMEOUT_S = 0.2
@@ -34,18 +34,21 @@ log = logging.getLogger(__name__)
 
 class BalanceEventFollower:
     """A daemon thread reading `topic` from its end at start (or `history_ms` before); `ready` once assigned. Each
-    record is parsed as `message_type` (BalanceEvent unless told) and handed to every observer (a record from
-    before the start's end: to every history observer instead)."""
+    record is parsed as `message_type` (BalanceEvent unless told) and handed to every observer, and with its
+    Kafka timestamp (ns, common.kafka.record_time_ns) to every timed observer (a record from before the start's
+    end: to every history observer instead)."""
 
     def __init__(
         self, bootstrap: str, topic: str, observers: Iterable[Callable[[Any], None]], *,
         message_type: type[Message] = balance_pb2.BalanceEvent, name: str = "balance-events",
         history_observers: Iterable[Callable[[Any], None]] = (), history_ms: int = 0,
+        timed_observers: Iterable[Callable[[Any, int], None]] = (),
     ) -> None:
         assert history_ms >= 0, history_ms
         self.bootstrap = bootstrap
         self.topic = topic
         self.observers = tuple(observers)
+        self.timed_observers = tuple(timed_observers)
         self.history_observers = tuple(history_observers)
         self.history_ms = history_ms
         self._history_end: dict[int, int] = {}  # partition -> its end when assigned (records below: history)
@@ -83,9 +86,16 @@ class BalanceEventFollower:
                     log.warning("%s %d@%d: not a %s", self.topic, message.partition(), message.offset(),
                                 self.message_type.__name__)  # fmt: skip
                     continue
-                history = message.offset() < self._history_end.get(message.partition(), 0)
-                for observe in self.history_observers if history else self.observers:
+                if message.offset() < self._history_end.get(message.partition(), 0):
+                    for observe in self.history_observers:
+                        observe(event)
+                    continue
+                for observe in self.observers:
                     observe(event)
+                if self.timed_observers:
+                    record_ns = record_time_ns(message)
+                    for observe_timed in self.timed_observers:
+                        observe_timed(event, record_ns)
         finally:
             consumer.close()
 

@@ -30,17 +30,27 @@ class TransferResults:
     def __init__(self, results_max: int = RESULTS_MAX) -> None:
         self.results_max = results_max
         self.results: OrderedDict[tuple[int, str], balance_pb2.BalanceEvent] = OrderedDict()
+        self._completed_ns: dict[tuple[int, str], int] = {}  # same keys as results
         self.condition = threading.Condition()
 
-    def observe(self, event: balance_pb2.BalanceEvent) -> None:
-        """Keep the event if it is a transfer's outcome."""
+    def observe(self, event: balance_pb2.BalanceEvent, record_ns: int = 0) -> None:
+        """Keep the event if it is a transfer's outcome; `record_ns`, its Kafka timestamp, is when UBSCore emitted it
+        (the transfer's completed_ns, as Settlement stores it; never before the request's own time)."""
         if event.type not in OUTCOME_TYPES or not event.request_id:
             return
+        key = (event.user_id, event.request_id)
         with self.condition:
-            self.results.setdefault((event.user_id, event.request_id), event)  # the first outcome stands
+            if key not in self.results:  # the first outcome stands
+                self.results[key] = event
+                self._completed_ns[key] = max(record_ns, event.ts_event_ns)
             while len(self.results) > self.results_max:
-                self.results.popitem(last=False)
+                del self._completed_ns[self.results.popitem(last=False)[0]]
             self.condition.notify_all()
+
+    def completed_ns(self, user_id: int, request_id: str) -> int:
+        """When the outcome of the transfer was emitted (0 if it has not come)."""
+        with self.condition:
+            return self._completed_ns.get((user_id, request_id), 0)
 
     def get(self, user_id: int, request_id: str) -> balance_pb2.BalanceEvent | None:
         """The outcome event of the transfer if it has come (no waiting)."""

@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 
 import zmq
 from cassandra.cluster import Session
-from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from common import tracing
 from common.engine_feed import EngineFeed
 from common.errors import Timeout
+from common.kafka import record_time_ns
 from common.markets import Market
 from exchange.v1 import engine_pb2
 from settlement import keys
@@ -169,10 +170,8 @@ class SettlementService:
             event = decode_balance_event(raw)
         except InputMalformed as malformed:
             return [self._malformed(message, malformed, raw)]
-        timestamp_type, timestamp_ms = message.timestamp()
-        emitted_ns = timestamp_ms * 1_000_000 if timestamp_type != TIMESTAMP_NOT_AVAILABLE else 0
         with tracing.child_span("settlement.event", event.traceparent, event_id=event.event_id):
-            rows = project_balance_event(event, emitted_ns=emitted_ns)
+            rows = project_balance_event(event, emitted_ns=record_time_ns(message))
         if log.isEnabledFor(logging.DEBUG):  # per event: DEBUG only
             log.debug("event projected", extra={
                 "event_id": event.event_id, "user_id": event.user_id, "order_id": event.order_id,

@@ -20,6 +20,9 @@ from .conftest import eventually, free_port
 
 pytestmark = pytest.mark.integration
 
+EMITTED_MS = 1_795_000_000_123  # the Kafka timestamp the test's outcome records carry
+EMITTED_NS = EMITTED_MS * 1_000_000
+
 
 @pytest.fixture
 def transfers_topic(kafka_bootstrap: str) -> Iterator[str]:
@@ -139,12 +142,12 @@ def test_result_wait_returns_ubscores_outcome_from_balance_events(
         type=balance_pb2.BALANCE_EVENT_TYPE_WITHDRAWAL_REJECTED,
         reject_reason=common_pb2.REJECT_REASON_INSUFFICIENT_FUNDS,
     )
-    producer.produce(balance_events_topic, key=b"1080", value=outcome.SerializeToString())
+    producer.produce(balance_events_topic, key=b"1080", value=outcome.SerializeToString(), timestamp=EMITTED_MS)
     flush_or_raise(producer, timeout_s=30)
     transfer = waiting.result(timeout=30).transfer
     assert (transfer.status, transfer.reason, transfer.completed_ns) == (
-        account_service_pb2.TRANSFER_STATUS_REJECTED, common_pb2.REJECT_REASON_INSUFFICIENT_FUNDS, 77
-    )
+        account_service_pb2.TRANSFER_STATUS_REJECTED, common_pb2.REJECT_REASON_INSUFFICIENT_FUNDS, EMITTED_NS
+    )  # completed when UBSCore emitted the outcome: its record's Kafka timestamp
     quiet = account_service_pb2.TransferInRequest(
         request_id="dep-9", user_id=1080, asset="BTC", amount="1", result_wait_ms=200
     )
@@ -204,11 +207,11 @@ def test_get_transfer_answers_pending_for_transfers_accepted_but_not_yet_applied
         event_id=1, user_id=1090, asset_id=2, request_id="dep-own", ts_event_ns=99,
         type=balance_pb2.BALANCE_EVENT_TYPE_DEPOSITED,
     )
-    producer.produce(balance_events_topic, key=b"1090", value=deposited.SerializeToString())
+    producer.produce(balance_events_topic, key=b"1090", value=deposited.SerializeToString(), timestamp=EMITTED_MS)
     flush_or_raise(producer, timeout_s=30)
     eventually(lambda: get("dep-own", 1090, operator).status == account_service_pb2.TRANSFER_STATUS_COMPLETED,
                timeout_ms=20_000)  # fmt: skip
-    assert get("dep-own", 1090, operator).completed_ns == 99
+    assert get("dep-own", 1090, operator).completed_ns == EMITTED_NS
     with pytest.raises(grpc.RpcError) as unknown:
         get("never-sent", 1090, reader)
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
@@ -260,7 +263,7 @@ def test_a_request_id_reused_for_a_different_transfer_is_refused(
         operation=balance_pb2.BALANCE_OPERATION_TRANSFER_IN, requested_amount_units=500_000_000,
     )
     producer = make_producer(kafka_bootstrap, client_id="reused-request-id-test")
-    producer.produce(balance_events_topic, key=b"1095", value=elsewhere.SerializeToString())
+    producer.produce(balance_events_topic, key=b"1095", value=elsewhere.SerializeToString(), timestamp=EMITTED_MS)
     flush_or_raise(producer, timeout_s=30)
 
     def refused_once_the_outcome_is_seen() -> bool:  # until the follower has read it, the deposit is PENDING
@@ -272,7 +275,7 @@ def test_a_request_id_reused_for_a_different_transfer_is_refused(
 
     eventually(refused_once_the_outcome_is_seen, timeout_ms=20_000)
     repeat = deposit("dep-t", "5", wait_ms=100)
-    assert (repeat.status, repeat.completed_ns) == (account_service_pb2.TRANSFER_STATUS_COMPLETED, 88)
+    assert (repeat.status, repeat.completed_ns) == (account_service_pb2.TRANSFER_STATUS_COMPLETED, EMITTED_NS)
     read_back = stub.GetTransfer(account_service_pb2.GetTransferRequest(request_id="dep-t", user_id=1095),
                                  metadata=bearer(operator)).transfer  # fmt: skip
     assert (read_back.status, read_back.amount) == (account_service_pb2.TRANSFER_STATUS_COMPLETED, "5.00000000")
