@@ -39,6 +39,14 @@ def _metrics(port: int) -> str:
     return f"http://{HOST}:{port}/metrics"
 
 
+def _ready(port: int) -> HttpProbe:
+    """A service's /healthz (common/metrics.py): 200 once it has recovered and consumes, 503 while it recovers."""
+    return HttpProbe(url=f"http://{HOST}:{port}/healthz")
+
+
+READY_NOTE = "/healthz answers 200 (recovered, consuming)"
+
+
 def base_env() -> dict[str, str]:
     """Environment every service gets on top of the runner's: this checkout's code first on the path."""
     paths = [str(REPO_ROOT), str(REPO_ROOT / "gen" / "python")]
@@ -48,7 +56,7 @@ def base_env() -> dict[str, str]:
 
 
 def matcher_specs(config: StackConfig) -> list[ServiceSpec]:
-    """One spec per matcher shard: its partitions, ports and state dir; healthy when its metrics answer."""
+    """One spec per matcher shard: its partitions, ports and state dir; healthy once its /healthz says ready."""
     specs = []
     for shard in range(config.matcher_shards):
         name = f"matcher-{shard}"
@@ -65,7 +73,7 @@ def matcher_specs(config: StackConfig) -> list[ServiceSpec]:
         }
         specs.append(ServiceSpec(
             name=name, argv=_python("matcher"), env=env, infra=("kafka",),
-            probe=HttpProbe(url=_metrics(ports.matcher_metrics[shard])), health_note="metrics endpoint answers",
+            probe=_ready(ports.matcher_metrics[shard]), health_note=READY_NOTE,
             metrics_url=_metrics(ports.matcher_metrics[shard]), lag_metrics=("matcher_consumer_lag_records",),
             endpoints=(f"feed {env['MATCHER_PUB_ENDPOINT']}", f"replay {env['MATCHER_REPLAY_ENDPOINT']}",
                        f"metrics {_metrics(ports.matcher_metrics[shard])}"),
@@ -74,7 +82,7 @@ def matcher_specs(config: StackConfig) -> list[ServiceSpec]:
 
 
 def ubscore_spec(config: StackConfig) -> ServiceSpec:
-    """UBSCore: all matcher feeds, Aeron requests from the gateway; healthy when its metrics answer."""
+    """UBSCore: all matcher feeds, Aeron requests from the gateway; healthy once its /healthz says ready."""
     enabled, reason = _landed("ubscore")
     port = config.ports.ubscore_metrics
     env = {
@@ -91,7 +99,7 @@ def ubscore_spec(config: StackConfig) -> ServiceSpec:
     return ServiceSpec(
         name="ubscore", argv=_python("ubscore"), env=env, infra=("kafka", "aeron"),
         needs=tuple(f"matcher-{shard}" for shard in range(config.matcher_shards)),
-        probe=HttpProbe(url=_metrics(port)), health_note="metrics endpoint answers", metrics_url=_metrics(port),
+        probe=_ready(port), health_note=READY_NOTE, metrics_url=_metrics(port),
         lag_metrics=("ubscore_operations_lag_records", "ubscore_feed_lag_outputs"),
         endpoints=(f"metrics {_metrics(port)}",),
         enabled=enabled, disabled_reason=reason,
@@ -119,7 +127,7 @@ def settlement_specs(config: StackConfig) -> list[ServiceSpec]:
             needs=tuple(f"matcher-{shard}" for shard in config.settlement_shards(instance)),
             migrate=_python("settlement", "migrate") if instance == 0 else None,  # once, before the first
             migrate_timeout_s=CASSANDRA_READY_DEADLINE_S,
-            probe=HttpProbe(url=_metrics(port)), health_note="metrics endpoint answers", metrics_url=_metrics(port),
+            probe=_ready(port), health_note=READY_NOTE, metrics_url=_metrics(port),
             lag_metrics=("settlement_kafka_lag_records", "settlement_shard_lag_outputs"),
             endpoints=(f"metrics {_metrics(port)}",), enabled=enabled, disabled_reason=reason,
         ))
