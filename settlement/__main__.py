@@ -107,10 +107,11 @@ def main() -> int:
     if args.command == "migrate":
         session = connect(config.cql_hosts, config.cql_port)
         try:
-            applied = migrate(session, config.keyspace, out=print)
+            applied = migrate(session, config.keyspace)  # logged (JSON lines: it runs as the stack's schema step)
         finally:
             session.cluster.shutdown()
-        print(f"{config.keyspace}: {len(applied)} migration(s) applied, schema up to date")
+        log.info("%s: %d migration(s) applied, schema up to date", config.keyspace, len(applied),
+                 extra={"keyspace": config.keyspace, "applied": len(applied)})  # fmt: skip
         return 0
     session = connect(config.cql_hosts, config.cql_port, config.keyspace)
     try:
