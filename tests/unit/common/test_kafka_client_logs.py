@@ -5,10 +5,9 @@ logs a connection FAIL (severity 3: ERROR) within a second; no broker is needed.
 from __future__ import annotations
 
 import json
-import logging
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,14 +19,7 @@ from common.kafka import CLIENT_LOGGER_NAME, make_admin, make_consumer, make_pro
 DEADLINE_S = 15.0
 
 
-@pytest.fixture(autouse=True)
-def _restore_root_logger() -> Iterator[None]:
-    """configure() replaces the root handlers; put pytest's back so later tests log as before."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_root_logger")
 
 
 @pytest.fixture

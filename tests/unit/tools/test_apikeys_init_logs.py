@@ -4,7 +4,6 @@ prints nothing on stdout and logs JSON lines only (common/logs.py), success or f
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -15,15 +14,7 @@ import typer
 
 from tools import apikeys
 
-
-@pytest.fixture(autouse=True)
-def _restore_root_logger() -> Iterator[None]:
-    """init() configures logging (replacing the root handlers); put pytest's back so later tests log as before."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_root_logger")
 
 
 def _json_lines(text: str) -> list[dict[str, Any]]:
