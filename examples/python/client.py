@@ -34,9 +34,18 @@ READ_BACK_POLL_S = 0.2
 SIDES = {"buy": common_pb2.SIDE_BUY, "sell": common_pb2.SIDE_SELL}
 
 
+_printing = threading.Lock()  # the stream follower prints from its own thread: one whole line at a time
+
+
+def emit(record: dict[str, object]) -> None:
+    """Print `record` as one JSON line (print writes the text and the newline apart: two threads could mix them)."""
+    with _printing:
+        print(json.dumps(record), flush=True)
+
+
 def show(step: str, message: Message) -> None:
     """Print one step as a JSON line, fields by their proto names (as the REST API spells them)."""
-    print(json.dumps({step: MessageToDict(message, preserving_proto_field_name=True)}), flush=True)
+    emit({step: MessageToDict(message, preserving_proto_field_name=True)})
 
 
 def read_back(
@@ -67,7 +76,7 @@ def follow_until_update(
                 found.set()
                 return
     except grpc.RpcError as error:  # the deadline passed (or the stream was cut off) before the update came
-        print(json.dumps({"stream_ended": error.code().name}), flush=True)  # type: ignore[attr-defined]
+        emit({"stream_ended": error.code().name})  # type: ignore[attr-defined]
 
 
 def main() -> int:
